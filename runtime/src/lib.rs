@@ -1,0 +1,14 @@
+//! gears-runtime: the thin runtime under the gears DSLs.
+//!
+//! - [`pool`]: the spawn/sync worker pool with elcore-runtime semantics (the engine of `par_goto!`).
+//! - [`registry`]: typed, link-time registries over `inventory`, built once into indexed tables.
+//! - [`cpu_list`]: CPU bitmaps, `"0-1,4"` parsing and printing, thread pinning.
+//! - [`mailbox`]: the cache-line-padded request/response slot used for busy-polling handoffs.
+//!
+//! Users reach this crate through the domain crates (`codegear`, `offload`, `ghost-dsl`).
+
+pub mod cpu_list;
+pub mod mailbox;
+pub mod pool;
+pub mod registry;
+pub(crate) mod sync;

@@ -1,0 +1,1 @@
+//! Holds no code: the cases live in `tests/ui/` and run through `tests/ui.rs` (trybuild).
