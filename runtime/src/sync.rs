@@ -64,3 +64,8 @@ impl<T> UnsafeCell<T> {
         return f(self.0.get());
     }
 }
+
+#[cfg(loom)]
+pub(crate) use loom::sync::Mutex;
+#[cfg(not(loom))]
+pub(crate) use std::sync::Mutex;

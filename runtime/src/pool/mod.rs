@@ -1,0 +1,238 @@
+//! The spawn/sync worker pool: elcore-runtime's fork-join model on threads.
+//!
+//! elcore-runtime (seed `002`) gives a DSP program `elcore_spawn(f, ..)`, which puts a job in a
+//! queue that idle helper cores scan and claim atomically, and `elcore_sync(id, &ret)`, which runs
+//! the job itself if nobody claimed it, or else executes other queued jobs until the claimed one
+//! is finished. This pool keeps those semantics:
+//!
+//! | elcore | here |
+//! |---|---|
+//! | `elcore_spawn(f, argc, ..)` | [`Worker::spawn`]`(f, continuation)`: the job, and the code that runs while it may be claimed |
+//! | `elcore_sync(id, &ret)` | [`JobHandle::sync`]: returns the value; re-raises the job's panic |
+//! | helper cores in `spawner_loop` | the pool's threads ([`Pool::new`]) |
+//! | `get_core_id()` | [`Worker::index`], [`current_worker`] |
+//!
+//! # How it is fast
+//!
+//! A spawned job lives in the stack frame of `spawn` (no allocation) and is first only linked into
+//! the worker's private list: no atomic read-modify-write, no fence. Each worker exposes exactly
+//! one job to thieves, its *oldest* unsynced one (the one with the most work behind it), in a
+//! cache-line-padded slot, and publishes a new one only when the slot has been emptied. Claiming
+//! is one compare-and-swap on that slot, by a thief or by the owner at `sync`. So the common
+//! spawn+sync pair costs a few plain loads and stores; a single-worker pool never publishes.
+//!
+//! # Scoping and panics
+//!
+//! The continuation-passing shape of [`Worker::spawn`] is what makes borrowing sound: the job
+//! cannot outlive the `spawn` call, which does not return (or unwind past its frame) before the
+//! job has finished or been cancelled. A handle that could be leaked (`mem::forget`, a leaked
+//! future) would let a helper run a job after the data it borrows was gone.
+//!
+//! A job's panic is caught on the helper that ran it and re-raised by `sync` in the thread that
+//! spawned it. While a panic unwinds, every enclosing `spawn` frame first waits for its job (or
+//! cancels it if nobody started it), so the panic leaves the pool only after every job of the
+//! scope is finished, and [`Pool::install`] re-raises it in its caller.
+
+mod job;
+mod shared;
+mod worker;
+
+use std::fmt;
+use std::io;
+use std::panic;
+use std::thread::JoinHandle;
+
+pub use worker::{JobHandle, Worker, current_worker};
+
+use job::{StackJob, Waiter};
+use shared::{InjectedJob, Shared};
+
+use crate::sync::{Arc, current_thread, park};
+
+/// The default stack of a worker thread. Jobs that wait help with other jobs on top of their own
+/// frames, so deep fork-join recursion needs more stack than a plain thread's 2 MiB.
+pub const DEFAULT_STACK_SIZE: usize = 16 << 20;
+
+/// Why a pool could not be built.
+#[derive(Debug)]
+pub enum PoolError {
+    /// A pool needs at least one worker.
+    NoWorkers,
+    /// The operating system refused to start worker thread `index`.
+    Spawn {
+        /// The worker whose thread failed to start.
+        index: usize,
+        /// The error from `std::thread::Builder::spawn`.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolError::NoWorkers => write!(f, "a pool needs at least one worker (got 0)"),
+            PoolError::Spawn { index, source } => {
+                write!(f, "could not start the thread of pool worker {index}: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PoolError::NoWorkers => None,
+            PoolError::Spawn { source, .. } => Some(source),
+        }
+    }
+}
+
+/// Configures a [`Pool`]; start from [`Pool::builder`].
+#[derive(Debug, Clone)]
+pub struct PoolBuilder {
+    workers: usize,
+    stack_size: usize,
+    thread_name: String,
+}
+
+impl PoolBuilder {
+    /// The number of worker threads (default: the machine's available parallelism).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// The stack size of each worker thread (default [`DEFAULT_STACK_SIZE`]).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// The name prefix of the worker threads; worker `i` is named `{prefix}-{i}` (default
+    /// `gears-pool`).
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Starts the worker threads.
+    pub fn build(self) -> Result<Pool, PoolError> {
+        if self.workers == 0 {
+            return Err(PoolError::NoWorkers);
+        }
+        let shared = Arc::new(Shared::new(self.workers));
+        let mut threads = Vec::with_capacity(self.workers);
+        for index in 0..self.workers {
+            let worker_shared = Arc::clone(&shared);
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .stack_size(self.stack_size)
+                .spawn(move || {
+                    worker_shared.register_thread(index, current_thread());
+                    Worker::new(index, worker_shared).run_loop();
+                });
+            match spawned {
+                Ok(handle) => threads.push(handle),
+                Err(source) => {
+                    shutdown(&shared, &mut threads);
+                    return Err(PoolError::Spawn { index, source });
+                }
+            }
+        }
+        Ok(Pool { shared, threads })
+    }
+}
+
+/// A fork-join worker pool with elcore-runtime spawn/sync semantics.
+///
+/// ```
+/// use gears_runtime::pool::Pool;
+///
+/// let pool = Pool::new(2)?;
+/// let data: Vec<u64> = (1..=1000).collect();
+/// let (left, right) = data.split_at(500);
+/// let sum = pool.install(|w| {
+///     let (a, b) = w.join(|_| left.iter().sum::<u64>(), |_| right.iter().sum::<u64>());
+///     a + b
+/// });
+/// assert_eq!(sum, 500_500);
+/// # Ok::<(), gears_runtime::pool::PoolError>(())
+/// ```
+pub struct Pool {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("workers", &self.shared.num_workers())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// A pool of `workers` threads with default settings.
+    pub fn new(workers: usize) -> Result<Pool, PoolError> {
+        Pool::builder().workers(workers).build()
+    }
+
+    /// A builder with the defaults: one worker per available CPU, [`DEFAULT_STACK_SIZE`].
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            stack_size: DEFAULT_STACK_SIZE,
+            thread_name: "gears-pool".to_owned(),
+        }
+    }
+
+    /// The number of worker threads.
+    pub fn num_workers(&self) -> usize {
+        self.shared.num_workers()
+    }
+
+    /// Runs `f` on a worker of this pool and returns its value; the calling thread blocks.
+    ///
+    /// Called from a worker of this same pool, `f` runs inline on that worker. A panic in `f` (or
+    /// in any job it spawned and synced) is re-raised here, after every job it spawned is finished.
+    pub fn install<F, R>(&self, f: F) -> R
+    where
+        F: FnOnce(&Worker) -> R + Send,
+        R: Send,
+    {
+        let inline = Worker::with_current(&self.shared, |worker| worker.is_some());
+        if inline {
+            // Re-enter the worker that is running us; `with_current` gives it for the call only.
+            return Worker::with_current(&self.shared, |worker| match worker {
+                Some(worker) => f(worker),
+                None => unreachable!("checked just above on the same thread"),
+            });
+        }
+        let job = StackJob::new(f, Waiter::External(current_thread()));
+        self.shared.inject(InjectedJob(&job.header));
+        // The job lives in this frame: do not leave it (not even by unwinding; nothing here
+        // panics) until a worker has set `done`.
+        while !job.header.is_done() {
+            park();
+        }
+        match job.take_result() {
+            Some(Ok(value)) => value,
+            Some(Err(payload)) => panic::resume_unwind(payload),
+            None => unreachable!("a completed job holds its result"),
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        shutdown(&self.shared, &mut self.threads);
+    }
+}
+
+fn shutdown(shared: &Shared, threads: &mut Vec<JoinHandle<()>>) {
+    shared.terminate();
+    for thread in threads.drain(..) {
+        // A worker thread never panics: jobs run under `catch_unwind`.
+        let _ = thread.join();
+    }
+}
