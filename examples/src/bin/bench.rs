@@ -1,1 +1,39 @@
-fn main() {}
+//! `bench [suite..] [--quick]`: measures gears against its anchors in the same run.
+//!
+//! Prints `bench <suite>.<metric> <value> <unit>` and `ratio <suite>.<metric> <ours/anchor>`.
+
+use clap::Parser;
+use gears_examples::bench::{self, Effort};
+
+const SUITES: &[&str] = &["pool"];
+
+#[derive(Parser, Debug)]
+#[command(about = "Measure gears against its anchors, in the same run")]
+struct Args {
+    /// Suites to run (default: all). Known: pool.
+    suites: Vec<String>,
+    /// Small inputs and few repetitions (a smoke run, for CI).
+    #[arg(long)]
+    quick: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let effort = if args.quick { Effort::Quick } else { Effort::Full };
+    let suites: Vec<&str> = if args.suites.is_empty() {
+        SUITES.to_vec()
+    } else {
+        args.suites.iter().map(String::as_str).collect()
+    };
+    if let Some(unknown) = suites.iter().find(|s| !SUITES.contains(s)) {
+        eprintln!("bench: unknown suite `{unknown}`; known suites: {}", SUITES.join(", "));
+        return std::process::ExitCode::FAILURE;
+    }
+    for suite in suites {
+        match suite {
+            "pool" => bench::pool::run(effort),
+            _ => unreachable!("checked against SUITES above"),
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}

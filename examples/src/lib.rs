@@ -1,0 +1,4 @@
+//! Shared code of the gears examples: the workloads the tour shows and the bench measures.
+
+pub mod bench;
+pub mod workloads;
