@@ -1,8 +1,8 @@
 //! Suite `pool`: the spawn/sync pool against `rayon::join`, on 1 and 2 workers.
 //!
-//! Per-join overhead = (time on the pool - time of the same recursion without a pool) / joins.
-//! On one worker nothing is ever stolen, so this is the pure cost of spawn+sync; on two workers
-//! the wall time is what matters.
+//! On one worker: per-join overhead = (time on the pool - time of the same recursion without a
+//! pool) / joins; nothing is ever stolen, so this is the pure cost of a spawn+sync pair. On two
+//! workers: wall time, and speedup over the plain recursion.
 
 use std::hint::black_box;
 
@@ -36,7 +36,7 @@ pub fn run(effort: Effort) {
                 &mut || assert_eq!(fib_sequential(black_box(fib_n)), expected),
             ],
         );
-        figures(&format!("pool.fib{fib_n}_w{workers}"), fib_joins(fib_n), &medians);
+        figures(&format!("pool.fib{fib_n}_w{workers}"), workers, fib_joins(fib_n), &medians);
 
         let expected = Tree::expected_sum(depth);
         let medians = interleaved_medians(
@@ -47,20 +47,25 @@ pub fn run(effort: Effort) {
                 &mut || assert_eq!(tree_sum_sequential(black_box(&tree)), expected),
             ],
         );
-        figures(&format!("pool.tree{depth}_w{workers}"), Tree::joins(depth), &medians);
+        figures(&format!("pool.tree{depth}_w{workers}"), workers, Tree::joins(depth), &medians);
     }
 }
 
-fn figures(prefix: &str, joins: u64, medians: &[std::time::Duration]) {
+fn figures(prefix: &str, workers: usize, joins: u64, medians: &[std::time::Duration]) {
     let [ours, rayon, sequential] = [medians[0], medians[1], medians[2]].map(|d| d.as_secs_f64());
     report(&format!("{prefix}.time"), ours * 1e3, "ms");
     report(&format!("{prefix}.time_rayon"), rayon * 1e3, "ms");
     report(&format!("{prefix}.time_sequential"), sequential * 1e3, "ms");
     report_ratio(&format!("{prefix}.time"), ours, rayon);
-    let per_join = |t: f64| (t - sequential).max(0.0) * 1e9 / joins as f64;
-    report(&format!("{prefix}.join_overhead"), per_join(ours), "ns");
-    report(&format!("{prefix}.join_overhead_rayon"), per_join(rayon), "ns");
-    if per_join(rayon) > 0.0 {
+    if workers == 1 {
+        // Nothing is stolen on one worker: the difference to the plain recursion is the cost of
+        // the spawn+sync pairs themselves.
+        let per_join = |t: f64| (t - sequential) * 1e9 / joins as f64;
+        report(&format!("{prefix}.join_overhead"), per_join(ours), "ns");
+        report(&format!("{prefix}.join_overhead_rayon"), per_join(rayon), "ns");
         report_ratio(&format!("{prefix}.join_overhead"), per_join(ours), per_join(rayon));
+    } else {
+        report(&format!("{prefix}.speedup"), sequential / ours, "x");
+        report(&format!("{prefix}.speedup_rayon"), sequential / rayon, "x");
     }
 }

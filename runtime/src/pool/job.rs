@@ -196,13 +196,11 @@ impl JobSlot {
         self.job.load(Ordering::Relaxed).is_null()
     }
 
-    /// Owner: publishes `job` into the empty slot.
-    ///
-    /// `SeqCst` so that, with the sleepers' `SeqCst` announcement, either the publisher sees a
-    /// sleeper to wake or the sleeper sees the job (see `shared::Shared::sleep`).
+    /// Owner: publishes `job` into the empty slot. `Release` pairs with the thieves' `Acquire`;
+    /// the caller then notifies sleepers (see `shared::Shared`).
     pub(crate) fn publish(&self, job: *const JobHeader) {
         debug_assert!(self.is_empty(), "only an empty slot is published into");
-        self.job.store(job.cast_mut(), Ordering::SeqCst);
+        self.job.store(job.cast_mut(), Ordering::Release);
     }
 
     /// Owner: takes its own `job` back if no thief has claimed it.
@@ -236,8 +234,8 @@ impl JobSlot {
         ptr::eq(self.job.load(Ordering::Relaxed), job)
     }
 
-    /// Whether a job is published here, as a `SeqCst` read for the sleep handshake.
-    pub(crate) fn has_job_seqcst(&self) -> bool {
-        !self.job.load(Ordering::SeqCst).is_null()
+    /// Whether a job is published here (a sleeper's last look before it parks).
+    pub(crate) fn has_job(&self) -> bool {
+        !self.job.load(Ordering::Acquire).is_null()
     }
 }

@@ -34,6 +34,8 @@
 //! scope is finished, and [`Pool::install`] re-raises it in its caller.
 
 mod job;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod shared;
 mod worker;
 

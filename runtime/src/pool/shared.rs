@@ -1,11 +1,18 @@
 //! State shared by the workers of one pool: their slots, the injector for root jobs, and the
 //! sleep/wake handshake.
 //!
-//! Sleeping: a worker with nothing to do spins for a while, then announces itself (`SLEEPING`,
-//! then `sleepers += 1`, both `SeqCst`), looks for work once more and parks. Anyone who makes work
-//! visible (a slot publication, an injected root job) does so with a `SeqCst` store and then reads
-//! `sleepers` with `SeqCst`: with both sides sequentially consistent, either the publisher sees the
-//! sleeper and wakes it, or the sleeper's last look sees the work. No wakeup is lost.
+//! Sleeping: a worker with nothing to do spins for a while, then marks itself `SLEEPING`,
+//! announces itself with a read-modify-write on the `events` word (sleeper count in the high
+//! half), looks for work once more, and parks. Whoever makes work visible (a slot publication, an
+//! injected root job, shutdown) first stores it, then does its own read-modify-write on `events`
+//! (the low half counts events). Read-modify-writes of one location are totally ordered, so:
+//! either the sleeper's announcement comes first and the waker reads a non-zero sleeper count and
+//! wakes it (it finds `SLEEPING`, stored before the announcement), or the waker's comes first and
+//! the sleeper's last look, which happens after it, sees the work. No wakeup is lost, and nothing
+//! relies on `SeqCst` ordering between different locations.
+//!
+//! (An earlier version paired a `SeqCst` store with a `SeqCst` load of another location and let
+//! shutdown unpark only threads whose handle was registered; loom found the lost wakeup in that.)
 
 use std::collections::VecDeque;
 use std::sync::OnceLock;
@@ -13,10 +20,14 @@ use std::sync::OnceLock;
 use crossbeam_utils::CachePadded;
 
 use super::job::{JobHeader, JobSlot};
-use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, Thread, park};
+use crate::sync::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Mutex, Ordering, Thread, park};
 
 const AWAKE: u8 = 0;
 const SLEEPING: u8 = 1;
+
+/// One sleeper in the `events` word; the low half counts events and may wrap into nothing.
+const ONE_SLEEPER: u64 = 1 << 32;
+const ONE_EVENT: u64 = 1;
 
 /// Per worker, on its own cache line: thieves poll `slot`, so nothing hot for the owner shares it.
 #[derive(Debug, Default)]
@@ -40,7 +51,8 @@ pub(crate) struct Shared {
     workers: Box<[CachePadded<WorkerSlot>]>,
     injector: Mutex<VecDeque<InjectedJob>>,
     injected: AtomicUsize,
-    sleepers: AtomicUsize,
+    /// Sleeper count (high 32 bits) and an event counter (low 32 bits): see the module docs.
+    events: AtomicU64,
     terminate: AtomicBool,
 }
 
@@ -50,7 +62,7 @@ impl Shared {
             workers: (0..workers).map(|_| CachePadded::default()).collect(),
             injector: Mutex::new(VecDeque::new()),
             injected: AtomicUsize::new(0),
-            sleepers: AtomicUsize::new(0),
+            events: AtomicU64::new(0),
             terminate: AtomicBool::new(false),
         }
     }
@@ -77,25 +89,38 @@ impl Shared {
         }
     }
 
-    /// After making work visible: wakes one sleeping worker, if any.
+    /// Called after making work visible (stored before this call): wakes a sleeping worker if
+    /// any announced itself.
     pub(crate) fn notify_work(&self) {
-        if self.sleepers.load(Ordering::SeqCst) == 0 {
-            return;
+        let before = self.events.fetch_add(ONE_EVENT, Ordering::AcqRel);
+        if before >= ONE_SLEEPER {
+            self.wake_one();
         }
+    }
+
+    fn wake_one(&self) {
         for worker in self.workers.iter() {
-            if worker.sleep.load(Ordering::Relaxed) == SLEEPING
-                && worker
-                    .sleep
-                    .compare_exchange(SLEEPING, AWAKE, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_ok()
-            {
-                self.sleepers.fetch_sub(1, Ordering::SeqCst);
-                if let Some(thread) = worker.thread.get() {
-                    thread.unpark();
-                }
+            if Self::flip_awake(worker) {
                 return;
             }
         }
+    }
+
+    /// Flips a sleeping worker to awake and unparks it; false if it was not sleeping.
+    fn flip_awake(worker: &WorkerSlot) -> bool {
+        let flipped = worker.sleep.load(Ordering::Relaxed) == SLEEPING
+            && worker
+                .sleep
+                .compare_exchange(SLEEPING, AWAKE, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok();
+        if flipped {
+            // SLEEPING is stored after the worker registered its thread (Release), and the CAS
+            // read it (Acquire), so the handle is there.
+            if let Some(thread) = worker.thread.get() {
+                thread.unpark();
+            }
+        }
+        flipped
     }
 
     /// Queues a root job and wakes a worker for it.
@@ -104,7 +129,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push_back(job);
-        self.injected.fetch_add(1, Ordering::SeqCst);
+        self.injected.fetch_add(1, Ordering::Release);
         self.notify_work();
     }
 
@@ -118,7 +143,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let job = queue.pop_front()?;
-        self.injected.fetch_sub(1, Ordering::SeqCst);
+        self.injected.fetch_sub(1, Ordering::Relaxed);
         Some(job.0)
     }
 
@@ -128,14 +153,14 @@ impl Shared {
         (1..n).find_map(|offset| self.workers[(me + offset) % n].slot.steal())
     }
 
-    /// Whether any work is visible, read `SeqCst` for the sleep handshake.
+    /// Whether any work is visible to worker `me`.
     fn work_visible(&self, me: usize, take_roots: bool) -> bool {
-        (take_roots && self.injected.load(Ordering::SeqCst) > 0)
+        (take_roots && self.injected.load(Ordering::Acquire) > 0)
             || self
                 .workers
                 .iter()
                 .enumerate()
-                .any(|(i, w)| i != me && w.slot.has_job_seqcst())
+                .any(|(i, w)| i != me && w.slot.has_job())
     }
 
     /// Parks worker `me` until work may be visible, `wake_up()` holds, or the pool terminates.
@@ -143,36 +168,35 @@ impl Shared {
     /// Returns at once if any of them already holds after the announcement.
     pub(crate) fn sleep(&self, me: usize, take_roots: bool, wake_up: impl Fn() -> bool) {
         let state = &self.workers[me].sleep;
-        state.store(SLEEPING, Ordering::SeqCst);
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        state.store(SLEEPING, Ordering::Release);
+        self.events.fetch_add(ONE_SLEEPER, Ordering::AcqRel);
         if !(self.work_visible(me, take_roots) || wake_up() || self.is_terminating()) {
-            // A waker flips us to AWAKE before unparking; a completed job or terminate unparks
-            // without flipping, so those conditions are checked on every wakeup too.
-            while state.load(Ordering::SeqCst) == SLEEPING && !wake_up() && !self.is_terminating()
+            // A waker flips us to AWAKE before unparking; a completed job unparks without
+            // flipping, so `wake_up` is checked on every wakeup too.
+            while state.load(Ordering::Acquire) == SLEEPING
+                && !wake_up()
+                && !self.is_terminating()
             {
                 park();
             }
         }
-        // If nobody flipped us, withdraw the announcement ourselves.
-        if state
-            .compare_exchange(SLEEPING, AWAKE, Ordering::SeqCst, Ordering::Relaxed)
-            .is_ok()
-        {
-            self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        }
+        state.store(AWAKE, Ordering::Relaxed);
+        self.events.fetch_sub(ONE_SLEEPER, Ordering::AcqRel);
     }
 
     pub(crate) fn is_terminating(&self) -> bool {
         self.terminate.load(Ordering::Acquire)
     }
 
-    /// Tells every worker to exit once idle, and wakes them all.
+    /// Tells every worker to exit once idle, and wakes the sleeping ones.
+    ///
+    /// Workers that announce themselves after the `events` update below see `terminate`; those
+    /// that announced before are `SLEEPING` and get flipped and unparked here.
     pub(crate) fn terminate(&self) {
-        self.terminate.store(true, Ordering::SeqCst);
+        self.terminate.store(true, Ordering::Release);
+        self.events.fetch_add(ONE_EVENT, Ordering::AcqRel);
         for worker in self.workers.iter() {
-            if let Some(thread) = worker.thread.get() {
-                thread.unpark();
-            }
+            Self::flip_awake(worker);
         }
     }
 }

@@ -7,11 +7,24 @@ use std::ptr;
 
 use super::job::{JobHeader, JobState, StackJob, Waiter};
 use super::shared::Shared;
-use crate::sync::{Arc, spin_hint};
+use crate::sync::Arc;
 
 /// How many empty polls a worker spins through before it parks. About 10-50 µs here: long enough
 /// to catch the next publication of a busy neighbour, short enough not to burn a shared core.
+#[cfg(not(loom))]
 const SPINS_BEFORE_SLEEP: u32 = 2_000;
+/// Under loom every spin is a scheduling point: keep the explored state space small.
+#[cfg(loom)]
+const SPINS_BEFORE_SLEEP: u32 = 1;
+
+/// One empty poll. The pool's spins are bounded (then it parks), so under loom a spin needs no
+/// yield; yielding would let loom run the other threads to a standstill first and hide the
+/// interleavings in which a waiter sees a completion before its wakeup.
+#[inline]
+fn spin_once() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
 
 thread_local! {
     /// The worker running on this thread, for [`current_worker`](super::current_worker) and for
@@ -317,7 +330,7 @@ impl Worker {
                 idle_polls = 0;
             } else if idle_polls < SPINS_BEFORE_SLEEP {
                 idle_polls += 1;
-                spin_hint();
+                spin_once();
             } else {
                 self.shared.sleep(self.index, false, || job.is_done());
                 idle_polls = 0;
@@ -332,7 +345,7 @@ impl Worker {
         while !job.is_done() {
             if polls < SPINS_BEFORE_SLEEP {
                 polls += 1;
-                spin_hint();
+                spin_once();
             } else {
                 // Only the job's completion can end this wait, so park until it unparks us.
                 crate::sync::park();
@@ -366,7 +379,7 @@ impl Worker {
                 return;
             } else if idle_polls < SPINS_BEFORE_SLEEP {
                 idle_polls += 1;
-                spin_hint();
+                spin_once();
             } else {
                 self.shared.sleep(self.index, true, || false);
                 idle_polls = 0;
