@@ -345,3 +345,37 @@ fn a_pool_that_slept_wakes_for_new_work() {
         assert_ne!(Some(runners.0), runners.1);
     });
 }
+
+#[test]
+fn workers_pinned_to_cpus_run_there() {
+    let allowed = gears_runtime::cpu_list::CpuList::current_thread_affinity().unwrap();
+    let pool = Pool::builder().workers(2).pin_to(allowed).build().unwrap();
+    let cpus: Vec<usize> = allowed.iter().collect();
+    let seen = pool.install(|w| {
+        (w.index(), gears_runtime::cpu_list::CpuList::current_thread_affinity().unwrap())
+    });
+    let expected = gears_runtime::cpu_list::CpuList::single(cpus[seen.0 % cpus.len()]).unwrap();
+    assert_eq!(seen.1, expected, "worker {} runs only on its CPU", seen.0);
+}
+
+#[test]
+fn pinning_errors_name_the_worker_and_the_cpu() {
+    let empty = gears_runtime::cpu_list::CpuList::new();
+    let err = Pool::builder().workers(2).pin_to(empty).build().unwrap_err();
+    assert!(matches!(err, PoolError::EmptyCpuList), "{err}");
+
+    // CPU 511 exists on almost no machine; where it does not, the kernel refuses the mask.
+    let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
+    let possible: gears_runtime::cpu_list::CpuList = possible.parse().unwrap_or_default();
+    if possible.contains(511) || possible.is_empty() {
+        eprintln!("skipped: cannot find a CPU this machine lacks");
+        return;
+    }
+    let missing = gears_runtime::cpu_list::CpuList::single(511).unwrap();
+    let err = Pool::builder().workers(1).pin_to(missing).build().unwrap_err();
+    match &err {
+        PoolError::Pin { index: 0, cpu: 511, .. } => {}
+        other => panic!("expected a pin error for worker 0 on CPU 511, got {other:?}"),
+    }
+    assert!(err.to_string().starts_with("could not pin pool worker 0 to CPU 511: "), "{err}");
+}

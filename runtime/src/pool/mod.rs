@@ -49,6 +49,7 @@ pub use worker::{JobHandle, Worker, current_worker};
 use job::{StackJob, Waiter};
 use shared::{InjectedJob, Shared};
 
+use crate::cpu_list::{AffinityError, CpuList};
 use crate::sync::{Arc, current_thread, park};
 
 /// The default stack of a worker thread. Jobs that wait help with other jobs on top of their own
@@ -60,6 +61,17 @@ pub const DEFAULT_STACK_SIZE: usize = 16 << 20;
 pub enum PoolError {
     /// A pool needs at least one worker.
     NoWorkers,
+    /// `pin_to` was given an empty CPU list.
+    EmptyCpuList,
+    /// Worker `index` could not be pinned to its CPU.
+    Pin {
+        /// The worker that could not be pinned.
+        index: usize,
+        /// The CPU it was to run on.
+        cpu: usize,
+        /// Why pinning failed.
+        source: AffinityError,
+    },
     /// The operating system refused to start worker thread `index`.
     Spawn {
         /// The worker whose thread failed to start.
@@ -73,6 +85,12 @@ impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PoolError::NoWorkers => write!(f, "a pool needs at least one worker (got 0)"),
+            PoolError::EmptyCpuList => {
+                write!(f, "cannot pin pool workers to an empty CPU list (give at least one CPU)")
+            }
+            PoolError::Pin { index, cpu, source } => {
+                write!(f, "could not pin pool worker {index} to CPU {cpu}: {source}")
+            }
             PoolError::Spawn { index, source } => {
                 write!(f, "could not start the thread of pool worker {index}: {source}")
             }
@@ -83,7 +101,8 @@ impl fmt::Display for PoolError {
 impl std::error::Error for PoolError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            PoolError::NoWorkers => None,
+            PoolError::NoWorkers | PoolError::EmptyCpuList => None,
+            PoolError::Pin { source, .. } => Some(source),
             PoolError::Spawn { source, .. } => Some(source),
         }
     }
@@ -95,9 +114,17 @@ pub struct PoolBuilder {
     workers: usize,
     stack_size: usize,
     thread_name: String,
+    pin_to: Option<CpuList>,
 }
 
 impl PoolBuilder {
+    /// Pins worker `i` to the `i`-th CPU of `cpus` (cycling when there are more workers than
+    /// CPUs), like elcore's one job per DSP core. `build` fails if a worker cannot be pinned.
+    pub fn pin_to(mut self, cpus: CpuList) -> Self {
+        self.pin_to = Some(cpus);
+        self
+    }
+
     /// The number of worker threads (default: the machine's available parallelism).
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers;
@@ -122,14 +149,33 @@ impl PoolBuilder {
         if self.workers == 0 {
             return Err(PoolError::NoWorkers);
         }
+        let cpus: Option<Vec<usize>> = self.pin_to.map(|list| list.iter().collect());
+        if cpus.as_ref().is_some_and(Vec::is_empty) {
+            return Err(PoolError::EmptyCpuList);
+        }
         let shared = Arc::new(Shared::new(self.workers));
         let mut threads = Vec::with_capacity(self.workers);
+        // Each worker reports whether it could pin itself before it takes any work.
+        let (pinned_tx, pinned_rx) = std::sync::mpsc::channel();
         for index in 0..self.workers {
             let worker_shared = Arc::clone(&shared);
+            let cpu = cpus.as_ref().map(|cpus| cpus[index % cpus.len()]);
+            let pinned_tx = pinned_tx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
                 .stack_size(self.stack_size)
                 .spawn(move || {
+                    if let Some(cpu) = cpu {
+                        let pinned = CpuList::single(cpu)
+                            .map_err(AffinityError::OutOfRange)
+                            .and_then(|one| one.pin_current_thread());
+                        let failed = pinned.is_err();
+                        let _ = pinned_tx.send((index, cpu, pinned));
+                        drop(pinned_tx);
+                        if failed {
+                            return;
+                        }
+                    }
                     worker_shared.register_thread(index, current_thread());
                     Worker::new(index, worker_shared).run_loop();
                 });
@@ -138,6 +184,16 @@ impl PoolBuilder {
                 Err(source) => {
                     shutdown(&shared, &mut threads);
                     return Err(PoolError::Spawn { index, source });
+                }
+            }
+        }
+        drop(pinned_tx);
+        if cpus.is_some() {
+            // One report per worker; a worker cannot end before it reported.
+            for (index, cpu, pinned) in pinned_rx.iter().take(self.workers) {
+                if let Err(source) = pinned {
+                    shutdown(&shared, &mut threads);
+                    return Err(PoolError::Pin { index, cpu, source });
                 }
             }
         }
@@ -185,6 +241,7 @@ impl Pool {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             stack_size: DEFAULT_STACK_SIZE,
             thread_name: "gears-pool".to_owned(),
+            pin_to: None,
         }
     }
 
