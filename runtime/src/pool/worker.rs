@@ -1,7 +1,6 @@
 //! A worker: one pool thread's view of the pool, and the spawn/sync fast paths.
 
 use std::cell::Cell;
-use std::marker::PhantomData;
 use std::panic;
 use std::ptr;
 
@@ -46,7 +45,8 @@ pub struct Worker {
     tail: Cell<*const JobHeader>,
     /// Single-worker pools never publish: nobody could claim the job.
     publishes: bool,
-    _not_send: PhantomData<*mut ()>,
+    // The `Cell<*const _>` fields make `Worker` neither `Send` nor `Sync`, which is what keeps a
+    // `&Worker` on its own thread (see the `pool-worker-not-send` UI test).
 }
 
 impl std::fmt::Debug for Worker {
@@ -155,7 +155,6 @@ impl Worker {
             head: Cell::new(ptr::null()),
             tail: Cell::new(ptr::null()),
             publishes,
-            _not_send: PhantomData,
         }
     }
 

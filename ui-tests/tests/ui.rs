@@ -1,0 +1,24 @@
+//! Compile-fail and compile-pass cases, checked against `.stderr` snapshots with trybuild.
+//!
+//! Compiler messages change between releases, so the snapshots belong to the one toolchain this
+//! project is built with: the cases run on stable 1.95 and are skipped, saying so, elsewhere.
+//! Regenerate snapshots with `TRYBUILD=overwrite cargo test -p gears-ui-tests`.
+
+#[rustversion::stable(1.95)]
+#[test]
+fn ui() {
+    let cases = trybuild::TestCases::new();
+    // One directory per DSL (and one for the runtime's own compile-time guarantees).
+    for dir in ["runtime"] {
+        cases.compile_fail(format!("tests/ui/{dir}/*.rs"));
+    }
+    cases.pass("tests/ui/pass/*.rs");
+}
+
+#[rustversion::not(stable(1.95))]
+#[test]
+fn ui() {
+    eprintln!(
+        "skipped: the UI snapshots are for stable Rust 1.95; this compiler's messages may differ"
+    );
+}
