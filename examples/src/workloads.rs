@@ -56,9 +56,12 @@ impl Tree {
     /// A complete tree with `2^depth - 1` nodes; node values are their breadth-first numbers.
     pub fn complete(depth: u32) -> Tree {
         fn build(index: u64, depth: u32) -> Tree {
-            let children =
-                (depth > 1).then(|| Box::new((build(2 * index, depth - 1), build(2 * index + 1, depth - 1))));
-            Tree { value: index, children }
+            let children = (depth > 1)
+                .then(|| Box::new((build(2 * index, depth - 1), build(2 * index + 1, depth - 1))));
+            Tree {
+                value: index,
+                children,
+            }
         }
         build(1, depth)
     }
@@ -91,8 +94,10 @@ pub fn tree_sum_rayon(tree: &Tree) -> u64 {
     match &tree.children {
         None => tree.value,
         Some(children) => {
-            let (left, right) =
-                rayon::join(|| tree_sum_rayon(&children.0), || tree_sum_rayon(&children.1));
+            let (left, right) = rayon::join(
+                || tree_sum_rayon(&children.0),
+                || tree_sum_rayon(&children.1),
+            );
             tree.value + left + right
         }
     }
@@ -116,7 +121,10 @@ mod tests {
     #[test]
     fn workloads_agree_with_their_closed_forms() {
         let pool = Pool::new(2).unwrap();
-        let rayon = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let rayon = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
         assert_eq!(fib_joins(2), 1);
         assert_eq!(fib_joins(3), 2); // fib(3) joins, fib(2) joins
         assert_eq!(fib_joins(10), 88);

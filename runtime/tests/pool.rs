@@ -36,7 +36,11 @@ fn fib(w: &Worker, n: u64) -> u64 {
 }
 
 fn fib_seq(n: u64) -> u64 {
-    if n < 2 { n } else { fib_seq(n - 1) + fib_seq(n - 2) }
+    if n < 2 {
+        n
+    } else {
+        fib_seq(n - 1) + fib_seq(n - 2)
+    }
 }
 
 /// Spins in the continuation until a helper claimed the job, so the test exercises the stolen
@@ -48,7 +52,10 @@ where
 {
     let start = Instant::now();
     while !handle.was_claimed() {
-        assert!(start.elapsed() < Duration::from_secs(20), "no helper ever claimed the job");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no helper ever claimed the job"
+        );
         std::hint::spin_loop();
     }
 }
@@ -65,7 +72,11 @@ fn fib_is_correct_on_one_two_and_four_workers() {
     for workers in [1, 2, 4] {
         let pool = Pool::new(workers).unwrap();
         for n in [0, 1, 2, 10, 22] {
-            assert_eq!(pool.install(|w| fib(w, n)), fib_seq(n), "fib({n}) on {workers}");
+            assert_eq!(
+                pool.install(|w| fib(w, n)),
+                fib_seq(n),
+                "fib({n}) on {workers}"
+            );
         }
     }
 }
@@ -81,7 +92,10 @@ fn jobs_borrow_and_mutate_the_callers_data() {
         }
         let mid = data.len() / 2;
         let (left, right) = data.split_at_mut(mid);
-        w.join(|w| fill(w, left, offset), |w| fill(w, right, offset + mid as u64));
+        w.join(
+            |w| fill(w, left, offset),
+            |w| fill(w, right, offset + mid as u64),
+        );
     }
     let pool = Pool::new(2).unwrap();
     let mut data = vec![0u64; 10_000];
@@ -123,9 +137,8 @@ fn current_worker_is_none_outside_and_the_index_inside() {
 #[test]
 fn an_unclaimed_job_runs_inline_on_sync() {
     let pool = Pool::new(1).unwrap();
-    let (spawner, runner) = pool.install(|w| {
-        w.spawn(|w| w.index(), |w, handle| (w.index(), handle.sync()))
-    });
+    let (spawner, runner) =
+        pool.install(|w| w.spawn(|w| w.index(), |w, handle| (w.index(), handle.sync())));
     assert_eq!(spawner, runner);
 }
 
@@ -148,7 +161,10 @@ fn a_job_panic_is_reraised_by_sync_inline_and_stolen() {
                 })
             }));
             let payload = caught.expect_err("the job's panic reaches install's caller");
-            assert_eq!(payload.downcast_ref::<&str>(), Some(&"job failed on purpose"));
+            assert_eq!(
+                payload.downcast_ref::<&str>(),
+                Some(&"job failed on purpose")
+            );
             // The pool keeps working after a panic.
             assert_eq!(pool.install(|w| fib(w, 15)), 610);
         }
@@ -195,7 +211,10 @@ fn an_unstarted_job_is_cancelled_when_its_scope_unwinds() {
         })
     }));
     assert!(caught.is_err());
-    assert!(!ran.load(Ordering::SeqCst), "a job nobody started is cancelled, not run");
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "a job nobody started is cancelled, not run"
+    );
 }
 
 #[test]
@@ -270,7 +289,10 @@ fn waiting_workers_help_instead_of_blocking() {
             leaves.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        w.join(|w| tree(w, depth - 1, leaves), |w| tree(w, depth - 1, leaves));
+        w.join(
+            |w| tree(w, depth - 1, leaves),
+            |w| tree(w, depth - 1, leaves),
+        );
     }
     within(Duration::from_secs(60), || {
         let pool = Pool::new(3).unwrap();
@@ -297,7 +319,10 @@ fn install_from_many_threads_at_once() {
         });
         let mut results = results.into_inner().unwrap();
         results.sort();
-        assert_eq!(results, (10..18).map(|n| (n, fib_seq(n))).collect::<Vec<_>>());
+        assert_eq!(
+            results,
+            (10..18).map(|n| (n, fib_seq(n))).collect::<Vec<_>>()
+        );
     });
 }
 
@@ -352,7 +377,10 @@ fn workers_pinned_to_cpus_run_there() {
     let pool = Pool::builder().workers(2).pin_to(allowed).build().unwrap();
     let cpus: Vec<usize> = allowed.iter().collect();
     let seen = pool.install(|w| {
-        (w.index(), gears_runtime::cpu_list::CpuList::current_thread_affinity().unwrap())
+        (
+            w.index(),
+            gears_runtime::cpu_list::CpuList::current_thread_affinity().unwrap(),
+        )
     });
     let expected = gears_runtime::cpu_list::CpuList::single(cpus[seen.0 % cpus.len()]).unwrap();
     assert_eq!(seen.1, expected, "worker {} runs only on its CPU", seen.0);
@@ -361,7 +389,11 @@ fn workers_pinned_to_cpus_run_there() {
 #[test]
 fn pinning_errors_name_the_worker_and_the_cpu() {
     let empty = gears_runtime::cpu_list::CpuList::new();
-    let err = Pool::builder().workers(2).pin_to(empty).build().unwrap_err();
+    let err = Pool::builder()
+        .workers(2)
+        .pin_to(empty)
+        .build()
+        .unwrap_err();
     assert!(matches!(err, PoolError::EmptyCpuList), "{err}");
 
     // CPU 511 exists on almost no machine; where it does not, the kernel refuses the mask.
@@ -372,10 +404,20 @@ fn pinning_errors_name_the_worker_and_the_cpu() {
         return;
     }
     let missing = gears_runtime::cpu_list::CpuList::single(511).unwrap();
-    let err = Pool::builder().workers(1).pin_to(missing).build().unwrap_err();
+    let err = Pool::builder()
+        .workers(1)
+        .pin_to(missing)
+        .build()
+        .unwrap_err();
     match &err {
-        PoolError::Pin { index: 0, cpu: 511, .. } => {}
+        PoolError::Pin {
+            index: 0, cpu: 511, ..
+        } => {}
         other => panic!("expected a pin error for worker 0 on CPU 511, got {other:?}"),
     }
-    assert!(err.to_string().starts_with("could not pin pool worker 0 to CPU 511: "), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("could not pin pool worker 0 to CPU 511: "),
+        "{err}"
+    );
 }

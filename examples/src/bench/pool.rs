@@ -36,7 +36,12 @@ pub fn run(effort: Effort) {
                 &mut || assert_eq!(fib_sequential(black_box(fib_n)), expected),
             ],
         );
-        figures(&format!("pool.fib{fib_n}_w{workers}"), workers, fib_joins(fib_n), &medians);
+        figures(
+            &format!("pool.fib{fib_n}_w{workers}"),
+            workers,
+            fib_joins(fib_n),
+            &medians,
+        );
 
         let expected = Tree::expected_sum(depth);
         let medians = interleaved_medians(
@@ -47,7 +52,12 @@ pub fn run(effort: Effort) {
                 &mut || assert_eq!(tree_sum_sequential(black_box(&tree)), expected),
             ],
         );
-        figures(&format!("pool.tree{depth}_w{workers}"), workers, Tree::joins(depth), &medians);
+        figures(
+            &format!("pool.tree{depth}_w{workers}"),
+            workers,
+            Tree::joins(depth),
+            &medians,
+        );
     }
 }
 
@@ -62,8 +72,16 @@ fn figures(prefix: &str, workers: usize, joins: u64, medians: &[std::time::Durat
         // the spawn+sync pairs themselves.
         let per_join = |t: f64| (t - sequential) * 1e9 / joins as f64;
         report(&format!("{prefix}.join_overhead"), per_join(ours), "ns");
-        report(&format!("{prefix}.join_overhead_rayon"), per_join(rayon), "ns");
-        report_ratio(&format!("{prefix}.join_overhead"), per_join(ours), per_join(rayon));
+        report(
+            &format!("{prefix}.join_overhead_rayon"),
+            per_join(rayon),
+            "ns",
+        );
+        report_ratio(
+            &format!("{prefix}.join_overhead"),
+            per_join(ours),
+            per_join(rayon),
+        );
     } else {
         report(&format!("{prefix}.speedup"), sequential / ours, "x");
         report(&format!("{prefix}.speedup_rayon"), sequential / rayon, "x");

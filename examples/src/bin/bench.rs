@@ -19,14 +19,21 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let effort = if args.quick { Effort::Quick } else { Effort::Full };
+    let effort = if args.quick {
+        Effort::Quick
+    } else {
+        Effort::Full
+    };
     let suites: Vec<&str> = if args.suites.is_empty() {
         SUITES.to_vec()
     } else {
         args.suites.iter().map(String::as_str).collect()
     };
     if let Some(unknown) = suites.iter().find(|s| !SUITES.contains(s)) {
-        eprintln!("bench: unknown suite `{unknown}`; known suites: {}", SUITES.join(", "));
+        eprintln!(
+            "bench: unknown suite `{unknown}`; known suites: {}",
+            SUITES.join(", ")
+        );
         return std::process::ExitCode::FAILURE;
     }
     for suite in suites {

@@ -43,7 +43,11 @@ fn pool_section(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let value = pool.install(|w| fib(w, n));
     let elapsed = start.elapsed();
-    assert_eq!(value, fib_sequential(n), "the pool computes what the plain recursion does");
+    assert_eq!(
+        value,
+        fib_sequential(n),
+        "the pool computes what the plain recursion does"
+    );
     println!(
         "fib({n}) = {value}: {} spawn+sync pairs, no cut-off, in {:.1} ms",
         fib_joins(n),
@@ -64,9 +68,16 @@ fn pool_section(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // Who ran what: jobs spawned at the top of a wide fork are claimed by idle helpers.
     let per_worker = pool.install(|w| count_leaves_by_worker(w, if args.quick { 10 } else { 14 }));
-    let shown: Vec<String> =
-        per_worker.iter().enumerate().map(|(i, n)| format!("worker {i}: {n}")).collect();
-    println!("leaves of a 2^{} fork, by the worker that ran them: {}", if args.quick { 10 } else { 14 }, shown.join(", "));
+    let shown: Vec<String> = per_worker
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("worker {i}: {n}"))
+        .collect();
+    println!(
+        "leaves of a 2^{} fork, by the worker that ran them: {}",
+        if args.quick { 10 } else { 14 },
+        shown.join(", ")
+    );
 
     // The panic below is the demonstration: keep the default hook from printing it.
     let hook = std::panic::take_hook();
@@ -89,8 +100,10 @@ fn count_leaves_by_worker(w: &Worker, depth: u32) -> Vec<u64> {
         counts[w.index()] = 1;
         return counts;
     }
-    let (a, b) =
-        w.join(|w| count_leaves_by_worker(w, depth - 1), |w| count_leaves_by_worker(w, depth - 1));
+    let (a, b) = w.join(
+        |w| count_leaves_by_worker(w, depth - 1),
+        |w| count_leaves_by_worker(w, depth - 1),
+    );
     a.iter().zip(&b).map(|(x, y)| x + y).collect()
 }
 
@@ -98,9 +111,15 @@ fn count_leaves_by_worker(w: &Worker, depth: u32) -> Vec<u64> {
 fn cpu_list_section() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== CPU lists");
     let allowed = CpuList::current_thread_affinity()?;
-    println!("this thread may run on CPUs \"{allowed}\" ({} CPUs)", allowed.len());
+    println!(
+        "this thread may run on CPUs \"{allowed}\" ({} CPUs)",
+        allowed.len()
+    );
     let list = parse_cpu_str("4,0-1,2")?;
-    println!("\"4,0-1,2\" parses to \"{list}\"; minus \"1\" is \"{}\"", list - CpuList::single(1)?);
+    println!(
+        "\"4,0-1,2\" parses to \"{list}\"; minus \"1\" is \"{}\"",
+        list - CpuList::single(1)?
+    );
     for bad in ["3-1", "0-", "a", "0,,1", "600"] {
         if let Err(err) = parse_cpu_str(bad) {
             println!("  {err}");

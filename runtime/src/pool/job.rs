@@ -76,9 +76,11 @@ impl JobHeader {
     /// `job` must point to a live job that this thread claimed (so nobody else runs it), and whose
     /// owner waits for `done` before freeing it.
     pub(crate) unsafe fn execute(job: *const JobHeader, worker: &Worker) {
-        // SAFETY: the caller guarantees `job` is live until `done` is set; `execute` is the
-        // function that was stored with this very header, so it matches the concrete job type.
-        unsafe { ((*job).execute)(job, worker) }
+        // SAFETY: the caller guarantees `job` is live until `done` is set.
+        let execute = unsafe { (*job).execute };
+        // SAFETY: `execute` was stored with this very header, so it matches the concrete job
+        // type, and the caller's claim makes this thread the only one to run it.
+        unsafe { execute(job, worker) }
     }
 
     /// Publishes that the result is stored and wakes the waiter.

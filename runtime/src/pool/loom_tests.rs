@@ -76,7 +76,11 @@ fn a_published_job_is_claimed_exactly_once() {
             },
             |_, handle| handle.sync(),
         );
-        let claims = thieves.into_iter().map(|t| t.join().unwrap()).filter(|&c| c).count();
+        let claims = thieves
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|&c| c)
+            .count();
         assert!(claims <= 1, "two thieves claimed one job");
         assert_eq!(runs.load(Ordering::Relaxed), 1, "the job ran exactly once");
     });
@@ -91,7 +95,10 @@ fn a_stolen_jobs_panic_reaches_sync() {
 
         let owner = worker(&shared, 0);
         let caught = panic::catch_unwind(AssertUnwindSafe(|| {
-            owner.spawn(|_| -> u32 { panic!("job failed") }, |_, handle| handle.sync())
+            owner.spawn(
+                |_| -> u32 { panic!("job failed") },
+                |_, handle| handle.sync(),
+            )
         }));
         assert!(caught.is_err(), "the job's panic is re-raised by sync");
         thief.join().unwrap();

@@ -86,13 +86,22 @@ impl fmt::Display for PoolError {
         match self {
             PoolError::NoWorkers => write!(f, "a pool needs at least one worker (got 0)"),
             PoolError::EmptyCpuList => {
-                write!(f, "cannot pin pool workers to an empty CPU list (give at least one CPU)")
+                write!(
+                    f,
+                    "cannot pin pool workers to an empty CPU list (give at least one CPU)"
+                )
             }
             PoolError::Pin { index, cpu, source } => {
-                write!(f, "could not pin pool worker {index} to CPU {cpu}: {source}")
+                write!(
+                    f,
+                    "could not pin pool worker {index} to CPU {cpu}: {source}"
+                )
             }
             PoolError::Spawn { index, source } => {
-                write!(f, "could not start the thread of pool worker {index}: {source}")
+                write!(
+                    f,
+                    "could not start the thread of pool worker {index}: {source}"
+                )
             }
         }
     }

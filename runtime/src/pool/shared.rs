@@ -173,9 +173,7 @@ impl Shared {
         if !(self.work_visible(me, take_roots) || wake_up() || self.is_terminating()) {
             // A waker flips us to AWAKE before unparking; a completed job unparks without
             // flipping, so `wake_up` is checked on every wakeup too.
-            while state.load(Ordering::Acquire) == SLEEPING
-                && !wake_up()
-                && !self.is_terminating()
+            while state.load(Ordering::Acquire) == SLEEPING && !wake_up() && !self.is_terminating()
             {
                 park();
             }

@@ -207,8 +207,17 @@ impl Worker {
     {
         let job = StackJob::new(job, Waiter::Worker(self.index));
         self.push_local(&job.header);
-        let guard = SpawnGuard { job: &job, worker: self };
-        let result = continuation(self, JobHandle { job: &job, worker: self });
+        let guard = SpawnGuard {
+            job: &job,
+            worker: self,
+        };
+        let result = continuation(
+            self,
+            JobHandle {
+                job: &job,
+                worker: self,
+            },
+        );
         if job.header.state.get() != JobState::Finished {
             self.sync_job(&job);
         }
@@ -387,10 +396,7 @@ impl Worker {
     }
 
     /// The worker running on the current thread, if it belongs to the pool `shared`.
-    pub(crate) fn with_current<R>(
-        shared: &Arc<Shared>,
-        f: impl FnOnce(Option<&Worker>) -> R,
-    ) -> R {
+    pub(crate) fn with_current<R>(shared: &Arc<Shared>, f: impl FnOnce(Option<&Worker>) -> R) -> R {
         let current = CURRENT.with(Cell::get);
         // SAFETY: CURRENT points to the worker whose `run_loop` is on this thread's stack, and
         // is reset before that frame ends (`CurrentGuard`), so the pointer is live here.
