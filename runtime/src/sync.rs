@@ -34,6 +34,17 @@ pub(crate) fn spin_hint() {
     std::hint::spin_loop();
 }
 
+/// Gives the rest of the time slice back to the OS scheduler. Outside loom that is a system call
+/// (`sched_yield`), so it is only for waiters that may make one. Under loom it is loom's yield,
+/// which lets the model run the thread being waited for.
+#[inline]
+pub(crate) fn os_yield() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+}
+
 /// An `UnsafeCell` with loom's closure API, so that loom can check every access to the data a
 /// protocol hands from one thread to another.
 #[derive(Debug)]
