@@ -22,7 +22,7 @@ pub(crate) use std::sync::atomic::{
 #[cfg(not(loom))]
 pub(crate) use std::thread::{Thread, current as current_thread, park};
 
-pub(crate) use std::sync::atomic::{Ordering, fence};
+pub(crate) use std::sync::atomic::Ordering;
 
 /// One step of a busy-wait. Under loom a spin must yield, or the model never lets the other
 /// thread run.
@@ -59,15 +59,6 @@ impl<T> UnsafeCell<T> {
         return Self(loom::cell::UnsafeCell::new(value));
         #[cfg(not(loom))]
         return Self(core::cell::UnsafeCell::new(value));
-    }
-
-    /// Runs `f` with a shared pointer to the contents.
-    #[inline(always)]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        #[cfg(loom)]
-        return self.0.with(f);
-        #[cfg(not(loom))]
-        return f(self.0.get());
     }
 
     /// Runs `f` with a unique pointer to the contents.

@@ -266,7 +266,7 @@ fn nesting_much_deeper_than_the_worker_count_does_not_deadlock() {
         w.spawn(
             move |w| chain(w, depth - 1),
             move |_, below| {
-                if depth % 1000 == 0 {
+                if depth.is_multiple_of(1000) {
                     thread::sleep(Duration::from_millis(5));
                 }
                 below.sync() + 1
