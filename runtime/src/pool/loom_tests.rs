@@ -41,18 +41,23 @@ fn try_steal_once(shared: &Arc<Shared>, index: usize) -> bool {
     }
 }
 
-#[test]
-fn sync_gets_the_value_whether_the_job_was_stolen_or_not() {
-    model(|| {
+/// Runs `owner_side` as worker 0 of a two-worker pool while worker 1 tries once to steal.
+fn owner_with_one_thief(owner_side: impl Fn(&Worker) + Sync + Send + 'static) {
+    model(move || {
         let shared = Arc::new(Shared::new(2));
         let thief_shared = Arc::clone(&shared);
         let thief = thread::spawn(move || try_steal_once(&thief_shared, 1));
+        owner_side(&worker(&shared, 0));
+        thief.join().unwrap();
+    });
+}
 
-        let owner = worker(&shared, 0);
+#[test]
+fn sync_gets_the_value_whether_the_job_was_stolen_or_not() {
+    owner_with_one_thief(|owner| {
         let borrowed = 21u64;
         let value = owner.spawn(|_| borrowed * 2, |_, handle| handle.sync());
         assert_eq!(value, 42);
-        thief.join().unwrap();
     });
 }
 
