@@ -34,6 +34,17 @@ pub enum ErrorKind {
         /// The heap it was used with.
         heap: u32,
     },
+    /// A task's code gear took a data gear private to another task of the world.
+    PrivateGear {
+        /// The data gear's type.
+        data_gear: &'static str,
+        /// Its handle.
+        gear: RawGear,
+        /// The task it is private to.
+        owner: usize,
+        /// The task whose code gear took it.
+        task: usize,
+    },
     /// A handle whose slot holds a data gear of another type.
     WrongType {
         /// The type the handle promises.
@@ -49,6 +60,13 @@ pub enum ErrorKind {
         /// The limit.
         limit: u64,
     },
+    /// A code gear panicked (the world's runs and checks catch it).
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// The worker pool of a parallel run could not be started.
+    Pool(String),
     /// A meta stopped the run for its own reason.
     Stopped {
         /// The meta's reason.
@@ -64,6 +82,7 @@ pub struct Error {
     kind: ErrorKind,
     code_gear: Option<&'static str>,
     step: Option<u64>,
+    task: Option<usize>,
 }
 
 impl Error {
@@ -73,6 +92,7 @@ impl Error {
             kind,
             code_gear: None,
             step: None,
+            task: None,
         }
     }
 
@@ -81,6 +101,17 @@ impl Error {
         self.code_gear.get_or_insert(code_gear);
         self.step.get_or_insert(step);
         self
+    }
+
+    /// Records the world task it happened in (kept if already set).
+    pub(crate) fn in_task(mut self, task: usize) -> Self {
+        self.task.get_or_insert(task);
+        self
+    }
+
+    /// The world task whose code gear failed, if it happened in a world.
+    pub fn task(&self) -> Option<usize> {
+        self.task
     }
 
     /// What went wrong.
@@ -136,6 +167,17 @@ impl fmt::Display for ErrorKind {
                  as shared, or pass its value)",
                 owner = gear.owner()
             ),
+            Self::PrivateGear {
+                data_gear,
+                gear,
+                owner,
+                task,
+            } => write!(
+                f,
+                "task {task} took {data_gear} {gear}, which is private to task {owner}; a \
+                 task-private data gear cannot be handed to another task (allocate it with \
+                 `World::alloc_shared` to share it, or pass its value)"
+            ),
             Self::WrongType { expected, found } => write!(
                 f,
                 "handle promises a {expected} but its slot holds a {found}"
@@ -146,6 +188,8 @@ impl fmt::Display for ErrorKind {
                 "step limit of {limit} transitions reached (raise it with `StepLimit::new`, or \
                  look for a loop that never reaches `Next::exit()`)"
             ),
+            Self::Panicked { message } => write!(f, "code gear panicked: {message}"),
+            Self::Pool(message) => write!(f, "parallel run: {message}"),
             Self::Stopped { reason } => write!(f, "stopped by meta: {reason}"),
             Self::Registry(message) => write!(f, "code-gear tables: {message}"),
         }
@@ -154,6 +198,9 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(task) = self.task {
+            write!(f, "task {task}, ")?;
+        }
         match (self.step, self.code_gear) {
             (Some(step), Some(gear)) => write!(f, "step {step}, before code gear `{gear}`: ")?,
             (None, Some(gear)) => write!(f, "code gear `{gear}`: ")?,

@@ -43,8 +43,16 @@ impl<T: DataGear> DataGearObject for T {
 #[derive(Clone)]
 struct Slot {
     generation: u32,
+    /// [`SHARED`], or the task whose private gear this is.
+    owner: u32,
     value: Option<Arc<dyn DataGearObject>>,
 }
+
+/// The owner tag of a slot any task may use (every slot of a plain context).
+pub(crate) const SHARED: u32 = u32::MAX;
+
+/// `Heap::stepping` outside a task's step: every slot may be used (set-up code, checks).
+pub(crate) const ANY_TASK: u32 = u32::MAX;
 
 /// Heaps get distinct owner ids so that a handle from one is recognised in another.
 static NEXT_HEAP_ID: AtomicU32 = AtomicU32::new(1);
@@ -54,10 +62,15 @@ static NEXT_HEAP_ID: AtomicU32 = AtomicU32::new(1);
 /// Cloning a heap is cheap: slots share their data gears (`Arc`) and a gear is copied only when
 /// a clone writes it (`Mut` on a shared gear copies it first). Equality and hashing are by value,
 /// slot by slot, so two heaps reached by different paths compare equal when their gears do.
+///
+/// In a [`World`](crate::World) a slot may be private to one task: only that task's code gears
+/// can take it ([`ErrorKind::PrivateGear`] otherwise). The heap knows which task is stepping.
 #[derive(Clone)]
 pub struct Heap {
     id: u32,
     slots: Vec<Slot>,
+    /// The task whose code gear is running, or [`ANY_TASK`].
+    stepping: u32,
 }
 
 impl Default for Heap {
@@ -72,6 +85,7 @@ impl Heap {
         Self {
             id: NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed),
             slots: Vec::new(),
+            stepping: ANY_TASK,
         }
     }
 
@@ -92,12 +106,73 @@ impl Heap {
 
     /// Stores `value` and returns its handle.
     pub fn alloc<T: DataGear>(&mut self, value: T) -> Gear<T> {
+        self.alloc_owned(value, SHARED)
+    }
+
+    /// Stores `value` as private to task `owner` (or [`SHARED`]).
+    pub(crate) fn alloc_owned<T: DataGear>(&mut self, value: T, owner: u32) -> Gear<T> {
         let index = u32::try_from(self.slots.len()).expect("more than 2^32 data gears in one heap");
         self.slots.push(Slot {
             generation: 0,
+            owner,
             value: Some(Arc::new(value)),
         });
         Gear::from_parts(RawGear::new(self.id, index, 0), ())
+    }
+
+    /// Which task's code gear runs now ([`ANY_TASK`] outside steps).
+    pub(crate) fn set_stepping(&mut self, task: u32) {
+        self.stepping = task;
+    }
+
+    /// The task a slot is private to, if it is private.
+    pub(crate) fn owner_of(&self, index: u32) -> Option<u32> {
+        self.slots
+            .get(index as usize)
+            .map(|slot| slot.owner)
+            .filter(|&owner| owner != SHARED)
+    }
+
+    /// Number of slots, live or freed (the bound of slot indices).
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Moves the gear of slot `index` out (parallel runs lend shared gears to a task's heap).
+    pub(crate) fn take_object(&mut self, index: u32) -> Option<Arc<dyn DataGearObject>> {
+        self.slots.get_mut(index as usize)?.value.take()
+    }
+
+    /// Puts a gear (back) into slot `index`.
+    pub(crate) fn put_object(&mut self, index: u32, object: Option<Arc<dyn DataGearObject>>) {
+        self.slots[index as usize].value = object;
+    }
+
+    /// The object of slot `index`, if live.
+    pub(crate) fn object(&self, index: u32) -> Option<&Arc<dyn DataGearObject>> {
+        self.slots.get(index as usize)?.value.as_ref()
+    }
+
+    /// A heap with this one's id and slot layout but only the gears whose owner `keep` selects (the rest
+    /// empty): a task's own view in a parallel run.
+    pub(crate) fn view(&self, mut keep: impl FnMut(u32) -> bool) -> Heap {
+        Heap {
+            id: self.id,
+            slots: self
+                .slots
+                .iter()
+                .map(|slot| Slot {
+                    generation: slot.generation,
+                    owner: slot.owner,
+                    value: if keep(slot.owner) {
+                        slot.value.clone()
+                    } else {
+                        None
+                    },
+                })
+                .collect(),
+            stepping: ANY_TASK,
+        }
     }
 
     /// Removes the gear and returns its value; the handle (and its copies) become stale.
@@ -130,8 +205,28 @@ impl Heap {
         match self.slots.get(raw.index() as usize) {
             Some(Slot {
                 generation,
-                value: Some(value),
-            }) if *generation == raw.generation() => Ok(value),
+                owner,
+                value,
+            }) if *generation == raw.generation() => {
+                if *owner != SHARED && self.stepping != ANY_TASK && *owner != self.stepping {
+                    return Err(ErrorKind::PrivateGear {
+                        data_gear: type_name,
+                        gear: raw,
+                        owner: *owner as usize,
+                        task: self.stepping as usize,
+                    }
+                    .into());
+                }
+                match value {
+                    Some(value) => Ok(value),
+                    // Lent out in a parallel run: not taken by this step, so not declared.
+                    None => Err(ErrorKind::StaleHandle {
+                        data_gear: type_name,
+                        gear: raw,
+                    }
+                    .into()),
+                }
+            }
             _ => Err(ErrorKind::StaleHandle {
                 data_gear: type_name,
                 gear: raw,
@@ -278,6 +373,7 @@ impl PartialEq for Heap {
             && self.slots.len() == other.slots.len()
             && self.slots.iter().zip(&other.slots).all(|(a, b)| {
                 a.generation == b.generation
+                    && a.owner == b.owner
                     && match (&a.value, &b.value) {
                         (None, None) => true,
                         (Some(x), Some(y)) => Arc::ptr_eq(x, y) || x.eq_object(&**y),

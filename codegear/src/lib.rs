@@ -51,8 +51,9 @@ mod heap;
 mod meta;
 mod tables;
 mod value;
+mod world;
 
-pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind};
+pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind, Taken};
 pub use context::{Context, Exit};
 pub use error::{Error, ErrorKind};
 pub use gear::{
@@ -63,6 +64,10 @@ pub use heap::{DataGearObject, Heap};
 pub use meta::{Meta, Record, Selector, StepLimit, Stop, Tracing, Transition};
 pub use tables::Tables;
 pub use value::{Args, INLINE_BYTES, TypeMismatch, Value};
+pub use world::{
+    Bound, Check, Parallel, Report, RunStats, TaskId, TraceStep, Verdict, View, Violation,
+    ViolationKind, World,
+};
 
 pub use gears_macros::{code_gear, data_gear, goto, interface, next};
 

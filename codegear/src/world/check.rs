@@ -1,0 +1,647 @@
+//! [`World::check`]: breadth-first (or depth-first) exploration of every interleaving of the
+//! tasks' code-gear steps, with deadlock detection, `always` invariants, panics as violations,
+//! bounds, and shortest counterexamples.
+//!
+//! # Storage
+//!
+//! Visited states are kept as 64-bit fingerprints (see `fingerprint.rs`) in a hash set, plus one
+//! `(parent, task)` pair per state for traces: about 17 bytes per state whatever the state's
+//! size, so memory is bounded by `max_states` and not by the program. Full states live only in
+//! the frontier (the BFS queue, or the DFS stack). A trace is rebuilt by replaying the recorded
+//! task choices from the initial state, which is exact because a code gear is a function of its
+//! inputs. (Code gears that read clocks or randomness are outside what the checker can explore.)
+//!
+//! # One step's successor
+//!
+//! Successors are computed on one scratch copy of the parent's heap (copy-on-write: a step
+//! copies only the gears it writes). A written gear is found by pointer comparison with the
+//! parent, its fingerprint term replaced, and the slot restored from the parent for the next
+//! task; a new state is materialised only when its fingerprint is new.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::fingerprint::{self, slot_term, task_term};
+use super::{TaskId, World, step_task};
+use crate::code::Goto;
+use crate::error::Error;
+use crate::gear::{DataGear, Gear};
+use crate::heap::Heap;
+
+type Invariant = Box<dyn Fn(&View<'_>) -> bool>;
+
+/// What to check and how far: the meta computation [`World::check`] runs the world with.
+///
+/// ```text
+/// world.check(Check::new().always("no fork held twice", |v| ..).max_states(1_000_000))
+/// ```
+pub struct Check {
+    invariants: Vec<(String, Invariant)>,
+    deadlocks: bool,
+    depth_first: bool,
+    max_states: usize,
+    max_depth: u32,
+    progress: bool,
+    terminal_states: bool,
+}
+
+impl Default for Check {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Check")
+            .field(
+                "invariants",
+                &self.invariants.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("deadlocks", &self.deadlocks)
+            .field("depth_first", &self.depth_first)
+            .field("max_states", &self.max_states)
+            .field("max_depth", &self.max_depth)
+            .finish()
+    }
+}
+
+impl Check {
+    /// Default bound on stored states: about 170 MB of fingerprints and parents, plus the
+    /// frontier.
+    pub const DEFAULT_MAX_STATES: usize = 10_000_000;
+
+    /// Breadth-first, deadlocks reported, no invariants, at most
+    /// [`DEFAULT_MAX_STATES`](Self::DEFAULT_MAX_STATES) states, unbounded depth.
+    pub fn new() -> Self {
+        Self {
+            invariants: Vec::new(),
+            deadlocks: true,
+            depth_first: false,
+            max_states: Self::DEFAULT_MAX_STATES,
+            max_depth: u32::MAX,
+            progress: false,
+            terminal_states: false,
+        }
+    }
+
+    /// Adds an invariant that must hold in every reachable state; the first state where
+    /// `holds` returns false is reported with the shortest trace to it.
+    pub fn always(
+        mut self,
+        name: impl Into<String>,
+        holds: impl Fn(&View<'_>) -> bool + 'static,
+    ) -> Self {
+        self.invariants.push((name.into(), Box::new(holds)));
+        self
+    }
+
+    /// Whether to report deadlocks (default: yes). Off, the checker explores the whole state
+    /// space of a program that can deadlock.
+    pub fn deadlocks(mut self, report: bool) -> Self {
+        self.deadlocks = report;
+        self
+    }
+
+    /// Explores depth-first: the frontier is a stack (smaller on wide state spaces), and traces
+    /// are no longer the shortest.
+    pub fn depth_first(mut self) -> Self {
+        self.depth_first = true;
+        self
+    }
+
+    /// Stops with [`Verdict::Incomplete`] once this many distinct states are stored.
+    pub fn max_states(mut self, states: usize) -> Self {
+        self.max_states = states.max(1);
+        self
+    }
+
+    /// Does not expand states this many steps from the initial state ([`Verdict::Incomplete`]
+    /// if any of them had a task left to step).
+    pub fn max_depth(mut self, depth: u32) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// Prints a progress line to stderr about once a second.
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    /// Keeps the fingerprints of the terminal states (every task finished), for
+    /// [`Report::terminal_states`].
+    pub fn terminal_states(mut self, keep: bool) -> Self {
+        self.terminal_states = keep;
+        self
+    }
+}
+
+/// A reachable state, as invariants see it.
+pub struct View<'a> {
+    heap: &'a Heap,
+    pending: &'a [Goto],
+}
+
+impl<'a> View<'a> {
+    /// The data gear behind `gear` in this state.
+    ///
+    /// # Panics
+    /// If the handle is not a live gear of the world (a bug in the invariant; see
+    /// [`View::try_get`]).
+    pub fn get<T: DataGear>(&self, gear: Gear<T>) -> &'a T {
+        self.try_get(gear)
+            .unwrap_or_else(|error| panic!("invariant read {gear:?}: {error}"))
+    }
+
+    /// The data gear behind `gear` in this state.
+    ///
+    /// # Errors
+    /// Foreign, stale or mistyped handles.
+    pub fn try_get<T: DataGear>(&self, gear: Gear<T>) -> Result<&'a T, Error> {
+        self.heap.get(gear)
+    }
+
+    /// The transition `task` takes next.
+    pub fn pending(&self, task: TaskId) -> &'a Goto {
+        &self.pending[task.index()]
+    }
+
+    /// Whether `task` has finished.
+    pub fn finished(&self, task: TaskId) -> bool {
+        self.pending[task.index()].is_exit()
+    }
+
+    /// Number of tasks.
+    pub fn tasks(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The whole heap.
+    pub fn heap(&self) -> &'a Heap {
+        self.heap
+    }
+}
+
+/// A bound that ended a check early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// `max_states` distinct states were stored.
+    MaxStates(usize),
+    /// States at `max_depth` had steps left.
+    MaxDepth(u32),
+}
+
+/// What was violated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ViolationKind {
+    /// A state with an unfinished task where every step leaves the state unchanged.
+    Deadlock,
+    /// The named `always` invariant is false in the trace's last state.
+    Always(String),
+    /// The trace's last step failed: a panic ([`crate::ErrorKind::Panicked`]) or a runtime
+    /// error such as a task-private gear handed to another task.
+    Error(Error),
+}
+
+/// One step of a trace: `task: code_gear(args)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceStep {
+    /// The task that stepped.
+    pub task: usize,
+    /// The transition it took, printed as a call.
+    pub goto: String,
+}
+
+impl fmt::Display for TraceStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.task, self.goto)
+    }
+}
+
+/// A counterexample.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// What went wrong.
+    pub kind: ViolationKind,
+    /// The steps from the initial state (the shortest such trace under BFS).
+    pub trace: Vec<TraceStep>,
+    /// For a deadlock: each unfinished task's step, all of which leave the state unchanged.
+    pub stuck: Vec<TraceStep>,
+}
+
+/// The outcome of a check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every reachable state was explored and nothing was violated.
+    Holds,
+    /// A counterexample (the check stops at the first).
+    Violated(Violation),
+    /// A bound stopped the check before every state was explored; nothing was violated in the
+    /// states seen.
+    Incomplete(Bound),
+}
+
+/// What [`World::check`] found, with its cost.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Number of tasks.
+    pub tasks: usize,
+    /// Distinct states stored (including the initial one).
+    pub states: u64,
+    /// Steps taken (successors computed).
+    pub transitions: u64,
+    /// The largest distance from the initial state of a stored state.
+    pub depth: u32,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Bytes of the visited-state storage (fingerprint set and parent pointers) per state.
+    pub bytes_per_state: f64,
+    /// The largest frontier (full states waiting to be expanded).
+    pub peak_frontier: usize,
+    /// The verdict.
+    pub verdict: Verdict,
+    terminal: Vec<u64>,
+}
+
+impl Report {
+    /// Whether every state was explored without a violation.
+    pub fn holds(&self) -> bool {
+        self.verdict == Verdict::Holds
+    }
+
+    /// The counterexample, if any.
+    pub fn violation(&self) -> Option<&Violation> {
+        match &self.verdict {
+            Verdict::Violated(violation) => Some(violation),
+            _ => None,
+        }
+    }
+
+    /// Fingerprints of the terminal states found (every task finished), if the check kept them
+    /// ([`Check::terminal_states`]), sorted.
+    pub fn terminal_states(&self) -> &[u64] {
+        &self.terminal
+    }
+
+    /// Distinct states per second.
+    pub fn states_per_second(&self) -> f64 {
+        self.states as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} tasks: {} states, {} transitions, depth {}, {:.3?} ({:.0} states/s, {:.1} bytes/state stored)",
+            self.tasks,
+            self.states,
+            self.transitions,
+            self.depth,
+            self.elapsed,
+            self.states_per_second(),
+            self.bytes_per_state
+        )?;
+        match &self.verdict {
+            Verdict::Holds => writeln!(f, "verdict: holds (every reachable state explored)"),
+            Verdict::Incomplete(Bound::MaxStates(n)) => writeln!(
+                f,
+                "verdict: incomplete: stopped at max_states = {n} (nothing violated so far; raise the bound)"
+            ),
+            Verdict::Incomplete(Bound::MaxDepth(d)) => writeln!(
+                f,
+                "verdict: incomplete: states at max_depth = {d} were not expanded (nothing violated so far)"
+            ),
+            Verdict::Violated(violation) => {
+                match &violation.kind {
+                    ViolationKind::Deadlock => writeln!(
+                        f,
+                        "verdict: DEADLOCK: a state where no step changes anything while a task is unfinished"
+                    )?,
+                    ViolationKind::Always(name) => {
+                        writeln!(f, "verdict: VIOLATED: always `{name}` is false")?;
+                    }
+                    ViolationKind::Error(error) => {
+                        writeln!(f, "verdict: ERROR in the last step: {error}")?;
+                    }
+                }
+                writeln!(f, "trace ({} steps):", violation.trace.len())?;
+                for (i, step) in violation.trace.iter().enumerate() {
+                    writeln!(f, "  {:>4}. {step}", i + 1)?;
+                }
+                if !violation.stuck.is_empty() {
+                    writeln!(
+                        f,
+                        "then every unfinished task's step leaves the state unchanged:"
+                    )?;
+                    for step in &violation.stuck {
+                        writeln!(f, "        {step}")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Fingerprints are already mixed: the set uses them as their own hash.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 fingerprints are hashed")
+    }
+    fn write_u64(&mut self, fingerprint: u64) {
+        self.0 = fingerprint;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FingerprintSet = HashSet<u64, BuildHasherDefault<Identity>>;
+
+const NO_PARENT: u32 = u32::MAX;
+
+/// A state waiting to be expanded.
+struct Node {
+    heap: Heap,
+    pending: Box<[Goto]>,
+    fingerprint: u64,
+    index: u32,
+    depth: u32,
+}
+
+struct Explorer<'w> {
+    world: &'w World,
+    check: Check,
+    visited: FingerprintSet,
+    /// Per stored state: (parent index, task that stepped).
+    parents: Vec<(u32, u32)>,
+    transitions: u64,
+    depth: u32,
+    peak_frontier: usize,
+    terminal: Vec<u64>,
+}
+
+enum Found {
+    /// Invariant `name` is false in stored state `index`.
+    Always(String, u32),
+    /// Task `task`'s step from state `index` failed.
+    Error(Error, u32, u32),
+    /// State `index` is a deadlock.
+    Deadlock(u32),
+    Bound(Bound),
+}
+
+pub(super) fn explore(world: &World, check: Check) -> Report {
+    let started = Instant::now();
+    let mut explorer = Explorer {
+        world,
+        check,
+        visited: FingerprintSet::default(),
+        parents: Vec::new(),
+        transitions: 0,
+        depth: 0,
+        peak_frontier: 0,
+        terminal: Vec::new(),
+    };
+    let found = explorer.run();
+    let verdict = match found {
+        None => Verdict::Holds,
+        Some(Found::Bound(bound)) => Verdict::Incomplete(bound),
+        Some(found) => Verdict::Violated(explorer.counterexample(found)),
+    };
+    let states = explorer.parents.len() as u64;
+    let stored = explorer.visited.capacity() * (size_of::<u64>() + 1)
+        + explorer.parents.capacity() * size_of::<(u32, u32)>();
+    explorer.terminal.sort_unstable();
+    Report {
+        tasks: world.tasks(),
+        states,
+        transitions: explorer.transitions,
+        depth: explorer.depth,
+        elapsed: started.elapsed(),
+        bytes_per_state: stored as f64 / states.max(1) as f64,
+        peak_frontier: explorer.peak_frontier,
+        verdict,
+        terminal: explorer.terminal,
+    }
+}
+
+impl Explorer<'_> {
+    fn run(&mut self) -> Option<Found> {
+        let heap = self.world.heap.clone();
+        let pending: Box<[Goto]> = self.world.pending.clone().into_boxed_slice();
+        let fingerprint = fingerprint::state(&heap, &pending);
+        self.visited.insert(fingerprint);
+        self.parents.push((NO_PARENT, 0));
+        if let Some(found) = self.stored(0, &heap, &pending, fingerprint) {
+            return Some(found);
+        }
+        let mut frontier = VecDeque::new();
+        frontier.push_back(Node {
+            heap,
+            pending,
+            fingerprint,
+            index: 0,
+            depth: 0,
+        });
+        let tasks = self.world.tasks() as u32;
+        let slots = self.world.heap.slot_count() as u32;
+        let mut changed: Vec<u32> = Vec::new();
+        let mut last_progress = Instant::now();
+        let mut cut = false;
+        while let Some(node) = if self.check.depth_first {
+            frontier.pop_back()
+        } else {
+            frontier.pop_front()
+        } {
+            if self.check.progress && self.parents.len() % 65536 == 0 {
+                self.progress(&mut last_progress, frontier.len());
+            }
+            let unfinished = node.pending.iter().filter(|g| !g.is_exit()).count();
+            if unfinished == 0 {
+                continue;
+            }
+            if node.depth >= self.check.max_depth {
+                cut = true;
+                continue;
+            }
+            let mut scratch = node.heap.clone();
+            let mut all_self_loops = true;
+            for task in 0..tasks {
+                let goto = &node.pending[task as usize];
+                if goto.is_exit() {
+                    continue;
+                }
+                self.transitions += 1;
+                let next = match step_task(&mut scratch, task, goto.clone(), u64::from(node.depth))
+                {
+                    Ok(next) => next,
+                    Err(error) => return Some(Found::Error(error, node.index, task)),
+                };
+                let mut fingerprint = node
+                    .fingerprint
+                    .wrapping_sub(task_term(task, goto))
+                    .wrapping_add(task_term(task, &next));
+                changed.clear();
+                for slot in 0..slots {
+                    let (before, after) = (node.heap.object(slot), scratch.object(slot));
+                    let same = match (before, after) {
+                        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    if !same {
+                        changed.push(slot);
+                        fingerprint = fingerprint
+                            .wrapping_sub(slot_term(slot, before))
+                            .wrapping_add(slot_term(slot, after));
+                    }
+                }
+                if fingerprint != node.fingerprint {
+                    all_self_loops = false;
+                    if self.visited.insert(fingerprint) {
+                        if self.parents.len() >= self.check.max_states {
+                            return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
+                        }
+                        let index = self.parents.len() as u32;
+                        self.parents.push((node.index, task));
+                        let mut pending = node.pending.clone();
+                        pending[task as usize] = next;
+                        let heap = scratch.clone();
+                        if let Some(found) = self.stored(index, &heap, &pending, fingerprint) {
+                            return Some(found);
+                        }
+                        self.depth = self.depth.max(node.depth + 1);
+                        frontier.push_back(Node {
+                            heap,
+                            pending,
+                            fingerprint,
+                            index,
+                            depth: node.depth + 1,
+                        });
+                        self.peak_frontier = self.peak_frontier.max(frontier.len());
+                    }
+                }
+                for &slot in &changed {
+                    scratch.put_object(slot, node.heap.object(slot).cloned());
+                }
+            }
+            if all_self_loops && self.check.deadlocks {
+                return Some(Found::Deadlock(node.index));
+            }
+        }
+        cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
+    }
+
+    /// Checks a newly stored state.
+    fn stored(
+        &mut self,
+        index: u32,
+        heap: &Heap,
+        pending: &[Goto],
+        fingerprint: u64,
+    ) -> Option<Found> {
+        let view = View { heap, pending };
+        for (name, holds) in &self.check.invariants {
+            if !holds(&view) {
+                return Some(Found::Always(name.clone(), index));
+            }
+        }
+        if self.check.terminal_states && pending.iter().all(Goto::is_exit) {
+            self.terminal.push(fingerprint);
+        }
+        None
+    }
+
+    fn progress(&self, last: &mut Instant, frontier: usize) {
+        if last.elapsed() >= Duration::from_secs(1) {
+            *last = Instant::now();
+            eprintln!(
+                "check: {} states, {} transitions, depth {}, frontier {}",
+                self.parents.len(),
+                self.transitions,
+                self.depth,
+                frontier
+            );
+        }
+    }
+
+    /// The task choices from the initial state to stored state `index`.
+    fn path(&self, mut index: u32) -> Vec<u32> {
+        let mut tasks = Vec::new();
+        while let Some(&(parent, task)) = self.parents.get(index as usize) {
+            if parent == NO_PARENT {
+                break;
+            }
+            tasks.push(task);
+            index = parent;
+        }
+        tasks.reverse();
+        tasks
+    }
+
+    /// Replays `path` from the initial state, printing each step.
+    fn replay(&self, path: &[u32]) -> (Vec<TraceStep>, Heap, Vec<Goto>) {
+        let mut heap = self.world.heap.clone();
+        let mut pending = self.world.pending.clone();
+        let mut trace = Vec::with_capacity(path.len());
+        for (step, &task) in path.iter().enumerate() {
+            let goto = pending[task as usize].clone();
+            trace.push(TraceStep {
+                task: task as usize,
+                goto: format!("{goto:?}"),
+            });
+            pending[task as usize] = step_task(&mut heap, task, goto, step as u64)
+                .expect("a recorded step replays as it ran (code gears are deterministic)");
+        }
+        (trace, heap, pending)
+    }
+
+    fn counterexample(&self, found: Found) -> Violation {
+        match found {
+            Found::Always(name, index) => Violation {
+                kind: ViolationKind::Always(name),
+                trace: self.replay(&self.path(index)).0,
+                stuck: Vec::new(),
+            },
+            Found::Error(error, index, task) => {
+                let (mut trace, _, pending) = self.replay(&self.path(index));
+                trace.push(TraceStep {
+                    task: task as usize,
+                    goto: format!("{:?}", pending[task as usize]),
+                });
+                Violation {
+                    kind: ViolationKind::Error(error),
+                    trace,
+                    stuck: Vec::new(),
+                }
+            }
+            Found::Deadlock(index) => {
+                let (trace, _, pending) = self.replay(&self.path(index));
+                let stuck = pending
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, goto)| !goto.is_exit())
+                    .map(|(task, goto)| TraceStep {
+                        task,
+                        goto: format!("{goto:?}"),
+                    })
+                    .collect();
+                Violation {
+                    kind: ViolationKind::Deadlock,
+                    trace,
+                    stuck,
+                }
+            }
+            Found::Bound(_) => unreachable!("bounds are not counterexamples"),
+        }
+    }
+}

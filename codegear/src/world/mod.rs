@@ -1,0 +1,238 @@
+//! [`World`]: tasks that run code gears over shared data gears, and the two meta computations
+//! that run a world unchanged: [`World::run`] with [`Parallel`] (real threads) and
+//! [`World::check`] with [`Check`] (every interleaving).
+//!
+//! A world is one [`Heap`] whose slots are tagged with an owner: shared (any task may take the
+//! gear) or private to one task. Each task is a pending [`Goto`]; it ends when its continuation
+//! reaches `Next::exit()`. One **step** of a task runs one code gear, atomically over the data
+//! gears it takes (`Mut`/`Ref`): that is the unit the checker interleaves and the parallel run
+//! locks, so what the checker proves holds for the parallel run.
+//!
+//! `par_goto!(world, f(args))` adds a task. Tasks are added by set-up code, not by code gears:
+//! a code gear returns exactly one `Goto`, which keeps a step's successor a single state and
+//! the stub signature (and `Context::step`'s hot path) unchanged.
+
+mod check;
+mod fingerprint;
+mod parallel;
+
+use std::panic::{self, AssertUnwindSafe};
+
+pub use check::{Bound, Check, Report, TraceStep, Verdict, View, Violation, ViolationKind};
+pub use parallel::{Parallel, RunStats};
+
+use crate::code::{Goto, Next};
+use crate::error::{Error, ErrorKind};
+use crate::gear::{DataGear, Gear};
+use crate::heap::{ANY_TASK, Heap};
+use crate::value::Args;
+
+/// A task of a [`World`]: its index, as traces print it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(u32);
+
+impl TaskId {
+    /// The task's index (0, 1, ..in the order they were added).
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for TaskId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Tasks, their private data gears and the shared data gears (see the [module docs](self)).
+///
+/// Invariant: `pending.len() == started.len()`; a task that is not started has an exit
+/// transition pending (it has no steps).
+#[derive(Clone)]
+pub struct World {
+    heap: Heap,
+    pending: Vec<Goto>,
+    started: Vec<bool>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("pending", &self.pending)
+            .field("heap", &self.heap)
+            .finish()
+    }
+}
+
+fn not_started() -> Goto {
+    Next::<()>::exit().goto_with(())
+}
+
+impl World {
+    /// A world with no tasks and no data gears.
+    pub fn new() -> Self {
+        Self {
+            heap: Heap::new(),
+            pending: Vec::new(),
+            started: Vec::new(),
+        }
+    }
+
+    /// Stores a data gear every task may take.
+    pub fn alloc_shared<T: DataGear>(&mut self, value: T) -> Gear<T> {
+        self.heap.alloc(value)
+    }
+
+    /// Adds a task that has not started yet, so that its private gears can be allocated before
+    /// its first transition is written ([`World::start`]).
+    pub fn reserve_task(&mut self) -> TaskId {
+        let id = u32::try_from(self.pending.len())
+            .ok()
+            .filter(|&id| id != ANY_TASK)
+            .expect("fewer than 2^32 - 1 tasks");
+        self.pending.push(not_started());
+        self.started.push(false);
+        TaskId(id)
+    }
+
+    /// Stores a data gear only `task`'s code gears may take; handing it to another task's code
+    /// gear is the error [`ErrorKind::PrivateGear`].
+    pub fn alloc_private<T: DataGear>(&mut self, task: TaskId, value: T) -> Gear<T> {
+        assert!(
+            task.index() < self.pending.len(),
+            "no {task:?} in this world"
+        );
+        self.heap.alloc_owned(value, task.0)
+    }
+
+    /// Gives a reserved task its first transition.
+    ///
+    /// # Panics
+    /// If the task was already started: a task has one program counter.
+    pub fn start(&mut self, task: TaskId, first: Goto) {
+        let started = &mut self.started[task.index()];
+        assert!(!*started, "task {task} was already started");
+        *started = true;
+        self.pending[task.index()] = first;
+    }
+
+    /// Adds a task starting at `first`: what `par_goto!(world, f(args))` expands to.
+    pub fn par_goto(&mut self, first: Goto) -> TaskId {
+        let task = self.reserve_task();
+        self.start(task, first);
+        task
+    }
+
+    /// Number of tasks.
+    pub fn tasks(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The transition `task` takes next (`exit(..)` once it has finished).
+    pub fn pending(&self, task: TaskId) -> &Goto {
+        &self.pending[task.index()]
+    }
+
+    /// Whether `task` has reached `Next::exit()` (or was never started).
+    pub fn finished(&self, task: TaskId) -> bool {
+        self.pending[task.index()].is_exit()
+    }
+
+    /// The outputs `task` passed to `Next::exit()`, once it has finished.
+    pub fn outputs(&self, task: TaskId) -> Option<&Args> {
+        let goto = &self.pending[task.index()];
+        (goto.is_exit() && self.started[task.index()]).then(|| goto.args())
+    }
+
+    /// A data gear (shared or private to any task).
+    ///
+    /// # Errors
+    /// Foreign, stale or mistyped handles (see [`Heap::get`]).
+    pub fn get<T: DataGear>(&self, gear: Gear<T>) -> Result<&T, Error> {
+        self.heap.get(gear)
+    }
+
+    /// The heap of shared and private data gears.
+    pub fn heap(&self) -> &Heap {
+        &self.heap
+    }
+
+    /// The 64-bit fingerprint of the world's state (data gears and pending transitions), as the
+    /// checker stores states: compare it with [`Report::terminal_states`].
+    pub fn fingerprint(&self) -> u64 {
+        fingerprint::state(&self.heap, &self.pending)
+    }
+
+    /// Runs one step of `task` here, on this thread; returns whether the task has finished.
+    ///
+    /// # Errors
+    /// The step's error (the world is then unchanged except for the gears the failed step
+    /// wrote before failing).
+    pub fn step(&mut self, task: TaskId) -> Result<bool, Error> {
+        let goto = std::mem::replace(&mut self.pending[task.index()], not_started());
+        if goto.is_exit() {
+            self.pending[task.index()] = goto;
+            return Ok(true);
+        }
+        match step_task(&mut self.heap, task.0, goto.clone(), 0) {
+            Ok(next) => {
+                let done = next.is_exit();
+                self.pending[task.index()] = next;
+                Ok(done)
+            }
+            Err(error) => {
+                self.pending[task.index()] = goto;
+                Err(error)
+            }
+        }
+    }
+
+    /// Explores every interleaving of the tasks' steps from the current state (which it does not
+    /// change) and reports what it found.
+    pub fn check(&self, check: Check) -> Report {
+        check::explore(self, check)
+    }
+
+    /// Runs the tasks to their exits on `parallel`'s worker threads; the world holds the final
+    /// state afterwards.
+    ///
+    /// # Errors
+    /// The first step error (or panic) of any task, or the step limit; the world then holds the
+    /// state the tasks had reached.
+    pub fn run(&mut self, parallel: Parallel) -> Result<RunStats, Error> {
+        parallel::run(self, parallel)
+    }
+}
+
+/// One step of `task`: its code gear runs on `heap` with the private gears of other tasks
+/// off limits; a panic becomes [`ErrorKind::Panicked`].
+pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Result<Goto, Error> {
+    let (gear, args) = goto.into_parts();
+    heap.set_stepping(task);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| (gear.stub())(heap, args)));
+    heap.set_stepping(ANY_TASK);
+    let result = match result {
+        Ok(result) => result,
+        Err(payload) => Err(ErrorKind::Panicked {
+            message: panic_message(payload.as_ref()),
+        }
+        .into()),
+    };
+    result.map_err(|error| error.at(gear.name, step).in_task(task as usize))
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_string()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "(a panic payload that is not a string)".to_string()
+    }
+}
