@@ -69,12 +69,13 @@ pub use world::{
     ViolationKind, World,
 };
 
-pub use gears_macros::{code_gear, data_gear, goto, interface, next};
+pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
 
 /// Everything a module of code gears needs: `use codegear::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Context, Gear, Goto, Mut, Next, Ref, code_gear, data_gear, goto, interface, next,
+        Check, Context, Gear, Goto, Mut, Next, Parallel, Ref, World, code_gear, data_gear, goto,
+        interface, next, par_goto,
     };
 }
 

@@ -59,6 +59,13 @@ pub fn next(input: TokenStream) -> TokenStream {
     codegear::next(input.into()).into()
 }
 
+/// `par_goto!(world, f(args))`: adds a task to a `World` whose first transition is
+/// `goto!(f(args))`, and returns its `TaskId`. Use it through `codegear::par_goto`.
+#[proc_macro]
+pub fn par_goto(input: TokenStream) -> TokenStream {
+    codegear::par_goto(input.into()).into()
+}
+
 /// The second half of `#[code_gear] impl I for D`, reached through the macro `#[interface]`
 /// leaves beside the trait. Not a public API.
 #[doc(hidden)]

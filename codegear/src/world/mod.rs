@@ -32,9 +32,14 @@ use crate::value::Args;
 pub struct TaskId(u32);
 
 impl TaskId {
-    /// The task's index (0, 1, ..in the order they were added).
+    /// The task's index (0, 1, .. in the order they were added).
     pub fn index(self) -> usize {
         self.0 as usize
+    }
+
+    /// The task with this index.
+    pub fn from_index(index: usize) -> Self {
+        Self(u32::try_from(index).expect("fewer than 2^32 tasks"))
     }
 }
 

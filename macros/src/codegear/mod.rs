@@ -14,6 +14,7 @@ mod check;
 mod codegen;
 mod goto;
 mod model;
+mod par_goto;
 mod parse;
 
 use proc_macro2::TokenStream;
@@ -22,6 +23,7 @@ use quote::ToTokens;
 use crate::common::{CrateRoot, emit_or_fallback, parse_args};
 
 pub(crate) use goto::{goto, next};
+pub(crate) use par_goto::par_goto;
 
 /// `#[data_gear]` on a struct or enum.
 pub(crate) fn data_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
