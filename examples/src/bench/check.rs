@@ -1,0 +1,201 @@
+//! Suite `check`: the codegear model checker (`World::check`) against `stateright` on the same
+//! dining-philosophers transition system (fixed fork order, the same N and meals), both
+//! single-threaded, breadth-first, with the same "no fork held by two philosophers" invariant.
+//!
+//! Ours runs the program itself: code gears through their stubs on a type-erased heap. The
+//! anchor runs a native `stateright::Model` of the same system (the best case for it: plain
+//! structs, no interpretation). Both must count the same distinct states; the figures are
+//! states per second and, for ours, bytes of visited-state storage per state.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use codegear::Check;
+use stateright::{Checker, Model, Property};
+
+use super::{Effort, interleaved_medians, report, report_ratio};
+use crate::dpp::{Order, table};
+
+/// Where a philosopher is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Pc {
+    Thinking,
+    PickLeft,
+    PickRight,
+    Eating,
+    PutRight,
+    PutLeft,
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Philosopher {
+    pc: Pc,
+    meals_left: u32,
+    holds_left: bool,
+    holds_right: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct DppState {
+    phils: Vec<Philosopher>,
+    /// Fork `i` is left of philosopher `i`.
+    forks: Vec<Option<u32>>,
+}
+
+/// The same system as `crate::dpp` with [`Order::Fixed`], as a stateright model.
+struct DppModel {
+    n: usize,
+    meals: u32,
+}
+
+impl DppModel {
+    fn left_first(&self, p: usize) -> bool {
+        p + 1 < self.n
+    }
+}
+
+impl Model for DppModel {
+    type State = DppState;
+    type Action = usize;
+
+    fn init_states(&self) -> Vec<DppState> {
+        vec![DppState {
+            phils: vec![
+                Philosopher {
+                    pc: Pc::Thinking,
+                    meals_left: self.meals,
+                    holds_left: false,
+                    holds_right: false,
+                };
+                self.n
+            ],
+            forks: vec![None; self.n],
+        }]
+    }
+
+    fn actions(&self, state: &DppState, actions: &mut Vec<usize>) {
+        actions.extend((0..self.n).filter(|&p| state.phils[p].pc != Pc::Done));
+    }
+
+    fn next_state(&self, state: &DppState, p: usize) -> Option<DppState> {
+        let (left, right) = (p, (p + 1) % self.n);
+        let left_first = self.left_first(p);
+        let mut s = state.clone();
+        let phil = &mut s.phils[p];
+        match phil.pc {
+            Pc::Done => return None,
+            Pc::Thinking if phil.meals_left == 0 => phil.pc = Pc::Done,
+            Pc::Thinking => {
+                phil.pc = if left_first {
+                    Pc::PickLeft
+                } else {
+                    Pc::PickRight
+                }
+            }
+            Pc::PickLeft => {
+                if s.forks[left].is_none() {
+                    s.forks[left] = Some(p as u32);
+                    phil.holds_left = true;
+                    phil.pc = if left_first { Pc::PickRight } else { Pc::Eating };
+                }
+            }
+            Pc::PickRight => {
+                if s.forks[right].is_none() {
+                    s.forks[right] = Some(p as u32);
+                    phil.holds_right = true;
+                    phil.pc = if left_first { Pc::Eating } else { Pc::PickLeft };
+                }
+            }
+            Pc::Eating => {
+                phil.meals_left -= 1;
+                phil.pc = Pc::PutRight;
+            }
+            Pc::PutRight => {
+                s.forks[right] = None;
+                phil.holds_right = false;
+                phil.pc = Pc::PutLeft;
+            }
+            Pc::PutLeft => {
+                s.forks[left] = None;
+                phil.holds_left = false;
+                phil.pc = Pc::Thinking;
+            }
+        }
+        Some(s)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        vec![Property::always(
+            "no fork held by two philosophers",
+            |model: &DppModel, state: &DppState| {
+                let n = model.n;
+                (0..n).all(|i| {
+                    !(state.phils[i].holds_left && state.phils[(i + n - 1) % n].holds_right)
+                })
+            },
+        )]
+    }
+}
+
+/// Runs the suite and prints its figures.
+pub fn run(effort: Effort) {
+    let (cases, reps): (&[(usize, u32)], usize) = match effort {
+        Effort::Full => (&[(5, 2), (5, 3), (7, 1)], 5),
+        Effort::Quick => (&[(4, 1)], 1),
+    };
+    for &(n, meals) in cases {
+        let table = table(n, meals, Order::Fixed);
+        let mut ours_states = 0;
+        let mut anchor_states = 0;
+        let mut bytes_per_state = 0.0;
+        let medians = interleaved_medians(
+            reps,
+            &mut [
+                &mut || {
+                    let report = table.check(Check::new());
+                    assert!(report.holds(), "{report}");
+                    ours_states = report.states;
+                    bytes_per_state = report.bytes_per_state;
+                },
+                &mut || {
+                    let checker = DppModel {
+                        n: black_box(n),
+                        meals,
+                    }
+                    .checker()
+                    .threads(1)
+                    .spawn_bfs()
+                    .join();
+                    assert!(checker.discovery("no fork held by two philosophers").is_none());
+                    anchor_states = checker.unique_state_count() as u64;
+                },
+            ],
+        );
+        assert_eq!(
+            ours_states, anchor_states,
+            "both checkers explore the same transition system"
+        );
+        let name = format!("check.dpp{n}_m{meals}");
+        let per_second = |time: Duration| ours_states as f64 / time.as_secs_f64();
+        report(&format!("{name}.states"), ours_states as f64, "states");
+        report(
+            &format!("{name}.stateright_states"),
+            anchor_states as f64,
+            "states",
+        );
+        report(&format!("{name}.ours"), per_second(medians[0]), "states/s");
+        report(
+            &format!("{name}.stateright"),
+            per_second(medians[1]),
+            "states/s",
+        );
+        report(&format!("{name}.bytes_per_state"), bytes_per_state, "bytes");
+        // Time per state, ours over stateright's: below 0.5 is the 2x target.
+        report_ratio(
+            &format!("{name}.time_per_state"),
+            medians[0].as_secs_f64(),
+            medians[1].as_secs_f64(),
+        );
+    }
+}
