@@ -5,31 +5,41 @@
 //! # Storage
 //!
 //! Visited states are kept as 64-bit fingerprints (see `fingerprint.rs`) in a hash set, plus one
-//! `(parent, task)` pair per state for traces: about 17 bytes per state whatever the state's
-//! size, so memory is bounded by `max_states` and not by the program. Full states live only in
-//! the frontier (the BFS queue, or the DFS stack). A trace is rebuilt by replaying the recorded
-//! task choices from the initial state, which is exact because a code gear is a function of its
-//! inputs. (Code gears that read clocks or randomness are outside what the checker can explore.)
+//! `(parent, task)` pair per state for traces: about 17-26 bytes per state whatever the state's
+//! size (the figure is in the report), so memory is bounded by `max_states` and not by the
+//! program. A trace is rebuilt by replaying the recorded task choices from the initial state,
+//! which is exact because a code gear is a function of its inputs. (Code gears that read clocks
+//! or randomness are outside what the checker can explore.)
+//!
+//! # The frontier: collapse compression
+//!
+//! States waiting to be expanded are not kept as heaps. Every distinct data-gear value of a slot
+//! and every distinct pending transition of a task is stored once, in an intern table, and a
+//! state is the row of their ids: `slots + tasks` u32s in one flat queue (SPIN's "collapse
+//! compression"). Programs have few distinct values per component (a fork is free or held by
+//! one of two philosophers), so the tables stay small and hot, and the frontier costs a few
+//! bytes per component with no allocation per state.
 //!
 //! # One step's successor
 //!
-//! Successors are computed on one scratch copy of the parent's heap (copy-on-write: a step
-//! copies only the gears it writes). A written gear is found by pointer comparison with the
-//! parent, its fingerprint term replaced, and the slot restored from the parent for the next
-//! task; a new state is materialised only when its fingerprint is new.
+//! One scratch heap holds the state being expanded (only the slots whose ids differ from the
+//! previous state are replaced). A step runs on it; the data gears it wrote are exactly its
+//! `Mut` gears (listed by the code gear's generated accessor), copied on write, so they are
+//! looked up in the intern table, the fingerprint is updated by their terms and the task's,
+//! and the slots are put back for the next task.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::fingerprint::{self, slot_term, task_term};
+use super::fingerprint::{slot_term, task_term};
 use super::{TaskId, World, step_task};
 use crate::code::Goto;
 use crate::error::Error;
-use crate::gear::{DataGear, Gear};
-use crate::heap::Heap;
+use crate::gear::{DataGear, Gear, RawGear};
+use crate::heap::{DataGearObject, Heap};
 
 type Invariant = Box<dyn Fn(&View<'_>) -> bool>;
 
@@ -143,7 +153,8 @@ impl Check {
 /// A reachable state, as invariants see it.
 pub struct View<'a> {
     heap: &'a Heap,
-    pending: &'a [Goto],
+    tasks: &'a [u32],
+    gotos: &'a [GotoEntry],
 }
 
 impl<'a> View<'a> {
@@ -167,17 +178,17 @@ impl<'a> View<'a> {
 
     /// The transition `task` takes next.
     pub fn pending(&self, task: TaskId) -> &'a Goto {
-        &self.pending[task.index()]
+        &self.gotos[self.tasks[task.index()] as usize].goto
     }
 
     /// Whether `task` has finished.
     pub fn finished(&self, task: TaskId) -> bool {
-        self.pending[task.index()].is_exit()
+        self.pending(task).is_exit()
     }
 
     /// Number of tasks.
     pub fn tasks(&self) -> usize {
-        self.pending.len()
+        self.tasks.len()
     }
 
     /// The whole heap.
@@ -260,8 +271,13 @@ pub struct Report {
     pub elapsed: Duration,
     /// Bytes of the visited-state storage (fingerprint set and parent pointers) per state.
     pub bytes_per_state: f64,
-    /// The largest frontier (full states waiting to be expanded).
+    /// The largest frontier (states waiting to be expanded).
     pub peak_frontier: usize,
+    /// Bytes per state in the frontier (one u32 per slot and per task, and a header).
+    pub frontier_bytes_per_state: usize,
+    /// Distinct data-gear values and pending transitions stored in the intern tables, and
+    /// their bytes.
+    pub interned: (usize, usize),
     /// The verdict.
     pub verdict: Verdict,
     terminal: Vec<u64>,
@@ -305,6 +321,11 @@ impl fmt::Display for Report {
             self.elapsed,
             self.states_per_second(),
             self.bytes_per_state
+        )?;
+        writeln!(
+            f,
+            "frontier: peak {} states x {} bytes; intern tables: {} distinct values, {} bytes",
+            self.peak_frontier, self.frontier_bytes_per_state, self.interned.0, self.interned.1
         )?;
         match &self.verdict {
             Verdict::Holds => writeln!(f, "verdict: holds (every reachable state explored)"),
@@ -368,14 +389,105 @@ type FingerprintSet = HashSet<u64, BuildHasherDefault<Identity>>;
 
 const NO_PARENT: u32 = u32::MAX;
 
-/// A state waiting to be expanded.
-struct Node {
-    heap: Heap,
-    pending: Box<[Goto]>,
-    fingerprint: u64,
-    index: u32,
-    depth: u32,
+/// A distinct value of one heap slot.
+struct ObjectEntry {
+    slot: u32,
+    object: Option<Arc<dyn DataGearObject>>,
+    term: u64,
+    /// The next entry with the same term (a fingerprint-term collision), or [`NONE`].
+    next: u32,
 }
+
+/// A distinct pending transition of one task.
+struct GotoEntry {
+    task: u32,
+    goto: Goto,
+    term: u64,
+    exit: bool,
+    next: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The intern tables of collapse compression.
+#[derive(Default)]
+struct Interned {
+    objects: Vec<ObjectEntry>,
+    object_ids: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+    gotos: Vec<GotoEntry>,
+    goto_ids: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+}
+
+impl Interned {
+    /// The id of `object` in `slot`, whose term is `term`, adding it if new.
+    fn object(&mut self, slot: u32, object: Option<&Arc<dyn DataGearObject>>, term: u64) -> u32 {
+        let fresh = self.objects.len() as u32;
+        let mut id = *self.object_ids.entry(term).or_insert(fresh);
+        if id != fresh {
+            loop {
+                let entry = &self.objects[id as usize];
+                let same = entry.slot == slot
+                    && match (&entry.object, object) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a.eq_object(&**b),
+                        _ => false,
+                    };
+                if same {
+                    return id;
+                }
+                if entry.next == NONE {
+                    self.objects[id as usize].next = fresh;
+                    break;
+                }
+                id = entry.next;
+            }
+        }
+        self.objects.push(ObjectEntry {
+            slot,
+            object: object.cloned(),
+            term,
+            next: NONE,
+        });
+        fresh
+    }
+
+    /// The id of `goto` pending in `task`, whose term is `term`, adding it if new.
+    fn goto(&mut self, task: u32, goto: Goto, term: u64) -> u32 {
+        let fresh = self.gotos.len() as u32;
+        let mut id = *self.goto_ids.entry(term).or_insert(fresh);
+        if id != fresh {
+            loop {
+                let entry = &self.gotos[id as usize];
+                if entry.task == task && entry.goto == goto {
+                    return id;
+                }
+                if entry.next == NONE {
+                    self.gotos[id as usize].next = fresh;
+                    break;
+                }
+                id = entry.next;
+            }
+        }
+        self.gotos.push(GotoEntry {
+            task,
+            exit: goto.is_exit(),
+            goto,
+            term,
+            next: NONE,
+        });
+        fresh
+    }
+
+    fn bytes(&self) -> usize {
+        self.objects.capacity() * size_of::<ObjectEntry>()
+            + self.gotos.capacity() * size_of::<GotoEntry>()
+            + (self.object_ids.capacity() + self.goto_ids.capacity())
+                * (size_of::<(u64, u32)>() + 1)
+    }
+}
+
+/// Words of a frontier record before the component ids: index, depth, fingerprint (2).
+const HEADER: usize = 4;
 
 struct Explorer<'w> {
     world: &'w World,
@@ -387,6 +499,7 @@ struct Explorer<'w> {
     depth: u32,
     peak_frontier: usize,
     terminal: Vec<u64>,
+    interned: Interned,
 }
 
 enum Found {
@@ -410,6 +523,7 @@ pub(super) fn explore(world: &World, check: Check) -> Report {
         depth: 0,
         peak_frontier: 0,
         terminal: Vec::new(),
+        interned: Interned::default(),
     };
     let found = explorer.run();
     let verdict = match found {
@@ -429,113 +543,194 @@ pub(super) fn explore(world: &World, check: Check) -> Report {
         elapsed: started.elapsed(),
         bytes_per_state: stored as f64 / states.max(1) as f64,
         peak_frontier: explorer.peak_frontier,
+        frontier_bytes_per_state: (HEADER + world.heap.slot_count() + world.tasks())
+            * size_of::<u32>(),
+        interned: (
+            explorer.interned.objects.len() + explorer.interned.gotos.len(),
+            explorer.interned.bytes(),
+        ),
         verdict,
         terminal: explorer.terminal,
     }
 }
 
+fn set_header(record: &mut [u32], index: u32, depth: u32, fingerprint: u64) {
+    record[0] = index;
+    record[1] = depth;
+    record[2] = fingerprint as u32;
+    record[3] = (fingerprint >> 32) as u32;
+}
+
+fn header(record: &[u32]) -> (u32, u32, u64) {
+    (
+        record[0],
+        record[1],
+        u64::from(record[2]) | (u64::from(record[3]) << 32),
+    )
+}
+
 impl Explorer<'_> {
     fn run(&mut self) -> Option<Found> {
-        let heap = self.world.heap.clone();
-        let pending: Box<[Goto]> = self.world.pending.clone().into_boxed_slice();
-        let fingerprint = fingerprint::state(&heap, &pending);
+        let world = self.world;
+        let slots = world.heap.slot_count();
+        let tasks = world.tasks();
+        let stride = HEADER + slots + tasks;
+        let heap_id = world.heap.id();
+
+        // The initial state, interned.
+        let mut state: Vec<u32> = vec![0; stride];
+        let mut fingerprint = 0u64;
+        for slot in 0..slots as u32 {
+            let object = world.heap.object(slot);
+            let term = slot_term(slot, object);
+            state[HEADER + slot as usize] = self.interned.object(slot, object, term);
+            fingerprint = fingerprint.wrapping_add(term);
+        }
+        for task in 0..tasks as u32 {
+            let goto = world.pending[task as usize].clone();
+            let term = task_term(task, &goto);
+            state[HEADER + slots + task as usize] = self.interned.goto(task, goto, term);
+            fingerprint = fingerprint.wrapping_add(term);
+        }
+        debug_assert_eq!(fingerprint, world.fingerprint());
+        set_header(&mut state, 0, 0, fingerprint);
         self.visited.insert(fingerprint);
         self.parents.push((NO_PARENT, 0));
-        if let Some(found) = self.stored(0, &heap, &pending, fingerprint) {
+        let mut scratch = world.heap.clone();
+        let mut scratch_ids: Vec<u32> = state[HEADER..HEADER + slots].to_vec();
+        if let Some(found) = self.stored(0, &scratch, &state[HEADER + slots..], fingerprint) {
             return Some(found);
         }
-        let mut frontier = VecDeque::new();
-        frontier.push_back(Node {
-            heap,
-            pending,
-            fingerprint,
-            index: 0,
-            depth: 0,
-        });
-        let tasks = self.world.tasks() as u32;
-        let slots = self.world.heap.slot_count() as u32;
-        let mut changed: Vec<u32> = Vec::new();
+
+        let mut frontier: VecDeque<u32> = VecDeque::new();
+        frontier.extend(&state);
+        let mut node: Vec<u32> = vec![0; stride];
+        let mut next_state: Vec<u32> = vec![0; stride];
+        let mut taken: Vec<(RawGear, bool)> = Vec::new();
+        // (slot, id before, id after) of the gears a step wrote.
+        let mut changed: Vec<(u32, u32, u32)> = Vec::new();
         let mut last_progress = Instant::now();
         let mut cut = false;
-        while let Some(node) = if self.check.depth_first {
-            frontier.pop_back()
-        } else {
-            frontier.pop_front()
-        } {
-            if self.check.progress && self.parents.len() % 65536 == 0 {
-                self.progress(&mut last_progress, frontier.len());
+        while !frontier.is_empty() {
+            if self.check.depth_first {
+                let at = frontier.len() - stride;
+                for (word, value) in node.iter_mut().zip(frontier.drain(at..)) {
+                    *word = value;
+                }
+            } else {
+                for (word, value) in node.iter_mut().zip(frontier.drain(..stride)) {
+                    *word = value;
+                }
             }
-            let unfinished = node.pending.iter().filter(|g| !g.is_exit()).count();
-            if unfinished == 0 {
+            let (index, depth, fingerprint) = header(&node);
+            if self.check.progress && self.parents.len() % 65536 == 0 {
+                self.progress(&mut last_progress, frontier.len() / stride);
+            }
+            let task_ids = &node[HEADER + slots..];
+            let gotos = &self.interned.gotos;
+            if task_ids.iter().all(|&id| gotos[id as usize].exit) {
                 continue;
             }
-            if node.depth >= self.check.max_depth {
+            if depth >= self.check.max_depth {
                 cut = true;
                 continue;
             }
-            let mut scratch = node.heap.clone();
+            // The scratch heap becomes this state: replace the slots that differ.
+            for (slot, (&want, have)) in node[HEADER..HEADER + slots]
+                .iter()
+                .zip(scratch_ids.iter_mut())
+                .enumerate()
+            {
+                if want != *have {
+                    scratch.put_object(
+                        slot as u32,
+                        self.interned.objects[want as usize].object.clone(),
+                    );
+                    *have = want;
+                }
+            }
             let mut all_self_loops = true;
-            for task in 0..tasks {
-                let goto = &node.pending[task as usize];
-                if goto.is_exit() {
+            for task in 0..tasks as u32 {
+                let goto_id = node[HEADER + slots + task as usize];
+                let entry = &self.interned.gotos[goto_id as usize];
+                if entry.exit {
                     continue;
                 }
                 self.transitions += 1;
-                let next = match step_task(&mut scratch, task, goto.clone(), u64::from(node.depth))
-                {
+                taken.clear();
+                entry
+                    .goto
+                    .code_gear()
+                    .taken_gears(entry.goto.args(), &mut taken);
+                let goto_term = entry.term;
+                let goto = entry.goto.clone();
+                let next = match step_task(&mut scratch, task, goto, u64::from(depth)) {
                     Ok(next) => next,
-                    Err(error) => return Some(Found::Error(error, node.index, task)),
+                    Err(error) => return Some(Found::Error(error, index, task)),
                 };
-                let mut fingerprint = node
-                    .fingerprint
-                    .wrapping_sub(task_term(task, goto))
-                    .wrapping_add(task_term(task, &next));
+                let next_term = task_term(task, &next);
+                let mut successor = fingerprint.wrapping_sub(goto_term).wrapping_add(next_term);
                 changed.clear();
-                for slot in 0..slots {
-                    let (before, after) = (node.heap.object(slot), scratch.object(slot));
-                    let same = match (before, after) {
+                for &(raw, is_mut) in &taken {
+                    let slot = raw.index();
+                    if !is_mut
+                        || raw.owner() != heap_id
+                        || slot as usize >= slots
+                        || changed.iter().any(|&(s, _, _)| s == slot)
+                    {
+                        continue;
+                    }
+                    let before = scratch_ids[slot as usize];
+                    let object = scratch.object(slot);
+                    let old = &self.interned.objects[before as usize];
+                    let unchanged = match (&old.object, object) {
                         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                         (None, None) => true,
                         _ => false,
                     };
-                    if !same {
-                        changed.push(slot);
-                        fingerprint = fingerprint
-                            .wrapping_sub(slot_term(slot, before))
-                            .wrapping_add(slot_term(slot, after));
+                    if unchanged {
+                        continue;
                     }
+                    let old_term = old.term;
+                    let term = slot_term(slot, object);
+                    let after = self.interned.object(slot, object, term);
+                    successor = successor.wrapping_sub(old_term).wrapping_add(term);
+                    changed.push((slot, before, after));
                 }
-                if fingerprint != node.fingerprint {
+                let next_id = self.interned.goto(task, next, next_term);
+                if successor != fingerprint {
                     all_self_loops = false;
-                    if self.visited.insert(fingerprint) {
+                    if self.visited.insert(successor) {
                         if self.parents.len() >= self.check.max_states {
                             return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
                         }
-                        let index = self.parents.len() as u32;
-                        self.parents.push((node.index, task));
-                        let mut pending = node.pending.clone();
-                        pending[task as usize] = next;
-                        let heap = scratch.clone();
-                        if let Some(found) = self.stored(index, &heap, &pending, fingerprint) {
+                        let new_index = self.parents.len() as u32;
+                        self.parents.push((index, task));
+                        next_state.copy_from_slice(&node);
+                        set_header(&mut next_state, new_index, depth + 1, successor);
+                        for &(slot, _, after) in &changed {
+                            next_state[HEADER + slot as usize] = after;
+                        }
+                        next_state[HEADER + slots + task as usize] = next_id;
+                        if let Some(found) = self.stored(
+                            new_index,
+                            &scratch,
+                            &next_state[HEADER + slots..],
+                            successor,
+                        ) {
                             return Some(found);
                         }
-                        self.depth = self.depth.max(node.depth + 1);
-                        frontier.push_back(Node {
-                            heap,
-                            pending,
-                            fingerprint,
-                            index,
-                            depth: node.depth + 1,
-                        });
-                        self.peak_frontier = self.peak_frontier.max(frontier.len());
+                        self.depth = self.depth.max(depth + 1);
+                        frontier.extend(&next_state);
+                        self.peak_frontier = self.peak_frontier.max(frontier.len() / stride);
                     }
                 }
-                for &slot in &changed {
-                    scratch.put_object(slot, node.heap.object(slot).cloned());
+                for &(slot, before, _) in &changed {
+                    scratch.put_object(slot, self.interned.objects[before as usize].object.clone());
                 }
             }
             if all_self_loops && self.check.deadlocks {
-                return Some(Found::Deadlock(node.index));
+                return Some(Found::Deadlock(index));
             }
         }
         cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
@@ -546,16 +741,17 @@ impl Explorer<'_> {
         &mut self,
         index: u32,
         heap: &Heap,
-        pending: &[Goto],
+        tasks: &[u32],
         fingerprint: u64,
     ) -> Option<Found> {
-        let view = View { heap, pending };
+        let gotos = &self.interned.gotos;
+        let view = View { heap, tasks, gotos };
         for (name, holds) in &self.check.invariants {
             if !holds(&view) {
                 return Some(Found::Always(name.clone(), index));
             }
         }
-        if self.check.terminal_states && pending.iter().all(Goto::is_exit) {
+        if self.check.terminal_states && tasks.iter().all(|&id| gotos[id as usize].exit) {
             self.terminal.push(fingerprint);
         }
         None

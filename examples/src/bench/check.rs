@@ -97,7 +97,11 @@ impl Model for DppModel {
                 if s.forks[left].is_none() {
                     s.forks[left] = Some(p as u32);
                     phil.holds_left = true;
-                    phil.pc = if left_first { Pc::PickRight } else { Pc::Eating };
+                    phil.pc = if left_first {
+                        Pc::PickRight
+                    } else {
+                        Pc::Eating
+                    };
                 }
             }
             Pc::PickRight => {
@@ -167,7 +171,11 @@ pub fn run(effort: Effort) {
                     .threads(1)
                     .spawn_bfs()
                     .join();
-                    assert!(checker.discovery("no fork held by two philosophers").is_none());
+                    assert!(
+                        checker
+                            .discovery("no fork held by two philosophers")
+                            .is_none()
+                    );
                     anchor_states = checker.unique_state_count() as u64;
                 },
             ],
