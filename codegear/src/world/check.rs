@@ -28,17 +28,18 @@
 //! looked up in the intern table, the fingerprint is updated by their terms and the task's,
 //! and the slots are put back for the next task.
 
+use std::any::Any;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::fingerprint::{slot_term, task_term};
+use super::fingerprint::{FpHasher, slot_term, task_term};
 use super::{TaskId, World, step_task};
 use crate::code::Goto;
 use crate::error::Error;
-use crate::gear::{DataGear, Gear, RawGear};
+use crate::gear::{DataGear, Gear};
 use crate::heap::{DataGearObject, Heap};
 
 type Invariant = Box<dyn Fn(&View<'_>) -> bool>;
@@ -152,9 +153,13 @@ impl Check {
 
 /// A reachable state, as invariants see it.
 pub struct View<'a> {
-    heap: &'a Heap,
+    /// The world's heap: slot layout, owners and types (constant during a check).
+    layout: &'a Heap,
+    /// This state's object id per slot.
+    slots: &'a [u32],
+    /// This state's transition id per task.
     tasks: &'a [u32],
-    gotos: &'a [GotoEntry],
+    interned: &'a Interned,
 }
 
 impl<'a> View<'a> {
@@ -173,12 +178,22 @@ impl<'a> View<'a> {
     /// # Errors
     /// Foreign, stale or mistyped handles.
     pub fn try_get<T: DataGear>(&self, gear: Gear<T>) -> Result<&'a T, Error> {
-        self.heap.get(gear)
+        // Validates the handle (heap, generation, type) against the layout, which no step
+        // changes; the value is this state's.
+        self.layout.get(gear)?;
+        let id = self.slots[gear.raw().index() as usize];
+        let object = self.interned.objects[id as usize]
+            .object
+            .as_deref()
+            .expect("a live slot of the layout is live in every state");
+        Ok((object as &dyn Any)
+            .downcast_ref::<T>()
+            .expect("a slot's type never changes"))
     }
 
     /// The transition `task` takes next.
     pub fn pending(&self, task: TaskId) -> &'a Goto {
-        &self.gotos[self.tasks[task.index()] as usize].goto
+        &self.interned.gotos[self.tasks[task.index()] as usize].goto
     }
 
     /// Whether `task` has finished.
@@ -189,11 +204,6 @@ impl<'a> View<'a> {
     /// Number of tasks.
     pub fn tasks(&self) -> usize {
         self.tasks.len()
-    }
-
-    /// The whole heap.
-    pub fn heap(&self) -> &'a Heap {
-        self.heap
     }
 }
 
@@ -405,13 +415,38 @@ struct GotoEntry {
     term: u64,
     exit: bool,
     next: u32,
+    /// The slots of this world's heap its step takes, `(slot, is_mut)`.
+    taken: Box<[(u32, bool)]>,
+    /// Whether its steps can be memoized: at most [`MAX_TAKEN`] gears, all of this world's heap
+    /// (a foreign handle is an error the step itself must report).
+    memoizable: bool,
+}
+
+/// Gears a step may take and still be memoized.
+const MAX_TAKEN: usize = 4;
+
+/// A step's inputs: the transition and the values of the gears it takes. A code gear is a
+/// function of these (its stub reaches the heap only through them), so equal inputs give equal
+/// outputs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct StepInputs {
+    goto: u32,
+    taken: [u32; MAX_TAKEN],
+}
+
+/// A step's outputs: the next transition and the values of the gears it took, afterwards.
+#[derive(Clone, Copy)]
+struct StepOutputs {
+    next: u32,
+    taken: [u32; MAX_TAKEN],
 }
 
 const NONE: u32 = u32::MAX;
 
 /// The intern tables of collapse compression.
-#[derive(Default)]
 struct Interned {
+    heap_id: u32,
+    slots: usize,
     objects: Vec<ObjectEntry>,
     object_ids: HashMap<u64, u32, BuildHasherDefault<Identity>>,
     gotos: Vec<GotoEntry>,
@@ -468,18 +503,33 @@ impl Interned {
                 id = entry.next;
             }
         }
+        let mut taken = Vec::new();
+        goto.code_gear().taken_gears(goto.args(), &mut taken);
+        let memoizable = taken.len() <= MAX_TAKEN
+            && taken
+                .iter()
+                .all(|(raw, _)| raw.owner() == self.heap_id && (raw.index() as usize) < self.slots);
         self.gotos.push(GotoEntry {
             task,
             exit: goto.is_exit(),
             goto,
             term,
             next: NONE,
+            taken: taken
+                .iter()
+                .filter(|(raw, _)| {
+                    raw.owner() == self.heap_id && (raw.index() as usize) < self.slots
+                })
+                .map(|(raw, is_mut)| (raw.index(), *is_mut))
+                .collect(),
+            memoizable,
         });
         fresh
     }
 
     fn bytes(&self) -> usize {
         self.objects.capacity() * size_of::<ObjectEntry>()
+            + self.gotos.iter().map(|g| g.taken.len() * 8).sum::<usize>()
             + self.gotos.capacity() * size_of::<GotoEntry>()
             + (self.object_ids.capacity() + self.goto_ids.capacity())
                 * (size_of::<(u64, u32)>() + 1)
@@ -500,6 +550,9 @@ struct Explorer<'w> {
     peak_frontier: usize,
     terminal: Vec<u64>,
     interned: Interned,
+    memo: HashMap<StepInputs, StepOutputs, BuildHasherDefault<FpHasher>>,
+    /// The next transition of the last memo hit.
+    memo_next: u32,
 }
 
 enum Found {
@@ -523,7 +576,16 @@ pub(super) fn explore(world: &World, check: Check) -> Report {
         depth: 0,
         peak_frontier: 0,
         terminal: Vec::new(),
-        interned: Interned::default(),
+        interned: Interned {
+            heap_id: world.heap.id(),
+            slots: world.heap.slot_count(),
+            objects: Vec::new(),
+            object_ids: HashMap::default(),
+            gotos: Vec::new(),
+            goto_ids: HashMap::default(),
+        },
+        memo: HashMap::default(),
+        memo_next: NONE,
     };
     let found = explorer.run();
     let verdict = match found {
@@ -575,7 +637,6 @@ impl Explorer<'_> {
         let slots = world.heap.slot_count();
         let tasks = world.tasks();
         let stride = HEADER + slots + tasks;
-        let heap_id = world.heap.id();
 
         // The initial state, interned.
         let mut state: Vec<u32> = vec![0; stride];
@@ -596,19 +657,19 @@ impl Explorer<'_> {
         set_header(&mut state, 0, 0, fingerprint);
         self.visited.insert(fingerprint);
         self.parents.push((NO_PARENT, 0));
-        let mut scratch = world.heap.clone();
-        let mut scratch_ids: Vec<u32> = state[HEADER..HEADER + slots].to_vec();
-        if let Some(found) = self.stored(0, &scratch, &state[HEADER + slots..], fingerprint) {
+        if let Some(found) = self.stored(0, &state[HEADER..], fingerprint) {
             return Some(found);
         }
 
+        // Runs the steps the memo has not seen; holds the object of `scratch_ids` per slot.
+        let mut scratch = world.heap.clone();
+        let mut scratch_ids: Vec<u32> = state[HEADER..HEADER + slots].to_vec();
         let mut frontier: VecDeque<u32> = VecDeque::new();
         frontier.extend(&state);
         let mut node: Vec<u32> = vec![0; stride];
         let mut next_state: Vec<u32> = vec![0; stride];
-        let mut taken: Vec<(RawGear, bool)> = Vec::new();
-        // (slot, id before, id after) of the gears a step wrote.
-        let mut changed: Vec<(u32, u32, u32)> = Vec::new();
+        // (slot, object id before, after) of the gears the current step wrote.
+        let mut writes: Vec<(u32, u32, u32)> = Vec::new();
         let mut last_progress = Instant::now();
         let mut cut = false;
         while !frontier.is_empty() {
@@ -626,108 +687,72 @@ impl Explorer<'_> {
             if self.check.progress && self.parents.len() % 65536 == 0 {
                 self.progress(&mut last_progress, frontier.len() / stride);
             }
-            let task_ids = &node[HEADER + slots..];
             let gotos = &self.interned.gotos;
-            if task_ids.iter().all(|&id| gotos[id as usize].exit) {
+            if node[HEADER + slots..]
+                .iter()
+                .all(|&id| gotos[id as usize].exit)
+            {
                 continue;
             }
             if depth >= self.check.max_depth {
                 cut = true;
                 continue;
             }
-            // The scratch heap becomes this state: replace the slots that differ.
-            for (slot, (&want, have)) in node[HEADER..HEADER + slots]
-                .iter()
-                .zip(scratch_ids.iter_mut())
-                .enumerate()
-            {
-                if want != *have {
-                    scratch.put_object(
-                        slot as u32,
-                        self.interned.objects[want as usize].object.clone(),
-                    );
-                    *have = want;
-                }
-            }
             let mut all_self_loops = true;
             for task in 0..tasks as u32 {
                 let goto_id = node[HEADER + slots + task as usize];
-                let entry = &self.interned.gotos[goto_id as usize];
-                if entry.exit {
+                if self.interned.gotos[goto_id as usize].exit {
                     continue;
                 }
                 self.transitions += 1;
-                taken.clear();
-                entry
-                    .goto
-                    .code_gear()
-                    .taken_gears(entry.goto.args(), &mut taken);
-                let goto_term = entry.term;
-                let goto = entry.goto.clone();
-                let next = match step_task(&mut scratch, task, goto, u64::from(depth)) {
-                    Ok(next) => next,
-                    Err(error) => return Some(Found::Error(error, index, task)),
+                let next = if self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes) {
+                    self.memo_next
+                } else {
+                    match self.step(
+                        &mut scratch,
+                        &mut scratch_ids,
+                        &node[HEADER..HEADER + slots],
+                        task,
+                        goto_id,
+                        depth,
+                        &mut writes,
+                    ) {
+                        Ok(next) => next,
+                        Err(error) => return Some(Found::Error(error, index, task)),
+                    }
                 };
-                let next_term = task_term(task, &next);
-                let mut successor = fingerprint.wrapping_sub(goto_term).wrapping_add(next_term);
-                changed.clear();
-                for &(raw, is_mut) in &taken {
-                    let slot = raw.index();
-                    if !is_mut
-                        || raw.owner() != heap_id
-                        || slot as usize >= slots
-                        || changed.iter().any(|&(s, _, _)| s == slot)
-                    {
-                        continue;
-                    }
-                    let before = scratch_ids[slot as usize];
-                    let object = scratch.object(slot);
-                    let old = &self.interned.objects[before as usize];
-                    let unchanged = match (&old.object, object) {
-                        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                        (None, None) => true,
-                        _ => false,
-                    };
-                    if unchanged {
-                        continue;
-                    }
-                    let old_term = old.term;
-                    let term = slot_term(slot, object);
-                    let after = self.interned.object(slot, object, term);
-                    successor = successor.wrapping_sub(old_term).wrapping_add(term);
-                    changed.push((slot, before, after));
+                let mut successor = fingerprint
+                    .wrapping_sub(self.interned.gotos[goto_id as usize].term)
+                    .wrapping_add(self.interned.gotos[next as usize].term);
+                for &(_, before, after) in &writes {
+                    successor = successor
+                        .wrapping_sub(self.interned.objects[before as usize].term)
+                        .wrapping_add(self.interned.objects[after as usize].term);
                 }
-                let next_id = self.interned.goto(task, next, next_term);
-                if successor != fingerprint {
-                    all_self_loops = false;
-                    if self.visited.insert(successor) {
-                        if self.parents.len() >= self.check.max_states {
-                            return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
-                        }
-                        let new_index = self.parents.len() as u32;
-                        self.parents.push((index, task));
-                        next_state.copy_from_slice(&node);
-                        set_header(&mut next_state, new_index, depth + 1, successor);
-                        for &(slot, _, after) in &changed {
-                            next_state[HEADER + slot as usize] = after;
-                        }
-                        next_state[HEADER + slots + task as usize] = next_id;
-                        if let Some(found) = self.stored(
-                            new_index,
-                            &scratch,
-                            &next_state[HEADER + slots..],
-                            successor,
-                        ) {
-                            return Some(found);
-                        }
-                        self.depth = self.depth.max(depth + 1);
-                        frontier.extend(&next_state);
-                        self.peak_frontier = self.peak_frontier.max(frontier.len() / stride);
-                    }
+                if successor == fingerprint {
+                    continue;
                 }
-                for &(slot, before, _) in &changed {
-                    scratch.put_object(slot, self.interned.objects[before as usize].object.clone());
+                all_self_loops = false;
+                if !self.visited.insert(successor) {
+                    continue;
                 }
+                if self.parents.len() >= self.check.max_states {
+                    return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
+                }
+                let new_index = self.parents.len() as u32;
+                self.parents.push((index, task));
+                next_state.copy_from_slice(&node);
+                set_header(&mut next_state, new_index, depth + 1, successor);
+                for &(slot, _, after) in &writes {
+                    next_state[HEADER + slot as usize] = after;
+                }
+                next_state[HEADER + slots + task as usize] = next;
+                if let Some(found) = self.stored(new_index, &next_state[HEADER..], successor) {
+                    return Some(found);
+                }
+                self.depth = self.depth.max(depth + 1);
+                frontier.extend(&next_state);
+                self.peak_frontier = self.peak_frontier.max(frontier.len() / stride);
             }
             if all_self_loops && self.check.deadlocks {
                 return Some(Found::Deadlock(index));
@@ -736,16 +761,120 @@ impl Explorer<'_> {
         cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
     }
 
-    /// Checks a newly stored state.
-    fn stored(
+    /// Whether the memo has the step of transition `goto_id` from a state with object ids
+    /// `slot_ids`; if so, its writes are in `writes` and its next transition in `memo_next`.
+    #[inline]
+    fn memoized(
         &mut self,
-        index: u32,
-        heap: &Heap,
-        tasks: &[u32],
-        fingerprint: u64,
-    ) -> Option<Found> {
+        goto_id: u32,
+        slot_ids: &[u32],
+        writes: &mut Vec<(u32, u32, u32)>,
+    ) -> bool {
+        let entry = &self.interned.gotos[goto_id as usize];
+        if !entry.memoizable {
+            return false;
+        }
+        let mut inputs = StepInputs {
+            goto: goto_id,
+            taken: [NONE; MAX_TAKEN],
+        };
+        for (i, &(slot, _)) in entry.taken.iter().enumerate() {
+            inputs.taken[i] = slot_ids[slot as usize];
+        }
+        let Some(outputs) = self.memo.get(&inputs) else {
+            return false;
+        };
+        writes.clear();
+        for (i, &(slot, is_mut)) in entry.taken.iter().enumerate() {
+            if is_mut && inputs.taken[i] != outputs.taken[i] {
+                writes.push((slot, inputs.taken[i], outputs.taken[i]));
+            }
+        }
+        self.memo_next = outputs.next;
+        true
+    }
+
+    /// Runs the step of `task` (transition `goto_id`) on the scratch heap, interns what it
+    /// produced, fills `writes`, memoizes it if it can, and returns the next transition's id.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        scratch: &mut Heap,
+        scratch_ids: &mut [u32],
+        slot_ids: &[u32],
+        task: u32,
+        goto_id: u32,
+        depth: u32,
+        writes: &mut Vec<(u32, u32, u32)>,
+    ) -> Result<u32, Error> {
+        // The scratch heap becomes this state (only the slots that differ are replaced).
+        for (slot, (&want, have)) in slot_ids.iter().zip(scratch_ids.iter_mut()).enumerate() {
+            if want != *have {
+                scratch.put_object(
+                    slot as u32,
+                    self.interned.objects[want as usize].object.clone(),
+                );
+                *have = want;
+            }
+        }
+        let entry = &self.interned.gotos[goto_id as usize];
+        let goto = entry.goto.clone();
+        let next = step_task(scratch, task, goto, u64::from(depth))?;
+        let next_term = task_term(task, &next);
+        let next_id = self.interned.goto(task, next, next_term);
+        let entry = &self.interned.gotos[goto_id as usize];
+        let taken = entry.taken.clone();
+        let memoizable = entry.memoizable;
+        let mut inputs = StepInputs {
+            goto: goto_id,
+            taken: [NONE; MAX_TAKEN],
+        };
+        let mut outputs = StepOutputs {
+            next: next_id,
+            taken: [NONE; MAX_TAKEN],
+        };
+        writes.clear();
+        for (i, &(slot, is_mut)) in taken.iter().enumerate() {
+            let before = slot_ids[slot as usize];
+            let mut after = before;
+            if is_mut && !writes.iter().any(|&(written, _, _)| written == slot) {
+                let object = scratch.object(slot);
+                let unchanged = match (&self.interned.objects[before as usize].object, object) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !unchanged {
+                    after = self.interned.object(slot, object, slot_term(slot, object));
+                    writes.push((slot, before, after));
+                }
+            }
+            if i < MAX_TAKEN {
+                inputs.taken[i] = before;
+                outputs.taken[i] = after;
+            }
+        }
+        // Back to the state being expanded, for the next task.
+        for &(slot, before, _) in writes.iter() {
+            scratch.put_object(slot, self.interned.objects[before as usize].object.clone());
+        }
+        writes.retain(|&(_, before, after)| before != after);
+        if memoizable {
+            self.memo.insert(inputs, outputs);
+        }
+        Ok(next_id)
+    }
+
+    /// Checks a newly stored state.
+    fn stored(&mut self, index: u32, ids: &[u32], fingerprint: u64) -> Option<Found> {
+        let (slots, tasks) = ids.split_at(self.world.heap.slot_count());
         let gotos = &self.interned.gotos;
-        let view = View { heap, tasks, gotos };
+        let view = View {
+            layout: &self.world.heap,
+            slots,
+            tasks,
+            interned: &self.interned,
+        };
         for (name, holds) in &self.check.invariants {
             if !holds(&view) {
                 return Some(Found::Always(name.clone(), index));

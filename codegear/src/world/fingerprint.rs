@@ -29,6 +29,12 @@ fn folded_multiply(a: u64, b: u64) -> u64 {
 /// A fast, well-mixing 64-bit hasher (one folded multiply per word).
 pub(crate) struct FpHasher(u64);
 
+impl Default for FpHasher {
+    fn default() -> Self {
+        Self::seeded(0)
+    }
+}
+
 impl FpHasher {
     #[inline]
     fn seeded(seed: u64) -> Self {
