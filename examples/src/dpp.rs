@@ -219,15 +219,22 @@ pub fn tour(quick: bool) {
         println!("model check, {order}:");
         print!("{}", indent(&report.to_string()));
     }
-    let mut fixed = table(n, meals, Order::Fixed);
+    // The same program, unchanged, on threads: more meals, so that the tasks really overlap.
+    let run_meals = if quick { 200 } else { 5000 };
+    let mut fixed = table(n, run_meals, Order::Fixed);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    match fixed.world.run(Parallel::new(workers).step_limit(1 << 24)) {
+    match fixed.world.run(Parallel::new(workers).step_limit(1 << 26)) {
         Ok(stats) => println!(
-            "parallel run, fixed order, {} workers: {} steps in {:.2?}; meals eaten {:?}",
+            "parallel run, fixed order, {run_meals} meals each on {} workers: {} steps in {:.2?}; \
+             meals eaten {:?}; every fork free: {}",
             stats.workers,
             stats.steps,
             stats.elapsed,
-            fixed.meals_eaten(meals)
+            fixed.meals_eaten(run_meals),
+            fixed
+                .forks
+                .iter()
+                .all(|&fork| fixed.world.get(fork).is_ok_and(|f| f.holder.is_none()))
         ),
         Err(error) => println!("parallel run failed: {error}"),
     }

@@ -290,6 +290,10 @@ pub struct Report {
     pub interned: (usize, usize),
     /// The verdict.
     pub verdict: Verdict,
+    /// The names of the `always` invariants checked.
+    pub invariants: Vec<String>,
+    /// Whether deadlocks were looked for.
+    pub deadlocks: bool,
     terminal: Vec<u64>,
 }
 
@@ -338,7 +342,23 @@ impl fmt::Display for Report {
             self.peak_frontier, self.frontier_bytes_per_state, self.interned.0, self.interned.1
         )?;
         match &self.verdict {
-            Verdict::Holds => writeln!(f, "verdict: holds (every reachable state explored)"),
+            Verdict::Holds => {
+                let mut proved: Vec<String> = Vec::new();
+                if self.deadlocks {
+                    proved.push("no deadlock".into());
+                }
+                proved.extend(
+                    self.invariants
+                        .iter()
+                        .map(|name| format!("always `{name}`")),
+                );
+                proved.push("no code gear fails".into());
+                writeln!(
+                    f,
+                    "verdict: holds in every reachable state: {}",
+                    proved.join(", ")
+                )
+            }
             Verdict::Incomplete(Bound::MaxStates(n)) => writeln!(
                 f,
                 "verdict: incomplete: stopped at max_states = {n} (nothing violated so far; raise the bound)"
@@ -612,6 +632,13 @@ pub(super) fn explore(world: &World, check: Check) -> Report {
             explorer.interned.bytes(),
         ),
         verdict,
+        invariants: explorer
+            .check
+            .invariants
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect(),
+        deadlocks: explorer.check.deadlocks,
         terminal: explorer.terminal,
     }
 }

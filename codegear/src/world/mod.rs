@@ -134,6 +134,13 @@ impl World {
         task
     }
 
+    /// What `par_goto!` evaluates to after reporting a compile error: a task id that names no
+    /// task (never run: the program did not compile).
+    #[doc(hidden)]
+    pub fn __gears_invalid_task(&self) -> TaskId {
+        TaskId(u32::MAX)
+    }
+
     /// Number of tasks.
     pub fn tasks(&self) -> usize {
         self.pending.len()

@@ -8,7 +8,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::parse::{Parse, ParseStream};
+use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 
 use super::goto::expand_goto;
@@ -21,31 +21,47 @@ struct Input {
     first: TokenStream,
 }
 
-impl Parse for Input {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+/// The input's tokens as the user would write them (no spaces around `::` or before `(`).
+fn written(tokens: &impl quote::ToTokens) -> String {
+    quote!(#tokens)
+        .to_string()
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace(" (", "(")
+        .replace("( ", "(")
+        .replace(" )", ")")
+        .replace(" ,", ",")
+}
+
+impl Input {
+    /// Parses the input; `parsed_world` receives the world expression as soon as it parsed, so
+    /// that the error fallback can still use it.
+    fn parse(input: ParseStream<'_>, parsed_world: &mut Option<syn::Expr>) -> syn::Result<Self> {
         let world: syn::Expr = input.parse()?;
+        *parsed_world = Some(world.clone());
         if input.is_empty() {
+            if matches!(world, syn::Expr::Call(_) | syn::Expr::MethodCall(_)) {
+                // That was the transition, not a world: nothing to fall back on.
+                *parsed_world = None;
+            }
             let hint = match &world {
                 syn::Expr::Call(_) | syn::Expr::MethodCall(_) => format!(
                     "`par_goto!` needs the world first: write `par_goto!(world, {})`",
-                    quote!(#world)
-                        .to_string()
-                        .replace(" (", "(")
-                        .replace(" ,", ",")
+                    written(&world)
                 ),
                 _ => format!(
                     "`par_goto!` needs the task's first transition after the world: write \
                      `par_goto!({}, code_gear(args..))`",
-                    quote!(#world)
+                    written(&world)
                 ),
             };
             return Err(syn::Error::new_spanned(&world, hint));
         }
-        input.parse::<syn::Token![,]>()?;
+        let comma: syn::Token![,] = input.parse()?;
         let first: TokenStream = input.parse()?;
         if first.is_empty() {
             return Err(syn::Error::new(
-                input.span(),
+                comma.span,
                 "the task's first transition is missing after the comma: write \
                  `par_goto!(world, code_gear(args..))`",
             ));
@@ -55,19 +71,38 @@ impl Parse for Input {
 }
 
 pub(crate) fn par_goto(input: TokenStream) -> TokenStream {
-    expand(input).unwrap_or_else(|error| {
+    expand(input).unwrap_or_else(|(error, world)| {
         let error = error.to_compile_error();
-        quote! { { #error; ::core::unreachable!() } }
+        match world {
+            // Still a `TaskId` from the world, so that the code after it is not unreachable
+            // and rustc adds nothing to the real error.
+            Some(world) => quote! { { #error; (#world).__gears_invalid_task() } },
+            None => quote! { { #error; ::core::unreachable!() } },
+        }
     })
 }
 
-pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
+/// The expansion, or the error with the world expression when it parsed.
+pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Option<syn::Expr>)> {
     if input.is_empty() {
-        return Err(syn::Error::new(Span::call_site(), SHAPE));
+        return Err((syn::Error::new(Span::call_site(), SHAPE), None));
     }
-    let Input { world, first } = syn::parse2(input)
-        .map_err(|error| syn::Error::new(error.span(), format!("{SHAPE} ({error})")))?;
-    let goto = expand_goto(first)?;
+    let mut parsed_world = None;
+    let parser = |stream: ParseStream<'_>| Input::parse(stream, &mut parsed_world);
+    let parsed = parser.parse2(input);
+    let Input { world, first } = parsed.map_err(|error| {
+        let message = error.to_string();
+        let error = if message.starts_with("`par_goto!`") || message.starts_with("the task's") {
+            error
+        } else {
+            syn::Error::new(error.span(), format!("{SHAPE} ({message})"))
+        };
+        (error, parsed_world.clone())
+    })?;
+    let goto = match expand_goto(first) {
+        Ok(goto) => goto,
+        Err(error) => return Err((error, Some(world))),
+    };
     let method = quote_spanned! {world.span()=> par_goto };
     Ok(quote! { (#world).#method(#goto) })
 }
@@ -82,13 +117,13 @@ mod tests {
     use crate::common::fuzz;
 
     fn error(input: TokenStream) -> String {
-        expand(input).unwrap_err().to_string()
+        expand(input).unwrap_err().0.to_string()
     }
 
     #[test]
     fn expands_to_a_method_call_with_the_goto() {
         let out = expand(quote!(world, philosopher(0, left, right, Next::exit())))
-            .unwrap()
+            .unwrap_or_else(|(error, _)| panic!("{error}"))
             .to_string();
         assert_eq!(
             out,
@@ -106,6 +141,10 @@ mod tests {
     #[test]
     fn each_malformed_shape_says_what_to_write() {
         assert!(error(quote!()).contains("expected `par_goto!(world, code_gear(args..))`"));
+        assert_eq!(
+            error(quote!(f(1, Next::exit()))),
+            "`par_goto!` needs the world first: write `par_goto!(world, f(1, Next::exit()))`"
+        );
         assert!(
             error(quote!(philosopher(0, x)))
                 .contains("needs the world first: write `par_goto!(world, philosopher(0, x))`"),
@@ -120,9 +159,15 @@ mod tests {
 
     #[test]
     fn errors_still_give_an_expression() {
-        let out = par_goto(quote!(world)).to_string();
+        let out = par_goto(quote!(f(1))).to_string();
+        assert!(out.contains("unreachable"), "{out}");
+        let out = par_goto(quote!(1 +)).to_string();
         assert!(out.contains("compile_error"), "{out}");
         assert!(out.contains("unreachable"), "{out}");
+        // With the world known, a task id from it (no unreachable code after the error).
+        let out = par_goto(quote!(world, f)).to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("(world) . __gears_invalid_task ()"), "{out}");
     }
 
     fn valid() -> TokenStream {
