@@ -245,3 +245,71 @@ fn a_busy_waiting_run_stops_at_the_step_limit() {
     let error = world.run(Parallel::new(2).step_limit(1000)).unwrap_err();
     assert_eq!(error.kind(), &ErrorKind::StepLimit { limit: 1000 });
 }
+
+/// Takes five gears: more than the checker memoizes, so each of its steps really runs.
+#[code_gear]
+#[allow(clippy::too_many_arguments)]
+fn bump_five(
+    a: Mut<'_, Counter>,
+    b: Mut<'_, Counter>,
+    c: Mut<'_, Counter>,
+    d: Mut<'_, Counter>,
+    e: Ref<'_, Counter>,
+    times: u32,
+    next: Next<()>,
+) -> Goto {
+    let (mut a, mut b, mut c, mut d) = (a, b, c, d);
+    if times == 0 {
+        return goto!(next());
+    }
+    for counter in [&mut *a, &mut *b, &mut *c, &mut *d] {
+        counter.value += e.value + 1;
+    }
+    goto!(bump_five(
+        a.gear(),
+        b.gear(),
+        c.gear(),
+        d.gear(),
+        e.gear(),
+        times - 1,
+        next
+    ))
+}
+
+#[test]
+fn steps_that_take_many_gears_are_explored_without_the_memo() {
+    let mut world = World::new();
+    let gears: Vec<Gear<Counter>> = (0..5)
+        .map(|_| world.alloc_shared(Counter::default()))
+        .collect();
+    let [a, b, c, d, e] = gears[..] else {
+        unreachable!()
+    };
+    par_goto!(world, bump_five(a, b, c, d, e, 3, Next::exit()));
+    par_goto!(world, increment(e, 3, Next::exit()));
+    let report = world.check(Check::new().terminal_states(true));
+    assert!(report.holds(), "{report}");
+    // Task 0 at one of 5 points, task 1 at one of 5, but the counters remember the order in
+    // which bumps and increments interleaved: count the distinct (i, j, a) triples directly.
+    let mut expected = std::collections::HashSet::new();
+    fn walk(i: u32, j: u32, a: u64, e: u64, seen: &mut std::collections::HashSet<(u32, u32, u64)>) {
+        if !seen.insert((i, j, a)) {
+            return;
+        }
+        if i < 4 {
+            let a = if i < 3 { a + e + 1 } else { a };
+            walk(i + 1, j, a, e, seen);
+        }
+        if j < 4 {
+            let e = if j < 3 { e + 1 } else { e };
+            walk(i, j + 1, a, e, seen);
+        }
+    }
+    walk(0, 0, 0, 0, &mut expected);
+    assert_eq!(report.states, expected.len() as u64, "{report}");
+    let finals = expected
+        .iter()
+        .filter(|(i, j, _)| *i == 4 && *j == 4)
+        .count();
+    assert_eq!(report.terminal_states().len(), finals);
+}

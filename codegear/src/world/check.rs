@@ -698,6 +698,7 @@ impl Explorer<'_> {
         // (slot, object id before, after) of the gears the current step wrote.
         let mut writes: Vec<(u32, u32, u32)> = Vec::new();
         let mut last_progress = Instant::now();
+        let mut expanded: u64 = 0;
         let mut cut = false;
         while !frontier.is_empty() {
             if self.check.depth_first {
@@ -711,7 +712,8 @@ impl Explorer<'_> {
                 }
             }
             let (index, depth, fingerprint) = header(&node);
-            if self.check.progress && self.parents.len() % 65536 == 0 {
+            expanded += 1;
+            if self.check.progress && expanded.is_multiple_of(1 << 14) {
                 self.progress(&mut last_progress, frontier.len() / stride);
             }
             let gotos = &self.interned.gotos;

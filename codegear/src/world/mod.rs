@@ -49,7 +49,49 @@ impl std::fmt::Display for TaskId {
     }
 }
 
-/// Tasks, their private data gears and the shared data gears (see the [module docs](self)).
+/// Tasks, their private data gears and the shared data gears: GearsOS's `par goto` world,
+/// run by [`World::run`] with [`Parallel`] (real threads) or explored by [`World::check`] with
+/// [`Check`] (every interleaving), the program unchanged.
+///
+/// A world is one [`Heap`] whose slots are tagged with an owner: shared
+/// ([`World::alloc_shared`], any task may take the gear) or private to one task
+/// ([`World::alloc_private`]; handing it to another task's code gear is the error
+/// [`ErrorKind::PrivateGear`]). Each task is a pending [`Goto`]; it ends when its continuation
+/// reaches `Next::exit()`. One **step** of a task runs one code gear, atomically over the data
+/// gears it takes (`Mut`/`Ref`): the unit the checker interleaves and the parallel run locks
+/// (in slot order), so what the checker proves holds for the parallel run.
+///
+/// `par_goto!(world, f(args))` adds a task. Tasks are added by set-up code, not by code gears:
+/// a code gear returns exactly one `Goto`, which keeps a step's successor a single state and
+/// the stub signature (and `Context::step`'s hot path) unchanged.
+///
+/// ```
+/// use codegear::prelude::*;
+///
+/// #[data_gear]
+/// #[derive(Default)]
+/// pub struct Counter { value: u64 }
+///
+/// #[code_gear]
+/// fn add(counter: Mut<'_, Counter>, times: u32, next: Next<()>) -> Goto {
+///     let mut counter = counter;
+///     if times == 0 {
+///         return goto!(next());
+///     }
+///     counter.value += 1;
+///     goto!(add(counter.gear(), times - 1, next))
+/// }
+///
+/// let mut world = World::new();
+/// let counter = world.alloc_shared(Counter::default());
+/// par_goto!(world, add(counter, 3, Next::exit()));
+/// par_goto!(world, add(counter, 3, Next::exit()));
+/// let report = world.check(Check::new().always("at most 6", move |v| v.get(counter).value <= 6));
+/// assert!(report.holds(), "{report}");
+/// assert_eq!(report.states, 25); // each task at one of 5 points
+/// world.run(Parallel::new(2)).unwrap();
+/// assert_eq!(world.get(counter).unwrap().value, 6);
+/// ```
 ///
 /// Invariant: `pending.len() == started.len()`; a task that is not started has an exit
 /// transition pending (it has no steps).

@@ -7,7 +7,7 @@
 //! added by the set-up code that owns the world.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 
@@ -83,7 +83,7 @@ pub(crate) fn par_goto(input: TokenStream) -> TokenStream {
 }
 
 /// The expansion, or the error with the world expression when it parsed.
-pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Option<syn::Expr>)> {
+pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Option<TokenStream>)> {
     if input.is_empty() {
         return Err((syn::Error::new(Span::call_site(), SHAPE), None));
     }
@@ -97,11 +97,11 @@ pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Opt
         } else {
             syn::Error::new(error.span(), format!("{SHAPE} ({message})"))
         };
-        (error, parsed_world.clone())
+        (error, parsed_world.as_ref().map(ToTokens::to_token_stream))
     })?;
     let goto = match expand_goto(first) {
         Ok(goto) => goto,
-        Err(error) => return Err((error, Some(world))),
+        Err(error) => return Err((error, Some(world.to_token_stream()))),
     };
     let method = quote_spanned! {world.span()=> par_goto };
     Ok(quote! { (#world).#method(#goto) })
