@@ -41,9 +41,9 @@ pub enum ErrorKind {
         /// Its handle.
         gear: RawGear,
         /// The task it is private to.
-        owner: usize,
+        owner: u32,
         /// The task whose code gear took it.
-        task: usize,
+        task: u32,
     },
     /// A handle whose slot holds a data gear of another type.
     WrongType {
@@ -77,13 +77,18 @@ pub enum ErrorKind {
 }
 
 /// A runtime error with the place it happened: the code gear about to run and the step number.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     code_gear: Option<&'static str>,
-    step: Option<u64>,
-    task: Option<usize>,
+    /// [`NOT_SET`] until placed (a sentinel, not `Option`, keeps `Result<Goto, Error>` as
+    /// small as before worlds existed).
+    step: u64,
+    task: u32,
 }
+
+const NOT_SET: u64 = u64::MAX;
+const NO_TASK: u32 = u32::MAX;
 
 impl Error {
     /// An error of `kind`, not yet placed.
@@ -91,27 +96,31 @@ impl Error {
         Self {
             kind,
             code_gear: None,
-            step: None,
-            task: None,
+            step: NOT_SET,
+            task: NO_TASK,
         }
     }
 
     /// Records where the error happened (kept if already set).
     pub(crate) fn at(mut self, code_gear: &'static str, step: u64) -> Self {
         self.code_gear.get_or_insert(code_gear);
-        self.step.get_or_insert(step);
+        if self.step == NOT_SET {
+            self.step = step;
+        }
         self
     }
 
     /// Records the world task it happened in (kept if already set).
-    pub(crate) fn in_task(mut self, task: usize) -> Self {
-        self.task.get_or_insert(task);
+    pub(crate) fn in_task(mut self, task: u32) -> Self {
+        if self.task == NO_TASK {
+            self.task = task;
+        }
         self
     }
 
     /// The world task whose code gear failed, if it happened in a world.
     pub fn task(&self) -> Option<usize> {
-        self.task
+        (self.task != NO_TASK).then_some(self.task as usize)
     }
 
     /// What went wrong.
@@ -126,7 +135,18 @@ impl Error {
 
     /// The number of transitions completed before the error, if known.
     pub fn step(&self) -> Option<u64> {
-        self.step
+        (self.step != NOT_SET).then_some(self.step)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("code_gear", &self.code_gear)
+            .field("step", &self.step())
+            .field("task", &self.task())
+            .finish()
     }
 }
 
@@ -198,10 +218,10 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(task) = self.task {
+        if let Some(task) = self.task() {
             write!(f, "task {task}, ")?;
         }
-        match (self.step, self.code_gear) {
+        match (self.step(), self.code_gear) {
             (Some(step), Some(gear)) => write!(f, "step {step}, before code gear `{gear}`: ")?,
             (None, Some(gear)) => write!(f, "code gear `{gear}`: ")?,
             _ => {}

@@ -212,8 +212,8 @@ impl Heap {
                     return Err(ErrorKind::PrivateGear {
                         data_gear: type_name,
                         gear: raw,
-                        owner: *owner as usize,
-                        task: self.stepping as usize,
+                        owner: *owner,
+                        task: self.stepping,
                     }
                     .into());
                 }

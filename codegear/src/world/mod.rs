@@ -278,7 +278,7 @@ pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Re
         }
         .into()),
     };
-    result.map_err(|error| error.at(gear.name, step).in_task(task as usize))
+    result.map_err(|error| error.at(gear.name, step).in_task(task))
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -219,7 +219,7 @@ fn work(run: &Run) {
                     Error::new(ErrorKind::StepLimit {
                         limit: run.step_limit,
                     })
-                    .in_task(task as usize),
+                    .in_task(task),
                 );
                 break;
             }
