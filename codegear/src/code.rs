@@ -64,8 +64,8 @@ pub struct CodeGearInfo {
     /// Where it was defined.
     pub site: Site,
     stub: Stub,
-    taken: Taken,
     id: AtomicU32,
+    taken: Taken,
 }
 
 impl CodeGearInfo {
@@ -86,8 +86,8 @@ impl CodeGearInfo {
             params,
             site,
             stub,
-            taken: takes_nothing,
             id: AtomicU32::new(NO_ID),
+            taken: takes_nothing,
         }
     }
 

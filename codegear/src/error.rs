@@ -81,13 +81,11 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     code_gear: Option<&'static str>,
-    /// [`NOT_SET`] until placed (a sentinel, not `Option`, keeps `Result<Goto, Error>` as
-    /// small as before worlds existed).
-    step: u64,
+    step: Option<u64>,
+    /// [`NO_TASK`] outside worlds.
     task: u32,
 }
 
-const NOT_SET: u64 = u64::MAX;
 const NO_TASK: u32 = u32::MAX;
 
 impl Error {
@@ -96,17 +94,18 @@ impl Error {
         Self {
             kind,
             code_gear: None,
-            step: NOT_SET,
+            step: None,
             task: NO_TASK,
         }
     }
 
-    /// Records where the error happened (kept if already set).
+    /// Records where the error happened (kept if already set). Cold: it runs only on the error
+    /// path of every step, which should stay out of the trampoline's loop.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn at(mut self, code_gear: &'static str, step: u64) -> Self {
         self.code_gear.get_or_insert(code_gear);
-        if self.step == NOT_SET {
-            self.step = step;
-        }
+        self.step.get_or_insert(step);
         self
     }
 
@@ -135,7 +134,7 @@ impl Error {
 
     /// The number of transitions completed before the error, if known.
     pub fn step(&self) -> Option<u64> {
-        (self.step != NOT_SET).then_some(self.step)
+        self.step
     }
 }
 

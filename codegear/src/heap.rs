@@ -189,49 +189,59 @@ impl Heap {
         Ok(Arc::try_unwrap(value).unwrap_or_else(|shared| (*shared).clone()))
     }
 
+    #[inline]
     fn slot(
         &self,
         raw: RawGear,
         type_name: &'static str,
     ) -> Result<&Arc<dyn DataGearObject>, Error> {
+        // One branch on the hot path: this heap's live, shared (or own-task) slot.
+        if let Some(Slot {
+            generation,
+            owner,
+            value: Some(value),
+        }) = self.slots.get(raw.index() as usize)
+            && raw.owner() == self.id
+            && *generation == raw.generation()
+            && (*owner == SHARED || *owner == self.stepping || self.stepping == ANY_TASK)
+        {
+            return Ok(value);
+        }
+        Err(self.slot_error(raw, type_name))
+    }
+
+    /// Why `raw` does not name a slot this step may use.
+    #[cold]
+    fn slot_error(&self, raw: RawGear, type_name: &'static str) -> Error {
         if raw.owner() != self.id {
-            return Err(ErrorKind::ForeignHandle {
+            return ErrorKind::ForeignHandle {
                 data_gear: type_name,
                 gear: raw,
                 heap: self.id,
             }
-            .into());
+            .into();
         }
         match self.slots.get(raw.index() as usize) {
-            Some(Slot {
-                generation,
-                owner,
-                value,
-            }) if *generation == raw.generation() => {
-                if *owner != SHARED && self.stepping != ANY_TASK && *owner != self.stepping {
-                    return Err(ErrorKind::PrivateGear {
-                        data_gear: type_name,
-                        gear: raw,
-                        owner: *owner,
-                        task: self.stepping,
-                    }
-                    .into());
+            Some(slot)
+                if slot.generation == raw.generation()
+                    && slot.owner != SHARED
+                    && slot.owner != self.stepping =>
+            {
+                ErrorKind::PrivateGear {
+                    data_gear: type_name,
+                    gear: raw,
+                    owner: slot.owner,
+                    task: self.stepping,
                 }
-                match value {
-                    Some(value) => Ok(value),
-                    // Lent out in a parallel run: not taken by this step, so not declared.
-                    None => Err(ErrorKind::StaleHandle {
-                        data_gear: type_name,
-                        gear: raw,
-                    }
-                    .into()),
-                }
+                .into()
             }
-            _ => Err(ErrorKind::StaleHandle {
+            // Freed, never allocated, or (in a parallel run's task view) a shared gear this
+            // step did not declare.
+            _ => ErrorKind::StaleHandle {
                 data_gear: type_name,
                 gear: raw,
             }
-            .into()),
+            .into(),
         }
     }
 
