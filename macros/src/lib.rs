@@ -6,3 +6,15 @@
 //!
 //! No macro has landed yet; each DSL adds its pipeline (parse → check → analyze → codegen) here
 //! under its own module when it lands.
+
+mod ghost;
+
+/// Turns an `impl` block of ghOSt message handlers into a scheduler: see `ghost_dsl`'s
+/// documentation of `ghost_scheduler` (the re-export users see) for the handlers and arguments.
+#[proc_macro_attribute]
+pub fn ghost_scheduler(
+    attr: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    ghost::expand(attr.into(), item.into()).into()
+}

@@ -1,0 +1,149 @@
+//! Stage 1: tokens → syntax. The attribute arguments and the `impl` block, nothing checked yet
+//! beyond what is needed to read them; every problem is collected, none stops the others.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{Ident, ItemImpl, Path, Token, Type};
+
+use super::Errors;
+
+/// The keys `#[ghost_scheduler(..)]` accepts, listed in errors.
+pub(crate) const VALID_KEYS: &[&str] = &["model", "task", "crate"];
+
+/// The valid values of `model = ..`.
+pub(crate) const VALID_MODELS: &[&str] = &["per_cpu", "centralized"];
+
+/// ghOSt's two scheduling models (seed 003): one agent and channel per CPU, or one global agent
+/// with one channel that commits for every CPU in a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Model {
+    PerCpu,
+    Centralized,
+}
+
+/// The attribute arguments as written; absent ones are `None` (check reports what is required).
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) model: Option<(Model, Span)>,
+    pub(crate) task: Option<Type>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// Parses `model = .., task = .., crate = ..`, collecting every problem into `errors`.
+pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
+    let mut args = Args::default();
+    let parser = |input: ParseStream<'_>| {
+        while !input.is_empty() {
+            let key = Ident::parse_any(input)?;
+            input.parse::<Token![=]>()?;
+            let name = key.to_string();
+            let duplicate = match name.as_str() {
+                "model" => {
+                    let value = Ident::parse_any(input)?;
+                    let model = match value.to_string().as_str() {
+                        "per_cpu" => Some(Model::PerCpu),
+                        "centralized" => Some(Model::Centralized),
+                        other => {
+                            errors.push(syn::Error::new(
+                                value.span(),
+                                format!(
+                                    "unknown model `{other}`; valid models: {}{}",
+                                    list(VALID_MODELS),
+                                    did_you_mean(other, VALID_MODELS)
+                                ),
+                            ));
+                            None
+                        }
+                    };
+                    let duplicate = args.model.is_some();
+                    if let Some(model) = model {
+                        args.model.get_or_insert((model, value.span()));
+                    }
+                    duplicate
+                }
+                "task" => {
+                    let ty: Type = input.parse()?;
+                    let duplicate = args.task.is_some();
+                    args.task.get_or_insert(ty);
+                    duplicate
+                }
+                "crate" => {
+                    let path = Path::parse_mod_style(input)?;
+                    let duplicate = args.krate.is_some();
+                    args.krate.get_or_insert(path);
+                    duplicate
+                }
+                other => {
+                    errors.push(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown argument `{other}` of #[ghost_scheduler]; valid keys: {}{}",
+                            list(VALID_KEYS),
+                            did_you_mean(other, VALID_KEYS)
+                        ),
+                    ));
+                    // Skip the value: everything up to the next top-level comma.
+                    while !input.is_empty() && !input.peek(Token![,]) {
+                        input.parse::<proc_macro2::TokenTree>()?;
+                    }
+                    false
+                }
+            };
+            if duplicate {
+                errors.push(syn::Error::new(
+                    key.span(),
+                    format!("`{name}` is given twice; keep one"),
+                ));
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(())
+    };
+    if let Err(err) = parser.parse2(attr) {
+        errors.push(syn::Error::new(
+            err.span(),
+            format!(
+                "{err}; #[ghost_scheduler] takes `key = value` pairs separated by commas, \
+                 valid keys: {}, e.g. #[ghost_scheduler(model = per_cpu, task = MyTask)]",
+                list(VALID_KEYS)
+            ),
+        ));
+    }
+    args
+}
+
+/// Parses the item under the attribute; only an `impl` block is accepted.
+pub(crate) fn parse_item(item: TokenStream) -> syn::Result<ItemImpl> {
+    syn::parse2::<ItemImpl>(item.clone()).map_err(|err| {
+        let span = item.into_iter().next().map_or(err.span(), |tt| tt.span());
+        syn::Error::new(
+            span,
+            "#[ghost_scheduler] goes on an inherent `impl` block of the scheduler type, \
+             e.g. `#[ghost_scheduler(model = per_cpu, task = MyTask)] impl MyScheduler { .. }`",
+        )
+    })
+}
+
+/// `a`, `b`, `c` as backquoted names.
+pub(crate) fn list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `; did you mean `x`?` when one of `valid` is close to `given`, else nothing.
+pub(crate) fn did_you_mean(given: &str, valid: &[&str]) -> String {
+    valid
+        .iter()
+        .map(|name| (name, strsim::jaro_winkler(given, name)))
+        .filter(|&(_, score)| score >= 0.8)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(name, _)| format!("; did you mean `{name}`?"))
+        .unwrap_or_default()
+}
