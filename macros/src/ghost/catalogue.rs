@@ -80,17 +80,17 @@ pub(crate) fn lookup(name: &str) -> Option<&'static HandlerSpec> {
 /// Whether a method name claims to be a handler: ghOSt's callback prefixes, or close enough to a
 /// handler name to be a typo of one. Other methods are the user's helpers and pass through.
 pub(crate) fn looks_like_handler(name: &str) -> bool {
-    name.starts_with("task_") || name.starts_with("cpu_") || closest(name).is_some()
+    // Stricter than the suggestion threshold: a helper such as `pick_cpu` must stay a helper.
+    name.starts_with("task_")
+        || name.starts_with("cpu_")
+        || HANDLERS
+            .iter()
+            .any(|spec| strsim::jaro_winkler(name, spec.name) >= 0.92)
 }
 
 /// The handler name closest to `name`, if any is close enough to suggest.
 pub(crate) fn closest(name: &str) -> Option<&'static str> {
-    HANDLERS
-        .iter()
-        .map(|spec| (spec.name, strsim::jaro_winkler(name, spec.name)))
-        .filter(|&(_, score)| score >= 0.85)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(name, _)| name)
+    crate::common::did_you_mean(name, HANDLERS.iter().map(|spec| spec.name))
 }
 
 impl HandlerSpec {
@@ -125,6 +125,9 @@ mod tests {
         assert!(looks_like_handler("task_wakeup"));
         assert!(!looks_like_handler("select_cpu"));
         assert!(!looks_like_handler("rq_len"));
+        assert!(!looks_like_handler("pick_cpu"));
+        assert!(looks_like_handler("pick_nxt"));
+        assert!(looks_like_handler("enclave_redy"));
     }
 
     #[test]

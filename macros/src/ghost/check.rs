@@ -5,9 +5,9 @@ use proc_macro2::Span;
 use quote::ToTokens;
 use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, PathArguments, ReturnType, Signature, Type};
 
-use super::Errors;
 use super::catalogue::{self, HandlerSpec, Shape};
 use super::parse::{Args, Model, VALID_MODELS, list};
+use crate::common::Errors;
 
 /// The attribute that marks a method as a helper even if its name looks like a handler's.
 pub(crate) const HELPER_ATTR: &str = "helper";

@@ -15,54 +15,36 @@ mod parse;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
-/// Collected errors of one expansion.
-#[derive(Default)]
-pub(crate) struct Errors(Vec<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        self.0.push(error);
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub(crate) fn to_compile_errors(&self) -> TokenStream {
-        self.0.iter().map(syn::Error::to_compile_error).collect()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn messages(&self) -> Vec<String> {
-        self.0.iter().map(ToString::to_string).collect()
-    }
-}
+use crate::common::{Errors, emit_or_fallback};
 
 /// Expands `#[ghost_scheduler(attr)] item`. Never panics: every problem becomes a spanned
 /// `compile_error!` beside the user's (unchanged) impl.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
+    let mut errors = Errors::new();
     let args = parse::parse_args(attr, &mut errors);
     let item_impl = match parse::parse_item(item.clone()) {
         Ok(item_impl) => item_impl,
         Err(err) => {
             errors.push(err);
-            let mut out = item;
-            out.extend(errors.to_compile_errors());
-            return out;
+            return emit_or_fallback(errors.finish().map(|()| TokenStream::new()), || item);
         }
     };
     let checked = check::check(&args, &item_impl, &mut errors);
     let ir = analyze::analyze(&args, &item_impl, checked);
-    match ir {
-        Some(ir) if errors.is_empty() => codegen::generate(&ir),
-        _ => {
-            let mut out = analyze::strip_markers(&item_impl).to_token_stream();
-            out.extend(codegen::fallback(&item_impl, &analyze::krate(&args)));
-            out.extend(errors.to_compile_errors());
-            out
-        }
-    }
+    let expansion = errors.finish().and_then(|()| {
+        ir.map(|ir| codegen::generate(&ir)).ok_or_else(|| {
+            // check reports every reason analyze can give up; this is a second line of defence.
+            syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "#[ghost_scheduler] could not read its arguments",
+            )
+        })
+    });
+    emit_or_fallback(expansion, || {
+        let mut out = analyze::strip_markers(&item_impl).to_token_stream();
+        out.extend(codegen::fallback(&item_impl, &analyze::krate(&args)));
+        out
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{Ident, ItemImpl, Path, Token, Type};
 
-use super::Errors;
+use crate::common::{Errors, unknown_name};
 
 /// The keys `#[ghost_scheduler(..)]` accepts, listed in errors.
 pub(crate) const VALID_KEYS: &[&str] = &["model", "task", "crate"];
@@ -31,6 +31,9 @@ pub(crate) struct Args {
 }
 
 /// Parses `model = .., task = .., crate = ..`, collecting every problem into `errors`.
+///
+/// Hand-written rather than `common::parse_args` (darling): `task = Vec<u8>` is a type, not an
+/// expression, and darling reads values as expressions; the messages are `common`'s.
 pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
     let mut args = Args::default();
     let parser = |input: ParseStream<'_>| {
@@ -45,13 +48,11 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
                         "per_cpu" => Some(Model::PerCpu),
                         "centralized" => Some(Model::Centralized),
                         other => {
-                            errors.push(syn::Error::new(
+                            errors.push(unknown_name(
                                 value.span(),
-                                format!(
-                                    "unknown model `{other}`; valid models: {}{}",
-                                    list(VALID_MODELS),
-                                    did_you_mean(other, VALID_MODELS)
-                                ),
+                                "ghost scheduler model",
+                                other,
+                                VALID_MODELS,
                             ));
                             None
                         }
@@ -75,13 +76,11 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
                     duplicate
                 }
                 other => {
-                    errors.push(syn::Error::new(
+                    errors.push(unknown_name(
                         key.span(),
-                        format!(
-                            "unknown argument `{other}` of #[ghost_scheduler]; valid keys: {}{}",
-                            list(VALID_KEYS),
-                            did_you_mean(other, VALID_KEYS)
-                        ),
+                        "#[ghost_scheduler] argument",
+                        other,
+                        VALID_KEYS,
                     ));
                     // Skip the value: everything up to the next top-level comma.
                     while !input.is_empty() && !input.peek(Token![,]) {
@@ -135,15 +134,4 @@ pub(crate) fn list(names: &[&str]) -> String {
         .map(|name| format!("`{name}`"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `; did you mean `x`?` when one of `valid` is close to `given`, else nothing.
-pub(crate) fn did_you_mean(given: &str, valid: &[&str]) -> String {
-    valid
-        .iter()
-        .map(|name| (name, strsim::jaro_winkler(given, name)))
-        .filter(|&(_, score)| score >= 0.8)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(name, _)| format!("; did you mean `{name}`?"))
-        .unwrap_or_default()
 }

@@ -3,7 +3,8 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Errors, analyze, check, expand, parse};
+use super::{analyze, check, expand, parse};
+use crate::common::Errors;
 
 fn fifo_handlers() -> TokenStream {
     quote! {
@@ -20,12 +21,15 @@ fn fifo_handlers() -> TokenStream {
 
 /// Runs parse + check + analyze and returns the error messages.
 fn errors_of(attr: TokenStream, body: TokenStream) -> Vec<String> {
-    let mut errors = Errors::default();
+    let mut errors = Errors::new();
     let args = parse::parse_args(attr, &mut errors);
     let item = parse::parse_item(quote!(impl Fifo { #body })).expect("an impl");
     let checked = check::check(&args, &item, &mut errors);
     let _ = analyze::analyze(&args, &item, checked);
-    errors.messages()
+    match errors.finish() {
+        Ok(()) => Vec::new(),
+        Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+    }
 }
 
 fn args() -> TokenStream {
@@ -227,7 +231,7 @@ fn invalid_arguments_list_the_valid_keys() {
     let errors = errors_of(quote!(modle = per_cpu, task = FifoTask), fifo_handlers());
     assert!(
         errors[0].contains(
-            "unknown argument `modle` of #[ghost_scheduler]; valid keys: `model`, `task`, `crate`; did you mean `model`?"
+            "unknown #[ghost_scheduler] argument `modle`; did you mean `model`? expected one of: `model`, `task`, `crate`"
         ),
         "{errors:?}"
     );
@@ -236,7 +240,7 @@ fn invalid_arguments_list_the_valid_keys() {
     assert!(errors[1].contains("needs `model = ..`"));
 
     let errors = errors_of(quote!(model = per_core, task = FifoTask), fifo_handlers());
-    assert!(errors[0].contains("unknown model `per_core`; valid models: `per_cpu`, `centralized`; did you mean `per_cpu`?"), "{errors:?}");
+    assert!(errors[0].contains("unknown ghost scheduler model `per_core`; did you mean `per_cpu`? expected one of: `per_cpu`, `centralized`"), "{errors:?}");
 
     let errors = errors_of(
         quote!(model = per_cpu, task = FifoTask, task = X),
@@ -274,84 +278,54 @@ fn on_error_the_users_impl_and_stand_in_entry_points_are_still_emitted() {
 }
 
 mod properties {
-    use proc_macro2::{
-        Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree,
-    };
+    use proc_macro2::TokenStream;
     use proptest::prelude::*;
+    use quote::quote;
 
     use super::super::expand;
+    use crate::common::fuzz::{mutations, token_stream, truncations};
 
-    /// Token trees drawn from the vocabulary of the DSL, so random streams get deep into the
-    /// stages instead of failing at the first token.
-    fn token_tree() -> impl Strategy<Value = TokenTree> {
-        let leaf = prop_oneof![
-            prop::sample::select(vec![
-                "impl",
-                "fn",
-                "self",
-                "mut",
-                "Task",
-                "Cx",
-                "Cpu",
-                "Gtid",
-                "Option",
-                "task_new",
-                "pick_next",
-                "task_nwe",
-                "model",
-                "task",
-                "crate",
-                "per_cpu",
-                "centralized",
-                "Fifo",
-                "async",
-                "const",
-                "helper",
-                "i64",
-                "rpc",
-                "cpu_tick",
-            ])
-            .prop_map(|s| TokenTree::Ident(Ident::new(s, Span::call_site()))),
-            prop::sample::select(vec!['&', ':', ',', '=', '<', '>', '-', '#', ';'])
-                .prop_map(|c| TokenTree::Punct(Punct::new(c, Spacing::Alone))),
-            any::<u8>().prop_map(|n| TokenTree::Literal(Literal::u8_unsuffixed(n))),
-        ];
-        leaf.prop_recursive(3, 24, 6, |inner| {
-            (
-                prop::sample::select(vec![
-                    Delimiter::Parenthesis,
-                    Delimiter::Brace,
-                    Delimiter::Bracket,
-                ]),
-                prop::collection::vec(inner, 0..6),
-            )
-                .prop_map(|(delimiter, trees)| {
-                    TokenTree::Group(Group::new(delimiter, trees.into_iter().collect()))
-                })
-        })
+    fn valid_item() -> TokenStream {
+        let body = super::fifo_handlers();
+        quote!(impl Fifo { #body })
     }
 
-    fn stream() -> impl Strategy<Value = TokenStream> {
-        prop::collection::vec(token_tree(), 0..12).prop_map(|trees| trees.into_iter().collect())
+    #[test]
+    fn every_truncation_never_panics_and_errors() {
+        let attr = super::args();
+        for cut_attr in truncations(&attr) {
+            let out = expand(cut_attr.clone(), valid_item()).to_string();
+            if cut_attr.to_string() != attr.to_string() {
+                assert!(out.contains("compile_error"), "{cut_attr}: {out}");
+            }
+        }
+        // A cut that loses a handler's signature must be an error; one that only empties a
+        // body (`{ None }` → `{}`) is still a scheduler as far as the macro is concerned.
+        let signatures =
+            |tokens: &str| tokens.matches(") {").count() + tokens.matches("> {").count();
+        let full = signatures(&valid_item().to_string());
+        for cut_item in truncations(&valid_item()) {
+            let out = expand(attr.clone(), cut_item.clone()).to_string();
+            if signatures(&cut_item.to_string()) < full {
+                assert!(out.contains("compile_error"), "{cut_item}: {out}");
+            }
+        }
     }
 
     proptest! {
         #[test]
-        fn random_streams_never_panic(attr in stream(), item in stream()) {
+        fn random_streams_never_panic(attr in token_stream(), item in token_stream()) {
             let _ = expand(attr, item);
         }
 
         #[test]
-        fn truncated_valid_input_never_panics_and_always_errors(cut in 0usize..200) {
-            let body = super::fifo_handlers();
-            let item: Vec<TokenTree> = quote::quote!(impl Fifo { #body }).into_iter().collect();
-            let attr: Vec<TokenTree> = super::args().into_iter().collect();
-            let attr_cut: TokenStream = attr.iter().take(cut % (attr.len() + 1)).cloned().collect();
-            let item_cut: TokenStream = item.iter().take(cut % (item.len() + 1)).cloned().collect();
-            let out = expand(attr_cut.clone(), item_cut).to_string();
-            if cut % (attr.len() + 1) < attr.len() || cut % (item.len() + 1) < item.len() {
-                prop_assert!(out.contains("compile_error"), "{}", out);
-            }
+        fn mutated_items_never_panic(item in mutations(valid_item())) {
+            let _ = expand(super::args(), item);
+        }
+
+        #[test]
+        fn mutated_args_never_panic(attr in mutations(super::args())) {
+            let _ = expand(attr, valid_item());
         }
     }
 }
