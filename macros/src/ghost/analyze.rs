@@ -42,12 +42,12 @@ pub(crate) fn krate(args: &Args) -> Path {
 pub(crate) fn strip_markers(item: &ItemImpl) -> ItemImpl {
     let mut item = item.clone();
     for inner in &mut item.items {
-        if let ImplItem::Fn(method) = inner {
-            if is_helper(method) {
-                method
-                    .attrs
-                    .retain(|attr| !attr.path().is_ident(super::check::HELPER_ATTR));
-            }
+        if let ImplItem::Fn(method) = inner
+            && is_helper(method)
+        {
+            method
+                .attrs
+                .retain(|attr| !attr.path().is_ident(super::check::HELPER_ATTR));
         }
     }
     item
