@@ -55,6 +55,7 @@ pub(crate) const HANDLERS: &[HandlerSpec] = &[
     task("task_affinity_changed", "TaskAffinityChanged", false),
     cpu("cpu_tick", "CpuTick"),
     cpu("cpu_not_idle", "CpuNotIdle"),
+    cpu("cpu_available", "CpuAvailable"),
     HandlerSpec {
         name: "pick_next",
         shape: Shape::PickNext,

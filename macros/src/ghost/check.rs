@@ -203,6 +203,7 @@ fn cpu_params(msg: &'static str) -> &'static [Param] {
     match msg {
         "CpuTick" => &[Param::Cpu, Param::MsgRef("CpuTick"), Param::CxRef],
         "CpuNotIdle" => &[Param::Cpu, Param::MsgRef("CpuNotIdle"), Param::CxRef],
+        "CpuAvailable" => &[Param::Cpu, Param::MsgRef("CpuAvailable"), Param::CxRef],
         _ => &[Param::Cpu, Param::MsgRef("?"), Param::CxRef],
     }
 }
