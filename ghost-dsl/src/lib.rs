@@ -27,6 +27,7 @@ pub mod agent;
 mod alloc;
 mod ids;
 pub mod message;
+pub mod scheduler;
 pub mod sim;
 pub mod topology;
 mod txn;
@@ -45,6 +46,8 @@ pub use message::{
 pub use topology::{Cpu, PerCpu, Topology, TopologyError};
 pub use txn::{CommitFlags, RunFlags, RunRequestOptions, TxnState};
 
+pub use gears_macros::ghost_scheduler;
+
 /// The names a scheduler module usually needs.
 pub mod prelude {
     pub use crate::sim::{SimConfig, SimEnclave, SimReport};
@@ -54,10 +57,17 @@ pub mod prelude {
         RunRequestOptions, StatusWord, TaskAllocator, TaskBlocked, TaskDead, TaskDeparted, TaskNew,
         TaskPreempt, TaskWakeup, TaskYield, Topology, TxnState,
     };
+    // The scheduler DSL (ghost-dsl/src/scheduler).
+    pub use crate::ghost_scheduler;
+    pub use crate::scheduler::{Cx, FullAgent, Scheduler, Task, TaskState};
+    pub use crate::{
+        AgentRpcArgs, AgentRpcResponse, CpuAvailable, CpuNotIdle, TaskAffinityChanged,
+    };
 }
 
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::scheduler::__private as scheduler;
     pub use gears_runtime;
 }

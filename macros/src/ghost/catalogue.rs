@@ -13,7 +13,8 @@ pub(crate) enum Shape {
     Cpu { msg: &'static str },
     /// `(cpu: Cpu, cx: &mut Cx) -> Option<Gtid>`: the decision for one CPU.
     PickNext,
-    /// `(req: i64, cx: &mut Cx) -> i64`: `AgentProcess::Rpc` handled in the agent.
+    /// `(req: i64, args: &AgentRpcArgs, cx: &mut Cx) -> AgentRpcResponse`: `AgentProcess::Rpc`
+    /// handled in the agent (ghOSt's `RpcHandler`).
     Rpc,
     /// `(cx: &mut Cx)`: called once, after the channels exist and before the first message.
     EnclaveReady,
@@ -99,17 +100,19 @@ impl HandlerSpec {
     pub(crate) fn expected_signature(&self, task: &str) -> String {
         let name = self.name;
         match self.shape {
-            Shape::Task { msg } => {
-                format!("fn {name}(&mut self, task: &mut Task<{task}>, msg: &{msg}, cx: &mut Cx)")
-            }
+            Shape::Task { msg } => format!(
+                "fn {name}(&mut self, task: &mut Task<{task}>, msg: &{msg}, cx: &mut Cx<'_>)"
+            ),
             Shape::Cpu { msg } => {
-                format!("fn {name}(&mut self, cpu: Cpu, msg: &{msg}, cx: &mut Cx)")
+                format!("fn {name}(&mut self, cpu: Cpu, msg: &{msg}, cx: &mut Cx<'_>)")
             }
             Shape::PickNext => {
-                format!("fn {name}(&mut self, cpu: Cpu, cx: &mut Cx) -> Option<Gtid>")
+                format!("fn {name}(&mut self, cpu: Cpu, cx: &mut Cx<'_>) -> Option<Gtid>")
             }
-            Shape::Rpc => format!("fn {name}(&mut self, req: i64, cx: &mut Cx) -> i64"),
-            Shape::EnclaveReady => format!("fn {name}(&mut self, cx: &mut Cx)"),
+            Shape::Rpc => format!(
+                "fn {name}(&mut self, req: i64, args: &AgentRpcArgs, cx: &mut Cx<'_>) -> AgentRpcResponse"
+            ),
+            Shape::EnclaveReady => format!("fn {name}(&mut self, cx: &mut Cx<'_>)"),
         }
     }
 }

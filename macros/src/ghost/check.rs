@@ -164,7 +164,7 @@ enum Param {
 enum Ret {
     Unit,
     OptionGtid,
-    I64,
+    RpcResponse,
 }
 
 fn shape_of(spec: &HandlerSpec) -> (&'static [Param], Ret) {
@@ -172,7 +172,10 @@ fn shape_of(spec: &HandlerSpec) -> (&'static [Param], Ret) {
         Shape::Task { msg } => (task_params(msg), Ret::Unit),
         Shape::Cpu { msg } => (cpu_params(msg), Ret::Unit),
         Shape::PickNext => (&[Param::Cpu, Param::CxRef], Ret::OptionGtid),
-        Shape::Rpc => (&[Param::I64, Param::CxRef], Ret::I64),
+        Shape::Rpc => (
+            &[Param::I64, Param::MsgRef("AgentRpcArgs"), Param::CxRef],
+            Ret::RpcResponse,
+        ),
         Shape::EnclaveReady => (&[Param::CxRef], Ret::Unit),
     }
 }
@@ -289,14 +292,16 @@ fn check_signature(
                 && single_type_arg(args)
                     .is_some_and(|inner| path_last(inner).is_some_and(|(ident, _)| ident == "Gtid"))
         }),
-        (ReturnType::Type(_, ty), Ret::I64) => path_last(ty).is_some_and(|(i, _)| i == "i64"),
+        (ReturnType::Type(_, ty), Ret::RpcResponse) => {
+            path_last(ty).is_some_and(|(i, _)| i == "AgentRpcResponse")
+        }
         (ReturnType::Default, _) => false,
     };
     if !ret_ok {
         let what = match ret {
             Ret::Unit => "it must not return a value",
             Ret::OptionGtid => "it must return `Option<Gtid>` (the task to run, or None to idle)",
-            Ret::I64 => "it must return `i64` (the RPC response)",
+            Ret::RpcResponse => "it must return `AgentRpcResponse`",
         };
         return match &sig.output {
             ReturnType::Default => Err(wrong(sig, what)),
@@ -331,6 +336,9 @@ fn param_problem(ty: &Type, expected: Param, task: Option<&Type>) -> Option<Stri
         }
         Param::MsgRef(name) => match reference(ty, false).and_then(path_last) {
             Some((ident, _)) if ident == name => None,
+            _ if name == "AgentRpcArgs" => {
+                Some("the arguments parameter must be `&AgentRpcArgs`".to_owned())
+            }
             _ => Some(format!("the message parameter must be `&{name}`")),
         },
         Param::CxRef => match reference(ty, true).and_then(path_last) {

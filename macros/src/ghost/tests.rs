@@ -95,7 +95,9 @@ fn all_missing_required_handlers_are_named_in_one_error() {
         );
     }
     assert!(!errors[0].contains("`task_new`"));
-    assert!(errors[0].contains("fn pick_next(&mut self, cpu: Cpu, cx: &mut Cx) -> Option<Gtid>"));
+    assert!(
+        errors[0].contains("fn pick_next(&mut self, cpu: Cpu, cx: &mut Cx<'_>) -> Option<Gtid>")
+    );
 }
 
 #[test]
@@ -194,7 +196,7 @@ fn wrong_signatures_show_the_expected_one() {
         assert!(errors[0].contains(says), "{wrong}: {}", errors[0]);
         assert!(
             errors[0].contains(
-                "expected: `fn task_new(&mut self, task: &mut Task<FifoTask>, msg: &TaskNew, cx: &mut Cx)`"
+                "expected: `fn task_new(&mut self, task: &mut Task<FifoTask>, msg: &TaskNew, cx: &mut Cx<'_>)`"
             ),
             "{}",
             errors[0]

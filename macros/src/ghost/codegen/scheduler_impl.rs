@@ -37,7 +37,7 @@ pub(super) fn generate(ir: &Ir) -> TokenStream {
                         &mut self,
                         task: &mut #rt::Task<#task>,
                         msg: &#rt::msg::#msg,
-                        cx: &mut #rt::Cx,
+                        cx: &mut #rt::Cx<'_>,
                     ) {
                         <#self_ty>::#user(self, task, msg, cx)
                     }
@@ -47,26 +47,31 @@ pub(super) fn generate(ir: &Ir) -> TokenStream {
                 let msg = format_ident!("{}", msg);
                 quote_spanned! {span=>
                     #[inline]
-                    fn #name(&mut self, cpu: #rt::Cpu, msg: &#rt::msg::#msg, cx: &mut #rt::Cx) {
+                    fn #name(&mut self, cpu: #rt::Cpu, msg: &#rt::msg::#msg, cx: &mut #rt::Cx<'_>) {
                         <#self_ty>::#user(self, cpu, msg, cx)
                     }
                 }
             }
             Shape::PickNext => quote_spanned! {span=>
                 #[inline]
-                fn #name(&mut self, cpu: #rt::Cpu, cx: &mut #rt::Cx) -> ::core::option::Option<#rt::Gtid> {
+                fn #name(&mut self, cpu: #rt::Cpu, cx: &mut #rt::Cx<'_>) -> ::core::option::Option<#rt::Gtid> {
                     <#self_ty>::#user(self, cpu, cx)
                 }
             },
             Shape::Rpc => quote_spanned! {span=>
                 #[inline]
-                fn #name(&mut self, req: i64, cx: &mut #rt::Cx) -> i64 {
-                    <#self_ty>::#user(self, req, cx)
+                fn #name(
+                    &mut self,
+                    req: i64,
+                    args: &#rt::AgentRpcArgs,
+                    cx: &mut #rt::Cx<'_>,
+                ) -> #rt::AgentRpcResponse {
+                    <#self_ty>::#user(self, req, args, cx)
                 }
             },
             Shape::EnclaveReady => quote_spanned! {span=>
                 #[inline]
-                fn #name(&mut self, cx: &mut #rt::Cx) {
+                fn #name(&mut self, cx: &mut #rt::Cx<'_>) {
                     <#self_ty>::#user(self, cx)
                 }
             },
@@ -75,14 +80,14 @@ pub(super) fn generate(ir: &Ir) -> TokenStream {
     // The task type's bound is checked at the user's `task = T` tokens, in our words.
     let task_assert = quote_spanned! {task.span()=>
         const _: fn() = || {
-            fn __gears_task_state<T: #rt::TaskState>() {}
-            __gears_task_state::<#task>();
+            fn __gears_task_data<T: #rt::TaskData>() {}
+            __gears_task_data::<#task>();
         };
     };
     quote! {
         #task_assert
         impl #rt::Scheduler for #self_ty {
-            type TaskState = #task;
+            type TaskData = #task;
             const MODEL: #rt::Model = #model;
             #(#methods)*
         }

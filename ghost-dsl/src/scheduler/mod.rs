@@ -1,0 +1,142 @@
+//! The support `#[ghost_scheduler]` generates code against: a scheduler is a [`Scheduler`]
+//! (its handlers), driven by the generic [`SchedulerAgent`] (the tutorial's `Scheduler` +
+//! `Agent` subclasses: task allocator, channels, `DispatchMessage`, the agent loop) inside a
+//! [`FullAgent`] (the tutorial's `FullAgent` / `AgentProcess`).
+//!
+//! What the agent does for every scheduler, so that handlers only hold policy:
+//!
+//! - **Task allocation.** A [`Task`] (gtid, seqnum, [`TaskState`], channel CPU, and the
+//!   scheduler's `T::default()`) is made on `MSG_TASK_NEW` and freed after `MSG_TASK_DEAD` /
+//!   `MSG_TASK_DEPARTED`.
+//! - **Seqnums.** A task message's seqnum becomes the task's before its handler runs (its
+//!   barrier for commits); a message whose seqnum is not newer is dropped as ghOSt does.
+//! - **State checks.** Every message is checked against the task's state (wakeup of a blocked
+//!   task; blocked / preempted / yielded from a CPU; dead when blocked; a per-CPU agent only
+//!   hears about its own tasks), and every `pick_next` choice must be a live runnable task. A
+//!   broken rule is a [`TransitionError`] naming the message (or decision) and the task; the run
+//!   ends with [`Error::Transition`].
+//! - **The loop.** Read the agent barrier, drain the channel, yield with `RTLA_ON_IDLE` when
+//!   boosted, ask `pick_next`, open a transaction with the target's seqnum and the agent barrier,
+//!   commit. A commit that fails for a passing reason (stale barrier, CPU briefly unavailable)
+//!   is retried with the same task by the next iteration; any other failure is an error.
+//!   Centralized: one global agent asks `pick_next` for every free CPU but its own and commits
+//!   them in one batch (`commit_run_requests`).
+
+mod agent;
+mod cx;
+mod error;
+mod full_agent;
+mod task;
+
+pub use agent::{AgentStats, SchedulerAgent};
+pub use cx::Cx;
+pub use error::{Error, TransitionError};
+pub use full_agent::FullAgent;
+pub use task::{Task, TaskState};
+
+use crate::{
+    AgentModel, AgentRpcArgs, AgentRpcResponse, Cpu, CpuAvailable, CpuNotIdle, CpuTick, Gtid,
+    RPC_ENODEV, TaskAffinityChanged, TaskBlocked, TaskDead, TaskDeparted, TaskNew, TaskPreempt,
+    TaskWakeup, TaskYield,
+};
+
+/// What a scheduler's per-task state must be: made with `Default` when the task arrives.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the per-task state of a ghost scheduler: it does not implement `Default`",
+    label = "the `task = ..` type of #[ghost_scheduler]",
+    note = "the agent makes each task's state with `Default::default()` when its MSG_TASK_NEW arrives: derive or implement `Default` for `{Self}`"
+)]
+pub trait TaskData: Default + 'static {}
+
+impl<T: Default + 'static> TaskData for T {}
+
+/// A scheduling policy: the handlers of ghOSt's `BasicDispatchScheduler` and the decision.
+///
+/// `#[ghost_scheduler]` implements it for an `impl` block of handlers; it can also be
+/// implemented by hand. Handlers run inside the agent's drain, after the agent has updated the
+/// task's seqnum and state, and must not block.
+pub trait Scheduler {
+    /// The scheduler's per-task state (`task = ..`).
+    type TaskData: TaskData;
+    /// One agent per CPU, or one global agent.
+    const MODEL: AgentModel;
+
+    /// `MSG_TASK_NEW`: a task joined; it is [`TaskState::Runnable`] or [`TaskState::Blocked`]
+    /// per `msg.runnable`. Associate it with a CPU's channel here if the policy spreads tasks.
+    fn task_new(&mut self, task: &mut Task<Self::TaskData>, msg: &TaskNew, cx: &mut Cx<'_>);
+    /// `MSG_TASK_WAKEUP`: blocked → runnable.
+    fn task_runnable(&mut self, task: &mut Task<Self::TaskData>, msg: &TaskWakeup, cx: &mut Cx<'_>);
+    /// `MSG_TASK_BLOCKED`: on a CPU → blocked.
+    fn task_blocked(&mut self, task: &mut Task<Self::TaskData>, msg: &TaskBlocked, cx: &mut Cx<'_>);
+    /// `MSG_TASK_YIELD`: on a CPU → runnable.
+    fn task_yield(&mut self, task: &mut Task<Self::TaskData>, msg: &TaskYield, cx: &mut Cx<'_>);
+    /// `MSG_TASK_PREEMPT`: on a CPU → runnable (every per-CPU agent wakeup preempts its CPU's
+    /// task).
+    fn task_preempted(
+        &mut self,
+        task: &mut Task<Self::TaskData>,
+        msg: &TaskPreempt,
+        cx: &mut Cx<'_>,
+    );
+    /// `MSG_TASK_DEPARTED`: the task left ghOSt, from any state; freed after this returns.
+    fn task_departed(
+        &mut self,
+        task: &mut Task<Self::TaskData>,
+        msg: &TaskDeparted,
+        cx: &mut Cx<'_>,
+    );
+    /// `MSG_TASK_DEAD`: the blocked task exited; freed after this returns.
+    fn task_dead(&mut self, task: &mut Task<Self::TaskData>, msg: &TaskDead, cx: &mut Cx<'_>);
+    /// `MSG_TASK_AFFINITY_CHANGED` (optional).
+    fn task_affinity_changed(
+        &mut self,
+        task: &mut Task<Self::TaskData>,
+        msg: &TaskAffinityChanged,
+        cx: &mut Cx<'_>,
+    ) {
+        let _ = (task, msg, cx);
+    }
+    /// `MSG_CPU_TICK` (optional; only with ticks enabled in the `AgentConfig`).
+    fn cpu_tick(&mut self, cpu: Cpu, msg: &CpuTick, cx: &mut Cx<'_>) {
+        let _ = (cpu, msg, cx);
+    }
+    /// `MSG_CPU_NOT_IDLE` (optional): a higher class took `cpu`; the agent stops committing there.
+    fn cpu_not_idle(&mut self, cpu: Cpu, msg: &CpuNotIdle, cx: &mut Cx<'_>) {
+        let _ = (cpu, msg, cx);
+    }
+    /// `MSG_CPU_AVAILABLE` (optional): `cpu` is free for ghOSt again.
+    fn cpu_available(&mut self, cpu: Cpu, msg: &CpuAvailable, cx: &mut Cx<'_>) {
+        let _ = (cpu, msg, cx);
+    }
+    /// The decision: the task to run on `cpu` now, or `None` to leave it idle. The task must be
+    /// runnable ([`Task::is_runnable`]); the agent commits it with its seqnum as barrier.
+    fn pick_next(&mut self, cpu: Cpu, cx: &mut Cx<'_>) -> Option<Gtid>;
+    /// ghOSt's `RpcHandler` (optional): answers [`RPC_ENODEV`] by default.
+    fn rpc(&mut self, req: i64, args: &AgentRpcArgs, cx: &mut Cx<'_>) -> AgentRpcResponse {
+        let _ = (req, args, cx);
+        AgentRpcResponse {
+            response_code: RPC_ENODEV,
+            buffer: Vec::new(),
+        }
+    }
+    /// ghOSt's `EnclaveReady` (optional): once, before the first message.
+    fn enclave_ready(&mut self, cx: &mut Cx<'_>) {
+        let _ = cx;
+    }
+}
+
+/// The paths generated code uses (through `ghost_dsl::__private::scheduler`).
+#[doc(hidden)]
+pub mod __private {
+    pub use super::{Cx, Error, FullAgent, Scheduler, Task, TaskData};
+    pub use crate::sim::{SimEnclave, SimReport as Report};
+    pub use crate::{AgentConfig, AgentModel as Model, AgentRpcArgs, AgentRpcResponse, Cpu, Gtid};
+
+    /// The message payload types handlers take.
+    pub mod msg {
+        pub use crate::{
+            CpuAvailable, CpuNotIdle, CpuTick, TaskAffinityChanged, TaskBlocked, TaskDead,
+            TaskDeparted, TaskNew, TaskPreempt, TaskWakeup, TaskYield,
+        };
+    }
+}
