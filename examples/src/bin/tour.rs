@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("gears tour{}", if args.quick { " (quick)" } else { "" });
     pool_section(&args)?;
     cpu_list_section()?;
+    gears_examples::ghost::tutorial::tour_section(args.quick)?;
     Ok(())
 }
 

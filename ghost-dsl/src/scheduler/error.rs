@@ -17,8 +17,9 @@ pub struct TransitionError {
     pub cpu: Cpu,
     /// The task.
     pub gtid: Gtid,
-    /// What was being handled: the message as ghOSt prints it (`MSG_TASK_WAKEUP seq=3 task 2`),
-    /// or the decision (`pick_next(cpu1)`, `commit on cpu1`).
+    /// What was being handled, naming the task: the message as ghOSt prints it
+    /// (`MSG_TASK_WAKEUP seq=3 task 2`), or the decision (`pick_next(cpu1) -> task 2`,
+    /// `commit of task 2 on cpu1`).
     pub during: String,
     /// What is wrong, and what the scheduler should have done.
     pub problem: String,
@@ -28,8 +29,8 @@ impl fmt::Display for TransitionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} for {} (agent on {}, at {} ns): {}",
-            self.during, self.gtid, self.cpu, self.now_ns, self.problem
+            "{} (agent on {}, at {} ns): {}",
+            self.during, self.cpu, self.now_ns, self.problem
         )
     }
 }

@@ -49,8 +49,10 @@ impl<S: Scheduler> FullAgent<S> {
     /// simulation error, which it usually causes); [`Error::Sim`] when the simulation stalls or
     /// reaches its time limit.
     pub fn run(mut self) -> Result<SimReport, Error> {
+        // The clock stops at the last event before the bound, so the bound advances on its own.
+        let mut until = self.enclave.now_ns();
         loop {
-            let until = self.enclave.now_ns().saturating_add(CHECK_EVERY_NS);
+            until = until.saturating_add(CHECK_EVERY_NS);
             let status = self.run_until(until)?;
             if status == SimStatus::Finished {
                 return Ok(self.enclave.report());
