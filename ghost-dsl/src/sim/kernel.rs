@@ -141,6 +141,9 @@ struct CpuSlot {
     barrier: BarrierToken,
     snapshot: BarrierToken,
     run_started: u64,
+    /// The end of the agent's last iteration (its messages' cost included): it cannot start the
+    /// next one earlier.
+    busy_until: u64,
     drained: u64,
     outcome: Outcome,
     current: Option<u32>,
@@ -247,6 +250,7 @@ impl Kernel {
                     barrier: BarrierToken(0),
                     snapshot: BarrierToken(0),
                     run_started: 0,
+                    busy_until: 0,
                     drained: 0,
                     outcome: Outcome::None,
                     current: None,
@@ -691,18 +695,23 @@ impl Kernel {
 
     pub(crate) fn handle_next_event(&mut self) {
         let Some(event) = self.heap.pop() else { return };
+        if let EventKind::PhaseEnd(i, generation) = event.kind {
+            // A stale end (the task left the CPU since) is not an event: it must not move the
+            // clock, so that a stall is reported at the time things stopped.
+            let task = &self.tasks[i as usize];
+            if task.generation == generation
+                && let TaskState::OnCpu(c) = task.state
+            {
+                self.now = event.time;
+                self.account_run(i);
+                self.continue_on_cpu(i, c);
+            }
+            return;
+        }
         self.now = event.time;
         match event.kind {
             EventKind::Arrive(i) => self.arrive(i),
-            EventKind::PhaseEnd(i, generation) => {
-                let task = &self.tasks[i as usize];
-                if task.generation == generation
-                    && let TaskState::OnCpu(c) = task.state
-                {
-                    self.account_run(i);
-                    self.continue_on_cpu(i, c);
-                }
-            }
+            EventKind::PhaseEnd(..) => unreachable!("handled above"),
             EventKind::Wake(i) => self.wake(i),
             EventKind::Tick(c) => self.tick(c),
             EventKind::InterferenceStart(c, len) => self.interference_start(c, len),
@@ -714,7 +723,7 @@ impl Kernel {
         let slot = &mut self.cpus[c as usize];
         if let AgentPhase::Blocked { .. } = slot.agent {
             slot.agent = AgentPhase::Starting;
-            slot.timer = Some((self.now, self.seq));
+            slot.timer = Some((self.now.max(slot.busy_until), self.seq));
             self.seq += 1;
         }
     }
@@ -777,6 +786,7 @@ impl Kernel {
             }
         }
         let start = slot.run_started;
+        slot.busy_until = end;
         slot.agent_ns += end - start;
         self.trace.record(TraceEvent::Agent {
             cpu: c,
@@ -1118,7 +1128,11 @@ impl Kernel {
             return;
         }
         slot.interference_active = false;
-        if let Some(since) = slot.interference_since.take() {
+        // `since` may be after now: the agent yielded at the end of an iteration that outlasted
+        // the burst, which then never ran.
+        if let Some(since) = slot.interference_since.take()
+            && since < now
+        {
             slot.interference_ns += now - since;
             self.trace.record(TraceEvent::Interference {
                 cpu: c as usize,
