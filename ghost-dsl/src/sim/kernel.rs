@@ -1,9 +1,12 @@
 //! The simulated kernel: tasks, CPUs, channels, transactions and the event queue.
 //!
-//! Hot-path layout: events are 24-byte values in one binary heap ordered by (time, sequence);
-//! agent wakeups, the most frequent events, live in a per-CPU slot instead (a linear scan over
-//! the agent CPUs is cheaper than two heap operations); channels are `VecDeque`s that keep their
-//! capacity; tasks and CPUs are indexed vectors. No allocation per message or per event.
+//! Hot-path layout: the most frequent events, an agent's next step and the end of the running
+//! task's stretch of CPU time, are two timers per enclave CPU in a tournament tree (setting one
+//! is `log2(2 * cpus)` compares, finding the earliest is one read; a preempted task's timer is
+//! simply overwritten instead of leaving a stale heap entry). Everything else
+//! (arrivals, wakeups, ticks, interference) is a 24-byte event in a binary heap ordered by
+//! (time, sequence). Channels are `VecDeque`s that keep their capacity; tasks and CPUs are indexed
+//! vectors. No allocation per message or per event.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -26,12 +29,10 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum EventKind {
     Arrive(u32),
-    /// The running task reached the end of its current stretch of CPU time; stale when the
-    /// generation differs (the task was preempted in between).
-    PhaseEnd(u32, u32),
     Wake(u32),
     Tick(u16),
-    InterferenceStart(u16, u64),
+    /// A burst on a CPU; its length is `burst_lens[index]`.
+    InterferenceStart(u16, u32),
     InterferenceEnd(u16),
 }
 
@@ -66,6 +67,73 @@ pub(crate) enum Next {
     Kernel,
     AgentStart(u16),
     AgentExec(u16),
+    /// The running task of the CPU reached the end of its stretch of CPU time.
+    TaskTimer(u16),
+}
+
+/// A timer slot that is not set: after every real (time, sequence).
+const NO_TIMER: (u64, u64) = (u64::MAX, u64::MAX);
+
+/// Fixed timer slots keyed by (time, sequence), with the earliest found in O(1) and updates in
+/// O(log slots): a tournament tree whose node `i` holds the slot winning among its leaves. Keys
+/// are packed into one `u128` (time high, sequence low) so that each step is one compare and a
+/// conditional move, not a chain of unpredictable branches.
+#[derive(Clone, Debug)]
+struct TimerTree {
+    size: usize,
+    keys: Vec<u128>,
+    winner: Vec<u32>,
+}
+
+const NO_KEY: u128 = u128::MAX;
+
+fn pack((time, seq): (u64, u64)) -> u128 {
+    (u128::from(time) << 64) | u128::from(seq)
+}
+
+fn unpack(key: u128) -> (u64, u64) {
+    ((key >> 64) as u64, key as u64)
+}
+
+impl TimerTree {
+    fn new(slots: usize) -> Self {
+        let size = slots.next_power_of_two().max(1);
+        let mut winner = vec![0u32; 2 * size];
+        for k in 0..size {
+            winner[size + k] = k as u32;
+        }
+        // All keys are equal (unset): the left child wins.
+        for i in (1..size).rev() {
+            winner[i] = winner[2 * i];
+        }
+        Self {
+            size,
+            keys: vec![NO_KEY; size],
+            winner,
+        }
+    }
+
+    fn set(&mut self, slot: usize, key: (u64, u64)) {
+        self.keys[slot] = pack(key);
+        let mut i = (self.size + slot) / 2;
+        while i >= 1 {
+            let (a, b) = (self.winner[2 * i], self.winner[2 * i + 1]);
+            let b_wins = self.keys[b as usize] < self.keys[a as usize];
+            self.winner[i] = if b_wins { b } else { a };
+            i /= 2;
+        }
+    }
+
+    fn get(&self, slot: usize) -> (u64, u64) {
+        unpack(self.keys[slot])
+    }
+
+    /// The earliest set slot and its key.
+    fn earliest(&self) -> Option<(usize, (u64, u64))> {
+        let slot = self.winner[1] as usize;
+        let key = self.keys[slot];
+        (key != NO_KEY).then(|| (slot, unpack(key)))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +155,6 @@ struct SimTask {
     phase: u32,
     round: u32,
     remaining: u64,
-    generation: u32,
     /// When the current stretch on the CPU started running (after the context switch).
     run_start: u64,
     /// When it was committed onto its CPU.
@@ -108,9 +175,9 @@ struct SimTask {
 enum AgentPhase {
     /// Not running; woken by a message to its channel, or by the CPU going idle if `on_idle`.
     Blocked { on_idle: bool },
-    /// Woken; takes the CPU at `timer`.
+    /// Woken; takes the CPU when its agent timer fires.
     Starting,
-    /// Holds the CPU; runs its iteration at `timer`.
+    /// Holds the CPU; runs its iteration when its agent timer fires.
     Running,
 }
 
@@ -137,7 +204,8 @@ struct CpuSlot {
     /// The channel that receives this CPU's messages.
     channel: u16,
     agent: AgentPhase,
-    timer: Option<(u64, u64)>,
+    /// Index of this CPU's two timers in `Kernel::timers` (agent at `2k`, task at `2k + 1`).
+    k: usize,
     barrier: BarrierToken,
     snapshot: BarrierToken,
     run_started: u64,
@@ -196,6 +264,10 @@ pub(crate) struct Kernel {
     tasks: Vec<SimTask>,
     specs: Vec<TaskSpec>,
     heap: BinaryHeap<Event>,
+    /// Per enclave CPU `k`: its agent timer (slot `2k`) and its running task's timer (`2k + 1`).
+    timers: TimerTree,
+    timer_cpus: Vec<u16>,
+    burst_lens: Vec<u64>,
     seq: u64,
     unfinished: usize,
     stats: Stats,
@@ -246,7 +318,7 @@ impl Kernel {
                     has_agent: false,
                     channel: 0,
                     agent: AgentPhase::Blocked { on_idle: false },
-                    timer: None,
+                    k: usize::MAX,
                     barrier: BarrierToken(0),
                     snapshot: BarrierToken(0),
                     run_started: 0,
@@ -289,7 +361,6 @@ impl Kernel {
                 phase: 0,
                 round: 0,
                 remaining: 0,
-                generation: 0,
                 run_start: 0,
                 dispatched_at: 0,
                 affinity: all,
@@ -321,16 +392,16 @@ impl Kernel {
             unfinished: config.workload.tasks.len(),
             specs: config.workload.tasks,
             heap: BinaryHeap::new(),
+            timers: TimerTree::new(0),
+            timer_cpus: Vec::new(),
+            burst_lens: Vec::new(),
             seq: 0,
             stats: Stats::default(),
             trace: TraceRecorder::new(config.record_trace),
             topology: config.topology,
         };
         for burst in config.interference {
-            kernel.schedule(
-                burst.start_ns,
-                EventKind::InterferenceStart(burst.cpu as u16, burst.duration_ns),
-            );
+            kernel.schedule_burst(burst.cpu as u16, burst.start_ns, burst.duration_ns);
         }
         Ok(kernel)
     }
@@ -368,6 +439,9 @@ impl Kernel {
         for id in &cpus {
             let slot = &mut self.cpus[id];
             slot.in_enclave = true;
+            slot.k = self.timer_cpus.len();
+            self.timer_cpus.push(id as u16);
+
             match model {
                 AgentModel::PerCpu => {
                     slot.runs_tasks = true;
@@ -393,6 +467,7 @@ impl Kernel {
                 }
             }
         }
+        self.timers = TimerTree::new(2 * self.timer_cpus.len());
         for i in 0..self.specs.len() {
             let at = self.specs[i].start_ns;
             self.schedule(at, EventKind::Arrive(i as u32));
@@ -408,7 +483,7 @@ impl Kernel {
             for id in &cpus {
                 let gap = self.rng.around(r.mean_gap_ns);
                 let len = self.rng.around(r.mean_len_ns);
-                self.schedule(gap, EventKind::InterferenceStart(id as u16, len));
+                self.schedule_burst(id as u16, gap, len);
             }
         }
         self.attached = true;
@@ -668,6 +743,49 @@ impl Kernel {
 
     // ---- the event loop ----
 
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        seq
+    }
+
+    fn schedule_burst(&mut self, c: u16, time: u64, len: u64) {
+        let index = u32::try_from(self.burst_lens.len()).expect("fewer than 2^32 bursts");
+        self.burst_lens.push(len);
+        self.schedule(time, EventKind::InterferenceStart(c, index));
+    }
+
+    fn set_timer(&mut self, index: usize, time: u64) {
+        let seq = self.next_seq();
+        self.timers.set(index, (time, seq));
+    }
+
+    /// Clears timer `index` and returns its time.
+    fn take_timer(&mut self, index: usize) -> u64 {
+        let (time, _) = self.timers.get(index);
+        if time != u64::MAX {
+            self.timers.set(index, NO_TIMER);
+        }
+        time
+    }
+
+    fn set_agent_timer(&mut self, c: u16, time: u64) {
+        self.set_timer(2 * self.cpus[c as usize].k, time);
+    }
+
+    /// Clears the agent timer of `c` and returns its time.
+    fn take_agent_timer(&mut self, c: u16) -> u64 {
+        self.take_timer(2 * self.cpus[c as usize].k)
+    }
+
+    fn set_task_timer(&mut self, c: u16, time: u64) {
+        self.set_timer(2 * self.cpus[c as usize].k + 1, time);
+    }
+
+    fn clear_task_timer(&mut self, c: u16) {
+        self.take_timer(2 * self.cpus[c as usize].k + 1);
+    }
+
     fn schedule(&mut self, time: u64, kind: EventKind) {
         let seq = self.seq;
         self.seq += 1;
@@ -675,46 +793,45 @@ impl Kernel {
     }
 
     pub(crate) fn peek_next(&self) -> Option<(u64, Next)> {
-        let mut best: Option<(u64, u64, Next)> =
-            self.heap.peek().map(|e| (e.time, e.seq, Next::Kernel));
-        for &c in &self.agent_cpus {
-            let slot = &self.cpus[c as usize];
-            if let Some((time, seq)) = slot.timer
-                && best.is_none_or(|(bt, bs, _)| (time, seq) < (bt, bs))
-            {
-                let next = if slot.agent == AgentPhase::Starting {
-                    Next::AgentStart(c)
-                } else {
-                    Next::AgentExec(c)
-                };
-                best = Some((time, seq, next));
-            }
+        let timer = self.timers.earliest();
+        if let Some(e) = self.heap.peek()
+            && timer.is_none_or(|(_, key)| (e.time, e.seq) < key)
+        {
+            return Some((e.time, Next::Kernel));
         }
-        best.map(|(t, _, n)| (t, n))
+        let (best_k, best) = timer?;
+        let c = self.timer_cpus[best_k / 2];
+        let next = if best_k % 2 == 1 {
+            Next::TaskTimer(c)
+        } else if self.cpus[c as usize].agent == AgentPhase::Starting {
+            Next::AgentStart(c)
+        } else {
+            Next::AgentExec(c)
+        };
+        Some((best.0, next))
+    }
+
+    /// The running task of `c` reached the end of its stretch of CPU time.
+    pub(crate) fn task_timer(&mut self, c: u16) {
+        self.now = self.take_timer(2 * self.cpus[c as usize].k + 1);
+        let i = self.cpus[c as usize]
+            .current
+            .expect("a task timer is set only while a task is on the CPU");
+        self.account_run(i);
+        self.continue_on_cpu(i, c);
     }
 
     pub(crate) fn handle_next_event(&mut self) {
         let Some(event) = self.heap.pop() else { return };
-        if let EventKind::PhaseEnd(i, generation) = event.kind {
-            // A stale end (the task left the CPU since) is not an event: it must not move the
-            // clock, so that a stall is reported at the time things stopped.
-            let task = &self.tasks[i as usize];
-            if task.generation == generation
-                && let TaskState::OnCpu(c) = task.state
-            {
-                self.now = event.time;
-                self.account_run(i);
-                self.continue_on_cpu(i, c);
-            }
-            return;
-        }
         self.now = event.time;
         match event.kind {
             EventKind::Arrive(i) => self.arrive(i),
-            EventKind::PhaseEnd(..) => unreachable!("handled above"),
             EventKind::Wake(i) => self.wake(i),
             EventKind::Tick(c) => self.tick(c),
-            EventKind::InterferenceStart(c, len) => self.interference_start(c, len),
+            EventKind::InterferenceStart(c, index) => {
+                let len = self.burst_lens[index as usize];
+                self.interference_start(c, len);
+            }
             EventKind::InterferenceEnd(c) => self.interference_end(c),
         }
     }
@@ -723,15 +840,15 @@ impl Kernel {
         let slot = &mut self.cpus[c as usize];
         if let AgentPhase::Blocked { .. } = slot.agent {
             slot.agent = AgentPhase::Starting;
-            slot.timer = Some((self.now.max(slot.busy_until), self.seq));
-            self.seq += 1;
+            let at = self.now.max(slot.busy_until);
+            self.set_agent_timer(c, at);
         }
     }
 
     pub(crate) fn agent_start(&mut self, c: u16) {
-        let slot = &mut self.cpus[c as usize];
-        let (time, _) = slot.timer.expect("a starting agent has a timer");
+        let time = self.take_agent_timer(c);
         self.now = time;
+        let slot = &mut self.cpus[c as usize];
         slot.agent = AgentPhase::Running;
         slot.run_started = time;
         if let Some(since) = slot.interference_since.take() {
@@ -746,21 +863,17 @@ impl Kernel {
             self.preempt(c, running);
         }
         let exec = self.now + self.costs.agent_loop_ns;
-        let seq = self.seq;
-        self.seq += 1;
         let slot = &mut self.cpus[c as usize];
         slot.snapshot = slot.barrier;
         slot.drained = 0;
         slot.outcome = Outcome::None;
-        slot.timer = Some((exec, seq));
+        self.set_agent_timer(c, exec);
     }
 
     pub(crate) fn begin_exec(&mut self, c: u16) -> Cpu {
-        let slot = &mut self.cpus[c as usize];
-        let (time, _) = slot.timer.take().expect("a running agent has a timer");
-        self.now = time;
+        self.now = self.take_agent_timer(c);
         self.stats.agent_runs += 1;
-        slot.cpu
+        self.cpus[c as usize].cpu
     }
 
     pub(crate) fn end_exec(&mut self, cpu: Cpu) {
@@ -781,13 +894,14 @@ impl Kernel {
             }
             Outcome::None => {
                 slot.agent = AgentPhase::Starting;
-                slot.timer = Some((end.max(now + 1), self.seq));
-                self.seq += 1;
             }
         }
         let start = slot.run_started;
         slot.busy_until = end;
         slot.agent_ns += end - start;
+        if slot.agent == AgentPhase::Starting {
+            self.set_agent_timer(c as u16, end.max(now + 1));
+        }
         self.trace.record(TraceEvent::Agent {
             cpu: c,
             start_ns: start,
@@ -928,8 +1042,6 @@ impl Kernel {
         task.switches += 1;
         task.run_start = start;
         task.dispatched_at = at;
-        task.generation = task.generation.wrapping_add(1);
-        let generation = task.generation;
         let slot = &mut self.cpus[c as usize];
         slot.current = Some(i);
         slot.switches += 1;
@@ -937,7 +1049,7 @@ impl Kernel {
             Some(Phase::Run(_)) => self.tasks[i as usize].remaining,
             _ => 0,
         };
-        self.schedule(start + run, EventKind::PhaseEnd(i, generation));
+        self.set_task_timer(c, start + run);
     }
 
     /// Charges the CPU time since the task's stretch started.
@@ -962,8 +1074,7 @@ impl Kernel {
                 Some(Phase::Run(_)) => {
                     let remaining = self.tasks[i as usize].remaining;
                     if remaining > 0 {
-                        let generation = self.tasks[i as usize].generation;
-                        self.schedule(now + remaining, EventKind::PhaseEnd(i, generation));
+                        self.set_task_timer(c, now + remaining);
                         return;
                     }
                     self.advance_phase(i);
@@ -1039,11 +1150,11 @@ impl Kernel {
 
     /// Takes task `i` off CPU `c` into `state`, recording its stretch there.
     fn leave_cpu(&mut self, i: u32, c: u16, state: TaskState) {
+        self.clear_task_timer(c);
         let now = self.now;
         let cs = self.costs.context_switch_ns;
         let task = &mut self.tasks[i as usize];
         task.state = state;
-        task.generation = task.generation.wrapping_add(1);
         task.runnable_since = now;
         let slot = &mut self.cpus[c as usize];
         task.last_cpu = Some(slot.cpu);
@@ -1154,7 +1265,7 @@ impl Kernel {
         {
             let gap = self.rng.around(r.mean_gap_ns);
             let len = self.rng.around(r.mean_len_ns);
-            self.schedule(now + gap, EventKind::InterferenceStart(c, len));
+            self.schedule_burst(c, now + gap, len);
         }
     }
 

@@ -364,6 +364,7 @@ impl SimEnclave {
             match next {
                 Next::Kernel => self.kernel.handle_next_event(),
                 Next::AgentStart(cpu) => self.kernel.agent_start(cpu),
+                Next::TaskTimer(cpu) => self.kernel.task_timer(cpu),
                 Next::AgentExec(cpu) => {
                     let cpu = self.kernel.begin_exec(cpu);
                     let mut enclave = AgentEnclave {
