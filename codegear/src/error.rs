@@ -59,8 +59,13 @@ pub enum ErrorKind {
 }
 
 /// A runtime error with the place it happened: the code gear about to run and the step number.
+///
+/// Boxed, so that `Result<Goto, Error>` (what every stub returns) is no larger than a `Goto`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Placed>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Placed {
     kind: ErrorKind,
     code_gear: Option<&'static str>,
     step: Option<u64>,
@@ -69,33 +74,33 @@ pub struct Error {
 impl Error {
     /// An error of `kind`, not yet placed.
     pub fn new(kind: ErrorKind) -> Self {
-        Self {
+        Self(Box::new(Placed {
             kind,
             code_gear: None,
             step: None,
-        }
+        }))
     }
 
     /// Records where the error happened (kept if already set).
     pub(crate) fn at(mut self, code_gear: &'static str, step: u64) -> Self {
-        self.code_gear.get_or_insert(code_gear);
-        self.step.get_or_insert(step);
+        self.0.code_gear.get_or_insert(code_gear);
+        self.0.step.get_or_insert(step);
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The code gear that was about to run, if known.
     pub fn code_gear(&self) -> Option<&'static str> {
-        self.code_gear
+        self.0.code_gear
     }
 
     /// The number of transitions completed before the error, if known.
     pub fn step(&self) -> Option<u64> {
-        self.step
+        self.0.step
     }
 }
 
@@ -154,12 +159,12 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.step, self.code_gear) {
+        match (self.0.step, self.0.code_gear) {
             (Some(step), Some(gear)) => write!(f, "step {step}, before code gear `{gear}`: ")?,
             (None, Some(gear)) => write!(f, "code gear `{gear}`: ")?,
             _ => {}
         }
-        self.kind.fmt(f)
+        self.0.kind.fmt(f)
     }
 }
 

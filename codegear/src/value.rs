@@ -26,9 +26,10 @@ impl<T: Clone + fmt::Debug + Hash + Eq + Send + 'static> Value for T {}
 
 /// The operations [`Args`] needs on its erased value, one instance per stored type.
 struct VTable {
-    type_id: fn() -> TypeId,
+    type_id: TypeId,
     type_name: fn() -> &'static str,
     inline: bool,
+    needs_drop: bool,
     drop: unsafe fn(*mut Storage),
     clone: unsafe fn(*const Storage) -> Storage,
     hash: unsafe fn(*const Storage, &mut dyn Hasher),
@@ -51,9 +52,11 @@ trait HasVTable: Value {
     const INLINE: bool =
         size_of::<Self>() <= INLINE_BYTES && align_of::<Self>() <= align_of::<Storage>();
     const VTABLE: &'static VTable = &VTable {
-        type_id: TypeId::of::<Self>,
+        type_id: TypeId::of::<Self>(),
         type_name: type_name::<Self>,
         inline: Self::INLINE,
+        // A boxed value always needs its box freed.
+        needs_drop: std::mem::needs_drop::<Self>() || !Self::INLINE,
         drop: drop_value::<Self>,
         clone: clone_value::<Self>,
         hash: hash_value::<Self>,
@@ -189,6 +192,7 @@ impl std::error::Error for TypeMismatch {}
 
 impl Args {
     /// Stores `value`, inline if it fits.
+    #[inline]
     pub fn new<T: Value>(value: T) -> Self {
         Self {
             vtable: T::VTABLE,
@@ -202,8 +206,9 @@ impl Args {
     }
 
     /// Whether the stored value is a `T`.
+    #[inline]
     pub fn is<T: Value>(&self) -> bool {
-        (self.vtable.type_id)() == TypeId::of::<T>()
+        self.vtable.type_id == TypeId::of::<T>()
     }
 
     /// The name of the stored type.
@@ -233,6 +238,27 @@ impl Args {
         Ok(unsafe { take_value::<T>(&this.storage) })
     }
 
+    /// Moves the stored value out, if it is a `T`, leaving `()` in its place: how a stub takes
+    /// its arguments out of the pending `Goto` without copying the `Goto` around.
+    ///
+    /// # Errors
+    /// [`TypeMismatch`] (and nothing is moved) if it is not a `T`.
+    #[inline]
+    pub fn take_in_place<T: Value>(&mut self) -> Result<T, TypeMismatch> {
+        if !self.is::<T>() {
+            return Err(TypeMismatch {
+                expected: type_name::<T>(),
+                found: self.type_name(),
+            });
+        }
+        // SAFETY: the type was checked, so the storage holds a live `T`; the vtable is switched
+        // to `()`'s right after, so the moved-out value is never used or dropped again (`()` is
+        // a ZST: its storage is never read).
+        let value = unsafe { take_value::<T>(&self.storage) };
+        self.vtable = <() as HasVTable>::VTABLE;
+        Ok(value)
+    }
+
     /// A reference to the stored value, if it is a `T`.
     pub fn downcast_ref<T: Value>(&self) -> Option<&T> {
         // SAFETY: the type was checked; the reference borrows `self`.
@@ -242,10 +268,13 @@ impl Args {
 }
 
 impl Drop for Args {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: the invariant: the storage holds a live value of the vtable's type, dropped
-        // only here (`take` bypasses this with ManuallyDrop).
-        unsafe { (self.vtable.drop)(&mut self.storage) }
+        if self.vtable.needs_drop {
+            // SAFETY: the invariant: the storage holds a live value of the vtable's type,
+            // dropped only here (`take` bypasses this with ManuallyDrop).
+            unsafe { (self.vtable.drop)(&mut self.storage) }
+        }
     }
 }
 
@@ -261,7 +290,7 @@ impl Clone for Args {
 
 impl PartialEq for Args {
     fn eq(&self, other: &Self) -> bool {
-        (self.vtable.type_id)() == (other.vtable.type_id)()
+        self.vtable.type_id == other.vtable.type_id
             // SAFETY: both hold a live value of the same type (checked just before).
             && unsafe { (self.vtable.eq)(&self.storage, &other.storage) }
     }
@@ -302,6 +331,15 @@ mod tests {
         let big = Args::new([7u64; 9]);
         assert!(!big.is_inline());
         assert_eq!(big.take::<[u64; 9]>().unwrap(), [7; 9]);
+    }
+
+    #[test]
+    fn take_in_place_leaves_unit_behind() {
+        let mut args = Args::new((String::from("moved"), 2u8));
+        assert!(args.take_in_place::<(u8,)>().is_err());
+        assert_eq!(args.take_in_place::<(String, u8)>().unwrap().0, "moved");
+        assert!(args.is::<()>());
+        assert_eq!(format!("{args:?}"), "()");
     }
 
     #[test]
