@@ -13,8 +13,9 @@ use std::hash::{Hash, Hasher};
 use std::mem::{MaybeUninit, align_of, size_of};
 use std::ptr;
 
-/// Bytes of a tuple that [`Args`] stores without allocating.
-pub const INLINE_BYTES: usize = 32;
+/// Bytes of a tuple that [`Args`] stores without allocating: enough for the usual code-gear
+/// inputs, e.g. two integers, a data-gear handle and a continuation (8 + 8 + 16 + 24).
+pub const INLINE_BYTES: usize = 56;
 
 const INLINE_WORDS: usize = INLINE_BYTES / size_of::<usize>();
 
@@ -325,8 +326,8 @@ mod tests {
 
     #[test]
     fn small_tuples_are_inline_and_large_ones_boxed() {
-        assert!(Args::fits_inline::<(u64, u64, u64, u64)>());
-        assert!(!Args::fits_inline::<(u64, u64, u64, u64, u8)>());
+        assert!(Args::fits_inline::<[u64; 7]>());
+        assert!(!Args::fits_inline::<([u64; 7], u8)>());
         assert!(!Args::fits_inline::<u128>() || align_of::<u128>() <= align_of::<usize>());
         let big = Args::new([7u64; 9]);
         assert!(!big.is_inline());
