@@ -144,7 +144,7 @@ pub struct CodeGear<A> {
     _args: PhantomData<fn(A)>,
 }
 
-impl<A: Value> CodeGear<A> {
+impl<A> CodeGear<A> {
     #[doc(hidden)]
     pub const fn new(info: CodeGearInfo) -> Self {
         Self {
@@ -152,7 +152,9 @@ impl<A: Value> CodeGear<A> {
             _args: PhantomData,
         }
     }
+}
 
+impl<A: Value> CodeGear<A> {
     /// Its row in the code-gear table.
     pub fn info(&'static self) -> &'static CodeGearInfo {
         &self.info
@@ -229,7 +231,7 @@ impl Goto {
     /// Used by generated stubs: moves the arguments out, leaving `()`.
     #[doc(hidden)]
     #[inline]
-    pub fn __gears_take<T: Value>(&mut self) -> Result<T, Error> {
+    pub fn __gears_take<T: Send + 'static>(&mut self) -> Result<T, Error> {
         self.args.take_in_place::<T>().map_err(Error::from)
     }
 }

@@ -49,9 +49,16 @@ impl Storage {
     }
 }
 
-trait HasVTable: Value {
+/// Where a type is stored: inline, or boxed. Separate from the vtable so that taking a value
+/// out needs only the type, not all of [`Value`] (which keeps trait errors at the user's type).
+trait Placement: Sized {
     const INLINE: bool =
         size_of::<Self>() <= INLINE_BYTES && align_of::<Self>() <= align_of::<Storage>();
+}
+
+impl<T> Placement for T {}
+
+trait HasVTable: Value + Placement {
     const VTABLE: &'static VTable = &VTable {
         type_id: TypeId::of::<Self>(),
         type_name: type_name::<Self>,
@@ -89,7 +96,7 @@ unsafe fn value_ref<'a, T: HasVTable>(storage: *const Storage) -> &'a T {
 ///
 /// # Safety
 /// As for [`value_ref`], and the storage must not be used as holding a `T` again.
-unsafe fn take_value<T: HasVTable>(storage: *const Storage) -> T {
+unsafe fn take_value<T: Placement>(storage: *const Storage) -> T {
     if T::INLINE {
         // SAFETY: an initialised `T` is there and, by the contract, is read exactly once.
         unsafe { ptr::read(storage.cast::<T>()) }
@@ -203,12 +210,12 @@ impl Args {
 
     /// Whether a `T` would be stored without allocating.
     pub const fn fits_inline<T: Value>() -> bool {
-        <T as HasVTable>::INLINE
+        <T as Placement>::INLINE
     }
 
     /// Whether the stored value is a `T`.
     #[inline]
-    pub fn is<T: Value>(&self) -> bool {
+    pub fn is<T: 'static>(&self) -> bool {
         self.vtable.type_id == TypeId::of::<T>()
     }
 
@@ -245,7 +252,7 @@ impl Args {
     /// # Errors
     /// [`TypeMismatch`] (and nothing is moved) if it is not a `T`.
     #[inline]
-    pub fn take_in_place<T: Value>(&mut self) -> Result<T, TypeMismatch> {
+    pub fn take_in_place<T: Send + 'static>(&mut self) -> Result<T, TypeMismatch> {
         if !self.is::<T>() {
             return Err(TypeMismatch {
                 expected: type_name::<T>(),

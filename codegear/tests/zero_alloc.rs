@@ -63,7 +63,12 @@ fn count(tally: Mut<'_, Tally>, n: u64, acc: u64, done: Next<(u64,)>) -> Goto {
 #[test]
 fn a_run_of_inline_transitions_allocates_nothing() {
     // Three values and a continuation: 8 + 8 + 12 + 24 bytes, inside the inline buffer.
-    assert!(codegear::Args::fits_inline::<(u64, u64, Gear<Tally>, Next<(u64,)>)>());
+    assert!(codegear::Args::fits_inline::<(
+        u64,
+        u64,
+        Gear<Tally>,
+        Next<(u64,)>
+    )>());
     let mut ctx = Context::new();
     let tally = ctx.alloc(Tally::default());
     // Warm up: the first run may build the tables.

@@ -21,7 +21,10 @@ pub fn run(effort: Effort) {
     let (expected, transitions) = run_match(rounds);
     let (acc, gear_transitions) = run_gears(&mut ctx, rounds);
     assert_eq!(acc, expected, "code gears and match compute the same value");
-    assert_eq!(gear_transitions, transitions, "and take the same transitions");
+    assert_eq!(
+        gear_transitions, transitions,
+        "and take the same transitions"
+    );
 
     let medians = interleaved_medians(
         reps,
@@ -34,7 +37,11 @@ pub fn run(effort: Effort) {
     let per = |i: usize| medians[i].as_secs_f64() * 1e9 / transitions as f64;
     report("dispatch.code_gears", per(0), "ns/transition");
     report("dispatch.hand_written_match_fused", per(1), "ns/transition");
-    report("dispatch.hand_written_match_opaque", per(2), "ns/transition");
+    report(
+        "dispatch.hand_written_match_opaque",
+        per(2),
+        "ns/transition",
+    );
     report_ratio("dispatch.code_gears_vs_match_opaque", per(0), per(2));
     report_ratio("dispatch.code_gears_vs_match_fused", per(0), per(1));
 }

@@ -31,7 +31,9 @@ pub fn count(n: u64, acc: u64) -> Goto {
 /// Runs `rounds + 1` rounds through the meta level; returns (accumulator, transitions).
 pub fn run_gears(ctx: &mut Context, rounds: u64) -> (u64, u64) {
     let before = ctx.steps();
-    let exit = ctx.run(goto!(mix(rounds, 0))).expect("the dispatch loop never fails");
+    let exit = ctx
+        .run(goto!(mix(rounds, 0)))
+        .expect("the dispatch loop never fails");
     let (acc,) = exit
         .outputs
         .take::<(u64,)>()

@@ -75,7 +75,12 @@ pub fn pop2_test(stack: Gear<dyn Stack>, out: Gear<Output>, next: Next<()>) -> G
 
 #[code_gear]
 /// `pop2Test1`: receives the two popped values after its own inputs, prints them.
-pub fn pop2_test1(out: Mut<'_, Output>, next: Next<()>, data: Option<i64>, data1: Option<i64>) -> Goto {
+pub fn pop2_test1(
+    out: Mut<'_, Output>,
+    next: Next<()>,
+    data: Option<i64>,
+    data1: Option<i64>,
+) -> Goto {
     let mut out = out;
     let line = format!("pop2Test1: {data:?} {data1:?}");
     println!("{line}");
@@ -86,7 +91,9 @@ pub fn pop2_test1(out: Mut<'_, Output>, next: Next<()>, data: Option<i64>, data1
 /// Runs the chain in a fresh context; returns the context (for its tables) and the output gear.
 pub fn run() -> Result<(Context, Gear<Output>, u64), codegear::Error> {
     let mut ctx = Context::new();
-    let stack = ctx.alloc(SingleLinkedStack::default()).upcast::<dyn Stack>();
+    let stack = ctx
+        .alloc(SingleLinkedStack::default())
+        .upcast::<dyn Stack>();
     let out = ctx.alloc(Output::default());
     let exit = ctx.run(goto!(insert_test(stack, out, Next::exit())))?;
     Ok((ctx, out, exit.steps))
