@@ -760,6 +760,10 @@ impl Kernel {
         self.timers.set(index, (time, seq));
     }
 
+    fn timer_time(&self, index: usize) -> u64 {
+        self.timers.get(index).0
+    }
+
     /// Clears timer `index` and returns its time.
     fn take_timer(&mut self, index: usize) -> u64 {
         let (time, _) = self.timers.get(index);
@@ -813,7 +817,9 @@ impl Kernel {
 
     /// The running task of `c` reached the end of its stretch of CPU time.
     pub(crate) fn task_timer(&mut self, c: u16) {
-        self.now = self.take_timer(2 * self.cpus[c as usize].k + 1);
+        // Read, not cleared: playing the task's phases below either re-arms it or takes the
+        // task off the CPU, which clears it.
+        self.now = self.timer_time(2 * self.cpus[c as usize].k + 1);
         let i = self.cpus[c as usize]
             .current
             .expect("a task timer is set only while a task is on the CPU");
@@ -846,7 +852,8 @@ impl Kernel {
     }
 
     pub(crate) fn agent_start(&mut self, c: u16) {
-        let time = self.take_agent_timer(c);
+        // Read, not cleared: the timer is re-armed for the iteration below (one tree update).
+        let time = self.timer_time(2 * self.cpus[c as usize].k);
         self.now = time;
         let slot = &mut self.cpus[c as usize];
         slot.agent = AgentPhase::Running;
@@ -871,7 +878,9 @@ impl Kernel {
     }
 
     pub(crate) fn begin_exec(&mut self, c: u16) -> Cpu {
-        self.now = self.take_agent_timer(c);
+        // Read, not cleared: `end_exec` re-arms or clears it (nothing else touches a running
+        // agent's timer).
+        self.now = self.timer_time(2 * self.cpus[c as usize].k);
         self.stats.agent_runs += 1;
         self.cpus[c as usize].cpu
     }
@@ -901,6 +910,8 @@ impl Kernel {
         slot.agent_ns += end - start;
         if slot.agent == AgentPhase::Starting {
             self.set_agent_timer(c as u16, end.max(now + 1));
+        } else {
+            self.take_agent_timer(c as u16);
         }
         self.trace.record(TraceEvent::Agent {
             cpu: c,
