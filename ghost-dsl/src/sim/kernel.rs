@@ -75,14 +75,15 @@ pub(crate) enum Next {
 const NO_TIMER: (u64, u64) = (u64::MAX, u64::MAX);
 
 /// Fixed timer slots keyed by (time, sequence), with the earliest found in O(1) and updates in
-/// O(log slots): a tournament tree whose node `i` holds the slot winning among its leaves. Keys
-/// are packed into one `u128` (time high, sequence low) so that each step is one compare and a
-/// conditional move, not a chain of unpredictable branches.
+/// O(log slots): a tournament tree whose node `i` holds the key and slot winning among its
+/// leaves. Keys are packed into one `u128` (time high, sequence low) so that each step is one
+/// compare of two adjacent nodes and a conditional move; an update stops as soon as a node comes
+/// out unchanged, since nothing above it can change then.
 #[derive(Clone, Debug)]
 struct TimerTree {
     size: usize,
-    keys: Vec<u128>,
-    winner: Vec<u32>,
+    /// `nodes[size + slot]` is the leaf of `slot`; `nodes[1]` the overall winner.
+    nodes: Vec<(u128, u32)>,
 }
 
 const NO_KEY: u128 = u128::MAX;
@@ -98,41 +99,39 @@ fn unpack(key: u128) -> (u64, u64) {
 impl TimerTree {
     fn new(slots: usize) -> Self {
         let size = slots.next_power_of_two().max(1);
-        let mut winner = vec![0u32; 2 * size];
-        for k in 0..size {
-            winner[size + k] = k as u32;
+        let mut nodes = vec![(NO_KEY, 0u32); 2 * size];
+        for slot in 0..size {
+            nodes[size + slot].1 = slot as u32;
         }
         // All keys are equal (unset): the left child wins.
         for i in (1..size).rev() {
-            winner[i] = winner[2 * i];
+            nodes[i] = nodes[2 * i];
         }
-        Self {
-            size,
-            keys: vec![NO_KEY; size],
-            winner,
-        }
+        Self { size, nodes }
     }
 
     fn set(&mut self, slot: usize, key: (u64, u64)) {
-        self.keys[slot] = pack(key);
-        let mut i = (self.size + slot) / 2;
-        while i >= 1 {
-            let (a, b) = (self.winner[2 * i], self.winner[2 * i + 1]);
-            let b_wins = self.keys[b as usize] < self.keys[a as usize];
-            self.winner[i] = if b_wins { b } else { a };
+        let mut i = self.size + slot;
+        self.nodes[i].0 = pack(key);
+        while i > 1 {
             i /= 2;
+            let (left, right) = (self.nodes[2 * i], self.nodes[2 * i + 1]);
+            let winner = if right.0 < left.0 { right } else { left };
+            if self.nodes[i] == winner {
+                break;
+            }
+            self.nodes[i] = winner;
         }
     }
 
     fn get(&self, slot: usize) -> (u64, u64) {
-        unpack(self.keys[slot])
+        unpack(self.nodes[self.size + slot].0)
     }
 
     /// The earliest set slot and its key.
     fn earliest(&self) -> Option<(usize, (u64, u64))> {
-        let slot = self.winner[1] as usize;
-        let key = self.keys[slot];
-        (key != NO_KEY).then(|| (slot, unpack(key)))
+        let (key, slot) = self.nodes[1];
+        (key != NO_KEY).then(|| (slot as usize, unpack(key)))
     }
 }
 
