@@ -1384,3 +1384,39 @@ impl Kernel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{NO_TIMER, TimerTree};
+    use crate::sim::SimRng;
+
+    /// The tree's earliest slot is always the brute-force minimum, through random sets and
+    /// clears (including sets that leave a node unchanged, where updates stop early).
+    #[test]
+    fn timer_tree_tracks_the_minimum() {
+        for slots in [1, 2, 3, 8, 13, 16] {
+            let mut rng = SimRng::new(slots as u64);
+            let mut tree = TimerTree::new(slots);
+            let mut model = vec![NO_TIMER; slots];
+            assert_eq!(tree.earliest(), None);
+            for seq in 0..5_000u64 {
+                let slot = rng.range(0, slots as u64 - 1) as usize;
+                let key = if rng.range(0, 3) == 0 {
+                    NO_TIMER
+                } else {
+                    (rng.range(0, 50), seq)
+                };
+                tree.set(slot, key);
+                model[slot] = key;
+                let want = model
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| **k != NO_TIMER)
+                    .min_by_key(|(_, k)| **k)
+                    .map(|(s, k)| (s, *k));
+                assert_eq!(tree.earliest(), want, "{slots} slots after {seq} updates");
+                assert_eq!(tree.get(slot), key);
+            }
+        }
+    }
+}
