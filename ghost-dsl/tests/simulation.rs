@@ -281,3 +281,35 @@ fn large_workload_finishes_with_about_600_messages_per_task() {
         (n as u64) * u64::from(workloads::LARGE_ROUNDS + 1)
     );
 }
+
+/// With ticks on, a scheduler that drops its tasks still stalls (idle CPUs stop ticking) instead
+/// of ticking on until the time limit.
+#[test]
+fn ticks_stop_on_idle_cpus_so_lost_tasks_stall() {
+    let mut committed = false;
+    let mut agent = common::per_cpu(|cpu, enclave| {
+        let barrier = enclave.agent_barrier();
+        let msgs = common::drain(enclave);
+        if !committed && let Some(new) = msgs.iter().find(|m| m.kind() == MessageKind::TaskNew) {
+            let state = common::commit(enclave, cpu, new.gtid().unwrap(), new.seqnum(), barrier);
+            committed = state == ghost_dsl::TxnState::Complete;
+            return;
+        }
+        // Forgets every task from now on, including the one a tick preempts.
+        enclave.local_yield(barrier, ghost_dsl::RunFlags::NONE);
+    });
+    let sim =
+        SimEnclave::new(config(workloads::tutorial_busy_loops(10_000_000)).with_tick_ns(1_000_000))
+            .unwrap();
+    let err = sim
+        .run(&mut agent, &cpus("0").with_ticks(CpuTickConfig::AllTicks))
+        .unwrap_err();
+    match err {
+        ghost_dsl::sim::SimError::Stalled { now_ns, stuck } => {
+            assert_eq!(stuck.len(), 2);
+            assert!(now_ns < 2_000_000, "stalled at {now_ns}");
+            assert_eq!(stuck[0].state, "runnable");
+        }
+        other => panic!("expected a stall, got {other}"),
+    }
+}

@@ -214,6 +214,8 @@ struct CpuSlot {
     drained: u64,
     outcome: Outcome,
     current: Option<u32>,
+    /// A tick event is pending for this CPU.
+    tick_armed: bool,
     interference_active: bool,
     interference_until: u64,
     interference_since: Option<u64>,
@@ -251,6 +253,8 @@ pub(crate) struct Kernel {
     topology: Topology,
     costs: Costs,
     tick_ns: u64,
+    /// Whether CPUs running tasks get `MSG_CPU_TICK` (set at attach).
+    ticks: bool,
     max_time_ns: u64,
     random_interference: Option<RandomInterference>,
     rng: SimRng,
@@ -325,6 +329,7 @@ impl Kernel {
                     drained: 0,
                     outcome: Outcome::None,
                     current: None,
+                    tick_armed: false,
                     interference_active: false,
                     interference_until: 0,
                     interference_since: None,
@@ -378,6 +383,7 @@ impl Kernel {
             now: 0,
             costs: config.costs,
             tick_ns: config.tick_ns,
+            ticks: false,
             max_time_ns: config.max_time_ns,
             random_interference: config.random_interference,
             rng: SimRng::new(config.seed),
@@ -440,7 +446,6 @@ impl Kernel {
             slot.in_enclave = true;
             slot.k = self.timer_cpus.len();
             self.timer_cpus.push(id as u16);
-
             match model {
                 AgentModel::PerCpu => {
                     slot.runs_tasks = true;
@@ -471,13 +476,7 @@ impl Kernel {
             let at = self.specs[i].start_ns;
             self.schedule(at, EventKind::Arrive(i as u32));
         }
-        if config.tick_config == CpuTickConfig::AllTicks {
-            for id in &cpus {
-                if self.cpus[id].runs_tasks {
-                    self.schedule(self.tick_ns, EventKind::Tick(id as u16));
-                }
-            }
-        }
+        self.ticks = config.tick_config == CpuTickConfig::AllTicks;
         if let Some(r) = self.random_interference {
             for id in &cpus {
                 let gap = self.rng.around(r.mean_gap_ns);
@@ -1055,6 +1054,7 @@ impl Kernel {
         let slot = &mut self.cpus[c as usize];
         slot.current = Some(i);
         slot.switches += 1;
+        self.arm_tick(c);
         let run = match self.current_phase(i) {
             Some(Phase::Run(_)) => self.tasks[i as usize].remaining,
             _ => 0,
@@ -1200,13 +1200,24 @@ impl Kernel {
         self.post_task(i, payload);
     }
 
-    fn tick(&mut self, c: u16) {
-        if self.unfinished == 0 {
-            return;
+    /// Ticks fire at multiples of the tick period while a CPU has a task; an idle CPU's tick
+    /// stops and restarts with its next task, so that idle CPUs cost no events and a scheduler
+    /// that loses its tasks stalls instead of ticking to the time limit.
+    fn arm_tick(&mut self, c: u16) {
+        let slot = &mut self.cpus[c as usize];
+        if self.ticks && !slot.tick_armed {
+            slot.tick_armed = true;
+            let next = (self.now / self.tick_ns + 1) * self.tick_ns;
+            self.schedule(next, EventKind::Tick(c));
         }
-        if let Some(i) = self.cpus[c as usize].current
-            && self.now >= self.tasks[i as usize].run_start
-        {
+    }
+
+    fn tick(&mut self, c: u16) {
+        let Some(i) = self.cpus[c as usize].current else {
+            self.cpus[c as usize].tick_armed = false;
+            return;
+        };
+        if self.now >= self.tasks[i as usize].run_start {
             let cpu = self.cpus[c as usize].cpu;
             self.post_cpu(c, Payload::CpuTick(CpuTick { cpu }));
         }
