@@ -278,7 +278,8 @@ impl<'k> AgentEnclave<'k> {
         self.kernel.channel_of(self.cpu)
     }
 
-    /// The channel of `cpu`'s agent (per-CPU model), or the single channel (centralized).
+    /// The channel of `cpu`'s agent (per-CPU model), or the single channel (centralized); the
+    /// default channel for a CPU outside the enclave.
     pub fn channel(&self, cpu: Cpu) -> Channel {
         self.kernel.channel_of(cpu)
     }

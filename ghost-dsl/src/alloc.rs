@@ -102,3 +102,35 @@ impl<T> TaskAllocator<T> {
         self.slots.iter().flatten().map(|(g, t)| (*g, t))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TaskAllocator;
+    use crate::Gtid;
+
+    #[test]
+    fn insert_get_remove_and_generations() {
+        let mut tasks = TaskAllocator::new();
+        let a = Gtid::new(3, 1);
+        let a_next = Gtid::new(3, 2);
+        assert_eq!(tasks.insert(a, "a"), Ok(None));
+        assert_eq!(tasks.insert(a, "a2"), Ok(Some("a")));
+        assert_eq!(
+            tasks.insert(a_next, "other generation"),
+            Err("other generation")
+        );
+        assert_eq!(tasks.get(a), Some(&"a2"));
+        assert_eq!(tasks.get(a_next), None);
+        assert_eq!(tasks.get(Gtid::new(99, 1)), None);
+        *tasks.get_mut(a).unwrap() = "a3";
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks.remove(a_next), None);
+        assert_eq!(tasks.remove(a), Some("a3"));
+        assert!(tasks.is_empty());
+        assert_eq!(tasks.insert(a_next, "b"), Ok(None));
+        assert_eq!(tasks.insert(Gtid::new(1, 1), "c"), Ok(None));
+        let all: Vec<_> = tasks.iter().map(|(g, t)| (g.tid(), *t)).collect();
+        assert_eq!(all, [(1, "c"), (3, "b")]);
+        assert!(tasks.contains(a_next) && !tasks.contains(a));
+    }
+}

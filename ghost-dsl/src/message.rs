@@ -245,7 +245,9 @@ pub struct Message {
 }
 
 impl Message {
-    pub(crate) const fn new(seqnum: BarrierToken, payload: Payload) -> Self {
+    /// A message with this seqnum and payload (the kernel builds them; this is for testing
+    /// dispatch code without a simulation).
+    pub const fn new(seqnum: BarrierToken, payload: Payload) -> Self {
         Self { seqnum, payload }
     }
 

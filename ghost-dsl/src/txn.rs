@@ -28,7 +28,9 @@ impl RunFlags {
     pub const NONE: Self = Self(0);
     /// Wake the agent again when the CPU goes idle (ghOSt's `RTLA_ON_IDLE`). An agent whose
     /// priority is boosted yields with it, so that it gets the CPU back once the higher-class task
-    /// is done; without it, the agent sleeps until its next message.
+    /// is done; without it, the agent sleeps until its next message. (The simulator wakes it when
+    /// a higher-class burst ends; on a CPU that is idle already it does not simulate the agent
+    /// spinning, which would find nothing new.)
     pub const RTLA_ON_IDLE: Self = Self(1 << 0);
 
     /// Whether every flag of `other` is set in `self`.

@@ -1,9 +1,12 @@
 //! The simulated kernel: tasks, CPUs, channels, transactions and the event queue.
 //!
-//! Hot-path layout: events are 24-byte values in one binary heap ordered by (time, sequence);
-//! agent wakeups, the most frequent events, live in a per-CPU slot instead (a linear scan over
-//! the agent CPUs is cheaper than two heap operations); channels are `VecDeque`s that keep their
-//! capacity; tasks and CPUs are indexed vectors. No allocation per message or per event.
+//! Hot-path layout: the most frequent events, an agent's next step and the end of the running
+//! task's stretch of CPU time, are two timers per enclave CPU in a tournament tree (setting one
+//! is `log2(2 * cpus)` compares, finding the earliest is one read; a preempted task's timer is
+//! simply overwritten instead of leaving a stale heap entry). Everything else
+//! (arrivals, wakeups, ticks, interference) is a 24-byte event in a binary heap ordered by
+//! (time, sequence). Channels are `VecDeque`s that keep their capacity; tasks and CPUs are indexed
+//! vectors. No allocation per message or per event.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -26,12 +29,10 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum EventKind {
     Arrive(u32),
-    /// The running task reached the end of its current stretch of CPU time; stale when the
-    /// generation differs (the task was preempted in between).
-    PhaseEnd(u32, u32),
     Wake(u32),
     Tick(u16),
-    InterferenceStart(u16, u64),
+    /// A burst on a CPU; its length is `burst_lens[index]`.
+    InterferenceStart(u16, u32),
     InterferenceEnd(u16),
 }
 
@@ -66,6 +67,72 @@ pub(crate) enum Next {
     Kernel,
     AgentStart(u16),
     AgentExec(u16),
+    /// The running task of the CPU reached the end of its stretch of CPU time.
+    TaskTimer(u16),
+}
+
+/// A timer slot that is not set: after every real (time, sequence).
+const NO_TIMER: (u64, u64) = (u64::MAX, u64::MAX);
+
+/// Fixed timer slots keyed by (time, sequence), with the earliest found in O(1) and updates in
+/// O(log slots): a tournament tree whose node `i` holds the key and slot winning among its
+/// leaves. Keys are packed into one `u128` (time high, sequence low) so that each step is one
+/// compare of two adjacent nodes and a conditional move; an update stops as soon as a node comes
+/// out unchanged, since nothing above it can change then.
+#[derive(Clone, Debug)]
+struct TimerTree {
+    size: usize,
+    /// `nodes[size + slot]` is the leaf of `slot`; `nodes[1]` the overall winner.
+    nodes: Vec<(u128, u32)>,
+}
+
+const NO_KEY: u128 = u128::MAX;
+
+fn pack((time, seq): (u64, u64)) -> u128 {
+    (u128::from(time) << 64) | u128::from(seq)
+}
+
+fn unpack(key: u128) -> (u64, u64) {
+    ((key >> 64) as u64, key as u64)
+}
+
+impl TimerTree {
+    fn new(slots: usize) -> Self {
+        let size = slots.next_power_of_two().max(1);
+        let mut nodes = vec![(NO_KEY, 0u32); 2 * size];
+        for slot in 0..size {
+            nodes[size + slot].1 = slot as u32;
+        }
+        // All keys are equal (unset): the left child wins.
+        for i in (1..size).rev() {
+            nodes[i] = nodes[2 * i];
+        }
+        Self { size, nodes }
+    }
+
+    fn set(&mut self, slot: usize, key: (u64, u64)) {
+        let mut i = self.size + slot;
+        self.nodes[i].0 = pack(key);
+        while i > 1 {
+            i /= 2;
+            let (left, right) = (self.nodes[2 * i], self.nodes[2 * i + 1]);
+            let winner = if right.0 < left.0 { right } else { left };
+            if self.nodes[i] == winner {
+                break;
+            }
+            self.nodes[i] = winner;
+        }
+    }
+
+    fn get(&self, slot: usize) -> (u64, u64) {
+        unpack(self.nodes[self.size + slot].0)
+    }
+
+    /// The earliest set slot and its key.
+    fn earliest(&self) -> Option<(usize, (u64, u64))> {
+        let (key, slot) = self.nodes[1];
+        (key != NO_KEY).then(|| (slot as usize, unpack(key)))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +154,6 @@ struct SimTask {
     phase: u32,
     round: u32,
     remaining: u64,
-    generation: u32,
     /// When the current stretch on the CPU started running (after the context switch).
     run_start: u64,
     /// When it was committed onto its CPU.
@@ -108,9 +174,9 @@ struct SimTask {
 enum AgentPhase {
     /// Not running; woken by a message to its channel, or by the CPU going idle if `on_idle`.
     Blocked { on_idle: bool },
-    /// Woken; takes the CPU at `timer`.
+    /// Woken; takes the CPU when its agent timer fires.
     Starting,
-    /// Holds the CPU; runs its iteration at `timer`.
+    /// Holds the CPU; runs its iteration when its agent timer fires.
     Running,
 }
 
@@ -137,13 +203,19 @@ struct CpuSlot {
     /// The channel that receives this CPU's messages.
     channel: u16,
     agent: AgentPhase,
-    timer: Option<(u64, u64)>,
+    /// Index of this CPU's two timers in `Kernel::timers` (agent at `2k`, task at `2k + 1`).
+    k: usize,
     barrier: BarrierToken,
     snapshot: BarrierToken,
     run_started: u64,
+    /// The end of the agent's last iteration (its messages' cost included): it cannot start the
+    /// next one earlier.
+    busy_until: u64,
     drained: u64,
     outcome: Outcome,
     current: Option<u32>,
+    /// A tick event is pending for this CPU.
+    tick_armed: bool,
     interference_active: bool,
     interference_until: u64,
     interference_since: Option<u64>,
@@ -181,6 +253,8 @@ pub(crate) struct Kernel {
     topology: Topology,
     costs: Costs,
     tick_ns: u64,
+    /// Whether CPUs running tasks get `MSG_CPU_TICK` (set at attach).
+    ticks: bool,
     max_time_ns: u64,
     random_interference: Option<RandomInterference>,
     rng: SimRng,
@@ -193,6 +267,10 @@ pub(crate) struct Kernel {
     tasks: Vec<SimTask>,
     specs: Vec<TaskSpec>,
     heap: BinaryHeap<Event>,
+    /// Per enclave CPU `k`: its agent timer (slot `2k`) and its running task's timer (`2k + 1`).
+    timers: TimerTree,
+    timer_cpus: Vec<u16>,
+    burst_lens: Vec<u64>,
     seq: u64,
     unfinished: usize,
     stats: Stats,
@@ -243,13 +321,15 @@ impl Kernel {
                     has_agent: false,
                     channel: 0,
                     agent: AgentPhase::Blocked { on_idle: false },
-                    timer: None,
+                    k: usize::MAX,
                     barrier: BarrierToken(0),
                     snapshot: BarrierToken(0),
                     run_started: 0,
+                    busy_until: 0,
                     drained: 0,
                     outcome: Outcome::None,
                     current: None,
+                    tick_armed: false,
                     interference_active: false,
                     interference_until: 0,
                     interference_since: None,
@@ -285,7 +365,6 @@ impl Kernel {
                 phase: 0,
                 round: 0,
                 remaining: 0,
-                generation: 0,
                 run_start: 0,
                 dispatched_at: 0,
                 affinity: all,
@@ -304,6 +383,7 @@ impl Kernel {
             now: 0,
             costs: config.costs,
             tick_ns: config.tick_ns,
+            ticks: false,
             max_time_ns: config.max_time_ns,
             random_interference: config.random_interference,
             rng: SimRng::new(config.seed),
@@ -317,16 +397,16 @@ impl Kernel {
             unfinished: config.workload.tasks.len(),
             specs: config.workload.tasks,
             heap: BinaryHeap::new(),
+            timers: TimerTree::new(0),
+            timer_cpus: Vec::new(),
+            burst_lens: Vec::new(),
             seq: 0,
             stats: Stats::default(),
             trace: TraceRecorder::new(config.record_trace),
             topology: config.topology,
         };
         for burst in config.interference {
-            kernel.schedule(
-                burst.start_ns,
-                EventKind::InterferenceStart(burst.cpu as u16, burst.duration_ns),
-            );
+            kernel.schedule_burst(burst.cpu as u16, burst.start_ns, burst.duration_ns);
         }
         Ok(kernel)
     }
@@ -364,6 +444,8 @@ impl Kernel {
         for id in &cpus {
             let slot = &mut self.cpus[id];
             slot.in_enclave = true;
+            slot.k = self.timer_cpus.len();
+            self.timer_cpus.push(id as u16);
             match model {
                 AgentModel::PerCpu => {
                     slot.runs_tasks = true;
@@ -389,22 +471,17 @@ impl Kernel {
                 }
             }
         }
+        self.timers = TimerTree::new(2 * self.timer_cpus.len());
         for i in 0..self.specs.len() {
             let at = self.specs[i].start_ns;
             self.schedule(at, EventKind::Arrive(i as u32));
         }
-        if config.tick_config == CpuTickConfig::AllTicks {
-            for id in &cpus {
-                if self.cpus[id].runs_tasks {
-                    self.schedule(self.tick_ns, EventKind::Tick(id as u16));
-                }
-            }
-        }
+        self.ticks = config.tick_config == CpuTickConfig::AllTicks;
         if let Some(r) = self.random_interference {
             for id in &cpus {
                 let gap = self.rng.around(r.mean_gap_ns);
                 let len = self.rng.around(r.mean_len_ns);
-                self.schedule(gap, EventKind::InterferenceStart(id as u16, len));
+                self.schedule_burst(id as u16, gap, len);
             }
         }
         self.attached = true;
@@ -664,6 +741,53 @@ impl Kernel {
 
     // ---- the event loop ----
 
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        seq
+    }
+
+    fn schedule_burst(&mut self, c: u16, time: u64, len: u64) {
+        let index = u32::try_from(self.burst_lens.len()).expect("fewer than 2^32 bursts");
+        self.burst_lens.push(len);
+        self.schedule(time, EventKind::InterferenceStart(c, index));
+    }
+
+    fn set_timer(&mut self, index: usize, time: u64) {
+        let seq = self.next_seq();
+        self.timers.set(index, (time, seq));
+    }
+
+    fn timer_time(&self, index: usize) -> u64 {
+        self.timers.get(index).0
+    }
+
+    /// Clears timer `index` and returns its time.
+    fn take_timer(&mut self, index: usize) -> u64 {
+        let (time, _) = self.timers.get(index);
+        if time != u64::MAX {
+            self.timers.set(index, NO_TIMER);
+        }
+        time
+    }
+
+    fn set_agent_timer(&mut self, c: u16, time: u64) {
+        self.set_timer(2 * self.cpus[c as usize].k, time);
+    }
+
+    /// Clears the agent timer of `c` and returns its time.
+    fn take_agent_timer(&mut self, c: u16) -> u64 {
+        self.take_timer(2 * self.cpus[c as usize].k)
+    }
+
+    fn set_task_timer(&mut self, c: u16, time: u64) {
+        self.set_timer(2 * self.cpus[c as usize].k + 1, time);
+    }
+
+    fn clear_task_timer(&mut self, c: u16) {
+        self.take_timer(2 * self.cpus[c as usize].k + 1);
+    }
+
     fn schedule(&mut self, time: u64, kind: EventKind) {
         let seq = self.seq;
         self.seq += 1;
@@ -671,22 +795,34 @@ impl Kernel {
     }
 
     pub(crate) fn peek_next(&self) -> Option<(u64, Next)> {
-        let mut best: Option<(u64, u64, Next)> =
-            self.heap.peek().map(|e| (e.time, e.seq, Next::Kernel));
-        for &c in &self.agent_cpus {
-            let slot = &self.cpus[c as usize];
-            if let Some((time, seq)) = slot.timer
-                && best.is_none_or(|(bt, bs, _)| (time, seq) < (bt, bs))
-            {
-                let next = if slot.agent == AgentPhase::Starting {
-                    Next::AgentStart(c)
-                } else {
-                    Next::AgentExec(c)
-                };
-                best = Some((time, seq, next));
-            }
+        let timer = self.timers.earliest();
+        if let Some(e) = self.heap.peek()
+            && timer.is_none_or(|(_, key)| (e.time, e.seq) < key)
+        {
+            return Some((e.time, Next::Kernel));
         }
-        best.map(|(t, _, n)| (t, n))
+        let (best_k, best) = timer?;
+        let c = self.timer_cpus[best_k / 2];
+        let next = if best_k % 2 == 1 {
+            Next::TaskTimer(c)
+        } else if self.cpus[c as usize].agent == AgentPhase::Starting {
+            Next::AgentStart(c)
+        } else {
+            Next::AgentExec(c)
+        };
+        Some((best.0, next))
+    }
+
+    /// The running task of `c` reached the end of its stretch of CPU time.
+    pub(crate) fn task_timer(&mut self, c: u16) {
+        // Read, not cleared: playing the task's phases below either re-arms it or takes the
+        // task off the CPU, which clears it.
+        self.now = self.timer_time(2 * self.cpus[c as usize].k + 1);
+        let i = self.cpus[c as usize]
+            .current
+            .expect("a task timer is set only while a task is on the CPU");
+        self.account_run(i);
+        self.continue_on_cpu(i, c);
     }
 
     pub(crate) fn handle_next_event(&mut self) {
@@ -694,18 +830,12 @@ impl Kernel {
         self.now = event.time;
         match event.kind {
             EventKind::Arrive(i) => self.arrive(i),
-            EventKind::PhaseEnd(i, generation) => {
-                let task = &self.tasks[i as usize];
-                if task.generation == generation
-                    && let TaskState::OnCpu(c) = task.state
-                {
-                    self.account_run(i);
-                    self.continue_on_cpu(i, c);
-                }
-            }
             EventKind::Wake(i) => self.wake(i),
             EventKind::Tick(c) => self.tick(c),
-            EventKind::InterferenceStart(c, len) => self.interference_start(c, len),
+            EventKind::InterferenceStart(c, index) => {
+                let len = self.burst_lens[index as usize];
+                self.interference_start(c, len);
+            }
             EventKind::InterferenceEnd(c) => self.interference_end(c),
         }
     }
@@ -714,15 +844,16 @@ impl Kernel {
         let slot = &mut self.cpus[c as usize];
         if let AgentPhase::Blocked { .. } = slot.agent {
             slot.agent = AgentPhase::Starting;
-            slot.timer = Some((self.now, self.seq));
-            self.seq += 1;
+            let at = self.now.max(slot.busy_until);
+            self.set_agent_timer(c, at);
         }
     }
 
     pub(crate) fn agent_start(&mut self, c: u16) {
-        let slot = &mut self.cpus[c as usize];
-        let (time, _) = slot.timer.expect("a starting agent has a timer");
+        // Read, not cleared: the timer is re-armed for the iteration below (one tree update).
+        let time = self.timer_time(2 * self.cpus[c as usize].k);
         self.now = time;
+        let slot = &mut self.cpus[c as usize];
         slot.agent = AgentPhase::Running;
         slot.run_started = time;
         if let Some(since) = slot.interference_since.take() {
@@ -737,21 +868,19 @@ impl Kernel {
             self.preempt(c, running);
         }
         let exec = self.now + self.costs.agent_loop_ns;
-        let seq = self.seq;
-        self.seq += 1;
         let slot = &mut self.cpus[c as usize];
         slot.snapshot = slot.barrier;
         slot.drained = 0;
         slot.outcome = Outcome::None;
-        slot.timer = Some((exec, seq));
+        self.set_agent_timer(c, exec);
     }
 
     pub(crate) fn begin_exec(&mut self, c: u16) -> Cpu {
-        let slot = &mut self.cpus[c as usize];
-        let (time, _) = slot.timer.take().expect("a running agent has a timer");
-        self.now = time;
+        // Read, not cleared: `end_exec` re-arms or clears it (nothing else touches a running
+        // agent's timer).
+        self.now = self.timer_time(2 * self.cpus[c as usize].k);
         self.stats.agent_runs += 1;
-        slot.cpu
+        self.cpus[c as usize].cpu
     }
 
     pub(crate) fn end_exec(&mut self, cpu: Cpu) {
@@ -772,12 +901,16 @@ impl Kernel {
             }
             Outcome::None => {
                 slot.agent = AgentPhase::Starting;
-                slot.timer = Some((end.max(now + 1), self.seq));
-                self.seq += 1;
             }
         }
         let start = slot.run_started;
+        slot.busy_until = end;
         slot.agent_ns += end - start;
+        if slot.agent == AgentPhase::Starting {
+            self.set_agent_timer(c as u16, end.max(now + 1));
+        } else {
+            self.take_agent_timer(c as u16);
+        }
         self.trace.record(TraceEvent::Agent {
             cpu: c,
             start_ns: start,
@@ -918,16 +1051,15 @@ impl Kernel {
         task.switches += 1;
         task.run_start = start;
         task.dispatched_at = at;
-        task.generation = task.generation.wrapping_add(1);
-        let generation = task.generation;
         let slot = &mut self.cpus[c as usize];
         slot.current = Some(i);
         slot.switches += 1;
+        self.arm_tick(c);
         let run = match self.current_phase(i) {
             Some(Phase::Run(_)) => self.tasks[i as usize].remaining,
             _ => 0,
         };
-        self.schedule(start + run, EventKind::PhaseEnd(i, generation));
+        self.set_task_timer(c, start + run);
     }
 
     /// Charges the CPU time since the task's stretch started.
@@ -952,8 +1084,7 @@ impl Kernel {
                 Some(Phase::Run(_)) => {
                     let remaining = self.tasks[i as usize].remaining;
                     if remaining > 0 {
-                        let generation = self.tasks[i as usize].generation;
-                        self.schedule(now + remaining, EventKind::PhaseEnd(i, generation));
+                        self.set_task_timer(c, now + remaining);
                         return;
                     }
                     self.advance_phase(i);
@@ -1029,11 +1160,11 @@ impl Kernel {
 
     /// Takes task `i` off CPU `c` into `state`, recording its stretch there.
     fn leave_cpu(&mut self, i: u32, c: u16, state: TaskState) {
+        self.clear_task_timer(c);
         let now = self.now;
         let cs = self.costs.context_switch_ns;
         let task = &mut self.tasks[i as usize];
         task.state = state;
-        task.generation = task.generation.wrapping_add(1);
         task.runnable_since = now;
         let slot = &mut self.cpus[c as usize];
         task.last_cpu = Some(slot.cpu);
@@ -1069,13 +1200,24 @@ impl Kernel {
         self.post_task(i, payload);
     }
 
-    fn tick(&mut self, c: u16) {
-        if self.unfinished == 0 {
-            return;
+    /// Ticks fire at multiples of the tick period while a CPU has a task; an idle CPU's tick
+    /// stops and restarts with its next task, so that idle CPUs cost no events and a scheduler
+    /// that loses its tasks stalls instead of ticking to the time limit.
+    fn arm_tick(&mut self, c: u16) {
+        let slot = &mut self.cpus[c as usize];
+        if self.ticks && !slot.tick_armed {
+            slot.tick_armed = true;
+            let next = (self.now / self.tick_ns + 1) * self.tick_ns;
+            self.schedule(next, EventKind::Tick(c));
         }
-        if let Some(i) = self.cpus[c as usize].current
-            && self.now >= self.tasks[i as usize].run_start
-        {
+    }
+
+    fn tick(&mut self, c: u16) {
+        let Some(i) = self.cpus[c as usize].current else {
+            self.cpus[c as usize].tick_armed = false;
+            return;
+        };
+        if self.now >= self.tasks[i as usize].run_start {
             let cpu = self.cpus[c as usize].cpu;
             self.post_cpu(c, Payload::CpuTick(CpuTick { cpu }));
         }
@@ -1118,7 +1260,11 @@ impl Kernel {
             return;
         }
         slot.interference_active = false;
-        if let Some(since) = slot.interference_since.take() {
+        // `since` may be after now: the agent yielded at the end of an iteration that outlasted
+        // the burst, which then never ran.
+        if let Some(since) = slot.interference_since.take()
+            && since < now
+        {
             slot.interference_ns += now - since;
             self.trace.record(TraceEvent::Interference {
                 cpu: c as usize,
@@ -1140,7 +1286,7 @@ impl Kernel {
         {
             let gap = self.rng.around(r.mean_gap_ns);
             let len = self.rng.around(r.mean_len_ns);
-            self.schedule(now + gap, EventKind::InterferenceStart(c, len));
+            self.schedule_burst(c, now + gap, len);
         }
     }
 
@@ -1246,6 +1392,42 @@ impl Kernel {
                 cpus: self.enclave_cpus.iter().collect(),
                 task_names,
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NO_TIMER, TimerTree};
+    use crate::sim::SimRng;
+
+    /// The tree's earliest slot is always the brute-force minimum, through random sets and
+    /// clears (including sets that leave a node unchanged, where updates stop early).
+    #[test]
+    fn timer_tree_tracks_the_minimum() {
+        for slots in [1, 2, 3, 8, 13, 16] {
+            let mut rng = SimRng::new(slots as u64);
+            let mut tree = TimerTree::new(slots);
+            let mut model = vec![NO_TIMER; slots];
+            assert_eq!(tree.earliest(), None);
+            for seq in 0..5_000u64 {
+                let slot = rng.range(0, slots as u64 - 1) as usize;
+                let key = if rng.range(0, 3) == 0 {
+                    NO_TIMER
+                } else {
+                    (rng.range(0, 50), seq)
+                };
+                tree.set(slot, key);
+                model[slot] = key;
+                let want = model
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| **k != NO_TIMER)
+                    .min_by_key(|(_, k)| **k)
+                    .map(|(s, k)| (s, *k));
+                assert_eq!(tree.earliest(), want, "{slots} slots after {seq} updates");
+                assert_eq!(tree.get(slot), key);
+            }
         }
     }
 }

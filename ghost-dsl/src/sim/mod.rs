@@ -19,7 +19,9 @@
 //!   the drain but make the barrier read at the start stale, so the commit fails with
 //!   `GHOST_TXN_AGENT_STALE` and the next iteration recovers, as on a real machine. Each drained
 //!   message costs [`Costs::per_message_ns`]; a committed task starts
-//!   [`Costs::context_switch_ns`] after the commit.
+//!   [`Costs::context_switch_ns`] after the commit. An iteration that neither yields nor commits
+//!   on its own CPU is followed by another (the agent loop); an agent never starts an iteration
+//!   before the previous one, messages included, has ended.
 //! - **Commits** are checked as the kernel checks them: CPU in the enclave; CPU available (no
 //!   higher-class task; a boosted agent must yield first); agent barrier (local commits only);
 //!   target alive, target barrier equal to its seqnum, target runnable and not on a CPU; target
@@ -33,7 +35,8 @@
 //!   agent that yielded with `RTLA_ON_IDLE` is woken when it ends. In the centralized model, a
 //!   burst on a task CPU posts `MSG_CPU_NOT_IDLE` and, at its end, `MSG_CPU_AVAILABLE`.
 //!
-//! Not simulated: `COMMIT_AT_SCHEDULE` latching, sync groups, `switchto`, satellite agents of the
+//! A run ends when the last task has exited or departed; work the agents would still do then is
+//! not simulated. Not simulated either: `COMMIT_AT_SCHEDULE` latching, sync groups, `switchto`, satellite agents of the
 //! centralized model (their CPUs simply run what the global agent commits), and the global
 //! agent's spinning (it sleeps between messages when it calls `local_yield`).
 
@@ -364,6 +367,7 @@ impl SimEnclave {
             match next {
                 Next::Kernel => self.kernel.handle_next_event(),
                 Next::AgentStart(cpu) => self.kernel.agent_start(cpu),
+                Next::TaskTimer(cpu) => self.kernel.task_timer(cpu),
                 Next::AgentExec(cpu) => {
                     let cpu = self.kernel.begin_exec(cpu);
                     let mut enclave = AgentEnclave {

@@ -20,7 +20,8 @@ pub struct TaskReport {
     pub end_ns: Option<u64>,
     /// CPU time it received.
     pub runtime_ns: u64,
-    /// Time it spent runnable but not running (including context-switch time).
+    /// Time it spent runnable but not on a CPU: from becoming runnable (arrival, wakeup,
+    /// preemption, yield) to the commit that placed it.
     pub wait_ns: u64,
     /// How many times it was put on a CPU.
     pub context_switches: u64,

@@ -176,7 +176,7 @@ impl Trace {
     }
 
     /// The trace as Chrome trace-event JSON, which ui.perfetto.dev and `chrome://tracing` open:
-    /// process 0 is the enclave, thread `n` is CPU `n` (one track per CPU, named `CPU n`), task
+    /// process 1 is the enclave, thread `n` is CPU `n` (one track per CPU, named `CPU n`), task
     /// runs, agent iterations and higher-class bursts are complete (`X`) events, messages and
     /// failed commits are instant (`i`) events on the CPU's track. Times are in microseconds with
     /// nanosecond precision. The output depends only on the events, so equal traces give equal
@@ -185,16 +185,16 @@ impl Trace {
         let us = |ns: u64| ns as f64 / 1000.0;
         let mut out: Vec<Value> = Vec::with_capacity(self.events.len() + self.cpus.len() + 1);
         out.push(json!({
-            "ph": "M", "pid": 0, "tid": 0, "name": "process_name",
+            "ph": "M", "pid": 1, "tid": 0, "name": "process_name",
             "args": { "name": "ghOSt enclave (simulated)" }
         }));
         for &cpu in &self.cpus {
             out.push(json!({
-                "ph": "M", "pid": 0, "tid": cpu, "name": "thread_name",
+                "ph": "M", "pid": 1, "tid": cpu, "name": "thread_name",
                 "args": { "name": format!("CPU {cpu}") }
             }));
             out.push(json!({
-                "ph": "M", "pid": 0, "tid": cpu, "name": "thread_sort_index",
+                "ph": "M", "pid": 1, "tid": cpu, "name": "thread_sort_index",
                 "args": { "sort_index": cpu }
             }));
         }
@@ -206,7 +206,7 @@ impl Trace {
                     start_ns,
                     end_ns,
                 } => json!({
-                    "ph": "X", "pid": 0, "tid": cpu, "cat": "task",
+                    "ph": "X", "pid": 1, "tid": cpu, "cat": "task",
                     "name": self.task_name(gtid),
                     "ts": us(start_ns), "dur": us(end_ns - start_ns),
                     "args": { "tid": gtid.tid() }
@@ -216,7 +216,7 @@ impl Trace {
                     start_ns,
                     end_ns,
                 } => json!({
-                    "ph": "X", "pid": 0, "tid": cpu, "cat": "agent", "name": "agent",
+                    "ph": "X", "pid": 1, "tid": cpu, "cat": "agent", "name": "agent",
                     "ts": us(start_ns), "dur": us(end_ns - start_ns)
                 }),
                 TraceEvent::Interference {
@@ -224,7 +224,7 @@ impl Trace {
                     start_ns,
                     end_ns,
                 } => json!({
-                    "ph": "X", "pid": 0, "tid": cpu, "cat": "interference",
+                    "ph": "X", "pid": 1, "tid": cpu, "cat": "interference",
                     "name": "higher class",
                     "ts": us(start_ns), "dur": us(end_ns - start_ns)
                 }),
@@ -235,7 +235,7 @@ impl Trace {
                     gtid,
                     seqnum,
                 } => json!({
-                    "ph": "i", "s": "t", "pid": 0, "tid": cpu, "cat": "message",
+                    "ph": "i", "s": "t", "pid": 1, "tid": cpu, "cat": "message",
                     "name": kind.name(), "ts": us(time_ns),
                     "args": { "task": gtid.map(|g| g.tid()), "seqnum": seqnum }
                 }),
@@ -245,7 +245,7 @@ impl Trace {
                     target,
                     state,
                 } => json!({
-                    "ph": "i", "s": "t", "pid": 0, "tid": cpu, "cat": "txn",
+                    "ph": "i", "s": "t", "pid": 1, "tid": cpu, "cat": "txn",
                     "name": state.name(), "ts": us(time_ns),
                     "args": { "target": target.tid() }
                 }),
