@@ -5,12 +5,12 @@
 use clap::Parser;
 use gears_examples::bench::{self, Effort};
 
-const SUITES: &[&str] = &["pool", "dispatch"];
+const SUITES: &[&str] = &["pool", "dispatch", "ghost"];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure gears against its anchors, in the same run")]
 struct Args {
-    /// Suites to run (default: all). Known: pool, dispatch.
+    /// Suites to run (default: all). Known: pool, dispatch, ghost.
     suites: Vec<String>,
     /// Small inputs and few repetitions (a smoke run, for CI).
     #[arg(long)]
@@ -40,6 +40,7 @@ fn main() -> std::process::ExitCode {
         match suite {
             "pool" => bench::pool::run(effort),
             "dispatch" => bench::dispatch::run(effort),
+            "ghost" => bench::ghost::run(effort),
             _ => unreachable!("checked against SUITES above"),
         }
     }
