@@ -295,7 +295,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
         } else {
             TaskState::Blocked
         };
-        let task = Task::new(new.gtid, msg.seqnum(), state, cpu, S::TaskData::default());
+        let task = Task::new(new.gtid, msg.seqnum(), state, cpu, S::new_task_data());
         if self.tasks.insert(new.gtid, task).is_err() {
             self.record(TransitionError {
                 now_ns: enclave.now_ns(),
@@ -545,6 +545,9 @@ mod tests {
     impl Scheduler for Logging {
         type TaskData = u32;
         const MODEL: AgentModel = AgentModel::PerCpu;
+        fn new_task_data() -> u32 {
+            0
+        }
         fn task_new(&mut self, task: &mut Task<u32>, _: &TaskNew, _: &mut Cx<'_>) {
             **task += 1;
             self.log

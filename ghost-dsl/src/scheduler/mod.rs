@@ -46,9 +46,17 @@ use crate::{
     label = "the `task = ..` type of #[ghost_scheduler]",
     note = "the agent makes each task's state with `Default::default()` when its MSG_TASK_NEW arrives: derive or implement `Default` for `{Self}`"
 )]
-pub trait TaskData: Default + 'static {}
+pub trait TaskData: Sized + 'static {
+    /// The state of a task that just arrived.
+    fn new_task() -> Self;
+}
 
-impl<T: Default + 'static> TaskData for T {}
+impl<T: Default + 'static> TaskData for T {
+    #[inline]
+    fn new_task() -> Self {
+        T::default()
+    }
+}
 
 /// A scheduling policy: the handlers of ghOSt's `BasicDispatchScheduler` and the decision.
 ///
@@ -57,7 +65,7 @@ impl<T: Default + 'static> TaskData for T {}
 /// task's seqnum and state, and must not block.
 pub trait Scheduler {
     /// The scheduler's per-task state (`task = ..`).
-    type TaskData: TaskData;
+    type TaskData: 'static;
     /// One agent per CPU, or one global agent.
     const MODEL: AgentModel;
 
@@ -108,6 +116,9 @@ pub trait Scheduler {
     fn cpu_available(&mut self, cpu: Cpu, msg: &CpuAvailable, cx: &mut Cx<'_>) {
         let _ = (cpu, msg, cx);
     }
+    /// The state of a task that just arrived (generated as `<T as TaskData>::new_task()`, i.e.
+    /// `T::default()`).
+    fn new_task_data() -> Self::TaskData;
     /// The decision: the task to run on `cpu` now, or `None` to leave it idle. The task must be
     /// runnable ([`Task::is_runnable`]); the agent commits it with its seqnum as barrier.
     fn pick_next(&mut self, cpu: Cpu, cx: &mut Cx<'_>) -> Option<Gtid>;

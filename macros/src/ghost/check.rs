@@ -28,7 +28,7 @@ pub(crate) struct Checked {
 
 /// Checks the arguments and the impl block; every problem goes to `errors`.
 pub(crate) fn check(args: &Args, item: &ItemImpl, errors: &mut Errors) -> Checked {
-    if args.model.is_none() {
+    if args.model.is_none() && !args.attempted.contains(&"model") {
         errors.push(syn::Error::new(
             Span::call_site(),
             format!(
@@ -38,7 +38,7 @@ pub(crate) fn check(args: &Args, item: &ItemImpl, errors: &mut Errors) -> Checke
             ),
         ));
     }
-    if args.task.is_none() {
+    if args.task.is_none() && !args.attempted.contains(&"task") {
         errors.push(syn::Error::new(
             Span::call_site(),
             "#[ghost_scheduler] needs `task = T`, the type of the per-task state the scheduler \

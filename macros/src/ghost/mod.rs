@@ -13,7 +13,6 @@ mod codegen;
 mod parse;
 
 use proc_macro2::TokenStream;
-use quote::ToTokens;
 
 use crate::common::{Errors, emit_or_fallback};
 
@@ -41,9 +40,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         })
     });
     emit_or_fallback(expansion, || {
-        let mut out = analyze::strip_markers(&item_impl).to_token_stream();
-        out.extend(codegen::fallback(&item_impl, &analyze::krate(&args)));
-        out
+        codegen::fallback(&item_impl, &analyze::krate(&args), args.task.as_ref())
     })
 }
 

@@ -28,6 +28,9 @@ pub(crate) struct Args {
     pub(crate) model: Option<(Model, Span)>,
     pub(crate) task: Option<Type>,
     pub(crate) krate: Option<Path>,
+    /// Keys the user wrote (possibly misspelt, as the key they most likely meant) whose value
+    /// was already reported: check does not report them missing as well.
+    pub(crate) attempted: Vec<&'static str>,
 }
 
 /// Parses `model = .., task = .., crate = ..`, collecting every problem into `errors`.
@@ -54,6 +57,7 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
                                 other,
                                 VALID_MODELS,
                             ));
+                            args.attempted.push("model");
                             None
                         }
                     };
@@ -82,6 +86,11 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
                         other,
                         VALID_KEYS,
                     ));
+                    if let Some(meant) =
+                        crate::common::did_you_mean(other, VALID_KEYS.iter().copied())
+                    {
+                        args.attempted.push(meant);
+                    }
                     // Skip the value: everything up to the next top-level comma.
                     while !input.is_empty() && !input.peek(Token![,]) {
                         input.parse::<proc_macro2::TokenTree>()?;

@@ -1,18 +1,80 @@
-//! What is emitted beside the errors: the entry points with the real signatures and a body that
-//! never runs (the crate does not compile), so that calls to `run` do not add errors of their own.
+//! What is emitted beside the errors, so that only the real errors show: the user's impl (minus
+//! the DSL's markers and minus second definitions of a handler, which the duplicate error already
+//! points at), a stand-in `Scheduler` impl and the entry points with their real signatures. The
+//! stand-ins' bodies never run: the crate does not compile.
 
 use proc_macro2::TokenStream;
-use quote::quote;
-use syn::{ItemImpl, Path};
+use quote::{ToTokens, format_ident, quote};
+use syn::{ImplItem, ItemImpl, Path, Type};
 
-/// Stand-in entry points for the impl's self type. Only emitted for an inherent, non-generic
-/// impl; otherwise the errors already say what to fix and nothing could call them.
-pub(crate) fn fallback(item: &ItemImpl, krate: &Path) -> TokenStream {
+use crate::ghost::analyze::strip_markers;
+use crate::ghost::catalogue::{self, HANDLERS, Shape};
+use crate::ghost::check::is_helper;
+
+/// The fallback expansion for `item`; `task` is the `task = ` type if one was given.
+pub(crate) fn fallback(item: &ItemImpl, krate: &Path, task: Option<&Type>) -> TokenStream {
+    let mut out = without_duplicates(&strip_markers(item)).to_token_stream();
+    // A trait impl or a generic impl cannot take the stand-ins; its error says what to fix.
     if item.trait_.is_some() || !item.generics.params.is_empty() {
-        return TokenStream::new();
+        return out;
     }
-    let body = quote!(::core::panic!(
+    let rt = quote!(#krate::__private::scheduler);
+    let self_ty = &item.self_ty;
+    let task = task.map_or_else(|| quote!(()), ToTokens::to_token_stream);
+    let never = quote!(::core::panic!(
         "#[ghost_scheduler] reported errors; this stand-in never runs"
     ));
-    super::full_agent::entry_points(&item.self_ty, krate, Some(&body))
+    let methods = HANDLERS.iter().filter(|spec| spec.required).map(|spec| {
+        let name = format_ident!("{}", spec.name);
+        match spec.shape {
+            Shape::Task { msg } => {
+                let msg = format_ident!("{}", msg);
+                quote! {
+                    fn #name(&mut self, _: &mut #rt::Task<#task>, _: &#rt::msg::#msg, _: &mut #rt::Cx<'_>) {
+                        #never
+                    }
+                }
+            }
+            Shape::PickNext => quote! {
+                fn #name(&mut self, _: #rt::Cpu, _: &mut #rt::Cx<'_>) -> ::core::option::Option<#rt::Gtid> {
+                    #never
+                }
+            },
+            // Optional handlers keep the trait's defaults.
+            Shape::Cpu { .. } | Shape::Rpc | Shape::EnclaveReady => quote!(),
+        }
+    });
+    out.extend(quote! {
+        impl #rt::Scheduler for #self_ty {
+            type TaskData = #task;
+            const MODEL: #rt::Model = #rt::Model::PerCpu;
+            fn new_task_data() -> #task {
+                #never
+            }
+            #(#methods)*
+        }
+    });
+    out.extend(super::full_agent::generate(self_ty, krate));
+    out
+}
+
+/// `item` with only the first definition of each handler.
+fn without_duplicates(item: &ItemImpl) -> ItemImpl {
+    let mut item = item.clone();
+    let mut seen: Vec<String> = Vec::new();
+    item.items.retain(|inner| match inner {
+        ImplItem::Fn(method) if !is_helper(method) => {
+            let name = method.sig.ident.to_string();
+            if catalogue::lookup(&name).is_none() {
+                return true;
+            }
+            if seen.contains(&name) {
+                return false;
+            }
+            seen.push(name);
+            true
+        }
+        _ => true,
+    });
+    item
 }

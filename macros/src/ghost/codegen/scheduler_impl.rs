@@ -77,18 +77,18 @@ pub(super) fn generate(ir: &Ir) -> TokenStream {
             },
         }
     });
-    // The task type's bound is checked at the user's `task = T` tokens, in our words.
-    let task_assert = quote_spanned! {task.span()=>
-        const _: fn() = || {
-            fn __gears_task_data<T: #rt::TaskData>() {}
-            __gears_task_data::<#task>();
-        };
+    // The task type's bound is checked here, at the user's `task = T` tokens, in our words.
+    let new_task_data = quote_spanned! {task.span()=>
+        #[inline]
+        fn new_task_data() -> #task {
+            <#task as #rt::TaskData>::new_task()
+        }
     };
     quote! {
-        #task_assert
         impl #rt::Scheduler for #self_ty {
             type TaskData = #task;
             const MODEL: #rt::Model = #model;
+            #new_task_data
             #(#methods)*
         }
     }
