@@ -247,7 +247,7 @@ fn a_higher_class_burst_on_the_only_cpu_delays_the_task_by_its_length() {
     assert_eq!(full.stats().boosted_yields, 1);
     let end = full.report().task("t").unwrap().end_ns.unwrap();
     assert!(
-        end >= 1_300_000 && end < 1_400_000,
+        (1_300_000..1_400_000).contains(&end),
         "1 ms of work + 0.3 ms of burst: {end}"
     );
 }

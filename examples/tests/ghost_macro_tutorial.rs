@@ -24,13 +24,13 @@ fn fifo_on_one_cpu_runs_t2_when_t1_ends() {
     let (t2_start, t2_end) = (t2.start_ns.unwrap(), t2.end_ns.unwrap());
     assert!(t1_start < MS / 10, "t1 starts at once: {t1:?}");
     // t1 runs uninterrupted: T of CPU time plus the agent's and switches' microseconds.
-    assert!(t1_end >= T && t1_end < T + MS / 10, "{t1:?}");
+    assert!((T..T + MS / 10).contains(&t1_end), "{t1:?}");
     // t2 starts when t1 ends (a context switch later), and runs T.
     assert!(
         t2_start >= t1_end && t2_start - t1_end < MS / 10,
         "{t1:?} {t2:?}"
     );
-    assert!(t2_end >= t2_start + T && t2_end < 2 * T + MS / 5, "{t2:?}");
+    assert!((t2_start + T..2 * T + MS / 5).contains(&t2_end), "{t2:?}");
     // Everything ran on the default channel's CPU.
     let busy: Vec<usize> = report
         .cpus
@@ -65,7 +65,7 @@ fn smp_runs_them_side_by_side_and_both_end_near_t() {
     let (t1, t2) = tasks(&report);
     for task in [t1, t2] {
         let end = task.end_ns.unwrap();
-        assert!(end >= T && end < T + MS / 10, "near T: {task:?}");
+        assert!((T..T + MS / 10).contains(&end), "near T: {task:?}");
         // At most the one preemption of t1 when t2's MSG_TASK_NEW wakes the default channel's
         // agent on t1's CPU.
         assert!(task.context_switches <= 2, "not time-shared: {task:?}");
@@ -89,7 +89,7 @@ fn centralized_runs_them_side_by_side_off_the_agent_cpu() {
     let (t1, t2) = tasks(&report);
     for task in [t1, t2] {
         let end = task.end_ns.unwrap();
-        assert!(end >= T && end < T + MS / 10, "near T: {task:?}");
+        assert!((T..T + MS / 10).contains(&end), "near T: {task:?}");
     }
     let busy: Vec<usize> = report
         .cpus

@@ -255,7 +255,6 @@ impl<S: Scheduler> SchedulerAgent<S> {
             | Payload::CpuNotIdle(_)
             | Payload::CpuAvailable(_) => None,
         };
-        drop(cx);
         if let Some((needs, after)) = broken {
             if let Some(after) = after {
                 leave_cpu(cpus, gtid, state);

@@ -48,6 +48,7 @@ pub(crate) fn fallback(item: &ItemImpl, krate: &Path, task: Option<&Type>) -> To
         impl #rt::Scheduler for #self_ty {
             type TaskData = #task;
             const MODEL: #rt::Model = #rt::Model::PerCpu;
+            #[allow(clippy::unused_unit)]
             fn new_task_data() -> #task {
                 #never
             }

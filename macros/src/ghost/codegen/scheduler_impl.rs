@@ -80,6 +80,8 @@ pub(super) fn generate(ir: &Ir) -> TokenStream {
     // The task type's bound is checked here, at the user's `task = T` tokens, in our words.
     let new_task_data = quote_spanned! {task.span()=>
         #[inline]
+        // `task = ()` is a scheduler without per-task state.
+        #[allow(clippy::unused_unit)]
         fn new_task_data() -> #task {
             <#task as #rt::TaskData>::new_task()
         }
