@@ -46,6 +46,8 @@ pub use message::{
 pub use topology::{Cpu, PerCpu, Topology, TopologyError};
 pub use txn::{CommitFlags, RunFlags, RunRequestOptions, TxnState};
 
+/// Turns an `impl` block of ghOSt message handlers into a scheduler; see [`scheduler`] for the
+/// handlers, the arguments, an example and the errors.
 pub use gears_macros::ghost_scheduler;
 
 /// The names a scheduler module usually needs.

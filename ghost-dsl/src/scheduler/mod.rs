@@ -1,4 +1,97 @@
-//! The support `#[ghost_scheduler]` generates code against: a scheduler is a [`Scheduler`]
+//! `#[ghost_scheduler]` and the support it generates code against.
+//!
+//! A scheduling policy is an `impl` block of handlers, one per ghOSt message, plus the decision:
+//!
+//! ```
+//! use std::collections::VecDeque;
+//! use ghost_dsl::prelude::*;
+//!
+//! #[derive(Default)]
+//! struct Fifo { rq: VecDeque<Gtid> }
+//!
+//! #[ghost_scheduler(model = per_cpu, task = ())]
+//! impl Fifo {
+//!     fn task_new(&mut self, task: &mut Task<()>, msg: &TaskNew, _cx: &mut Cx<'_>) {
+//!         if msg.runnable { self.rq.push_back(task.gtid()); }
+//!     }
+//!     fn task_runnable(&mut self, task: &mut Task<()>, _msg: &TaskWakeup, _cx: &mut Cx<'_>) {
+//!         self.rq.push_back(task.gtid());
+//!     }
+//!     fn task_blocked(&mut self, _task: &mut Task<()>, _msg: &TaskBlocked, _cx: &mut Cx<'_>) {}
+//!     fn task_yield(&mut self, task: &mut Task<()>, _msg: &TaskYield, _cx: &mut Cx<'_>) {
+//!         self.rq.push_back(task.gtid());
+//!     }
+//!     fn task_preempted(&mut self, task: &mut Task<()>, _msg: &TaskPreempt, _cx: &mut Cx<'_>) {
+//!         self.rq.push_front(task.gtid());
+//!     }
+//!     fn task_departed(&mut self, task: &mut Task<()>, _msg: &TaskDeparted, _cx: &mut Cx<'_>) {
+//!         let gtid = task.gtid();
+//!         self.rq.retain(|g| *g != gtid);
+//!     }
+//!     fn task_dead(&mut self, _task: &mut Task<()>, _msg: &TaskDead, _cx: &mut Cx<'_>) {}
+//!     fn pick_next(&mut self, _cpu: Cpu, _cx: &mut Cx<'_>) -> Option<Gtid> {
+//!         self.rq.pop_front()
+//!     }
+//! }
+//!
+//! let workload = ghost_dsl::sim::Workload::new(vec![
+//!     ghost_dsl::sim::TaskSpec::new("t1").run(1_000_000),
+//!     ghost_dsl::sim::TaskSpec::new("t2").run(1_000_000),
+//! ]);
+//! let enclave = SimEnclave::new(SimConfig::new(Topology::test_default(), workload))?;
+//! let report = Fifo::default().run(enclave, AgentConfig::new("0".parse()?))?;
+//! // One CPU, FIFO: t2 starts when t1 ends.
+//! assert!(report.task("t2").unwrap().start_ns >= report.task("t1").unwrap().end_ns);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Arguments: `model = per_cpu | centralized`, `task = T` (the per-task state, made with
+//! `Default`), optionally `crate = path` for a renamed `ghost-dsl`. Required handlers:
+//! `task_new`, `task_runnable` (`MSG_TASK_WAKEUP`), `task_blocked`, `task_yield`,
+//! `task_preempted`, `task_departed`, `task_dead`, `pick_next`; optional: `task_affinity_changed`,
+//! `cpu_tick`, `cpu_not_idle`, `cpu_available`, `rpc`, `enclave_ready` (signatures: the methods
+//! of [`Scheduler`]). Other methods are helpers; one whose name looks like a handler's
+//! (`task_*`, `cpu_*`, or a near miss) is reported as an unknown handler unless marked
+//! `#[helper]`. The macro generates `impl Scheduler for Fifo` and `Fifo::run` /
+//! `Fifo::full_agent`.
+//!
+//! Mistakes are compile errors on the user's tokens, all at once. Missing handlers are named in
+//! one error:
+//!
+//! ```compile_fail
+//! use ghost_dsl::prelude::*;
+//! #[derive(Default)]
+//! struct Fifo;
+//! #[ghost_scheduler(model = per_cpu, task = ())]
+//! impl Fifo { // error: this scheduler is missing the required handlers `task_runnable`, ...
+//!     fn task_new(&mut self, _task: &mut Task<()>, _msg: &TaskNew, _cx: &mut Cx<'_>) {}
+//! }
+//! ```
+//!
+//! and a handler with the wrong parameters shows the expected signature:
+//!
+//! ```compile_fail
+//! use ghost_dsl::prelude::*;
+//! #[derive(Default)]
+//! struct Fifo;
+//! #[ghost_scheduler(model = per_cpu, task = ())]
+//! impl Fifo {
+//!     // error: handler `task_new` has the wrong signature: the message parameter must be
+//!     // `&TaskNew`, expected: `fn task_new(&mut self, task: &mut Task<()>, msg: &TaskNew, ..)`
+//!     fn task_new(&mut self, _task: &mut Task<()>, _msg: &TaskWakeup, _cx: &mut Cx<'_>) {}
+//!     fn task_runnable(&mut self, _task: &mut Task<()>, _msg: &TaskWakeup, _cx: &mut Cx<'_>) {}
+//!     fn task_blocked(&mut self, _task: &mut Task<()>, _msg: &TaskBlocked, _cx: &mut Cx<'_>) {}
+//!     fn task_yield(&mut self, _task: &mut Task<()>, _msg: &TaskYield, _cx: &mut Cx<'_>) {}
+//!     fn task_preempted(&mut self, _task: &mut Task<()>, _msg: &TaskPreempt, _cx: &mut Cx<'_>) {}
+//!     fn task_departed(&mut self, _task: &mut Task<()>, _msg: &TaskDeparted, _cx: &mut Cx<'_>) {}
+//!     fn task_dead(&mut self, _task: &mut Task<()>, _msg: &TaskDead, _cx: &mut Cx<'_>) {}
+//!     fn pick_next(&mut self, _cpu: Cpu, _cx: &mut Cx<'_>) -> Option<Gtid> { None }
+//! }
+//! ```
+//!
+//! # What is generated, and what is generic
+//!
+//! A scheduler is a [`Scheduler`]
 //! (its handlers), driven by the generic [`SchedulerAgent`] (the tutorial's `Scheduler` +
 //! `Agent` subclasses: task allocator, channels, `DispatchMessage`, the agent loop) inside a
 //! [`FullAgent`] (the tutorial's `FullAgent` / `AgentProcess`).
