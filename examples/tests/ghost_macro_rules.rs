@@ -133,6 +133,7 @@ fn a_decision_about_a_blocked_task_is_an_error_naming_the_decision_and_the_task(
     };
     assert_eq!(first.gtid.tid(), 1);
     let text = err.to_string();
+    eprintln!("{text}");
     assert!(
         text.starts_with("task state check failed: pick_next(cpu0) -> task 1"),
         "{text}"

@@ -9,7 +9,7 @@ use syn::{ImplItem, ItemImpl, Path, Type};
 
 use crate::ghost::analyze::strip_markers;
 use crate::ghost::catalogue::{self, HANDLERS, Shape};
-use crate::ghost::check::is_helper;
+use crate::ghost::check::{GENERATED, is_helper};
 
 /// The fallback expansion for `item`; `task` is the `task = ` type if one was given.
 pub(crate) fn fallback(item: &ItemImpl, krate: &Path, task: Option<&Type>) -> TokenStream {
@@ -59,11 +59,14 @@ pub(crate) fn fallback(item: &ItemImpl, krate: &Path, task: Option<&Type>) -> To
     out
 }
 
-/// `item` with only the first definition of each handler.
+/// `item` with only the first definition of each handler, and without methods named like the
+/// generated entry points.
 fn without_duplicates(item: &ItemImpl) -> ItemImpl {
     let mut item = item.clone();
     let mut seen: Vec<String> = Vec::new();
     item.items.retain(|inner| match inner {
+        // Reported; the stand-in entry points take their place.
+        ImplItem::Fn(method) if GENERATED.contains(&method.sig.ident.to_string().as_str()) => false,
         ImplItem::Fn(method) if !is_helper(method) => {
             let name = method.sig.ident.to_string();
             if catalogue::lookup(&name).is_none() {
