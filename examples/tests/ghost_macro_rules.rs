@@ -252,3 +252,38 @@ fn a_higher_class_burst_on_the_only_cpu_delays_the_task_by_its_length() {
         "1 ms of work + 0.3 ms of burst: {end}"
     );
 }
+
+#[test]
+fn association_fails_while_the_old_queue_holds_messages_and_the_task_stays_put() {
+    // Tasks that arrive blocked and wake 50 ns later: when the agent handles MSG_TASK_NEW, the
+    // task's MSG_TASK_WAKEUP is already waiting in the default channel, so `associate_task` must
+    // fail and the task stays with the CPU that received it.
+    let workload = Workload::new(
+        (0..6)
+            .map(|i| {
+                TaskSpec::new(format!("s{i}"))
+                    .start_at(i * 5_000)
+                    .sleep(50)
+                    .run(200_000)
+            })
+            .collect(),
+    );
+    let config = SimConfig::new(Topology::test_default(), workload);
+    let mut full = SmpFifo::default()
+        .full_agent(
+            SimEnclave::new(config).unwrap(),
+            AgentConfig::new("0-3".parse().unwrap()),
+        )
+        .unwrap();
+    while full.run_until(full.now_ns() + 1_000_000).unwrap() != ghost_dsl::sim::SimStatus::Finished
+    {
+    }
+    let report = full.report();
+    assert!(report.failed_associations > 0, "{report}");
+    assert_eq!(
+        full.scheduler().failed_associations,
+        report.failed_associations,
+        "every failure reached the scheduler's fallback"
+    );
+    assert!(report.tasks.iter().all(|t| t.end_ns.is_some()));
+}
