@@ -287,3 +287,20 @@ fn association_fails_while_the_old_queue_holds_messages_and_the_task_stays_put()
     );
     assert!(report.tasks.iter().all(|t| t.end_ns.is_some()));
 }
+
+#[test]
+fn the_centralized_agent_stops_and_resumes_committing_around_higher_class_bursts() {
+    let report = CentralizedFifo::default()
+        .run(
+            SimEnclave::new(large_with_interference(6, 48)).unwrap(),
+            large_agent_config(),
+        )
+        .unwrap();
+    use ghost_dsl::MessageKind;
+    assert!(report.messages_of(MessageKind::CpuNotIdle) > 0, "{report}");
+    assert!(
+        report.messages_of(MessageKind::CpuAvailable) > 0,
+        "{report}"
+    );
+    assert!(report.tasks.iter().all(|t| t.end_ns.is_some()));
+}

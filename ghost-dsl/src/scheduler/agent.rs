@@ -62,6 +62,9 @@ pub struct SchedulerAgent<S: Scheduler> {
     enclave_cpus: Vec<Cpu>,
     /// CPUs with an open transaction in this centralized iteration (reused buffer).
     opened: Vec<Cpu>,
+    /// Centralized: tasks whose commit failed on a CPU that has since become busy or
+    /// unavailable; the next free CPU takes them before asking `pick_next`.
+    orphans: Vec<Gtid>,
     first_error: Option<TransitionError>,
     errors: usize,
     stats: AgentStats,
@@ -87,6 +90,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
             cpus: PerCpu::default(),
             enclave_cpus: Vec::new(),
             opened: Vec::new(),
+            orphans: Vec::new(),
             first_error: None,
             errors: 0,
             stats: AgentStats::default(),
@@ -149,6 +153,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
             errors,
             stats,
             enclave_cpus,
+            orphans,
             ..
         } = self;
         let mut fail = |problem: String| {
@@ -269,6 +274,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
                     cpus[other].retry = None;
                 }
             }
+            orphans.retain(|orphan| *orphan != gtid);
         }
     }
 
@@ -328,7 +334,8 @@ impl<S: Scheduler> SchedulerAgent<S> {
     /// The next task for `cpu`: the one whose commit must be retried, else `pick_next`'s
     /// choice, checked to be a live runnable task.
     fn choose(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_>) -> Option<(Gtid, BarrierToken)> {
-        if let Some(gtid) = self.cpus[cpu].retry.take()
+        let retry = self.cpus[cpu].retry.take().or_else(|| self.orphans.pop());
+        if let Some(gtid) = retry
             && let Some(task) = self.tasks.get(gtid)
             && task.is_runnable()
         {
@@ -428,8 +435,15 @@ impl<S: Scheduler> SchedulerAgent<S> {
         opened.clear();
         for i in 0..self.enclave_cpus.len() {
             let cpu = self.enclave_cpus[i];
-            let slot = self.cpus[cpu];
-            if cpu == agent_cpu || slot.current.is_some() || !slot.available {
+            let slot = &mut self.cpus[cpu];
+            if cpu == agent_cpu {
+                continue;
+            }
+            if slot.current.is_some() || !slot.available {
+                // A task waiting to be committed here again goes to the next free CPU.
+                if let Some(gtid) = slot.retry.take() {
+                    self.orphans.push(gtid);
+                }
                 continue;
             }
             let Some((target, target_barrier)) = self.choose(cpu, enclave) else {
