@@ -304,3 +304,41 @@ fn the_centralized_agent_stops_and_resumes_committing_around_higher_class_bursts
     );
     assert!(report.tasks.iter().all(|t| t.end_ns.is_some()));
 }
+
+#[test]
+fn round_robin_survives_ticks_racing_with_blocks_and_wakeups() {
+    use gears_examples::ghost::round_robin::RoundRobin;
+    // The tutorial's warning: MSG_CPU_TICK can arrive beside MSG_TASK_BLOCKED. Tasks that run a
+    // few ticks, sleep, and run again make that happen; the agent's state checks would catch a
+    // handler acting on a state the task is not in.
+    let workload = Workload::new(
+        (0..4)
+            .map(|i| {
+                TaskSpec::new(format!("r{i}"))
+                    .start_at(i * 300_000)
+                    .run(2_500_000)
+                    .sleep(700_000)
+                    .repeat(10)
+            })
+            .collect(),
+    );
+    let config = SimConfig::new(Topology::test_default(), workload);
+    let agents = AgentConfig::new("0".parse().unwrap()).with_ticks(CpuTickConfig::AllTicks);
+    let mut full = RoundRobin::default()
+        .full_agent(SimEnclave::new(config).unwrap(), agents)
+        .unwrap();
+    while full.run_until(full.now_ns() + 10_000_000).unwrap() != ghost_dsl::sim::SimStatus::Finished
+    {
+    }
+    let report = full.report();
+    assert!(report.tasks.iter().all(|t| t.end_ns.is_some()));
+    assert!(
+        report.messages_of(ghost_dsl::MessageKind::CpuTick) > 50,
+        "{report}"
+    );
+    assert!(
+        full.scheduler().rotations > 20,
+        "ticks rotated the queue: {}",
+        full.scheduler().rotations
+    );
+}
