@@ -112,6 +112,8 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
         Ok(())
     };
     if let Err(err) = parser.parse2(attr) {
+        // Whatever came before the syntax error, `model` and `task` are not reported missing too.
+        args.attempted.extend(["model", "task"]);
         errors.push(syn::Error::new(
             err.span(),
             format!(
@@ -127,7 +129,18 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
 /// Parses the item under the attribute; only an `impl` block is accepted.
 pub(crate) fn parse_item(item: TokenStream) -> syn::Result<ItemImpl> {
     syn::parse2::<ItemImpl>(item.clone()).map_err(|err| {
-        let span = item.into_iter().next().map_or(err.span(), |tt| tt.span());
+        // Point at the item itself (`struct`, `fn`, ..), past its attributes.
+        let tokens: Vec<proc_macro2::TokenTree> = item.into_iter().collect();
+        let mut i = 0;
+        while matches!(tokens.get(i), Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '#')
+            && matches!(tokens.get(i + 1), Some(proc_macro2::TokenTree::Group(_)))
+        {
+            i += 2;
+        }
+        let span = tokens
+            .get(i)
+            .or(tokens.first())
+            .map_or(err.span(), |tt| tt.span());
         syn::Error::new(
             span,
             "#[ghost_scheduler] goes on an inherent `impl` block of the scheduler type, \

@@ -13,9 +13,13 @@ use crate::ghost::check::{GENERATED, is_helper};
 
 /// The fallback expansion for `item`; `task` is the `task = ` type if one was given.
 pub(crate) fn fallback(item: &ItemImpl, krate: &Path, task: Option<&Type>) -> TokenStream {
-    let mut out = without_duplicates(&strip_markers(item)).to_token_stream();
-    // A trait impl or a generic impl cannot take the stand-ins; its error says what to fix.
-    if item.trait_.is_some() || !item.generics.params.is_empty() {
+    // A trait impl was meant as the scheduler's inherent impl (the error says so): emit it as one,
+    // so that its handlers do not also fail as members of that trait.
+    let mut item = without_duplicates(&strip_markers(item));
+    item.trait_ = None;
+    let mut out = item.to_token_stream();
+    // A generic impl cannot take the stand-ins; its error says what to fix.
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
         return out;
     }
     let rt = quote!(#krate::__private::scheduler);
