@@ -39,9 +39,10 @@ pub struct Param {
     pub kind: ParamKind,
 }
 
-/// The stub of a code gear: takes its inputs out of the arguments (values) and the heap (data
-/// gears), and runs the body.
-pub type Stub = fn(&mut Heap, Args) -> Result<Goto, Error>;
+/// The stub of a code gear: takes its inputs out of the pending transition's arguments (values)
+/// and the heap (data gears), runs the body, and writes the next transition in place. Working in
+/// place keeps the trampoline from copying `Goto`s through the stack.
+pub type Stub = fn(&mut Heap, &mut Goto) -> Result<(), Error>;
 
 /// Lists the data gears a code gear's arguments make it take (`(handle, is_mut)` per `Mut`/`Ref`
 /// parameter, receiver first), without running it: what a parallel run locks for the step.
@@ -141,8 +142,8 @@ impl fmt::Debug for CodeGearInfo {
     }
 }
 
-fn exit_stub(_: &mut Heap, args: Args) -> Result<Goto, Error> {
-    Ok(Goto::new(&EXIT, args))
+fn exit_stub(_: &mut Heap, _: &mut Goto) -> Result<(), Error> {
+    Ok(())
 }
 
 /// The pseudo code gear that ends a run; its arguments are the run's outputs.
@@ -165,7 +166,7 @@ pub struct CodeGear<A> {
     _args: PhantomData<fn(A)>,
 }
 
-impl<A: Value> CodeGear<A> {
+impl<A> CodeGear<A> {
     #[doc(hidden)]
     pub const fn new(info: CodeGearInfo) -> Self {
         Self {
@@ -173,7 +174,9 @@ impl<A: Value> CodeGear<A> {
             _args: PhantomData,
         }
     }
+}
 
+impl<A: Value> CodeGear<A> {
     /// Its row in the code-gear table.
     pub fn info(&'static self) -> &'static CodeGearInfo {
         &self.info
@@ -222,6 +225,12 @@ impl Goto {
         Self { gear, args }
     }
 
+    /// The transition that ends the run with `outputs` (what `Next::exit()` receives), for a
+    /// code gear that decides to stop without having been given a continuation.
+    pub fn exit<O: Value>(outputs: O) -> Self {
+        Self::new(&EXIT, Args::new(outputs))
+    }
+
     /// The code gear it goes to.
     pub fn code_gear(&self) -> &'static CodeGearInfo {
         self.gear
@@ -239,6 +248,13 @@ impl Goto {
 
     pub(crate) fn into_parts(self) -> (&'static CodeGearInfo, Args) {
         (self.gear, self.args)
+    }
+
+    /// Used by generated stubs: moves the arguments out, leaving `()`.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __gears_take<T: Send + 'static>(&mut self) -> Result<T, Error> {
+        self.args.take_in_place::<T>().map_err(Error::from)
     }
 }
 
@@ -329,8 +345,8 @@ impl<O: Value> Next<O> {
     }
 }
 
-fn broken_stub(_: &mut Heap, args: Args) -> Result<Goto, Error> {
-    let message = args.take::<String>()?;
+fn broken_stub(_: &mut Heap, goto: &mut Goto) -> Result<(), Error> {
+    let message = goto.__gears_take::<String>()?;
     Err(crate::error::ErrorKind::Stopped { reason: message }.into())
 }
 

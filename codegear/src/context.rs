@@ -176,8 +176,18 @@ impl Context {
     /// limit), with the code gear and step it happened at.
     pub fn run(&mut self, start: Goto) -> Result<Exit, Error> {
         let mut goto = start;
-        while !goto.is_exit() {
-            goto = self.step(goto)?;
+        if self.metas.installed.is_empty() {
+            // The default meta is plain dispatch: nothing to look up per transition.
+            while !goto.is_exit() {
+                let gear = goto.code_gear();
+                (gear.stub())(&mut self.heap, &mut goto)
+                    .map_err(|error| error.at(gear.name, self.steps))?;
+                self.steps += 1;
+            }
+        } else {
+            while !goto.is_exit() {
+                self.step_in_place(&mut goto)?;
+            }
         }
         let (_, outputs) = goto.into_parts();
         Ok(Exit {
@@ -190,44 +200,50 @@ impl Context {
     ///
     /// # Errors
     /// As [`Context::run`].
-    #[inline]
     pub fn step(&mut self, goto: Goto) -> Result<Goto, Error> {
+        let mut goto = goto;
+        self.step_in_place(&mut goto)?;
+        Ok(goto)
+    }
+
+    /// As [`Context::step`], replacing `goto` with the next transition. On error `goto` holds
+    /// what is left of the transition that failed.
+    ///
+    /// # Errors
+    /// As [`Context::run`].
+    #[inline]
+    pub fn step_in_place(&mut self, goto: &mut Goto) -> Result<(), Error> {
         if goto.is_exit() {
-            return Ok(goto);
+            return Ok(());
         }
-        let (gear, args) = goto.into_parts();
-        let next = match self.metas.for_gear(gear) {
-            None => (gear.stub())(&mut self.heap, args),
-            Some(meta) => self.step_with_meta(meta, gear, args),
+        let gear = goto.code_gear();
+        match self.metas.for_gear(gear) {
+            None => (gear.stub())(&mut self.heap, goto),
+            Some(meta) => self.step_with_meta(meta, goto),
         }
         .map_err(|error| error.at(gear.name, self.steps))?;
         self.steps += 1;
-        Ok(next)
+        Ok(())
     }
 
     #[cold]
-    fn step_with_meta(
-        &mut self,
-        meta: usize,
-        gear: &'static CodeGearInfo,
-        args: Args,
-    ) -> Result<Goto, Error> {
-        let seen = args.clone();
+    fn step_with_meta(&mut self, meta: usize, goto: &mut Goto) -> Result<(), Error> {
+        let gear = goto.code_gear();
+        let seen = goto.args().clone();
         let transition = Transition {
             task: self.task,
             step: self.steps,
             code_gear: gear,
             args: &seen,
         };
-        let hooks = &mut self.metas.installed[meta];
-        hooks
+        self.metas.installed[meta]
             .before(&transition)
             .map_err(|stop| Error::new(stop.0))?;
-        let next = (gear.stub())(&mut self.heap, args)?;
+        (gear.stub())(&mut self.heap, goto)?;
         self.metas.installed[meta]
-            .after(&transition, &next)
+            .after(&transition, goto)
             .map_err(|stop| Error::new(stop.0))?;
-        Ok(next)
+        Ok(())
     }
 }
 

@@ -77,75 +77,61 @@ pub enum ErrorKind {
 }
 
 /// A runtime error with the place it happened: the code gear about to run and the step number.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Error {
+///
+/// Boxed, so that `Result<Goto, Error>` (what every stub returns) is no larger than a `Goto`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error(Box<Placed>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Placed {
     kind: ErrorKind,
     code_gear: Option<&'static str>,
     step: Option<u64>,
-    /// [`NO_TASK`] outside worlds.
-    task: u32,
+    task: Option<u32>,
 }
-
-const NO_TASK: u32 = u32::MAX;
 
 impl Error {
     /// An error of `kind`, not yet placed.
     pub fn new(kind: ErrorKind) -> Self {
-        Self {
+        Self(Box::new(Placed {
             kind,
             code_gear: None,
             step: None,
-            task: NO_TASK,
-        }
+            task: None,
+        }))
     }
 
-    /// Records where the error happened (kept if already set). Cold: it runs only on the error
-    /// path of every step, which should stay out of the trampoline's loop.
-    #[cold]
-    #[inline(never)]
+    /// Records where the error happened (kept if already set).
     pub(crate) fn at(mut self, code_gear: &'static str, step: u64) -> Self {
-        self.code_gear.get_or_insert(code_gear);
-        self.step.get_or_insert(step);
+        self.0.code_gear.get_or_insert(code_gear);
+        self.0.step.get_or_insert(step);
         self
     }
 
     /// Records the world task it happened in (kept if already set).
     pub(crate) fn in_task(mut self, task: u32) -> Self {
-        if self.task == NO_TASK {
-            self.task = task;
-        }
+        self.0.task.get_or_insert(task);
         self
     }
 
     /// The world task whose code gear failed, if it happened in a world.
     pub fn task(&self) -> Option<usize> {
-        (self.task != NO_TASK).then_some(self.task as usize)
+        self.0.task.map(|task| task as usize)
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The code gear that was about to run, if known.
     pub fn code_gear(&self) -> Option<&'static str> {
-        self.code_gear
+        self.0.code_gear
     }
 
     /// The number of transitions completed before the error, if known.
     pub fn step(&self) -> Option<u64> {
-        self.step
-    }
-}
-
-impl fmt::Debug for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("code_gear", &self.code_gear)
-            .field("step", &self.step())
-            .field("task", &self.task())
-            .finish()
+        self.0.step
     }
 }
 
@@ -166,13 +152,13 @@ impl fmt::Display for ErrorKind {
         match self {
             Self::AliasedMut { data_gear, gear } => write!(
                 f,
-                "data gear {data_gear} {gear} is taken twice by one code gear, at least once as \
+                "data gear `{data_gear}` {gear} is taken twice by one code gear, at least once as \
                  `Mut`; a code gear may take a data gear as `Mut` only once (pass it once, or \
                  take both as `Ref`)"
             ),
             Self::StaleHandle { data_gear, gear } => write!(
                 f,
-                "stale handle {gear} to a {data_gear}: that data gear was freed or never \
+                "stale handle {gear} to data gear `{data_gear}`: it was freed, or never \
                  allocated in this context"
             ),
             Self::ForeignHandle {
@@ -181,7 +167,7 @@ impl fmt::Display for ErrorKind {
                 heap,
             } => write!(
                 f,
-                "handle {gear} to a {data_gear} belongs to heap #{owner}, not to this one (#{heap}); \
+                "handle {gear} to data gear `{data_gear}` belongs to heap #{owner}, not to this one (#{heap}); \
                  a task-private data gear cannot be used by another context or task (allocate it \
                  as shared, or pass its value)",
                 owner = gear.owner()
@@ -193,13 +179,13 @@ impl fmt::Display for ErrorKind {
                 task,
             } => write!(
                 f,
-                "task {task} took {data_gear} {gear}, which is private to task {owner}; a \
-                 task-private data gear cannot be handed to another task (allocate it with \
-                 `World::alloc_shared` to share it, or pass its value)"
+                "task {task} took data gear `{data_gear}` {gear}, which is private to task \
+                 {owner}; a task-private data gear cannot be handed to another task (allocate it \
+                 with `World::alloc_shared` to share it, or pass its value)"
             ),
             Self::WrongType { expected, found } => write!(
                 f,
-                "handle promises a {expected} but its slot holds a {found}"
+                "handle promises data gear `{expected}` but its slot holds a `{found}`"
             ),
             Self::Arguments(mismatch) => write!(f, "continuation arguments: {mismatch}"),
             Self::StepLimit { limit } => write!(
@@ -217,15 +203,15 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(task) = self.task() {
+        if let Some(task) = self.0.task {
             write!(f, "task {task}, ")?;
         }
-        match (self.step(), self.code_gear) {
+        match (self.0.step, self.0.code_gear) {
             (Some(step), Some(gear)) => write!(f, "step {step}, before code gear `{gear}`: ")?,
             (None, Some(gear)) => write!(f, "code gear `{gear}`: ")?,
             _ => {}
         }
-        self.kind.fmt(f)
+        self.0.kind.fmt(f)
     }
 }
 

@@ -75,6 +75,11 @@ pub struct DataGearInfo {
 
 /// A type that [`Gear`] handles can point at: a data gear (`Target = ()`) or `dyn Interface`
 /// (`Target` = the implementation's API table). Implemented by `#[data_gear]` and `#[interface]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a data gear",
+    label = "`Mut<'_, T>`, `Ref<'_, T>` and `Gear<T>` need a `#[data_gear]` type",
+    note = "mark the definition of `{Self}` with `#[data_gear]` (it must be `Clone + Debug + Hash + Eq + Send + Sync + 'static`)"
+)]
 pub trait GearTarget: 'static {
     /// What a handle carries besides the slot: nothing, or the interface's API table.
     type Target: Copy + Send + Sync + 'static;

@@ -13,8 +13,9 @@ use std::hash::{Hash, Hasher};
 use std::mem::{MaybeUninit, align_of, size_of};
 use std::ptr;
 
-/// Bytes of a tuple that [`Args`] stores without allocating.
-pub const INLINE_BYTES: usize = 32;
+/// Bytes of a tuple that [`Args`] stores without allocating: enough for the usual code-gear
+/// inputs, e.g. two integers, a data-gear handle and a continuation (8 + 8 + 16 + 24).
+pub const INLINE_BYTES: usize = 56;
 
 const INLINE_WORDS: usize = INLINE_BYTES / size_of::<usize>();
 
@@ -26,9 +27,10 @@ impl<T: Clone + fmt::Debug + Hash + Eq + Send + 'static> Value for T {}
 
 /// The operations [`Args`] needs on its erased value, one instance per stored type.
 struct VTable {
-    type_id: fn() -> TypeId,
+    type_id: TypeId,
     type_name: fn() -> &'static str,
     inline: bool,
+    needs_drop: bool,
     drop: unsafe fn(*mut Storage),
     clone: unsafe fn(*const Storage) -> Storage,
     hash: unsafe fn(*const Storage, &mut dyn Hasher),
@@ -47,13 +49,22 @@ impl Storage {
     }
 }
 
-trait HasVTable: Value {
+/// Where a type is stored: inline, or boxed. Separate from the vtable so that taking a value
+/// out needs only the type, not all of [`Value`] (which keeps trait errors at the user's type).
+trait Placement: Sized {
     const INLINE: bool =
         size_of::<Self>() <= INLINE_BYTES && align_of::<Self>() <= align_of::<Storage>();
+}
+
+impl<T> Placement for T {}
+
+trait HasVTable: Value + Placement {
     const VTABLE: &'static VTable = &VTable {
-        type_id: TypeId::of::<Self>,
+        type_id: TypeId::of::<Self>(),
         type_name: type_name::<Self>,
         inline: Self::INLINE,
+        // A boxed value always needs its box freed.
+        needs_drop: std::mem::needs_drop::<Self>() || !Self::INLINE,
         drop: drop_value::<Self>,
         clone: clone_value::<Self>,
         hash: hash_value::<Self>,
@@ -85,7 +96,7 @@ unsafe fn value_ref<'a, T: HasVTable>(storage: *const Storage) -> &'a T {
 ///
 /// # Safety
 /// As for [`value_ref`], and the storage must not be used as holding a `T` again.
-unsafe fn take_value<T: HasVTable>(storage: *const Storage) -> T {
+unsafe fn take_value<T: Placement>(storage: *const Storage) -> T {
     if T::INLINE {
         // SAFETY: an initialised `T` is there and, by the contract, is read exactly once.
         unsafe { ptr::read(storage.cast::<T>()) }
@@ -189,6 +200,7 @@ impl std::error::Error for TypeMismatch {}
 
 impl Args {
     /// Stores `value`, inline if it fits.
+    #[inline]
     pub fn new<T: Value>(value: T) -> Self {
         Self {
             vtable: T::VTABLE,
@@ -198,12 +210,13 @@ impl Args {
 
     /// Whether a `T` would be stored without allocating.
     pub const fn fits_inline<T: Value>() -> bool {
-        <T as HasVTable>::INLINE
+        <T as Placement>::INLINE
     }
 
     /// Whether the stored value is a `T`.
-    pub fn is<T: Value>(&self) -> bool {
-        (self.vtable.type_id)() == TypeId::of::<T>()
+    #[inline]
+    pub fn is<T: 'static>(&self) -> bool {
+        self.vtable.type_id == TypeId::of::<T>()
     }
 
     /// The name of the stored type.
@@ -233,6 +246,27 @@ impl Args {
         Ok(unsafe { take_value::<T>(&this.storage) })
     }
 
+    /// Moves the stored value out, if it is a `T`, leaving `()` in its place: how a stub takes
+    /// its arguments out of the pending `Goto` without copying the `Goto` around.
+    ///
+    /// # Errors
+    /// [`TypeMismatch`] (and nothing is moved) if it is not a `T`.
+    #[inline]
+    pub fn take_in_place<T: Send + 'static>(&mut self) -> Result<T, TypeMismatch> {
+        if !self.is::<T>() {
+            return Err(TypeMismatch {
+                expected: type_name::<T>(),
+                found: self.type_name(),
+            });
+        }
+        // SAFETY: the type was checked, so the storage holds a live `T`; the vtable is switched
+        // to `()`'s right after, so the moved-out value is never used or dropped again (`()` is
+        // a ZST: its storage is never read).
+        let value = unsafe { take_value::<T>(&self.storage) };
+        self.vtable = <() as HasVTable>::VTABLE;
+        Ok(value)
+    }
+
     /// A reference to the stored value, if it is a `T`.
     pub fn downcast_ref<T: Value>(&self) -> Option<&T> {
         // SAFETY: the type was checked; the reference borrows `self`.
@@ -242,10 +276,13 @@ impl Args {
 }
 
 impl Drop for Args {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: the invariant: the storage holds a live value of the vtable's type, dropped
-        // only here (`take` bypasses this with ManuallyDrop).
-        unsafe { (self.vtable.drop)(&mut self.storage) }
+        if self.vtable.needs_drop {
+            // SAFETY: the invariant: the storage holds a live value of the vtable's type,
+            // dropped only here (`take` bypasses this with ManuallyDrop).
+            unsafe { (self.vtable.drop)(&mut self.storage) }
+        }
     }
 }
 
@@ -261,7 +298,7 @@ impl Clone for Args {
 
 impl PartialEq for Args {
     fn eq(&self, other: &Self) -> bool {
-        (self.vtable.type_id)() == (other.vtable.type_id)()
+        self.vtable.type_id == other.vtable.type_id
             // SAFETY: both hold a live value of the same type (checked just before).
             && unsafe { (self.vtable.eq)(&self.storage, &other.storage) }
     }
@@ -296,12 +333,21 @@ mod tests {
 
     #[test]
     fn small_tuples_are_inline_and_large_ones_boxed() {
-        assert!(Args::fits_inline::<(u64, u64, u64, u64)>());
-        assert!(!Args::fits_inline::<(u64, u64, u64, u64, u8)>());
+        assert!(Args::fits_inline::<[u64; 7]>());
+        assert!(!Args::fits_inline::<([u64; 7], u8)>());
         assert!(!Args::fits_inline::<u128>() || align_of::<u128>() <= align_of::<usize>());
         let big = Args::new([7u64; 9]);
         assert!(!big.is_inline());
         assert_eq!(big.take::<[u64; 9]>().unwrap(), [7; 9]);
+    }
+
+    #[test]
+    fn take_in_place_leaves_unit_behind() {
+        let mut args = Args::new((String::from("moved"), 2u8));
+        assert!(args.take_in_place::<(u8,)>().is_err());
+        assert_eq!(args.take_in_place::<(String, u8)>().unwrap().0, "moved");
+        assert!(args.is::<()>());
+        assert_eq!(format!("{args:?}"), "()");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 mod common;
 
 mod codegear;
+mod ghost;
 
 use proc_macro::TokenStream;
 
@@ -72,4 +73,11 @@ pub fn par_goto(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn __codegear_impl_interface(input: TokenStream) -> TokenStream {
     codegear::impl_interface(input.into()).into()
+}
+
+/// Turns an `impl` block of ghOSt message handlers into a scheduler: see `ghost_dsl`'s
+/// documentation of `ghost_scheduler` (the re-export users see) for the handlers and arguments.
+#[proc_macro_attribute]
+pub fn ghost_scheduler(attr: TokenStream, item: TokenStream) -> TokenStream {
+    ghost::expand(attr.into(), item.into()).into()
 }

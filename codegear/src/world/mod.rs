@@ -267,9 +267,10 @@ impl World {
 /// One step of `task`: its code gear runs on `heap` with the private gears of other tasks
 /// off limits; a panic becomes [`ErrorKind::Panicked`].
 pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Result<Goto, Error> {
-    let (gear, args) = goto.into_parts();
+    let gear = goto.code_gear();
+    let mut goto = goto;
     heap.set_stepping(task);
-    let result = panic::catch_unwind(AssertUnwindSafe(|| (gear.stub())(heap, args)));
+    let result = panic::catch_unwind(AssertUnwindSafe(|| (gear.stub())(heap, &mut goto)));
     heap.set_stepping(ANY_TASK);
     let result = match result {
         Ok(result) => result,
@@ -278,7 +279,10 @@ pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Re
         }
         .into()),
     };
-    result.map_err(|error| error.at(gear.name, step).in_task(task))
+    match result {
+        Ok(()) => Ok(goto),
+        Err(error) => Err(error.at(gear.name, step).in_task(task)),
+    }
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -5,12 +5,12 @@
 use clap::Parser;
 use gears_examples::bench::{self, Effort};
 
-const SUITES: &[&str] = &["pool", "check"];
+const SUITES: &[&str] = &["pool", "dispatch", "ghost", "check"];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure gears against its anchors, in the same run")]
 struct Args {
-    /// Suites to run (default: all). Known: pool, check.
+    /// Suites to run (default: all). Known: pool, dispatch, ghost, check.
     suites: Vec<String>,
     /// Small inputs and few repetitions (a smoke run, for CI).
     #[arg(long)]
@@ -39,6 +39,8 @@ fn main() -> std::process::ExitCode {
     for suite in suites {
         match suite {
             "pool" => bench::pool::run(effort),
+            "dispatch" => bench::dispatch::run(effort),
+            "ghost" => bench::ghost::run(effort),
             "check" => bench::check::run(effort),
             _ => unreachable!("checked against SUITES above"),
         }

@@ -10,7 +10,7 @@ use crate::common::{Errors, did_you_mean};
 
 fn report(errors: &mut Errors, problems: &[Problem]) {
     for p in problems {
-        errors.error_at(p.span, &p.message);
+        errors.error(&p.tokens, &p.message);
     }
 }
 

@@ -1,6 +1,5 @@
 //! What the parse stage produces and the later stages read.
 
-use proc_macro2::Span;
 use syn::{Ident, Type};
 
 /// How a code-gear parameter is passed (mirrors `codegear::ParamKind`).
@@ -54,7 +53,8 @@ impl Param {
 /// A problem found while classifying, reported by the check stage with the others.
 #[derive(Clone, Debug)]
 pub(crate) struct Problem {
-    pub(crate) span: Span,
+    /// The user's tokens it is about (the whole type, not just its first token).
+    pub(crate) tokens: proc_macro2::TokenStream,
     pub(crate) message: String,
 }
 

@@ -2,16 +2,15 @@
 //! rule violations are recorded as problems for the check stage, so all are reported together.
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
-use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Pat, PathArguments, Type};
 
 use super::model::{
     CodeGearFn, DataGearDef, ImplHead, InterfaceDef, Method, Param, ParamKind, Problem,
 };
 
-fn problem(at: impl Spanned, message: impl Into<String>) -> Problem {
+fn problem(at: impl quote::ToTokens, message: impl Into<String>) -> Problem {
     Problem {
-        span: at.span(),
+        tokens: at.into_token_stream(),
         message: message.into(),
     }
 }
@@ -103,6 +102,14 @@ pub(crate) fn classify(ty: &Type) -> Result<ParamKind, Problem> {
                         "a code gear cannot take `{name}`: it is not `Send`, and parallel runs move \
                          continuations between workers; put shared state in a data gear (or use \
                          `Arc` for immutable data)"
+                    ),
+                )),
+                "f32" | "f64" => Err(problem(
+                    ty,
+                    format!(
+                        "a code gear cannot take `{name}`: floats are neither `Eq` nor `Hash`, which \
+                         the meta level needs to compare and store states; pass an integer (fixed \
+                         point, or `{name}::to_bits()`)"
                     ),
                 )),
                 "RefCell" | "Cell" => Err(problem(

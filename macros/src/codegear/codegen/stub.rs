@@ -13,8 +13,8 @@ pub(crate) struct Receiver<'a> {
     pub(crate) is_mut: bool,
 }
 
-/// `fn __gears_stub(heap, args) -> Result<Goto, Error>` whose last step is `call`, which may
-/// use the parameters by name (and `__gears_self` for the receiver), and
+/// `fn __gears_stub(heap, goto) -> Result<(), Error>` whose last step writes `call` (which may
+/// use the parameters by name, and `__gears_self` for the receiver) into `goto`, and
 /// `fn __gears_taken(args, out)` listing the data gears it takes (for `CodeGearInfo::with_taken`).
 pub(crate) fn stub(
     root: &CrateRoot,
@@ -114,13 +114,14 @@ pub(crate) fn stub(
         #[allow(clippy::needless_question_mark, unused_mut)]
         fn __gears_stub(
             __gears_heap: &mut #root::Heap,
-            __gears_args: #root::Args,
-        ) -> ::core::result::Result<#root::Goto, #root::Error> {
-            let (#(#names,)*) = __gears_args.take::<(#(#wire,)*)>()?;
+            __gears_goto: &mut #root::Goto,
+        ) -> ::core::result::Result<(), #root::Error> {
+            let (#(#names,)*) = __gears_goto.__gears_take::<(#(#wire,)*)>()?;
             #aliasing
             #(#refs)*
             #mut_bindings
-            ::core::result::Result::Ok(#call)
+            *__gears_goto = #call;
+            ::core::result::Result::Ok(())
         }
     }
 }

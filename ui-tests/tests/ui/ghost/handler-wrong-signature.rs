@@ -1,0 +1,22 @@
+// A handler whose parameters are not the handler's: the error is on the parameter and shows the
+// signature to write.
+use ghost_dsl::prelude::*;
+
+#[derive(Default)]
+struct Fifo;
+
+#[ghost_scheduler(model = per_cpu, task = ())]
+impl Fifo {
+    fn task_new(&mut self, _task: &mut Task<()>, _msg: &TaskNew, _cx: &mut Cx<'_>) {}
+    fn task_runnable(&mut self, _task: &mut Task<()>, _msg: &TaskNew, _cx: &mut Cx<'_>) {}
+    fn task_blocked(&mut self, _task: &mut Task<()>, _msg: &TaskBlocked, _cx: &mut Cx<'_>) {}
+    fn task_yield(&mut self, _task: &mut Task<()>, _msg: &TaskYield, _cx: &mut Cx<'_>) {}
+    fn task_preempted(&mut self, _task: &mut Task<()>, _msg: &TaskPreempt, _cx: &mut Cx<'_>) {}
+    fn task_departed(&mut self, _task: &mut Task<()>, _msg: &TaskDeparted, _cx: &mut Cx<'_>) {}
+    fn task_dead(&mut self, _task: &mut Task<()>, _msg: &TaskDead, _cx: &mut Cx<'_>) {}
+    fn pick_next(&mut self, _cpu: Cpu, _cx: &mut Cx<'_>) -> Gtid {
+        Gtid::from_raw(1)
+    }
+}
+
+fn main() {}
