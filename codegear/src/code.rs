@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use gears_runtime::registry::Site;
 
 use crate::error::Error;
-use crate::gear::RawGear;
 use crate::heap::Heap;
 use crate::value::{Args, TypeMismatch, Value};
 
@@ -44,12 +43,6 @@ pub struct Param {
 /// place keeps the trampoline from copying `Goto`s through the stack.
 pub type Stub = fn(&mut Heap, &mut Goto) -> Result<(), Error>;
 
-/// Lists the data gears a code gear's arguments make it take (`(handle, is_mut)` per `Mut`/`Ref`
-/// parameter, receiver first), without running it: what a parallel run locks for the step.
-pub type Taken = fn(&Args, &mut Vec<(RawGear, bool)>);
-
-fn takes_nothing(_: &Args, _: &mut Vec<(RawGear, bool)>) {}
-
 const NO_ID: u32 = u32::MAX;
 
 /// Static facts about one code gear: its row in the code-gear table and its stub.
@@ -66,7 +59,6 @@ pub struct CodeGearInfo {
     pub site: Site,
     stub: Stub,
     id: AtomicU32,
-    taken: Taken,
 }
 
 impl CodeGearInfo {
@@ -88,21 +80,7 @@ impl CodeGearInfo {
             site,
             stub,
             id: AtomicU32::new(NO_ID),
-            taken: takes_nothing,
         }
-    }
-
-    /// The row with the accessor that lists the data gears a step takes.
-    #[doc(hidden)]
-    pub const fn with_taken(mut self, taken: Taken) -> Self {
-        self.taken = taken;
-        self
-    }
-
-    /// Appends to `out` the data gears a step of this code gear with `args` takes, as
-    /// `(handle, is_mut)`, receiver first (nothing if `args` are not its arguments).
-    pub fn taken_gears(&self, args: &Args, out: &mut Vec<(RawGear, bool)>) {
-        (self.taken)(args, out);
     }
 
     /// The id in the code-gear table (name order), once a table has been built.

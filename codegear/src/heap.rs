@@ -54,6 +54,17 @@ pub(crate) const SHARED: u32 = u32::MAX;
 /// `Heap::stepping` outside a task's step: every slot may be used (set-up code, checks).
 pub(crate) const ANY_TASK: u32 = u32::MAX;
 
+/// `Heap::stepping` of a probe heap: an empty heap on which a stub is run only to learn which
+/// data gears its arguments make it take (see [`Heap::probe`]). Task ids stay below it.
+pub(crate) const PROBE: u32 = u32::MAX - 1;
+
+std::thread_local! {
+    /// What the stub asked a probe heap for: `(handle, Some(is_mut))` from its aliasing check
+    /// (every gear, in parameter order), or `(handle, None)` from its one borrow.
+    static PROBED: std::cell::RefCell<Vec<(RawGear, Option<bool>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Heaps get distinct owner ids so that a handle from one is recognised in another.
 static NEXT_HEAP_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -118,6 +129,28 @@ impl Heap {
             value: Some(Arc::new(value)),
         });
         Gear::from_parts(RawGear::new(self.id, index, 0), ())
+    }
+
+    /// An empty heap that records what a stub asks of it instead of lending gears.
+    ///
+    /// The generated stub of a code gear with data-gear parameters first takes its arguments,
+    /// then either checks aliasing over all its gears (two or more: `check_aliasing` sees every
+    /// handle with its `Mut`-ness, in parameter order) or borrows its one gear; on a probe heap
+    /// both fail before the body runs, after recording the handles. So running the stub on a
+    /// probe tells which gears a step takes without running it; [`Heap::take_probed`] returns
+    /// them.
+    pub(crate) fn probe() -> Self {
+        PROBED.with(|probed| probed.borrow_mut().clear());
+        Self {
+            id: 0,
+            slots: Vec::new(),
+            stepping: PROBE,
+        }
+    }
+
+    /// What the stub run on a [`Heap::probe`] asked for.
+    pub(crate) fn take_probed() -> Vec<(RawGear, Option<bool>)> {
+        PROBED.with(|probed| std::mem::take(&mut *probed.borrow_mut()))
     }
 
     /// Which task's code gear runs now ([`ANY_TASK`] outside steps).
@@ -213,6 +246,9 @@ impl Heap {
     /// Why `raw` does not name a slot this step may use.
     #[cold]
     fn slot_error(&self, raw: RawGear, type_name: &'static str) -> Error {
+        if self.stepping == PROBE {
+            PROBED.with(|probed| probed.borrow_mut().push((raw, None)));
+        }
         if raw.owner() != self.id {
             return ErrorKind::ForeignHandle {
                 data_gear: type_name,
@@ -318,6 +354,9 @@ impl Heap {
     /// # Errors
     /// [`ErrorKind::AliasedMut`].
     pub fn check_aliasing(&self, params: &[(RawGear, bool, &'static str)]) -> Result<(), Error> {
+        if self.stepping == PROBE {
+            return Err(self.probed(params));
+        }
         for (i, (raw, is_mut, type_name)) in params.iter().enumerate() {
             for (other, other_mut, _) in &params[..i] {
                 if raw == other && (*is_mut || *other_mut) {
@@ -330,6 +369,19 @@ impl Heap {
             }
         }
         Ok(())
+    }
+
+    #[cold]
+    fn probed(&self, params: &[(RawGear, bool, &'static str)]) -> Error {
+        PROBED.with(|probed| {
+            let mut probed = probed.borrow_mut();
+            probed.clear();
+            probed.extend(params.iter().map(|&(raw, is_mut, _)| (raw, Some(is_mut))));
+        });
+        ErrorKind::Stopped {
+            reason: "probed".into(),
+        }
+        .into()
     }
 
     /// Live gears in slot order, with their handles.

@@ -121,7 +121,7 @@ mod tables;
 mod value;
 mod world;
 
-pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind, Taken};
+pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind};
 pub use context::{Context, Exit};
 pub use error::{Error, ErrorKind};
 pub use gear::{

@@ -313,3 +313,85 @@ fn steps_that_take_many_gears_are_explored_without_the_memo() {
         .count();
     assert_eq!(report.terminal_states().len(), finals);
 }
+
+#[interface]
+pub trait Tally {
+    fn add(&mut self, n: u64, next: Next<()>) -> Goto;
+    fn read(&self, into: Gear<Counter>, next: Next<()>) -> Goto;
+}
+
+#[data_gear]
+#[derive(Default)]
+pub struct Sum {
+    total: u64,
+}
+
+#[code_gear]
+impl Tally for Sum {
+    fn add(&mut self, n: u64, next: Next<()>) -> Goto {
+        self.total += n;
+        goto!(next())
+    }
+    fn read(&self, into: Gear<Counter>, next: Next<()>) -> Goto {
+        let _ = into;
+        goto!(next())
+    }
+}
+
+#[code_gear]
+fn no_gears(n: u64, next: Next<()>) -> Goto {
+    let _ = n;
+    goto!(next())
+}
+
+#[test]
+fn the_gears_a_step_takes_are_listed_without_running_it() {
+    let mut world = World::new();
+    let counter = world.alloc_shared(Counter::default());
+    let other = world.alloc_shared(Counter::default());
+    let sum = world.alloc_shared(Sum::default()).upcast::<dyn Tally>();
+    let raw = |gear: Gear<Counter>| gear.raw();
+    assert_eq!(
+        World::gears_taken_by(&goto!(increment(counter, 1, Next::exit()))),
+        [(raw(counter), true)]
+    );
+    assert_eq!(
+        World::gears_taken_by(&goto!(racy_read(counter, 1, Next::exit()))),
+        [(raw(counter), false)]
+    );
+    assert_eq!(
+        World::gears_taken_by(&goto!(bump_five(
+            counter,
+            other,
+            counter,
+            other,
+            counter,
+            1,
+            Next::exit()
+        ))),
+        [
+            (raw(counter), true),
+            (raw(other), true),
+            (raw(counter), true),
+            (raw(other), true),
+            (raw(counter), false)
+        ]
+    );
+    // An API code gear takes its receiver; a handle passed on (`Gear<T>`) is not taken.
+    assert_eq!(
+        World::gears_taken_by(&goto!(sum.add(2, Next::exit()))),
+        [(sum.raw(), true)]
+    );
+    assert_eq!(
+        World::gears_taken_by(&goto!(sum.read(counter, Next::exit()))),
+        [(sum.raw(), false)]
+    );
+    assert!(World::gears_taken_by(&goto!(no_gears(1, Next::exit()))).is_empty());
+    assert!(World::gears_taken_by(&Goto::exit(())).is_empty());
+    // Probing runs no body: the counters are untouched.
+    assert_eq!(world.get(counter).unwrap().value, 0);
+    par_goto!(world, sum.add(2, Next::exit()));
+    par_goto!(world, sum.add(3, Next::exit()));
+    assert!(world.check(Check::new()).holds());
+    world.run(Parallel::new(2)).unwrap();
+}

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::fingerprint::{FpHasher, slot_term, task_term};
-use super::{TaskId, World, step_task};
+use super::{TaskId, World, step_task, taken_gears};
 use crate::code::Goto;
 use crate::error::Error;
 use crate::gear::{DataGear, Gear};
@@ -524,7 +524,7 @@ impl Interned {
             }
         }
         let mut taken = Vec::new();
-        goto.code_gear().taken_gears(goto.args(), &mut taken);
+        taken_gears(&goto, &mut taken);
         let memoizable = taken.len() <= MAX_TAKEN
             && taken
                 .iter()

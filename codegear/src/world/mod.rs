@@ -21,10 +21,10 @@ use std::panic::{self, AssertUnwindSafe};
 pub use check::{Bound, Check, Report, TraceStep, Verdict, View, Violation, ViolationKind};
 pub use parallel::{Parallel, RunStats};
 
-use crate::code::{Goto, Next};
+use crate::code::{Goto, Next, ParamKind};
 use crate::error::{Error, ErrorKind};
-use crate::gear::{DataGear, Gear};
-use crate::heap::{ANY_TASK, Heap};
+use crate::gear::{DataGear, Gear, RawGear};
+use crate::heap::{ANY_TASK, Heap, PROBE};
 use crate::value::Args;
 
 /// A task of a [`World`]: its index, as traces print it.
@@ -141,8 +141,8 @@ impl World {
     pub fn reserve_task(&mut self) -> TaskId {
         let id = u32::try_from(self.pending.len())
             .ok()
-            .filter(|&id| id != ANY_TASK)
-            .expect("fewer than 2^32 - 1 tasks");
+            .filter(|&id| id < PROBE)
+            .expect("fewer than 2^32 - 2 tasks");
         self.pending.push(not_started());
         self.started.push(false);
         TaskId(id)
@@ -181,6 +181,15 @@ impl World {
     #[doc(hidden)]
     pub fn __gears_invalid_task(&self) -> TaskId {
         TaskId(u32::MAX)
+    }
+
+    /// The data gears a step of `goto` takes, `(handle, is_mut)` in parameter order (receiver
+    /// first): what the parallel run locks and the checker memoizes steps by. Found by running
+    /// the stub on an empty probe heap, which stops it before the body.
+    pub fn gears_taken_by(goto: &Goto) -> Vec<(RawGear, bool)> {
+        let mut taken = Vec::new();
+        taken_gears(goto, &mut taken);
+        taken
     }
 
     /// Number of tasks.
@@ -282,6 +291,28 @@ pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Re
     match result {
         Ok(()) => Ok(goto),
         Err(error) => Err(error.at(gear.name, step).in_task(task)),
+    }
+}
+
+/// Appends the data gears a step of `goto` takes, `(handle, is_mut)` in parameter order
+/// (receiver first): its stub run on a probe heap, which fails before the body runs.
+pub(crate) fn taken_gears(goto: &Goto, out: &mut Vec<(RawGear, bool)>) {
+    let gear = goto.code_gear();
+    let mut kinds = gear.params.iter().filter_map(|param| match param.kind {
+        ParamKind::Mut => Some(true),
+        ParamKind::Ref => Some(false),
+        _ => None,
+    });
+    let Some(first_kind) = kinds.next() else {
+        // No data-gear parameter: nothing to take (and the stub would run the body).
+        return;
+    };
+    let mut probe = Heap::probe();
+    let mut scratch = goto.clone();
+    // The stub fails before the body; a panic here could only come from a broken stub.
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| (gear.stub())(&mut probe, &mut scratch)));
+    for (raw, is_mut) in Heap::take_probed() {
+        out.push((raw, is_mut.unwrap_or(first_kind)));
     }
 }
 

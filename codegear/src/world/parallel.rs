@@ -4,7 +4,8 @@
 //! # Locking protocol
 //!
 //! Every shared slot has its own `RwLock`. Before a step, the code gear's generated accessor
-//! lists the gears its arguments make it take (`CodeGearInfo::taken_gears`); the shared ones are
+//! lists the gears its arguments make it take (its stub run on a probe heap, see
+//! `Heap::probe`); the shared ones are
 //! locked in ascending slot order (write for `Mut`, read for `Ref`), so two steps never wait on
 //! each other in a cycle. A `Mut` gear is moved out of its lock into the task's own view of the
 //! heap (so the step writes it in place, no copy), a `Ref` gear is shared into it; the stub runs
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use gears_runtime::pool::{Pool, Worker};
 
-use super::{World, not_started, step_task};
+use super::{World, not_started, step_task, taken_gears};
 use crate::code::Goto;
 use crate::error::{Error, ErrorKind};
 use crate::gear::RawGear;
@@ -258,7 +259,7 @@ fn step_locked(
 ) -> Result<bool, Error> {
     let goto = std::mem::replace(&mut state.pending, not_started());
     taken.clear();
-    goto.code_gear().taken_gears(goto.args(), taken);
+    taken_gears(&goto, taken);
     order.clear();
     order.extend(
         taken

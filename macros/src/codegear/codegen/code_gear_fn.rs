@@ -47,7 +47,7 @@ pub(crate) fn expand(def: &CodeGearFn, root: &CrateRoot) -> TokenStream {
                 #params,
                 #site,
                 __gears_stub,
-            ).with_taken(__gears_taken))
+            ))
         };
         #private::inventory::submit! { #private::CodeGearEntry::of(&#ident) }
     }

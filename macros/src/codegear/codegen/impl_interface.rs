@@ -79,7 +79,7 @@ pub(crate) fn expand(def: &ImplDef, root: &CrateRoot) -> TokenStream {
                     #params,
                     #site,
                     __gears_stub,
-                ).with_taken(__gears_taken))
+                ))
             };
             #private::inventory::submit! { #private::CodeGearEntry::of(&#static_ident) }
         });

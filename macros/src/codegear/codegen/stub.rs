@@ -14,8 +14,7 @@ pub(crate) struct Receiver<'a> {
 }
 
 /// `fn __gears_stub(heap, goto) -> Result<(), Error>` whose last step writes `call` (which may
-/// use the parameters by name, and `__gears_self` for the receiver) into `goto`, and
-/// `fn __gears_taken(args, out)` listing the data gears it takes (for `CodeGearInfo::with_taken`).
+/// use the parameters by name, and `__gears_self` for the receiver) into `goto`.
 pub(crate) fn stub(
     root: &CrateRoot,
     receiver: Option<&Receiver<'_>>,
@@ -86,31 +85,7 @@ pub(crate) fn stub(
         }
     };
 
-    // `fn __gears_taken(args, out)`: the same gears, listed without borrowing them.
-    let patterns = names.iter().map(|name| {
-        if gears.iter().any(|(gear, _, _)| gear == name) {
-            quote!(#name)
-        } else {
-            quote!(_)
-        }
-    });
-    let pushes = gears.iter().map(|(name, _, is_mut)| {
-        quote! { __gears_out.push((#name.raw(), #is_mut)); }
-    });
-
     quote! {
-        #[allow(unused_variables)]
-        fn __gears_taken(
-            __gears_args: &#root::Args,
-            __gears_out: &mut ::std::vec::Vec<(#root::RawGear, bool)>,
-        ) {
-            if let ::core::option::Option::Some((#(#patterns,)*)) =
-                __gears_args.downcast_ref::<(#(#wire,)*)>()
-            {
-                #(#pushes)*
-            }
-        }
-
         #[allow(clippy::needless_question_mark, unused_mut)]
         fn __gears_stub(
             __gears_heap: &mut #root::Heap,
