@@ -153,6 +153,7 @@ pub fn run(effort: Effort) {
         let mut ours_states = 0;
         let mut anchor_states = 0;
         let mut bytes_per_state = 0.0;
+        let mut frontier_bytes = 0;
         let medians = interleaved_medians(
             reps,
             &mut [
@@ -161,6 +162,7 @@ pub fn run(effort: Effort) {
                     assert!(report.holds(), "{report}");
                     ours_states = report.states;
                     bytes_per_state = report.bytes_per_state;
+                    frontier_bytes = report.frontier_bytes_per_state;
                 },
                 &mut || {
                     let checker = DppModel {
@@ -198,7 +200,14 @@ pub fn run(effort: Effort) {
             per_second(medians[1]),
             "states/s",
         );
+        // Stored for every state (fingerprint set + parent pointer), and per state waiting in
+        // the frontier (collapse-compressed: one u32 per component).
         report(&format!("{name}.bytes_per_state"), bytes_per_state, "bytes");
+        report(
+            &format!("{name}.frontier_bytes_per_state"),
+            frontier_bytes as f64,
+            "bytes",
+        );
         // Time per state, ours over stateright's: below 0.5 is the 2x target.
         report_ratio(
             &format!("{name}.time_per_state"),
