@@ -9,6 +9,7 @@
 //! "no fork held by two philosophers" holds. The same world then runs on the pool.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use codegear::prelude::*;
 use codegear::{Report, TaskId, View};
@@ -188,6 +189,41 @@ impl Table {
                 let right_hand = view.get(phils[(i + n - 1) % n]).holds_right;
                 !(left_hand && right_hand)
             })
+        }
+    }
+
+    /// A symmetry key for [`Check::symmetry`]: philosophers are identical up to their seat, so
+    /// rotating every philosopher's local state (where it is in its cycle, meals left, which
+    /// forks it holds, which fork it takes first) gives an equivalent state. The key hashes the
+    /// least rotation. Under the fixed order the reversed philosopher breaks the symmetry; it
+    /// is part of the local state, so no two distinct states share a key there (sound, just
+    /// no reduction).
+    pub fn rotation_symmetry(&self) -> impl Fn(&View<'_>) -> u64 + 'static {
+        let phils = self.phils.clone();
+        let tasks = self.tasks.clone();
+        move |view| {
+            let local: Vec<(&'static str, u32, bool, bool, bool)> = phils
+                .iter()
+                .zip(&tasks)
+                .map(|(&phil, &task)| {
+                    let p = view.get(phil);
+                    let pc = view.pending(task).code_gear().name;
+                    (pc, p.meals_left, p.holds_left, p.holds_right, p.left_first)
+                })
+                .collect();
+            let n = local.len();
+            let least = (0..n)
+                .min_by(|&a, &b| {
+                    (0..n)
+                        .map(|i| local[(a + i) % n])
+                        .cmp((0..n).map(|i| local[(b + i) % n]))
+                })
+                .unwrap_or(0);
+            let mut hasher = std::hash::DefaultHasher::new();
+            for i in 0..n {
+                local[(least + i) % n].hash(&mut hasher);
+            }
+            hasher.finish()
         }
     }
 

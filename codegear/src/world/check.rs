@@ -51,6 +51,7 @@ type Invariant = Box<dyn Fn(&View<'_>) -> bool>;
 /// ```
 pub struct Check {
     invariants: Vec<(String, Invariant)>,
+    symmetry: Option<Box<dyn Fn(&View<'_>) -> u64>>,
     deadlocks: bool,
     depth_first: bool,
     max_states: usize,
@@ -72,6 +73,7 @@ impl fmt::Debug for Check {
                 "invariants",
                 &self.invariants.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
+            .field("symmetry", &self.symmetry.is_some())
             .field("deadlocks", &self.deadlocks)
             .field("depth_first", &self.depth_first)
             .field("max_states", &self.max_states)
@@ -90,6 +92,7 @@ impl Check {
     pub fn new() -> Self {
         Self {
             invariants: Vec::new(),
+            symmetry: None,
             deadlocks: true,
             depth_first: false,
             max_states: Self::DEFAULT_MAX_STATES,
@@ -107,6 +110,18 @@ impl Check {
         holds: impl Fn(&View<'_>) -> bool + 'static,
     ) -> Self {
         self.invariants.push((name.into(), Box::new(holds)));
+        self
+    }
+
+    /// Symmetry reduction: `canonical` maps a state to a 64-bit key of its symmetry class
+    /// (e.g. a hash of the lexicographically least rotation of identical tasks' local states),
+    /// and the checker stores one state per class.
+    ///
+    /// Sound only if the key is the same for states that are symmetric images of each other
+    /// and the invariants do not tell them apart; then verdicts and traces are as without it
+    /// (each trace is a real run), with fewer states. Deadlocks are still found per state.
+    pub fn symmetry(mut self, canonical: impl Fn(&View<'_>) -> u64 + 'static) -> Self {
+        self.symmetry = Some(Box::new(canonical));
         self
     }
 
@@ -682,7 +697,8 @@ impl Explorer<'_> {
         }
         debug_assert_eq!(fingerprint, world.fingerprint());
         set_header(&mut state, 0, 0, fingerprint);
-        self.visited.insert(fingerprint);
+        self.visited
+            .insert(self.class_of(&state[HEADER..], fingerprint));
         self.parents.push((NO_PARENT, 0));
         if let Some(found) = self.stored(0, &state[HEADER..], fingerprint) {
             return Some(found);
@@ -762,20 +778,33 @@ impl Explorer<'_> {
                     continue;
                 }
                 all_self_loops = false;
-                if !self.visited.insert(successor) {
-                    continue;
+                let build = |next_state: &mut [u32]| {
+                    next_state.copy_from_slice(&node);
+                    for &(slot, _, after) in &writes {
+                        next_state[HEADER + slot as usize] = after;
+                    }
+                    next_state[HEADER + slots + task as usize] = next;
+                };
+                if self.check.symmetry.is_some() {
+                    build(&mut next_state);
+                    if !self
+                        .visited
+                        .insert(self.class_of(&next_state[HEADER..], successor))
+                    {
+                        continue;
+                    }
+                } else {
+                    if !self.visited.insert(successor) {
+                        continue;
+                    }
+                    build(&mut next_state);
                 }
                 if self.parents.len() >= self.check.max_states {
                     return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
                 }
                 let new_index = self.parents.len() as u32;
                 self.parents.push((index, task));
-                next_state.copy_from_slice(&node);
                 set_header(&mut next_state, new_index, depth + 1, successor);
-                for &(slot, _, after) in &writes {
-                    next_state[HEADER + slot as usize] = after;
-                }
-                next_state[HEADER + slots + task as usize] = next;
                 if let Some(found) = self.stored(new_index, &next_state[HEADER..], successor) {
                     return Some(found);
                 }
@@ -788,6 +817,23 @@ impl Explorer<'_> {
             }
         }
         cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
+    }
+
+    /// What the visited set stores for a state: its fingerprint, or with symmetry reduction the
+    /// user's key of its symmetry class.
+    fn class_of(&self, ids: &[u32], fingerprint: u64) -> u64 {
+        match &self.check.symmetry {
+            None => fingerprint,
+            Some(canonical) => {
+                let (slots, tasks) = ids.split_at(self.world.heap.slot_count());
+                canonical(&View {
+                    layout: &self.world.heap,
+                    slots,
+                    tasks,
+                    interned: &self.interned,
+                })
+            }
+        }
     }
 
     /// Whether the memo has the step of transition `goto_id` from a state with object ids

@@ -1,5 +1,5 @@
 //! `dpp [N] [--meals M] [--order naive|fixed|both] [--workers W] [--max-states S] [--dfs]
-//! [--progress]`: model-checks the dining philosophers (codegear `World`) and runs the fixed
+//! [--progress] [--symmetry]`: model-checks the dining philosophers (codegear `World`) and runs the fixed
 //! order on the pool.
 
 use clap::{Parser, ValueEnum};
@@ -42,6 +42,9 @@ struct Args {
     /// A progress line on stderr every second.
     #[arg(long)]
     progress: bool,
+    /// Store one state per rotation class of the philosophers (symmetry reduction).
+    #[arg(long)]
+    symmetry: bool,
 }
 
 fn main() {
@@ -59,6 +62,9 @@ fn main() {
             .progress(args.progress);
         if args.dfs {
             check = check.depth_first();
+        }
+        if args.symmetry {
+            check = check.symmetry(table.rotation_symmetry());
         }
         println!("== {n} philosophers, {} meal(s) each, {order}", args.meals);
         print!("{}", table.check(check));
