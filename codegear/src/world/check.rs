@@ -43,6 +43,7 @@ use crate::gear::{DataGear, Gear};
 use crate::heap::{DataGearObject, Heap};
 
 type Invariant = Box<dyn Fn(&View<'_>) -> bool>;
+type SymmetryKey = Box<dyn Fn(&View<'_>) -> u64>;
 
 /// What to check and how far: the meta computation [`World::check`] runs the world with.
 ///
@@ -51,7 +52,7 @@ type Invariant = Box<dyn Fn(&View<'_>) -> bool>;
 /// ```
 pub struct Check {
     invariants: Vec<(String, Invariant)>,
-    symmetry: Option<Box<dyn Fn(&View<'_>) -> u64>>,
+    symmetry: Option<SymmetryKey>,
     deadlocks: bool,
     depth_first: bool,
     max_states: usize,
