@@ -182,10 +182,10 @@ fn rotation_classes(n: usize, meals: u32, order: Order) -> u64 {
     while let Some(state) = queue.pop_front() {
         classes.insert(class(&state));
         for p in 0..n {
-            if let Some(next) = step(&state, p, &left_first) {
-                if seen.insert(next.clone()) {
-                    queue.push_back(next);
-                }
+            if let Some(next) = step(&state, p, &left_first)
+                && seen.insert(next.clone())
+            {
+                queue.push_back(next);
             }
         }
     }
