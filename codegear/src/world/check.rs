@@ -20,13 +20,26 @@
 //! one of two philosophers), so the tables stay small and hot, and the frontier costs a few
 //! bytes per component with no allocation per state.
 //!
-//! # One step's successor
+//! # One step's successor: memoized
 //!
-//! One scratch heap holds the state being expanded (only the slots whose ids differ from the
-//! previous state are replaced). A step runs on it; the data gears it wrote are exactly its
-//! `Mut` gears (listed by the code gear's generated accessor), copied on write, so they are
-//! looked up in the intern table, the fingerprint is updated by their terms and the task's,
-//! and the slots are put back for the next task.
+//! A step's outcome is a function of its inputs: the task's pending transition and the values
+//! of the data gears it takes (its stub reaches the heap only through them, and they are
+//! listed, with their `Mut`-ness, by probing the stub on an empty heap; see
+//! [`World::gears_taken_by`]). In ids, that is `(transition id, ids of the taken gears)` ->
+//! `(next transition id, ids of the gears afterwards)`, kept in a memo table. A program has few
+//! distinct local steps (a philosopher picking up a free fork) and many global states, so almost
+//! every step is a table lookup; the successor's fingerprint is the parent's with the changed
+//! components' terms swapped.
+//!
+//! A step the memo has not seen runs on one scratch heap that holds the state being expanded
+//! (the slots whose ids differ from it are replaced). The gears it wrote, copied on write, are
+//! interned, and the slots are put back for the next step. A step that takes more than
+//! `MAX_TAKEN` gears is never memoized and always runs this way.
+//!
+//! # Symmetry
+//!
+//! With [`Check::symmetry`], the visited set stores the user's key of a state's symmetry class
+//! instead of its fingerprint. Steps, traces and deadlock detection still use real states.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -3,11 +3,10 @@
 //!
 //! # Locking protocol
 //!
-//! Every shared slot has its own `RwLock`. Before a step, the code gear's generated accessor
-//! lists the gears its arguments make it take (its stub run on a probe heap, see
-//! `Heap::probe`); the shared ones are
-//! locked in ascending slot order (write for `Mut`, read for `Ref`), so two steps never wait on
-//! each other in a cycle. A `Mut` gear is moved out of its lock into the task's own view of the
+//! Every shared slot has its own `RwLock`. Before a step, the gears its arguments make it take
+//! are listed ([`World::gears_taken_by`]: its stub run on an empty probe heap, which stops
+//! before the body); the shared ones are locked in ascending slot order (write for `Mut`, read
+//! for `Ref`), so two steps never wait on each other in a cycle. A `Mut` gear is moved out of its lock into the task's own view of the
 //! heap (so the step writes it in place, no copy), a `Ref` gear is shared into it; the stub runs
 //! unchanged on that view, and the gears go back before the locks are released. A task's private
 //! gears live in its view for the whole run, where no other task can reach them.
