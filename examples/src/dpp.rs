@@ -248,7 +248,7 @@ impl Table {
 pub fn tour(quick: bool) {
     let n = if quick { 4 } else { 5 };
     let meals = if quick { 1 } else { 2 };
-    println!("\n== codegear World: dining philosophers ({n} seats, {meals} meals each)");
+    println!("\n== codegear World: dining philosophers ({n} seats, {meals} meal(s) each)");
     for order in [Order::Naive, Order::Fixed] {
         let table = table(n, meals, order);
         let report = table.check(Check::new());
