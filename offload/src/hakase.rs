@@ -9,11 +9,11 @@ use std::thread;
 use gears_runtime::handoff::{self, Backoff, WaitStrategy};
 use gears_runtime::registry::Table;
 
+use crate::Error;
 use crate::call::{FriendEnd, HakaseEnd, install_friend_end};
 use crate::friend::{FriendConfig, FriendId, Friends};
 use crate::sandbox::{Filter, Sandbox};
 use crate::symbols::{Export, check_symbols};
-use crate::Error;
 
 /// The hakase: owns one handoff slot per friend and runs the blocks friends offload, on the
 /// thread that calls [`try_receive`](Self::try_receive) or [`serve_until`](Self::serve_until).

@@ -75,8 +75,8 @@ pub use gears_macros::{declare_exports, export_symbol, exported, offload};
 /// The usual imports: `use offload::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        FriendConfig, FriendId, Friends, Hakase, Sandbox, declare_exports, export_symbol,
-        exported, offload,
+        FriendConfig, FriendId, Friends, Hakase, Sandbox, declare_exports, export_symbol, exported,
+        offload,
     };
 }
 

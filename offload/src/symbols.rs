@@ -36,7 +36,7 @@ pub struct Export {
     name: &'static str,
     signature: &'static str,
     site: Site,
-    function: &'static (dyn Any + Sync),
+    function: &'static (dyn Any + Send + Sync),
 }
 
 impl Export {
@@ -47,7 +47,7 @@ impl Export {
         name: &'static str,
         signature: &'static str,
         site: Site,
-        function: &'static (dyn Any + Sync),
+        function: &'static (dyn Any + Send + Sync),
     ) -> Self {
         Self {
             name,
@@ -206,7 +206,10 @@ impl std::error::Error for SymbolError {}
 /// Checks the export table against every declaration: duplicates, missing implementations and
 /// signature mismatches, all reported together.
 pub(crate) fn check_symbols() -> Result<&'static Table<Export>, SymbolError> {
-    check_symbols_from(export_table(), gears_runtime::registry::inventory::iter::<Declaration>)
+    check_symbols_from(
+        export_table(),
+        gears_runtime::registry::inventory::iter::<Declaration>,
+    )
 }
 
 fn check_symbols_from<'d>(
@@ -257,7 +260,7 @@ fn check_symbols_from<'d>(
 /// A per-call-site cache of one resolved symbol; `exported!` puts one in a `static`.
 #[doc(hidden)]
 pub struct SymbolCache {
-    function: OnceLock<&'static (dyn Any + Sync)>,
+    function: OnceLock<&'static (dyn Any + Send + Sync)>,
 }
 
 impl SymbolCache {
@@ -330,14 +333,21 @@ mod tests {
     }
 
     fn leak_table(entries: Vec<&'static Export>) -> &'static Table<Export> {
-        Box::leak(Box::new(Table::build_from("exported symbol", entries).unwrap()))
+        Box::leak(Box::new(
+            Table::build_from("exported symbol", entries).unwrap(),
+        ))
     }
 
     #[test]
     fn declarations_are_checked_for_missing_and_mismatched_implementations() {
         let table = leak_table(vec![&ADD_ENTRY]);
         let declarations = [
-            Declaration::new("add", "fn(i64, i64) -> i64", Site::new("s.rs", 1, 1), type_of_add),
+            Declaration::new(
+                "add",
+                "fn(i64, i64) -> i64",
+                Site::new("s.rs", 1, 1),
+                type_of_add,
+            ),
             Declaration::new("gone", "fn()", Site::new("s.rs", 2, 1), type_of_add),
             Declaration::new("alpha", "fn()", Site::new("s.rs", 3, 1), type_of_add),
         ];
@@ -364,13 +374,21 @@ mod tests {
              `#[export_symbol(declared_in = path)]` to have this checked at compile time)"
         );
 
-        let ok = [Declaration::new("add", "", Site::new("s.rs", 1, 1), type_of_add)];
+        let ok = [Declaration::new(
+            "add",
+            "",
+            Site::new("s.rs", 1, 1),
+            type_of_add,
+        )];
         assert!(check_symbols_from(Ok(table), &ok).is_ok());
     }
 
     #[test]
     fn an_export_hands_out_its_function_only_as_its_own_type() {
-        assert_eq!(ADD_ENTRY.function::<fn(i64, i64) -> i64>().map(|f| f(2, 3)), Some(5));
+        assert_eq!(
+            ADD_ENTRY.function::<fn(i64, i64) -> i64>().map(|f| f(2, 3)),
+            Some(5)
+        );
         assert!(ADD_ENTRY.function::<fn(i32, i32) -> i32>().is_none());
     }
 }

@@ -270,10 +270,7 @@ impl<Req, Resp> fmt::Debug for Client<Req, Resp> {
 impl<Req, Resp> fmt::Debug for Server<Req, Resp> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("handoff::Server")
-            .field(
-                "turn",
-                &self.shared.block.turn.load(Ordering::Relaxed),
-            )
+            .field("turn", &self.shared.block.turn.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }

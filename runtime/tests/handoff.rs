@@ -44,15 +44,19 @@ fn every_call_gets_the_response_to_its_own_request() {
 fn one_poller_serves_every_request_of_four_clients_exactly_once() {
     const CLIENTS: usize = 4;
     const CALLS: usize = 5_000;
-    let (clients, servers): (Vec<_>, Vec<_>) =
-        (0..CLIENTS).map(|_| handoff::slot::<(usize, usize), u64>()).unzip();
+    let (clients, servers): (Vec<_>, Vec<_>) = (0..CLIENTS)
+        .map(|_| handoff::slot::<(usize, usize), u64>())
+        .unzip();
     let threads: Vec<_> = clients
         .into_iter()
         .enumerate()
         .map(|(id, client)| {
             thread::spawn(move || {
                 for seq in 0..CALLS {
-                    assert_eq!(client.call((id, seq), &WAIT), answer((id * CALLS + seq) as u64));
+                    assert_eq!(
+                        client.call((id, seq), &WAIT),
+                        answer((id * CALLS + seq) as u64)
+                    );
                 }
             })
         })

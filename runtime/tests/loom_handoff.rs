@@ -20,8 +20,10 @@ use loom::thread;
 /// One loom yield per snooze: longer spins only add equivalent schedules.
 const WAIT: WaitStrategy = WaitStrategy::spin_only(0).with_quick_looks(0);
 
-fn check_results<R>(expected: impl IntoIterator<Item = R>, model: impl Fn() -> R + Send + Sync + 'static)
-where
+fn check_results<R>(
+    expected: impl IntoIterator<Item = R>,
+    model: impl Fn() -> R + Send + Sync + 'static,
+) where
     R: Ord + Debug + Send + 'static,
 {
     let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
@@ -33,7 +35,11 @@ where
         sink.lock().unwrap().insert(result);
     });
     let expected: BTreeSet<R> = expected.into_iter().collect();
-    assert_eq!(*seen.lock().unwrap(), expected, "results of the explored executions");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        expected,
+        "results of the explored executions"
+    );
 }
 
 /// The `String` makes loom follow a heap payload across the hand-over too.
