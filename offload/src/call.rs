@@ -62,18 +62,23 @@ struct Env<F, R> {
 /// accesses until this returns.
 unsafe fn run_env<F: FnOnce() -> R, R>(env: *mut ()) -> InlineResult {
     let env = env.cast::<Env<F, R>>();
-    // SAFETY: the caller guarantees `env` is live, exclusive to us and its block not yet taken;
-    // taking it moves the closure out once, and `Env` never drops it.
-    let block = unsafe { ManuallyDrop::into_inner(core::ptr::addr_of_mut!((*env).block).read()) };
+    // SAFETY: the caller guarantees `env` points to a live `Env<F, R>`; this only computes the
+    // field's address.
+    let block = unsafe { &raw mut (*env).block };
+    // SAFETY: live and exclusive to us (caller's guarantee), and the block not yet taken: taking
+    // it moves the closure out once; `Env` never drops it.
+    let block = ManuallyDrop::into_inner(unsafe { block.read() });
     let value = block();
     let mut inline: InlineResult = [MaybeUninit::uninit(); 3];
     if fits_inline::<R>() {
         // SAFETY: `R` fits the buffer's size and alignment (checked just above).
         unsafe { inline.as_mut_ptr().cast::<R>().write(value) };
     } else {
-        // SAFETY: `env` is live and exclusive to us (caller's guarantee); `out` is uninitialised
+        // SAFETY: `env` points to a live `Env<F, R>`; this only computes the field's address.
+        let out = unsafe { &raw mut (*env).out };
+        // SAFETY: exclusive to us until we return (caller's guarantee); `out` is uninitialised
         // and the friend reads it only after the hand-back.
-        unsafe { core::ptr::addr_of_mut!((*env).out).write(MaybeUninit::new(value)) };
+        unsafe { out.write(MaybeUninit::new(value)) };
     }
     inline
 }
@@ -110,8 +115,9 @@ pub fn on_friend_thread() -> bool {
 ///
 /// # Panics
 ///
-/// If the current thread is not a friend spawned by [`Hakase::spawn_friends`]
-/// (crate::Hakase::spawn_friends) (for example, inside an offloaded block, which runs on the
+/// If the current thread is not a friend spawned by
+/// [`Hakase::spawn_friends`](crate::Hakase::spawn_friends) (for example, inside an offloaded
+/// block, which runs on the
 /// hakase), and with the block's own panic.
 pub fn offload<F, R>(block: F) -> R
 where

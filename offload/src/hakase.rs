@@ -250,10 +250,11 @@ fn friend_main(
     // Anything the thread allocates for itself the first time (its allocator arena, the
     // thread-local destructor list) is set up before the sandbox closes the door.
     drop(std::hint::black_box(Box::new([0u8; 256])));
-    if ok && let Some(filter) = filter {
-        if let Err(why) = filter.install_on_this_thread() {
-            fail(why.to_string());
-        }
+    if ok
+        && let Some(filter) = filter
+        && let Err(why) = filter.install_on_this_thread()
+    {
+        fail(why.to_string());
     }
     startup.ready.fetch_add(1, Ordering::Release);
     let mut idle = Backoff::new(wait);

@@ -29,6 +29,16 @@ pub trait ExportedSymbol: 'static {
     const NAME: &'static str;
     /// The function pointer type friends call it through, e.g. `fn(&str) -> usize`.
     type Fn: Copy + Send + Sync + 'static;
+
+    /// The function, resolved through the export table once per call site (`cache`); what
+    /// `exported!(name)` expands to.
+    #[doc(hidden)]
+    fn resolve(cache: &SymbolCache) -> Self::Fn
+    where
+        Self: Sized,
+    {
+        cache.resolve::<Self>()
+    }
 }
 
 /// A hakase function exported by `#[export_symbol]`.

@@ -107,6 +107,12 @@ unsafe impl<Req: Send, Resp: Send> Sync for Shared<Req, Resp> {}
 // which are `Send`.
 unsafe impl<Req: Send, Resp: Send> Send for Shared<Req, Resp> {}
 
+/// Whether `turn` gives the payload to the server (odd) rather than the client (even).
+#[inline]
+fn server_owns(turn: u32) -> bool {
+    turn & 1 == 1
+}
+
 /// Creates an empty slot and returns its two ends.
 #[must_use]
 pub fn slot<Req, Resp>() -> (Client<Req, Resp>, Server<Req, Resp>) {
@@ -167,7 +173,7 @@ impl<Req, Resp> Client<Req, Resp> {
     pub fn call_outcome(&self, req: Req, wait: &WaitStrategy) -> Outcome<Resp> {
         let block = &*self.shared.block;
         let idle = self.sent.get();
-        debug_assert_eq!(idle % 2, 0, "a client is idle between calls");
+        debug_assert!(!server_owns(idle), "a client is idle between calls");
         // SAFETY: the turn is even (this client stored it, or it is the initial 0, and only the
         // server moves it from odd to even, which it did before our last call returned), so the
         // client owns the payload.
@@ -219,7 +225,7 @@ impl<Req, Resp> Server<Req, Resp> {
     pub fn try_serve(&self, handler: impl FnOnce(Req) -> Resp) -> bool {
         let block = &*self.shared.block;
         let turn = block.turn.load(Ordering::Acquire);
-        if turn % 2 == 0 {
+        if !server_owns(turn) {
             return false;
         }
         // SAFETY: the turn is odd: the client stored it with release after writing the request,
@@ -237,7 +243,7 @@ impl<Req, Resp> Server<Req, Resp> {
     /// Whether a request is waiting. A hint: it may be stale by the time the caller acts on it.
     #[must_use]
     pub fn has_request(&self) -> bool {
-        self.shared.block.turn.load(Ordering::Relaxed) % 2 == 1
+        server_owns(self.shared.block.turn.load(Ordering::Relaxed))
     }
 
     /// Whether the client end has been dropped: no request will ever come again (one that was

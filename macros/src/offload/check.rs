@@ -46,15 +46,17 @@ impl Escapes<'_> {
             None => self.loops == 0,
         };
         if leaves {
-            let target =
-                label.map_or_else(|| "its enclosing loop".to_owned(), |l| format!("`{l}`"));
+            let (target, jump) = match label {
+                Some(label) => (format!("`{label}`"), format!("{keyword} {label}")),
+                None => ("its enclosing loop".to_owned(), keyword.to_owned()),
+            };
             self.errors.error_at(
                 at,
                 format!(
                     "`{keyword}` would leave the `offload!` block for {target}: the block runs on \
                      the hakase as a closure and must end by producing its value; return a value \
                      from the block and `{keyword}` after it, e.g. \
-                     `if offload!({{ .. }}) {{ {keyword} }}`"
+                     `if offload!({{ .. }}) {{ {jump} }}`"
                 ),
             );
         }

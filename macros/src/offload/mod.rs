@@ -36,13 +36,16 @@ pub(crate) fn offload(input: TokenStream) -> TokenStream {
     let root = CrateRoot::new(parsed.krate.as_ref(), DEFAULT_CRATE);
     let mut errors = Errors::new();
     check::block_escapes(&parsed.block, &mut errors);
-    let block = &parsed.block;
-    emit_or_fallback(
-        errors.finish_with(codegen::offload_block::expand(&root, &parsed)),
-        // The block inline, where `return`, `?` and `break` mean what they say, so that only the
-        // real error shows.
-        || quote!(#block),
-    )
+    match errors.finish() {
+        Ok(()) => codegen::offload_block::expand(&root, &parsed),
+        Err(error) => {
+            // The block inline, where `return`, `?` and `break` mean what they say, so that only
+            // the real errors show.
+            let errors = error.to_compile_error();
+            let block = &parsed.block;
+            quote!({ #errors #block })
+        }
+    }
 }
 
 /// `exported!(name)` outside `offload!` (inside, `offload!` rewrites it before it expands).

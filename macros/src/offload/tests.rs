@@ -117,8 +117,8 @@ fn exported_is_rewritten_at_any_depth_and_with_a_path_prefix() {
     )
     .to_string();
     assert!(!out.contains("exported !"), "{out}");
-    assert!(out.contains("resolve :: < print >"), "{out}");
-    assert!(out.contains("resolve :: < other >"), "{out}");
+    assert!(out.contains("< print as"), "{out}");
+    assert!(out.contains("< other as"), "{out}");
     assert!(!out.contains("offload :: ("), "{out}");
     // Not a path: left alone, so the bare macro reports it.
     let out = codegen::offload_block::rewrite_exported(quote!(exported!(1 + 2)), &private);

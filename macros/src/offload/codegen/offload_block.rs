@@ -58,11 +58,12 @@ fn exported_call(trees: &[TokenTree], private: &TokenStream) -> Option<TokenStre
         return None;
     }
     let path: syn::Path = syn::parse2(args.stream()).ok()?;
-    let span = args.span();
+    // Everything at the path's span, so that a failed trait bound on it is reported once.
+    let span = syn::spanned::Spanned::span(&path);
     Some(quote_spanned! {span=>
         ({
             static __GEARS_SYMBOL: #private::SymbolCache = #private::SymbolCache::new();
-            __GEARS_SYMBOL.resolve::<#path>()
+            <#path as #private::ExportedSymbol>::resolve(&__GEARS_SYMBOL)
         })
     })
 }
