@@ -105,6 +105,10 @@ impl Hakase {
     where
         F: Fn(FriendId) + Send + Sync + 'static,
     {
+        // Friends that have ended leave their slot idle forever: stop polling those.
+        self.slots
+            .borrow_mut()
+            .retain(|(_, server)| !server.client_gone());
         let wait = config.wait_strategy();
         let filter = match config.sandbox {
             Sandbox::None => None,
@@ -203,7 +207,8 @@ impl Hakase {
         }
     }
 
-    /// The number of friends connected to this hakase (over every `spawn_friends` call).
+    /// The number of friend slots this hakase polls: every friend of every `spawn_friends` call,
+    /// except those that had ended by the start of a later call.
     #[must_use]
     pub fn friend_count(&self) -> usize {
         self.slots.borrow().len()

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+pub mod offload;
 pub mod pool;
 
 /// How long a suite may spend: full runs for the README table, quick runs for CI.

@@ -5,9 +5,11 @@ use syn::parse::{Parse, ParseStream};
 
 use crate::common::AttrArgs;
 
-/// `offload!([crate = path,] { .. })`.
+/// `offload!([crate = path,] [move] { .. })`.
 pub(crate) struct OffloadInput {
     pub(crate) krate: Option<syn::Path>,
+    /// `move`: the block copies (moves) what it uses from the friend instead of borrowing it.
+    pub(crate) capture: Option<syn::Token![move]>,
     pub(crate) block: syn::Block,
 }
 
@@ -28,10 +30,11 @@ fn crate_override<S: syn::token::Token + Parse>(
 impl Parse for OffloadInput {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let krate = crate_override::<syn::Token![,]>(input)?;
+        let capture = input.parse()?;
         if !input.peek(syn::token::Brace) {
             return Err(input.error(
-                "offload! takes a block: `offload!({ .. })` (the block runs on the hakase and \
-                 its value is returned)",
+                "offload! takes a block: `offload!({ .. })` or `offload!(move { .. })` (the \
+                 block runs on the hakase and its value is returned)",
             ));
         }
         let block = input.parse()?;
@@ -40,7 +43,11 @@ impl Parse for OffloadInput {
                 "unexpected tokens after the offloaded block: `offload!({ .. })` takes one block",
             ));
         }
-        Ok(Self { krate, block })
+        Ok(Self {
+            krate,
+            capture,
+            block,
+        })
     }
 }
 

@@ -10,8 +10,9 @@ use crate::offload::parse::OffloadInput;
 pub(crate) fn expand(root: &CrateRoot, input: &OffloadInput) -> TokenStream {
     let private = root.private();
     let block = rewrite_exported(input.block.to_token_stream(), &private);
+    let capture = &input.capture;
     quote! {
-        #private::offload(|| #block)
+        #private::offload(#capture || #block)
     }
 }
 
