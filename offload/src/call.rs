@@ -80,7 +80,7 @@ unsafe fn run_block<F: FnOnce() -> R, R>(words: Words, frame: *mut ()) -> Words 
         let block = unsafe { &raw const (*frame).block };
         // SAFETY: `offload` wrote the closure there, nobody else touches the frame now, and this
         // is the one time it is moved out.
-        unsafe { (*block).assume_init_read() }
+        unsafe { block.cast::<F>().read() }
     };
     let value = block();
     let mut words: Words = [MaybeUninit::uninit(); 3];
