@@ -1,4 +1,5 @@
 //! Shared code of the gears examples: the workloads the tour shows and the bench measures.
 
 pub mod bench;
+pub mod offload;
 pub mod workloads;
