@@ -70,7 +70,124 @@ pub use hakase::Hakase;
 pub use sandbox::Sandbox;
 pub use symbols::{Declaration, Export, ExportedSymbol, SymbolError, export_table};
 
-pub use gears_macros::{declare_exports, export_symbol, exported, offload};
+/// Runs a block on the hakase and returns its value: `offload!({ .. })`, Toshokan's
+/// `OFFLOAD({ .. })`.
+///
+/// Only on a friend thread (one started by [`Hakase::spawn_friends`]); the friend waits until
+/// the hakase has run the block. The block sees the friend's locals (it borrows them, so it must
+/// be `Send`, as must its value) and may call exported hakase functions with [`exported!`].
+/// `offload!(move { .. })` copies (moves) what the block uses from the friend into the request
+/// instead: for a few integers that saves the hakase reading them from the friend's stack.
+/// `offload!(crate = path, { .. })` names a renamed `offload` dependency.
+///
+/// A panic in the block is caught on the hakase (which goes on serving) and re-raised here.
+///
+/// The block must end by producing its value: `return`, `?`, and `break`/`continue` to a loop
+/// outside it are compile errors, since in the closure that runs on the hakase they would mean
+/// something else.
+///
+/// ```compile_fail
+/// # use offload::prelude::*;
+/// fn parse(text: &str) -> Result<u32, std::num::ParseIntError> {
+///     // error: `?` inside `offload!` would leave the offloaded block early
+///     let n = offload!({ text.parse::<u32>()? });
+///     Ok(n)
+/// }
+/// ```
+///
+/// Write `offload!({ text.parse::<u32>() })?` instead.
+pub use gears_macros::offload;
+
+/// Calls an exported hakase function by name inside [`offload!`]:
+/// `offload!({ exported!(hakase_print)("hi") })`, Toshokan's `EXPORTED_SYMBOL(..)`.
+///
+/// The name must be in scope as an exported symbol: a function marked
+/// [`#[export_symbol]`](export_symbol) or a signature declared by [`declare_exports!`] (imported
+/// with `use`). An unknown name is a compile error at the name (rustc also suggests similar
+/// names); a name that is not an exported symbol says so. The function is looked up in the
+/// hakase's export table, once per call site, with its exact signature.
+///
+/// Outside `offload!` it is a compile error, as the seed says (only the hakase can run it):
+///
+/// ```compile_fail
+/// # use offload::prelude::*;
+/// #[export_symbol]
+/// pub fn hakase_print(msg: &str) -> usize { msg.len() }
+///
+/// fn friend() -> usize {
+///     // error: `exported!` can only be used inside an `offload!({ .. })` block
+///     exported!(hakase_print)("hi")
+/// }
+/// ```
+pub use gears_macros::exported;
+
+/// Exports a hakase function to friend code, Toshokan's `EXPORT_SYMBOL(..)`.
+///
+/// `#[export_symbol]` registers the function in the export table under its name and defines a
+/// symbol type of the same name (beside the function, in the type namespace) that
+/// [`exported!`] resolves. `#[export_symbol(declared_in = path)]` implements a signature that
+/// [`declare_exports!`] declared in module `path`: the signatures are compared at compile time,
+/// and the declaration's symbol type is used. `crate = path` names a renamed `offload`.
+///
+/// Exported functions are free, synchronous, non-generic functions. A function returning a
+/// reference or raw pointer is a compile error: friend code cannot use hakase memory (the
+/// seed's warning), so such an address would be useless to the friend.
+///
+/// ```compile_fail
+/// # use offload::prelude::*;
+/// static HAKASE_VARIABLE: i32 = 0;
+///
+/// // error: exported function `hakase_func` returns a reference: friend code cannot use
+/// // hakase memory
+/// #[export_symbol]
+/// pub fn hakase_func() -> &'static i32 {
+///     &HAKASE_VARIABLE
+/// }
+/// ```
+///
+/// An implementation that does not match its declaration:
+///
+/// ```compile_fail,E0308
+/// mod shared {
+///     offload::declare_exports! { pub fn hakase_len(msg: &str) -> usize; }
+/// }
+///
+/// // error[E0308]: mismatched types (expected `fn(&str) -> usize`)
+/// #[offload::export_symbol(declared_in = shared)]
+/// pub fn hakase_len(msg: &str) -> u32 {
+///     msg.len() as u32
+/// }
+/// ```
+///
+/// Two exported functions of one name are reported by [`Hakase::new`], with both sites.
+pub use gears_macros::export_symbol;
+
+/// Declares exported signatures in a module both sides share (the seed's `shared.h` practice):
+/// `declare_exports! { pub fn hakase_print(msg: &str) -> usize; }`.
+///
+/// Each declaration defines a symbol type friend code can use with [`exported!`], without the
+/// implementation in sight. The hakase implements it with
+/// `#[export_symbol(declared_in = path)]` (checked at compile time); a declared symbol that no
+/// linked crate implements, or one implemented elsewhere with another signature, is reported by
+/// [`Hakase::new`]. `crate = path;` first names a renamed `offload`.
+///
+/// ```
+/// mod shared {
+///     offload::declare_exports! {
+///         /// Adds on the hakase.
+///         pub fn hakase_add(a: i64, b: i64) -> i64;
+///     }
+/// }
+///
+/// #[offload::export_symbol(declared_in = shared)]
+/// pub fn hakase_add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// use offload::ExportedSymbol;
+/// assert_eq!(<shared::hakase_add as ExportedSymbol>::NAME, "hakase_add");
+/// ```
+pub use gears_macros::declare_exports;
 
 /// The usual imports: `use offload::prelude::*;`.
 pub mod prelude {
