@@ -135,3 +135,46 @@ fn the_client_is_gone_only_after_its_last_request_was_served() {
         gone_at_first.unwrap()
     });
 }
+
+/// The client's memory, which the server reaches through the request (as an offloaded block
+/// reaches its friend's locals).
+struct ClientLocal(loom::cell::UnsafeCell<u32>);
+
+// SAFETY: the model below accesses it only as the handoff protocol allows: the client before it
+// posts and after it has the outcome, the server while it serves; loom checks exactly that.
+unsafe impl Sync for ClientLocal {}
+
+/// The offload pattern: the request names client memory, the server writes it in the handler,
+/// and the client reads it after the call, then writes it again for the next call. Loom reports
+/// any access the handoff does not order. Results: whether the server's first look was early.
+#[test]
+fn the_server_may_work_on_client_memory_named_in_the_request() {
+    check_results([false, true], || {
+        let local = std::sync::Arc::new(ClientLocal(loom::cell::UnsafeCell::new(0)));
+        let (client, server) = handoff::slot::<std::sync::Arc<ClientLocal>, ()>();
+        let server = thread::spawn(move || {
+            let mut served = 0;
+            let mut early = None;
+            while served < 2 {
+                // SAFETY (of the access in the handler): the client waits while we serve.
+                let hit = server.try_serve(|local| local.0.with_mut(|x| unsafe { *x += 10 }));
+                early.get_or_insert(!hit);
+                if hit {
+                    served += 1;
+                } else {
+                    thread::yield_now();
+                }
+            }
+            early.unwrap()
+        });
+        // SAFETY: no request is pending, so the server does not touch it.
+        local.0.with_mut(|x| unsafe { *x = 1 });
+        client.call(local.clone(), &WAIT);
+        // SAFETY: the call returned, so the server is done with it.
+        assert_eq!(local.0.with(|x| unsafe { *x }), 11);
+        local.0.with_mut(|x| unsafe { *x += 1 });
+        client.call(local.clone(), &WAIT);
+        assert_eq!(local.0.with(|x| unsafe { *x }), 22);
+        server.join().unwrap()
+    });
+}
