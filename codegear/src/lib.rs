@@ -1,13 +1,111 @@
 //! codegear: GearsOS-style code gears and data gears for Rust.
 //!
-//! This crate will carry the GearsOS DSL: `#[code_gear]`, `#[data_gear]`, `#[interface]`,
-//! `goto!`, `par_goto!`, the `Context` whose tables are built from the registry, and model
-//! checking as meta computation (see the workspace's `DESIGN.md`, section 5). Its macros are not
-//! here yet; what exists today is the runtime it builds on, [`gears_runtime`]: the spawn/sync
-//! pool under `par_goto!` and the typed registry behind the code-gear and data-gear tables.
+//! A program is a set of **code gears** (`#[code_gear] fn f(..) -> Goto`) that never return to
+//! their caller: each ends with `goto!(next(..))`, naming the code gear to run next. **Data
+//! gears** (`#[data_gear]`) are the state they work on, kept in a [`Context`]'s heap and handed
+//! to code gears as [`Mut`]/[`Ref`] views. **Interfaces** (`#[interface] trait`) group API code
+//! gears that several data gears implement (`#[code_gear] impl I for D`).
+//!
+//! Everything GearsOS's Perl scripts generated (stubs, `enum Code`, `enum DataType`,
+//! `context.h`, per-implementation API tables) the macros generate here, at compile time, and
+//! the [`Context`] builds its tables from their registrations. Every transition goes through the
+//! meta level: [`Context::run`] is a trampoline, and [`Meta`]s installed per code gear (by name
+//! pattern or interface, like meta.pm's `replaceMeta`) see each one.
+//!
+//! ```
+//! use codegear::prelude::*;
+//!
+//! #[data_gear]
+//! #[derive(Default)]
+//! pub struct Counter { value: u64 }
+//!
+//! #[code_gear]
+//! fn count_to(counter: Mut<'_, Counter>, limit: u64, next: Next<(u64,)>) -> Goto {
+//!     let mut counter = counter;
+//!     if counter.value == limit {
+//!         return goto!(next(counter.value));
+//!     }
+//!     counter.value += 1;
+//!     goto!(count_to(counter.gear(), limit, next))
+//! }
+//!
+//! let mut ctx = Context::new();
+//! let counter = ctx.alloc(Counter::default());
+//! let exit = ctx.run(goto!(count_to(counter, 5, Next::exit()))).unwrap();
+//! assert_eq!(exit.outputs.take::<(u64,)>().unwrap(), (5,));
+//! assert_eq!(exit.steps, 6);
+//! ```
+//!
+//! # Linking
+//!
+//! Code gears register themselves through `inventory`: a crate that only defines gears must be
+//! linked (used by something, or `use that_crate as _;`), or its gears are missing from the
+//! tables. Running a `Goto` works regardless; only `describe()`, metas by selector and ids need
+//! the tables.
+
+mod code;
+mod context;
+mod error;
+mod gear;
+mod heap;
+mod meta;
+mod tables;
+mod value;
+
+pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind};
+pub use context::{Context, Exit};
+pub use error::{Error, ErrorKind};
+pub use gear::{
+    DataGear, DataGearInfo, Gear, GearTarget, Implements, Interface, InterfaceInfo, Mut, RawGear,
+    Ref,
+};
+pub use heap::{DataGearObject, Heap};
+pub use meta::{Meta, Record, Selector, StepLimit, Stop, Tracing, Transition};
+pub use tables::Tables;
+pub use value::{Args, INLINE_BYTES, TypeMismatch, Value};
+
+pub use gears_macros::{code_gear, data_gear, goto, interface, next};
+
+/// Everything a module of code gears needs: `use codegear::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Context, Gear, Goto, Mut, Next, Ref, code_gear, data_gear, goto, interface, next,
+    };
+}
 
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::code::Stub;
+    pub use crate::heap::downcast_mut;
+    pub use crate::tables::{CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry};
+    pub use gears_macros::__codegear_impl_interface as impl_interface;
     pub use gears_runtime;
+    pub use gears_runtime::registry::{Site, inventory};
+
+    /// Asserts, at the user's `Mut<'_, T>` / `Ref<'_, T>`, that `T` is a data gear.
+    pub const fn assert_data_gear<T: crate::DataGear>() {}
+
+    /// Asserts, at the user's field type, what a data gear's fields must be.
+    #[diagnostic::on_unimplemented(
+        message = "data gear field of type `{Self}` cannot be cloned, compared, hashed or printed",
+        label = "this field's type must be `Clone + Debug + Hash + Eq + Send + Sync + 'static`",
+        note = "the meta level clones, hashes and compares data gears to explore and store program states; use a type that derives them (floats are not `Eq`/`Hash`: store bits or a fixed-point integer)"
+    )]
+    pub trait DataGearField {}
+    impl<T: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync + 'static> DataGearField
+        for T
+    {
+    }
+    pub const fn assert_data_gear_field<T: ?Sized + DataGearField>() {}
+
+    /// Asserts, at the user's parameter type, what a code gear's value parameter must be.
+    #[diagnostic::on_unimplemented(
+        message = "code-gear parameter of type `{Self}` is not a value",
+        label = "a value parameter must be `Clone + Debug + Hash + Eq + Send + 'static`",
+        note = "the meta level stores arguments in continuations, clones and compares them (model checking) and sends them between workers; pass owned data, a `Gear<T>` handle, or take a data gear as `Mut<'_, T>`/`Ref<'_, T>`"
+    )]
+    pub trait CodeGearValue {}
+    impl<T: crate::Value> CodeGearValue for T {}
+    pub const fn assert_value<T: ?Sized + CodeGearValue>() {}
 }

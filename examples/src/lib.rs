@@ -1,5 +1,6 @@
 //! Shared code of the gears examples: the workloads the tour shows and the bench measures.
 
 pub mod bench;
+pub mod codegear;
 pub mod offload;
 pub mod workloads;

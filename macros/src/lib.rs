@@ -45,4 +45,57 @@ pub fn export_symbol(
 #[proc_macro]
 pub fn declare_exports(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     offload::declare_exports(input.into()).into()
+mod codegear;
+
+use proc_macro::TokenStream;
+
+/// Marks a struct or enum as a **data gear**: state kept in a `Context`'s heap, handed to code
+/// gears as `Mut<'_, T>` / `Ref<'_, T>`, registered in the data-gear table.
+///
+/// Derives what the meta level needs and the user did not derive already (`Clone`, `Debug`,
+/// `PartialEq`, `Eq`, `Hash`). Arguments: `crate = path` for a renamed `codegear`.
+/// Use it through `codegear::data_gear`.
+#[proc_macro_attribute]
+pub fn data_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
+    codegear::data_gear(attr.into(), item.into()).into()
+}
+
+/// Marks a trait as an **interface**: a set of API code gears (`fn name(&mut self, ..) -> Goto;`)
+/// that data gears implement with `#[code_gear] impl Interface for DataGear`, and that
+/// `goto!(gear.api(..))` calls on a `Gear<dyn Interface>`.
+/// Use it through `codegear::interface`.
+#[proc_macro_attribute]
+pub fn interface(attr: TokenStream, item: TokenStream) -> TokenStream {
+    codegear::interface(attr.into(), item.into()).into()
+}
+
+/// Defines a **code gear** (`fn f(..) -> Goto`), or the API code gears of an interface
+/// implementation (`impl Interface for DataGear`). Generates the stub, the row in the code-gear
+/// table and its registration; `f` becomes a static that only `goto!`/`next!` use.
+/// Use it through `codegear::code_gear`.
+#[proc_macro_attribute]
+pub fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
+    codegear::code_gear(attr.into(), item.into()).into()
+}
+
+/// `goto!(f(args))`, `goto!(next(args))`, `goto!(gear.api(args))`: the transition a code gear
+/// ends with. Use it through `codegear::goto`.
+#[proc_macro]
+pub fn goto(input: TokenStream) -> TokenStream {
+    codegear::goto(input.into()).into()
+}
+
+/// `next!(f(first_args))`: the continuation that runs `f` with its first parameters bound.
+/// Use it through `codegear::next`.
+#[proc_macro]
+pub fn next(input: TokenStream) -> TokenStream {
+    codegear::next(input.into()).into()
+}
+
+/// The second half of `#[code_gear] impl I for D`, reached through the macro `#[interface]`
+/// leaves beside the trait. Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __codegear_impl_interface(input: TokenStream) -> TokenStream {
+    codegear::impl_interface(input.into()).into()
 }

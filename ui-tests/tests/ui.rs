@@ -12,6 +12,7 @@ fn ui() {
     // holds the cases that must compile.
     cases.compile_fail("tests/ui/runtime/*.rs");
     cases.compile_fail("tests/ui/offload/*.rs");
+    cases.compile_fail("tests/ui/codegear/*.rs");
     cases.pass("tests/ui/pass/*.rs");
 }
 

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+pub mod dispatch;
 pub mod offload;
 pub mod pool;
 

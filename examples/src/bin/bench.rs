@@ -5,12 +5,12 @@
 use clap::Parser;
 use gears_examples::bench::{self, Effort};
 
-const SUITES: &[&str] = &["pool", "offload"];
+const SUITES: &[&str] = &["pool", "dispatch", "offload"];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure gears against its anchors, in the same run")]
 struct Args {
-    /// Suites to run (default: all). Known: pool, offload.
+    /// Suites to run (default: all). Known: pool, dispatch, offload.
     suites: Vec<String>,
     /// Small inputs and few repetitions (a smoke run, for CI).
     #[arg(long)]
@@ -39,6 +39,7 @@ fn main() -> std::process::ExitCode {
     for suite in suites {
         match suite {
             "pool" => bench::pool::run(effort),
+            "dispatch" => bench::dispatch::run(effort),
             "offload" => bench::offload::run(effort),
             _ => unreachable!("checked against SUITES above"),
         }

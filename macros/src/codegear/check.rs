@@ -1,0 +1,264 @@
+//! Check stage: the rules of the code-gear shape, all reported together.
+
+use std::collections::BTreeSet;
+
+use syn::spanned::Spanned;
+
+use super::model::{CodeGearFn, DataGearDef, ImplDef, InterfaceDef, Method, Problem};
+use super::parse;
+use crate::common::{Errors, did_you_mean};
+
+fn report(errors: &mut Errors, problems: &[Problem]) {
+    for p in problems {
+        errors.error(&p.tokens, &p.message);
+    }
+}
+
+fn returns_goto(output: &syn::ReturnType) -> bool {
+    match output {
+        syn::ReturnType::Type(_, ty) => match &**ty {
+            syn::Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "Goto" && segment.arguments.is_empty()),
+            _ => false,
+        },
+        syn::ReturnType::Default => false,
+    }
+}
+
+/// What every code gear signature must be: not async/const/unsafe/extern/variadic, not
+/// generic, returning `Goto`.
+fn signature(errors: &mut Errors, sig: &syn::Signature, what: &str) {
+    if let Some(token) = &sig.asyncness {
+        errors.error(
+            token,
+            format!(
+                "{what} cannot be `async`: a code gear runs to completion in one step and hands \
+                 on a continuation (`goto!`) instead of awaiting"
+            ),
+        );
+    }
+    if let Some(token) = &sig.constness {
+        errors.error(token, format!("{what} cannot be `const`"));
+    }
+    if let Some(token) = &sig.unsafety {
+        errors.error(
+            token,
+            format!(
+                "{what} cannot be `unsafe`: the meta level calls it with no contract to uphold"
+            ),
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        errors.error(abi, format!("{what} cannot have an ABI"));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.error(variadic, format!("{what} cannot be variadic"));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.error(
+            &sig.generics,
+            format!(
+                "{what} cannot be generic: the code-gear table has one row per code gear, with \
+                 concrete parameter types (write `'_` for the lifetime of `Mut`/`Ref`)"
+            ),
+        );
+    }
+    if !returns_goto(&sig.output) {
+        let message = format!(
+            "{what} `{}` must return `Goto` (GearsOS's `__code`): it never returns to a caller \
+             but ends with `goto!(..)` to the next code gear",
+            sig.ident
+        );
+        match &sig.output {
+            syn::ReturnType::Default => {
+                errors.error_at(sig.ident.span(), message + "; add `-> Goto`")
+            }
+            syn::ReturnType::Type(_, ty) => errors.error(ty, message),
+        }
+    }
+}
+
+/// `#[code_gear] fn`.
+pub(crate) fn code_gear_fn(def: &CodeGearFn) -> syn::Result<()> {
+    let mut errors = Errors::new();
+    signature(&mut errors, &def.function.sig, "a code gear");
+    report(&mut errors, &def.problems);
+    errors.finish()
+}
+
+/// `#[data_gear]`.
+pub(crate) fn data_gear(def: &DataGearDef) -> syn::Result<()> {
+    let mut errors = Errors::new();
+    if !def.item.generics.params.is_empty() {
+        errors.error(
+            &def.item.generics,
+            "a data gear cannot be generic: the data-gear table (GearsOS's `enum DataType`) has \
+             one row per concrete type; define one data gear per instantiation",
+        );
+    }
+    report(&mut errors, &def.problems);
+    errors.finish()
+}
+
+fn method_rules(errors: &mut Errors, method: &Method, what: &str) {
+    signature(errors, &method.sig, what);
+    report(errors, &method.problems);
+}
+
+/// `#[interface]`.
+pub(crate) fn interface(def: &InterfaceDef) -> syn::Result<()> {
+    let mut errors = Errors::new();
+    if !def.item.generics.params.is_empty() {
+        errors.error(
+            &def.item.generics,
+            "an interface cannot be generic: `Gear<dyn Interface>` needs one API table type",
+        );
+    }
+    if let Some(token) = &def.item.unsafety {
+        errors.error(token, "an interface cannot be an `unsafe trait`");
+    }
+    if !def.item.supertraits.is_empty() {
+        errors.error(
+            &def.item.supertraits,
+            "an interface cannot have supertraits; declare every API code gear in it",
+        );
+    }
+    if def.methods.is_empty() && def.problems.is_empty() {
+        errors.error(
+            &def.item.ident,
+            "an interface declares at least one code gear: `fn name(&mut self, ..) -> Goto;`",
+        );
+    }
+    report(&mut errors, &def.problems);
+    for method in &def.methods {
+        method_rules(&mut errors, method, "an interface code gear");
+    }
+    errors.finish()
+}
+
+/// `#[code_gear] impl I for D`, against `I`'s declaration. On error, also returns the impl
+/// repaired (missing code gears stubbed, unknown ones dropped) for the fallback.
+pub(crate) fn impl_interface(
+    interface: &InterfaceDef,
+    block: &syn::ItemImpl,
+) -> Result<ImplDef, (syn::Error, Option<Box<ImplDef>>)> {
+    let mut errors = Errors::new();
+    let head = match parse::impl_head(block) {
+        Ok(head) => head,
+        Err(error) => return Err((error, None)),
+    };
+    let interface_name = interface.item.ident.clone();
+    let self_name = match &*block.self_ty {
+        syn::Type::Path(path) if path.qself.is_none() => {
+            path.path.segments.last().map(|s| s.ident.clone())
+        }
+        _ => None,
+    };
+    let Some(self_name) = self_name else {
+        return Err((
+            syn::Error::new_spanned(
+                &block.self_ty,
+                "implement an interface for a `#[data_gear]` type, named by its path",
+            ),
+            None,
+        ));
+    };
+
+    let (methods, problems) = parse::impl_methods(block);
+    report(&mut errors, &problems);
+    let declared: Vec<String> = interface
+        .methods
+        .iter()
+        .map(|m| m.sig.ident.to_string())
+        .collect();
+    let implemented: BTreeSet<String> = methods.iter().map(|m| m.sig.ident.to_string()).collect();
+
+    let missing: Vec<&String> = declared
+        .iter()
+        .filter(|name| !implemented.contains(*name))
+        .collect();
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
+        errors.error(
+            &block.self_ty,
+            format!(
+                "`{self_name}` does not define {} of interface `{interface_name}`: {} (GearsOS: \
+                 \"Not define {}\"); add {}",
+                if missing.len() == 1 {
+                    "a code gear"
+                } else {
+                    "code gears"
+                },
+                list.join(", "),
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if missing.len() == 1 { "it" } else { "them" },
+            ),
+        );
+    }
+    let mut kept = Vec::new();
+    for method in methods {
+        let name = method.sig.ident.to_string();
+        if declared.contains(&name) {
+            method_rules(&mut errors, &method, "an interface code gear");
+            kept.push(method);
+            continue;
+        }
+        let mut message =
+            format!("code gear `{name}` is not declared by interface `{interface_name}`");
+        if let Some(suggestion) = did_you_mean(&name, declared.iter().map(String::as_str)) {
+            message.push_str(&format!("; did you mean `{suggestion}`?"));
+        }
+        message.push_str(&format!(
+            " (it declares {}); declare it in the interface, or move it to a free `#[code_gear] fn`",
+            declared
+                .iter()
+                .map(|d| format!("`{d}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        errors.error(&method.sig.ident, message);
+    }
+
+    let mut def = ImplDef {
+        block: block.clone(),
+        trait_path: head.trait_path,
+        interface_name,
+        self_name,
+        methods: kept,
+    };
+    match errors.finish() {
+        Ok(()) => Ok(def),
+        Err(error) => {
+            // Repair: keep declared methods, stub the missing ones from the declaration.
+            def.block.items.retain(|item| match item {
+                syn::ImplItem::Fn(function) => declared.contains(&function.sig.ident.to_string()),
+                _ => false,
+            });
+            for declared_method in &interface.methods {
+                if implemented.contains(&declared_method.sig.ident.to_string()) {
+                    continue;
+                }
+                let sig = &declared_method.sig;
+                let stub: syn::ImplItem = syn::parse_quote_spanned! {sig.span()=>
+                    #[allow(unused_variables)]
+                    #sig { ::core::unreachable!() }
+                };
+                def.block.items.push(stub);
+                def.methods.push(Method {
+                    sig: declared_method.sig.clone(),
+                    receiver_mut: declared_method.receiver_mut,
+                    params: declared_method.params.clone(),
+                    problems: Vec::new(),
+                });
+            }
+            Err((error, Some(Box::new(def))))
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Codegen stage: one file per generated concern.
+
+pub(crate) mod code_gear_fn;
+pub(crate) mod data_gear;
+pub(crate) mod impl_interface;
+pub(crate) mod interface;
+mod stub;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+
+use super::model::{Param, ParamKind};
+use crate::common::CrateRoot;
+
+/// `Site::new(file!(), line!(), column!())` at the user's token.
+fn site(root: &CrateRoot, span: Span) -> TokenStream {
+    let private = root.private();
+    quote_spanned! {span=> #private::Site::new(::core::file!(), ::core::line!(), ::core::column!()) }
+}
+
+/// The `&[Param { .. }]` table of a code gear, `self` first for an API code gear.
+fn param_table(root: &CrateRoot, receiver: Option<(&str, bool)>, params: &[Param]) -> TokenStream {
+    let mut rows = Vec::new();
+    if let Some((self_type, is_mut)) = receiver {
+        let (kind, ty) = if is_mut {
+            (quote!(Mut), format!("Mut<{self_type}>"))
+        } else {
+            (quote!(Ref), format!("Ref<{self_type}>"))
+        };
+        rows.push(quote! { #root::Param { name: "self", ty: #ty, kind: #root::ParamKind::#kind } });
+    }
+    for param in params {
+        let name = param.name.to_string();
+        let ty = &param.ty;
+        let ty = quote!(#ty)
+            .to_string()
+            .replace(" < ", "<")
+            .replace(" >", ">")
+            .replace(" ,", ",")
+            .replace("< ", "<")
+            .replace("( ", "(")
+            .replace(" )", ")")
+            .replace("' _", "'_");
+        let kind = syn::Ident::new(param.kind.runtime_name(), Span::call_site());
+        rows.push(quote! { #root::Param { name: #name, ty: #ty, kind: #root::ParamKind::#kind } });
+    }
+    quote! { &[#(#rows),*] }
+}
+
+/// Compile-time checks of parameter types, spanned at the user's types.
+fn param_assertions(root: &CrateRoot, params: &[Param]) -> TokenStream {
+    let private = root.private();
+    let checks = params.iter().map(|param| match &param.kind {
+        ParamKind::Value | ParamKind::Next | ParamKind::Handle => {
+            let ty = &param.ty;
+            quote_spanned! {ty.span()=> #private::assert_value::<#ty>(); }
+        }
+        ParamKind::Mut(inner) | ParamKind::Ref(inner) => {
+            quote_spanned! {inner.span()=> #private::assert_data_gear::<#inner>(); }
+        }
+    });
+    quote! { const _: () = { #(#checks)* }; }
+}
+
+use syn::spanned::Spanned as _;

@@ -1,0 +1,92 @@
+//! `goto!` and `next!`: transitions and continuations, resolved by rustc through methods on the
+//! code-gear statics, `Next` values and `Gear<dyn I>` handles, so that argument counts and types
+//! are checked at the user's own tokens.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+const GOTO_SHAPES: &str = "expected `goto!(code_gear(args..))`, `goto!(next(args..))` with a \
+                           continuation `next: Next<(..)>`, or `goto!(gear.api(args..))` with \
+                           `gear: Gear<dyn Interface>`";
+
+/// `goto!(f(a, b))`, `goto!(k(a))`, `goto!(g.api(a))`.
+pub(crate) fn goto(input: TokenStream) -> TokenStream {
+    expand_goto(input).unwrap_or_else(|error| {
+        // Still a `Goto`-typed expression, so that the code around it type-checks.
+        let error = error.to_compile_error();
+        quote! { { #error; ::core::unreachable!() } }
+    })
+}
+
+pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
+    if input.is_empty() {
+        return Err(syn::Error::new(proc_macro2::Span::call_site(), GOTO_SHAPES));
+    }
+    let expr: syn::Expr = syn::parse2(input)
+        .map_err(|error| syn::Error::new(error.span(), format!("{GOTO_SHAPES} ({error})")))?;
+    match expr {
+        syn::Expr::Call(call) => {
+            let func = &call.func;
+            let args = call.args.iter();
+            let method = quote_spanned! {func.span()=> __gears_goto };
+            Ok(quote! { (#func).#method(#(#args),*) })
+        }
+        syn::Expr::MethodCall(call) => {
+            if let Some(turbofish) = &call.turbofish {
+                return Err(syn::Error::new_spanned(
+                    turbofish,
+                    "interface code gears are not generic; remove the turbofish",
+                ));
+            }
+            let receiver = &call.receiver;
+            let method = &call.method;
+            let args = call.args.iter();
+            let api = quote_spanned! {receiver.span()=> __gears_api };
+            Ok(quote! { (#receiver).#api().#method(#(#args),*) })
+        }
+        syn::Expr::Path(path) => Err(syn::Error::new_spanned(
+            &path,
+            format!(
+                "`goto!` needs the arguments too: write `goto!({}(..))`; {GOTO_SHAPES}",
+                quote!(#path).to_string().replace(' ', "")
+            ),
+        )),
+        other => Err(syn::Error::new_spanned(other, GOTO_SHAPES)),
+    }
+}
+
+/// `next!(f(a, b))`: `f` with its first parameters bound, as a `Next<(rest..)>`.
+pub(crate) fn next(input: TokenStream) -> TokenStream {
+    expand_next(input).unwrap_or_else(|error| {
+        let error = error.to_compile_error();
+        quote! { { #error; ::core::unreachable!() } }
+    })
+}
+
+pub(crate) fn expand_next(input: TokenStream) -> syn::Result<TokenStream> {
+    const SHAPE: &str = "expected `next!(code_gear(first_args..))`: a code gear with its first \
+                         parameters bound; the continuation receives the rest";
+    if input.is_empty() {
+        return Err(syn::Error::new(proc_macro2::Span::call_site(), SHAPE));
+    }
+    let expr: syn::Expr = syn::parse2(input)
+        .map_err(|error| syn::Error::new(error.span(), format!("{SHAPE} ({error})")))?;
+    match expr {
+        syn::Expr::Call(call) => {
+            let func = &call.func;
+            let args = call.args.iter();
+            let method = quote_spanned! {func.span()=> __gears_bind };
+            let tuple = quote_spanned! {call.paren_token.span.join()=> (#(#args,)*) };
+            Ok(quote! { (#func).#method(#tuple) })
+        }
+        syn::Expr::Path(path) => Err(syn::Error::new_spanned(
+            &path,
+            format!(
+                "write `next!({}())` to bind no arguments; {SHAPE}",
+                quote!(#path).to_string().replace(' ', "")
+            ),
+        )),
+        other => Err(syn::Error::new_spanned(other, SHAPE)),
+    }
+}

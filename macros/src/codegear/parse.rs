@@ -1,0 +1,401 @@
+//! Parse stage: tokens → the model, classifying every parameter. Syntax errors fail here;
+//! rule violations are recorded as problems for the check stage, so all are reported together.
+
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, Pat, PathArguments, Type};
+
+use super::model::{
+    CodeGearFn, DataGearDef, ImplHead, InterfaceDef, Method, Param, ParamKind, Problem,
+};
+
+fn problem(at: impl quote::ToTokens, message: impl Into<String>) -> Problem {
+    Problem {
+        tokens: at.into_token_stream(),
+        message: message.into(),
+    }
+}
+
+/// The last path segment's name and its angle-bracketed arguments, for `Mut<'_, T>` etc.
+fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&GenericArgument>)> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let segment = path.path.segments.last()?;
+    let args = match &segment.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().collect(),
+        _ => Vec::new(),
+    };
+    Some((&segment.ident, args))
+}
+
+/// The data-gear type of `Mut<'_, T>` / `Ref<'_, T>`.
+fn data_gear_argument(args: &[&GenericArgument]) -> Option<Type> {
+    let types: Vec<&Type> = args
+        .iter()
+        .filter_map(|arg| match arg {
+            GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+        .collect();
+    match types.as_slice() {
+        [ty] => Some((*ty).clone()),
+        _ => None,
+    }
+}
+
+/// Classifies a parameter type, or says why it cannot be a code-gear parameter.
+pub(crate) fn classify(ty: &Type) -> Result<ParamKind, Problem> {
+    match ty {
+        Type::Reference(reference) => Err(problem(
+            reference,
+            "a code gear cannot take a reference: its inputs travel inside continuations and \
+             outlive the step; take a data gear as `Mut<'_, T>` / `Ref<'_, T>`, or pass an owned \
+             value",
+        )),
+        Type::Ptr(pointer) => Err(problem(
+            pointer,
+            "a code gear cannot take a raw pointer: continuations must be cloned, hashed and \
+             compared by the meta level, and sent between workers; keep the data in a data gear \
+             and pass its `Gear<T>` handle",
+        )),
+        Type::ImplTrait(bound) => Err(problem(
+            bound,
+            "`impl Trait` makes the code gear generic; the code-gear table needs one concrete \
+             signature per code gear",
+        )),
+        Type::BareFn(function) => Err(problem(
+            function,
+            "a code gear cannot take a function pointer: pass a continuation `Next<(..)>` \
+             instead (`next!(f(..))`), which the meta level can see and compare",
+        )),
+        Type::TraitObject(object) => Err(problem(
+            object,
+            "a code gear cannot take a trait object by value; for an interface use \
+             `Gear<dyn Interface>`",
+        )),
+        Type::Paren(inner) => classify(&inner.elem),
+        Type::Group(inner) => classify(&inner.elem),
+        _ => {
+            let Some((name, args)) = last_segment(ty) else {
+                return Ok(ParamKind::Value);
+            };
+            match name.to_string().as_str() {
+                "Mut" | "Ref" => {
+                    let Some(inner) = data_gear_argument(&args) else {
+                        return Err(problem(
+                            ty,
+                            format!("write the data gear type: `{name}<'_, DataGear>`"),
+                        ));
+                    };
+                    Ok(if name == "Mut" {
+                        ParamKind::Mut(inner)
+                    } else {
+                        ParamKind::Ref(inner)
+                    })
+                }
+                "Next" => Ok(ParamKind::Next),
+                "Gear" => Ok(ParamKind::Handle),
+                "Rc" | "Weak" => Err(problem(
+                    ty,
+                    format!(
+                        "a code gear cannot take `{name}`: it is not `Send`, and parallel runs move \
+                         continuations between workers; put shared state in a data gear (or use \
+                         `Arc` for immutable data)"
+                    ),
+                )),
+                "f32" | "f64" => Err(problem(
+                    ty,
+                    format!(
+                        "a code gear cannot take `{name}`: floats are neither `Eq` nor `Hash`, which \
+                         the meta level needs to compare and store states; pass an integer (fixed \
+                         point, or `{name}::to_bits()`)"
+                    ),
+                )),
+                "RefCell" | "Cell" => Err(problem(
+                    ty,
+                    format!(
+                        "a code gear cannot take `{name}`: interior mutability hides state changes \
+                         from the meta level (and the model checker); keep mutable state in a data \
+                         gear and take it as `Mut<'_, T>`"
+                    ),
+                )),
+                _ => Ok(ParamKind::Value),
+            }
+        }
+    }
+}
+
+fn param_from(arg: &syn::PatType) -> Result<Param, Problem> {
+    let name = match &*arg.pat {
+        Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+            ident.ident.clone()
+        }
+        other => {
+            return Err(problem(
+                other,
+                "code-gear parameters must be plain names (`x: T`), since the stub passes them \
+                 by name; destructure inside the body",
+            ));
+        }
+    };
+    let kind = classify(&arg.ty)?;
+    Ok(Param {
+        name,
+        ty: (*arg.ty).clone(),
+        kind,
+    })
+}
+
+fn params<'a>(inputs: impl Iterator<Item = &'a FnArg>, problems: &mut Vec<Problem>) -> Vec<Param> {
+    let mut out = Vec::new();
+    for input in inputs {
+        match input {
+            FnArg::Typed(arg) => match param_from(arg) {
+                Ok(param) => out.push(param),
+                Err(p) => problems.push(p),
+            },
+            FnArg::Receiver(receiver) => problems.push(problem(
+                receiver,
+                "`self` is only allowed in an interface's code gears; a free code gear takes \
+                 its data gears as `Mut<'_, T>` / `Ref<'_, T>`",
+            )),
+        }
+    }
+    out
+}
+
+/// `#[code_gear] fn`.
+pub(crate) fn code_gear_fn(function: syn::ItemFn) -> syn::Result<CodeGearFn> {
+    let mut problems = Vec::new();
+    let params = params(function.sig.inputs.iter(), &mut problems);
+    Ok(CodeGearFn {
+        function,
+        params,
+        problems,
+    })
+}
+
+/// Field types the meta level can never clone, hash and compare, recognised by name so that the
+/// error is ours and rustc's derives do not pile up behind it.
+fn unsupported_field(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Reference(_) => Some(
+            "a data gear cannot hold a reference: it lives in the context's heap beyond any \
+             borrow; hold the value, or a `Gear<T>` handle to another data gear"
+                .into(),
+        ),
+        Type::Ptr(_) => Some(
+            "a data gear cannot hold a raw pointer: it must be cloned, hashed and compared by \
+             value; hold a `Gear<T>` handle to another data gear instead"
+                .into(),
+        ),
+        _ => {
+            let (name, _) = last_segment(ty)?;
+            let why = match name.to_string().as_str() {
+                "f32" | "f64" => {
+                    "floats are neither `Eq` nor `Hash`, which the meta level needs to \
+                                  store visited states; store an integer (fixed point, or \
+                                  `to_bits()`)"
+                }
+                "Rc" | "Weak" => {
+                    "`Rc` is not `Send`/`Sync` and hashes by pointer semantics the \
+                                  checker cannot see through; use `Arc`, or another data gear"
+                }
+                "Cell" | "RefCell" | "UnsafeCell" => {
+                    "interior mutability hides state changes from the meta level; take the \
+                     data gear as `Mut<'_, T>` to change it"
+                }
+                "Mutex" | "RwLock" => {
+                    "locks are neither `Clone`, `Hash` nor `Eq`, and code gears are already \
+                     atomic over the data gears they take; hold the value itself"
+                }
+                _ => return None,
+            };
+            Some(format!(
+                "data gear field of type `{}` cannot be cloned, hashed and compared: {why}",
+                quote::quote!(#ty).to_string().replace(' ', "")
+            ))
+        }
+    }
+}
+
+/// `#[data_gear]` struct or enum.
+pub(crate) fn data_gear(item: TokenStream) -> syn::Result<DataGearDef> {
+    let item: syn::DeriveInput = syn::parse2(item).map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("#[data_gear] goes on a struct or an enum: {error}"),
+        )
+    })?;
+    let mut problems = Vec::new();
+    let mut field_types: Vec<&Type> = Vec::new();
+    match &item.data {
+        syn::Data::Struct(data) => field_types.extend(data.fields.iter().map(|f| &f.ty)),
+        syn::Data::Enum(data) => {
+            for variant in &data.variants {
+                field_types.extend(variant.fields.iter().map(|f| &f.ty));
+            }
+        }
+        syn::Data::Union(data) => problems.push(problem(
+            data.union_token,
+            "a data gear cannot be a union: the meta level must clone, hash and compare it by \
+             value; use an enum",
+        )),
+    }
+    for ty in field_types {
+        if let Some(message) = unsupported_field(ty) {
+            problems.push(problem(ty, message));
+        }
+    }
+    Ok(DataGearDef { item, problems })
+}
+
+fn method(sig: &syn::Signature) -> Method {
+    let mut problems = Vec::new();
+    let mut inputs = sig.inputs.iter();
+    let receiver_mut = match inputs.next() {
+        Some(FnArg::Receiver(receiver))
+            if receiver.reference.is_some() && receiver.colon_token.is_none() =>
+        {
+            receiver.mutability.is_some()
+        }
+        Some(FnArg::Receiver(receiver)) => {
+            problems.push(problem(
+                receiver,
+                "an interface code gear takes its data gear as `&mut self` or `&self`; `self` by \
+                 value would move the data gear out of the context",
+            ));
+            true
+        }
+        _ => {
+            problems.push(problem(
+                &sig.ident,
+                format!(
+                    "interface code gear `{}` must take `&mut self` or `&self` first: that is the \
+                     data gear implementing the interface",
+                    sig.ident
+                ),
+            ));
+            true
+        }
+    };
+    let rest: Vec<&FnArg> = if matches!(sig.inputs.first(), Some(FnArg::Receiver(_))) {
+        inputs.collect()
+    } else {
+        sig.inputs.iter().collect()
+    };
+    let params = params(rest.into_iter(), &mut problems);
+    Method {
+        sig: sig.clone(),
+        receiver_mut,
+        params,
+        problems,
+    }
+}
+
+/// `#[interface] trait`.
+pub(crate) fn interface(item: TokenStream) -> syn::Result<InterfaceDef> {
+    let item: syn::ItemTrait = syn::parse2(item).map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("#[interface] goes on a trait: {error}"),
+        )
+    })?;
+    let mut methods = Vec::new();
+    let mut problems = Vec::new();
+    for trait_item in &item.items {
+        match trait_item {
+            syn::TraitItem::Fn(function) => {
+                if let Some(body) = &function.default {
+                    problems.push(problem(
+                        body,
+                        "an interface declares its code gears without bodies; implement them in \
+                         `#[code_gear] impl Interface for DataGear`",
+                    ));
+                }
+                methods.push(method(&function.sig));
+            }
+            other => problems.push(problem(
+                other,
+                "an interface holds only code gears (`fn name(&mut self, ..) -> Goto;`)",
+            )),
+        }
+    }
+    Ok(InterfaceDef {
+        item,
+        methods,
+        problems,
+    })
+}
+
+/// The methods of an implementation, parsed like the interface's.
+pub(crate) fn impl_methods(block: &syn::ItemImpl) -> (Vec<Method>, Vec<Problem>) {
+    let mut methods = Vec::new();
+    let mut problems = Vec::new();
+    for item in &block.items {
+        match item {
+            syn::ImplItem::Fn(function) => methods.push(method(&function.sig)),
+            other => problems.push(problem(
+                other,
+                "an interface implementation holds only its code gears",
+            )),
+        }
+    }
+    (methods, problems)
+}
+
+/// The head of `#[code_gear] impl Interface for DataGear`.
+pub(crate) fn impl_head(block: &syn::ItemImpl) -> syn::Result<ImplHead> {
+    let Some((negative, path, _)) = &block.trait_ else {
+        return Err(syn::Error::new_spanned(
+            &block.self_ty,
+            "#[code_gear] on an inherent impl: put it on an interface implementation \
+             (`impl Interface for DataGear`), or on each free function",
+        ));
+    };
+    if let Some(bang) = negative {
+        return Err(syn::Error::new_spanned(
+            bang,
+            "a negative impl cannot implement an interface",
+        ));
+    }
+    if !block.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &block.generics,
+            "an interface implementation cannot be generic: each data gear type has its own \
+             row of API code gears",
+        ));
+    }
+    Ok(ImplHead {
+        trait_path: path.clone(),
+    })
+}
+
+fn brace_group(
+    tokens: &mut impl Iterator<Item = TokenTree>,
+    what: &str,
+) -> syn::Result<TokenStream> {
+    match tokens.next() {
+        Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Brace => {
+            Ok(group.stream())
+        }
+        other => Err(syn::Error::new(
+            other.map_or_else(proc_macro2::Span::call_site, |t| t.span()),
+            format!("internal: expected {{ {what} }} (this macro is generated by #[interface])"),
+        )),
+    }
+}
+
+/// `{ root } { trait } { impl }`, as the `I!` macro forwards it.
+pub(crate) fn impl_interface_input(
+    input: TokenStream,
+) -> syn::Result<(syn::Path, InterfaceDef, syn::ItemImpl)> {
+    let mut tokens = input.into_iter();
+    let root: syn::Path = syn::parse2(brace_group(&mut tokens, "crate root")?)?;
+    let interface = interface(brace_group(&mut tokens, "trait")?)?;
+    let block: syn::ItemImpl = syn::parse2(brace_group(&mut tokens, "impl")?)?;
+    Ok((root, interface, block))
+}

@@ -1,0 +1,14 @@
+use codegear::prelude::*;
+
+#[code_gear]
+fn generic<T: Clone>(x: T, next: Next<()>) -> Goto {
+    let _ = x;
+    goto!(next())
+}
+
+#[code_gear]
+async fn later(next: Next<()>) -> Goto {
+    goto!(next())
+}
+
+fn main() {}
