@@ -45,6 +45,8 @@ pub fn export_symbol(
 #[proc_macro]
 pub fn declare_exports(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     offload::declare_exports(input.into()).into()
+}
+
 mod codegear;
 
 use proc_macro::TokenStream;
