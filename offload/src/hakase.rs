@@ -188,19 +188,19 @@ impl Hakase {
     }
 
     /// Serves requests until `done()` returns true, backing off (spin, then yield to the OS)
-    /// while none come. `done` is checked before each sweep, and one more sweep follows the
-    /// check that returned true, so a friend that finished its last offload before `done` turned
-    /// true has been served.
+    /// while none come.
+    ///
+    /// `done` is asked only after a sweep that found nothing to serve (so it costs nothing while
+    /// requests keep coming), and once it has said true, one more sweep follows: a friend that
+    /// made its last request before `done` turned true has been served when this returns.
     pub fn serve_until(&self, mut done: impl FnMut() -> bool) {
         let mut idle = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
         loop {
-            let finished = done();
-            let served = self.try_receive();
-            if finished {
-                return;
-            }
-            if served > 0 {
+            if self.try_receive() > 0 {
                 idle.reset();
+            } else if done() {
+                self.try_receive();
+                return;
             } else {
                 idle.snooze();
             }

@@ -1,7 +1,8 @@
 //! Suite `offload`: the round trip of an empty `offload!` and of an `exported!` call with two
 //! integers, against the physical floor (a raw two-thread ping-pong on one cache line) and a
 //! crossbeam bounded(1) channel round trip, all with the caller pinned to one CPU and the server
-//! to another, in the same run; then throughput with 2 and 4 friends sharing one CPU.
+//! to another, in the same run; then throughput with 2 and 4 friends sharing one CPU, against
+//! Toshokan's arbitration (one slot for all friends, one request in flight).
 //!
 //! Each figure is the median over interleaved repetitions (A B C D A B C D ..) of the time of
 //! a batch of round trips divided by its length; a repetition starts its threads, pins them,
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 use gears_runtime::cpu_list::CpuList;
+use gears_runtime::mailbox::{Backoff, MailboxSlot};
 use offload::WaitStrategy;
 use offload::prelude::*;
 
@@ -127,20 +129,34 @@ fn suite(effort: Effort, cpus: Cpus) {
     for friends in [2, 4] {
         let per_friend = trips / friends;
         let total = per_friend * friends;
-        let elapsed = interleaved_medians(
+        let medians = interleaved_medians(
             reps,
-            &mut [&mut || friends_throughput(&hakase, &friend_cpu, friends, per_friend)],
-        )[0];
-        let ns = per_trip(elapsed, total);
+            &mut [
+                &mut || friends_throughput(&hakase, &friend_cpu, friends, per_friend),
+                &mut || one_shared_slot_throughput(cpus, friends, per_friend),
+            ],
+        );
+        let ns = per_trip(medians[0], total);
+        let shared_ns = per_trip(medians[1], total);
         report(
             &format!("offload.throughput_{friends}_friends"),
             1e3 / ns,
+            "Mreq/s",
+        );
+        report(
+            &format!("offload.throughput_{friends}_friends_one_shared_slot"),
+            1e3 / shared_ns,
             "Mreq/s",
         );
         report_ratio(
             &format!("offload.request_time_{friends}_friends_vs_1"),
             ns,
             one,
+        );
+        report_ratio(
+            &format!("offload.request_time_{friends}_friends_vs_one_shared_slot"),
+            ns,
+            shared_ns,
         );
     }
 }
@@ -231,10 +247,54 @@ fn friends_throughput(hakase: &Hakase, config: &FriendConfig, friends: u32, per_
     let friends = hakase
         .spawn_friends(config.clone().count(friends as usize), move |_| {
             for i in 0..per_friend {
-                black_box(offload!({ black_box(i) }));
+                black_box(offload!(move { black_box(i) }));
             }
         })
         .expect("start the friends");
     hakase.serve_until(|| friends.finished());
     friends.join().expect("the friends");
+}
+
+/// Toshokan's arbitration, as the anchor for several friends: one slot for all, claimed by
+/// whichever friend's post gets it first (the others retry until it is free again), served by
+/// one poller. The role-agnostic `MailboxSlot` is exactly that: its post claims the slot with a
+/// compare-and-swap and fails while another request is in flight.
+fn one_shared_slot_throughput(cpus: Cpus, friends: u32, per_friend: u32) {
+    let slot = MailboxSlot::<u32, u32>::new();
+    let left = AtomicU32::new(friends);
+    thread::scope(|s| {
+        for _ in 0..friends {
+            s.spawn(|| {
+                pin(cpus.caller);
+                for i in 0..per_friend {
+                    let mut request = i;
+                    let mut idle = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
+                    while let Err(back) = slot.post(request) {
+                        request = back;
+                        idle.snooze();
+                    }
+                    let mut wait = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
+                    let response = loop {
+                        match slot.try_take_response() {
+                            Some(outcome) => break outcome.expect("the handler does not panic"),
+                            None => wait.snooze(),
+                        }
+                    };
+                    black_box(response);
+                }
+                left.fetch_sub(1, Ordering::Release);
+            });
+        }
+        let mut idle = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
+        loop {
+            let done = left.load(Ordering::Acquire) == 0;
+            if slot.try_serve(|x| black_box(x)) {
+                idle.reset();
+            } else if done {
+                break;
+            } else {
+                idle.snooze();
+            }
+        }
+    });
 }
