@@ -98,3 +98,33 @@ fn moved_and_returned_values_are_dropped_exactly_once() {
     });
     assert_eq!(drops.load(Ordering::Relaxed), 5);
 }
+
+#[test]
+fn try_receive_returns_at_once_with_nothing_pending_and_serves_each_request_once() {
+    use std::sync::atomic::AtomicBool;
+    static GO: AtomicBool = AtomicBool::new(false);
+    let hakase = Hakase::new().unwrap();
+    assert_eq!(hakase.try_receive(), 0, "no friends at all");
+    let friends = hakase
+        .spawn_friends(FriendConfig::cpus("0").unwrap(), |_| {
+            while !GO.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            assert_eq!(offload!({ 5 }), 5);
+        })
+        .unwrap();
+    // The friend is waiting for GO, not offloading: every look comes back empty-handed.
+    for _ in 0..1_000 {
+        assert_eq!(hakase.try_receive(), 0);
+    }
+    GO.store(true, Ordering::Release);
+    let mut served = 0;
+    while !friends.finished() {
+        served += hakase.try_receive();
+        std::thread::yield_now();
+    }
+    served += hakase.try_receive();
+    friends.join().unwrap();
+    assert_eq!(served, 1);
+    assert_eq!(hakase.friend_count(), 1);
+}

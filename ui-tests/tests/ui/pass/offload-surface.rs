@@ -1,5 +1,6 @@
 //! The offload surface compiles as documented: the seed's example, declarations shared by both
-//! sides with a checked implementation, lifetimes in exported signatures, `crate = path`.
+//! sides with a checked implementation, lifetimes in exported signatures, `crate = path`, `move`
+//! blocks.
 
 use offload::prelude::*;
 
@@ -32,7 +33,9 @@ fn main() -> Result<(), offload::Error> {
             exported!(hakase_print)("Hello World!")
         });
         let s = offload!(crate = ::offload, { exported!(hakase_concat)("a", "b") });
-        assert_eq!((x, n, s.as_str()), (1, 12, "ab"));
+        let (a, b) = (20u64, 22u64);
+        let sum = offload!(move { a + b });
+        assert_eq!((x, n, s.as_str(), sum), (1, 12, "ab", 42));
     })?;
     while !friends.finished() {
         hakase.try_receive();
