@@ -69,6 +69,7 @@
 use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
+use core::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 
 use crossbeam_utils::CachePadded;
@@ -76,12 +77,15 @@ use crossbeam_utils::CachePadded;
 pub use crate::mailbox::{Backoff, Outcome, WaitStrategy};
 use crate::sync::{Arc, AtomicU32, Ordering, UnsafeCell};
 
-/// The payload: an enum rather than `MaybeUninit`, so that drop glue drops whatever a dropped
-/// slot still holds and the only `unsafe` left is the hand-over itself.
-enum Payload<Req, Resp> {
-    Vacant,
-    Request(Req),
-    Response(Outcome<Resp>),
+/// The request (from the client's post until the server takes it) or the outcome (from the
+/// server's hand-back until the client takes it); which one, if any, follows from the turn, so no
+/// tag is stored. Taking a value out only reads it: the client's read of the outcome writes
+/// nothing into the line the server polls, which would cost one more coherence round per call.
+/// `repr(C)` puts both at offset 0, so a pointer to the payload is a pointer to either.
+#[repr(C)]
+union Payload<Req, Resp> {
+    request: ManuallyDrop<Req>,
+    response: ManuallyDrop<Outcome<Resp>>,
 }
 
 /// `repr(C)` keeps the turn at offset 0, in the same cache line as the start of the payload, so
@@ -91,7 +95,7 @@ struct Block<Req, Resp> {
     /// Even: the client owns `payload`. Odd: the server does. Only the owner writes it, and only
     /// to pass ownership to the other side (one increment, release).
     turn: AtomicU32,
-    payload: UnsafeCell<Payload<Req, Resp>>,
+    payload: UnsafeCell<MaybeUninit<Payload<Req, Resp>>>,
 }
 
 struct Shared<Req, Resp> {
@@ -103,9 +107,69 @@ struct Shared<Req, Resp> {
 // are moved in and out, never shared, so `Req: Send` and `Resp: Send` suffice for the shared
 // block to be used from the two ends' threads.
 unsafe impl<Req: Send, Resp: Send> Sync for Shared<Req, Resp> {}
-// SAFETY: as above; dropping the block on either thread drops at most one `Req` or `Resp`,
-// which are `Send`.
+// SAFETY: as above; dropping the block on either thread drops at most one `Req`, which is `Send`.
 unsafe impl<Req: Send, Resp: Send> Send for Shared<Req, Resp> {}
+
+impl<Req, Resp> Shared<Req, Resp> {
+    /// Moves `req` into the payload.
+    ///
+    /// # Safety
+    ///
+    /// The caller's end owns the payload, and it holds no live value.
+    unsafe fn put_request(&self, req: Req) {
+        self.block.payload.with_mut(|payload| {
+            // SAFETY: exclusive (caller's guarantee); both union fields are at offset 0.
+            unsafe { payload.cast::<Req>().write(req) }
+        });
+    }
+
+    /// Moves the request out of the payload.
+    ///
+    /// # Safety
+    ///
+    /// The caller's end owns the payload, and it holds a request not yet taken.
+    unsafe fn take_request(&self) -> Req {
+        self.block.payload.with_mut(|payload| {
+            // SAFETY: exclusive and holding a request (caller's guarantee); offset 0.
+            unsafe { payload.cast::<Req>().read() }
+        })
+    }
+
+    /// Moves `outcome` into the payload.
+    ///
+    /// # Safety
+    ///
+    /// The caller's end owns the payload, and it holds no live value.
+    unsafe fn put_response(&self, outcome: Outcome<Resp>) {
+        self.block.payload.with_mut(|payload| {
+            // SAFETY: exclusive (caller's guarantee); both union fields are at offset 0.
+            unsafe { payload.cast::<Outcome<Resp>>().write(outcome) }
+        });
+    }
+
+    /// Moves the outcome out of the payload.
+    ///
+    /// # Safety
+    ///
+    /// The caller's end owns the payload, and it holds an outcome not yet taken.
+    unsafe fn take_response(&self) -> Outcome<Resp> {
+        self.block.payload.with_mut(|payload| {
+            // SAFETY: exclusive and holding an outcome (caller's guarantee); offset 0.
+            unsafe { payload.cast::<Outcome<Resp>>().read() }
+        })
+    }
+}
+
+/// A client takes its outcome before its call returns, so the payload holds a value at drop
+/// only if a request was never served: then it is dropped here.
+impl<Req, Resp> Drop for Shared<Req, Resp> {
+    fn drop(&mut self) {
+        if server_owns(self.block.turn.load(Ordering::Acquire)) {
+            // SAFETY: we are the last owner, and an odd turn means a request is in the payload.
+            drop(unsafe { self.take_request() });
+        }
+    }
+}
 
 /// Whether `turn` gives the payload to the server (odd) rather than the client (even).
 #[inline]
@@ -119,7 +183,7 @@ pub fn slot<Req, Resp>() -> (Client<Req, Resp>, Server<Req, Resp>) {
     let shared = Arc::new(Shared {
         block: CachePadded::new(Block {
             turn: AtomicU32::new(0),
-            payload: UnsafeCell::new(Payload::Vacant),
+            payload: UnsafeCell::new(MaybeUninit::uninit()),
         }),
     });
     (
@@ -176,8 +240,8 @@ impl<Req, Resp> Client<Req, Resp> {
         debug_assert!(!server_owns(idle), "a client is idle between calls");
         // SAFETY: the turn is even (this client stored it, or it is the initial 0, and only the
         // server moves it from odd to even, which it did before our last call returned), so the
-        // client owns the payload.
-        unsafe { self.replace_payload(Payload::Request(req)) };
+        // client owns the payload, whose last outcome that call took.
+        unsafe { self.shared.put_request(req) };
         let requested = idle.wrapping_add(1);
         self.sent.set(requested);
         block.turn.store(requested, Ordering::Release);
@@ -190,27 +254,13 @@ impl<Req, Resp> Client<Req, Resp> {
         self.sent.set(answered);
         // SAFETY: the server stored `answered` (even) with release after writing the outcome,
         // and our acquire load saw it, so the payload is ours again and holds the outcome.
-        let Payload::Response(outcome) = (unsafe { self.replace_payload(Payload::Vacant) }) else {
-            unreachable!("an answered handoff slot holds a response");
-        };
-        outcome
+        unsafe { self.shared.take_response() }
     }
 
     /// Whether the server end has been dropped (a call would then never be answered).
     #[must_use]
     pub fn server_gone(&self) -> bool {
         Arc::strong_count(&self.shared) == 1
-    }
-
-    /// # Safety
-    ///
-    /// The turn must be even (the client owns the payload) and no other access may be running.
-    unsafe fn replace_payload(&self, new: Payload<Req, Resp>) -> Payload<Req, Resp> {
-        self.shared.block.payload.with_mut(|payload| {
-            // SAFETY: the caller guarantees the client owns the payload; the pointer comes from
-            // the live cell.
-            unsafe { payload.replace(new) }
-        })
     }
 }
 
@@ -230,12 +280,11 @@ impl<Req, Resp> Server<Req, Resp> {
         }
         // SAFETY: the turn is odd: the client stored it with release after writing the request,
         // our acquire load saw it, and only this server makes it even again.
-        let Payload::Request(req) = (unsafe { self.replace_payload(Payload::Vacant) }) else {
-            unreachable!("a requested handoff slot holds a request");
-        };
+        let req = unsafe { self.shared.take_request() };
         let outcome = panic::catch_unwind(AssertUnwindSafe(move || handler(req)));
-        // SAFETY: the turn is still odd; we have not handed the payload back yet.
-        unsafe { self.replace_payload(Payload::Response(outcome)) };
+        // SAFETY: the turn is still odd (we have not handed the payload back yet), and we took
+        // the request out.
+        unsafe { self.shared.put_response(outcome) };
         block.turn.store(turn.wrapping_add(1), Ordering::Release);
         true
     }
@@ -251,17 +300,6 @@ impl<Req, Resp> Server<Req, Resp> {
     #[must_use]
     pub fn client_gone(&self) -> bool {
         Arc::strong_count(&self.shared) == 1
-    }
-
-    /// # Safety
-    ///
-    /// The turn must be odd (the server owns the payload) and no other access may be running.
-    unsafe fn replace_payload(&self, new: Payload<Req, Resp>) -> Payload<Req, Resp> {
-        self.shared.block.payload.with_mut(|payload| {
-            // SAFETY: the caller guarantees the server owns the payload; the pointer comes from
-            // the live cell.
-            unsafe { payload.replace(new) }
-        })
     }
 }
 
