@@ -35,6 +35,10 @@ pub enum Sandbox {
     /// [`FriendConfig::wait`](crate::FriendConfig::wait)). `println!` on a sandboxed friend
     /// panics (its write fails with `EPERM`); `writeln!(std::io::stdout(), ..)` returns that
     /// error, and inside `offload!` both work.
+    ///
+    /// A sandboxed friend waiting for the hakase gives its CPU back only when the scheduler
+    /// preempts it, so pin sandboxed friends to CPUs the hakase does not run on (as Toshokan's
+    /// friends have cores of their own).
     NoSyscalls,
 }
 
