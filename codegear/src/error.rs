@@ -121,13 +121,13 @@ impl fmt::Display for ErrorKind {
         match self {
             Self::AliasedMut { data_gear, gear } => write!(
                 f,
-                "data gear {data_gear} {gear} is taken twice by one code gear, at least once as \
+                "data gear `{data_gear}` {gear} is taken twice by one code gear, at least once as \
                  `Mut`; a code gear may take a data gear as `Mut` only once (pass it once, or \
                  take both as `Ref`)"
             ),
             Self::StaleHandle { data_gear, gear } => write!(
                 f,
-                "stale handle {gear} to a {data_gear}: that data gear was freed or never \
+                "stale handle {gear} to data gear `{data_gear}`: it was freed, or never \
                  allocated in this context"
             ),
             Self::ForeignHandle {
@@ -136,14 +136,14 @@ impl fmt::Display for ErrorKind {
                 heap,
             } => write!(
                 f,
-                "handle {gear} to a {data_gear} belongs to heap #{owner}, not to this one (#{heap}); \
+                "handle {gear} to data gear `{data_gear}` belongs to heap #{owner}, not to this one (#{heap}); \
                  a task-private data gear cannot be used by another context or task (allocate it \
                  as shared, or pass its value)",
                 owner = gear.owner()
             ),
             Self::WrongType { expected, found } => write!(
                 f,
-                "handle promises a {expected} but its slot holds a {found}"
+                "handle promises data gear `{expected}` but its slot holds a `{found}`"
             ),
             Self::Arguments(mismatch) => write!(f, "continuation arguments: {mismatch}"),
             Self::StepLimit { limit } => write!(

@@ -36,6 +36,74 @@
 //! assert_eq!(exit.steps, 6);
 //! ```
 //!
+//! # Compile-time errors
+//!
+//! The macros check the code-gear shape and say what is wrong at the user's tokens; the full
+//! catalogue, with the exact messages, is in the workspace's `ui-tests`. The main ones:
+//!
+//! An implementation that leaves out code gears of its interface (all are named, like GearsOS's
+//! "Not define eating"):
+//!
+//! ```compile_fail
+//! use codegear::prelude::*;
+//! #[interface]
+//! pub trait Phils {
+//!     fn thinking(&mut self, next: Next<()>) -> Goto;
+//!     fn eating(&mut self, next: Next<()>) -> Goto;
+//! }
+//! #[data_gear]
+//! pub struct PhilsImpl { id: u32 }
+//! #[code_gear]
+//! impl Phils for PhilsImpl {
+//!     fn thinking(&mut self, next: Next<()>) -> Goto { goto!(next()) }
+//! }
+//! ```
+//!
+//! A code gear that returns to its caller instead of going to the next code gear:
+//!
+//! ```compile_fail
+//! use codegear::prelude::*;
+//! #[code_gear]
+//! fn add(a: i64, b: i64) -> i64 { a + b }
+//! ```
+//!
+//! A parameter that cannot travel in a continuation (a reference, `Rc`, a raw pointer, a float):
+//!
+//! ```compile_fail
+//! use codegear::prelude::*;
+//! #[code_gear]
+//! fn greet(name: &str, next: Next<()>) -> Goto { goto!(next()) }
+//! ```
+//!
+//! A call of an API the interface does not have, or arguments of the wrong type:
+//!
+//! ```compile_fail
+//! use codegear::prelude::*;
+//! #[interface]
+//! pub trait Stack { fn pop2(&mut self, next: Next<(Option<i64>, Option<i64>)>) -> Goto; }
+//! #[code_gear]
+//! fn test(stack: Gear<dyn Stack>, next: Next<(Option<i64>, Option<i64>)>) -> Goto {
+//!     goto!(stack.pop3(next))
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! use codegear::prelude::*;
+//! #[code_gear]
+//! fn add(a: i64, b: i64, next: Next<(i64,)>) -> Goto { goto!(next(a + b)) }
+//! #[code_gear]
+//! fn start(next: Next<(i64,)>) -> Goto { goto!(add(1, "two", next)) }
+//! ```
+//!
+//! # Model checking and state
+//!
+//! A program state is the [`Heap`] plus the pending [`Goto`] of each task. Both are plain values:
+//! `Goto` carries its arguments inline ([`Args`], cloned, hashed and compared through one vtable
+//! per argument type), and a heap's slots share their data gears through `Arc`, copied only when
+//! a later step takes one as `Mut`. Cloning a state therefore costs one `Arc` increment per data
+//! gear and a copy of the pending arguments, and two states compare slot by slot, short-cutting
+//! on shared `Arc`s.
+//!
 //! # Linking
 //!
 //! Code gears register themselves through `inventory`: a crate that only defines gears must be

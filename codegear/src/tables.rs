@@ -160,7 +160,7 @@ impl Tables {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "// context.h: {} code gears, {} data gears, {} interfaces (generated from the registry)",
+            "// context.h: {} code gears, {} data gears, {} interface(s) (generated from the registry)",
             self.code_gears.len(),
             self.data_gears.len(),
             self.interfaces.len()

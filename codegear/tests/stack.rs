@@ -239,10 +239,44 @@ fn stale_and_foreign_handles_are_runtime_errors() {
     assert!(error.to_string().contains("stale handle"), "{error}");
 }
 
+/// Collects what a `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[test]
 fn tracing_meta_logs_each_transition() {
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let _ = lines;
-    let (ctx, _, _) = setup();
-    let _ = ctx.with_meta(Selector::All, codegear::Tracing);
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let (ctx, stack, out) = setup();
+    let mut ctx = ctx.with_meta(Selector::name("pop2*"), codegear::Tracing);
+    tracing::subscriber::with_default(subscriber, || {
+        ctx.run(goto!(push_test(stack, out, Next::exit()))).unwrap();
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let gotos: Vec<&str> = log.lines().filter(|l| l.contains("goto")).collect();
+    // pop2_test and pop2_test1 match "pop2*"; the Stack API gears are named SingleLinkedStack::*.
+    assert_eq!(gotos.len(), 2, "{log}");
+    assert!(gotos[0].contains("code_gear=\"pop2_test\""), "{log}");
+    assert!(gotos[1].contains("code_gear=\"pop2_test1\""), "{log}");
+    assert!(gotos[1].contains("Some(2), Some(1)"), "{log}");
+    assert_eq!(
+        log.lines().filter(|l| l.contains("returned")).count(),
+        2,
+        "{log}"
+    );
 }

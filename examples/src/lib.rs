@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod codegear;
+pub mod ghost;
 pub mod offload;
 pub mod workloads;

@@ -44,4 +44,11 @@ pub fn run(effort: Effort) {
     );
     report_ratio("dispatch.code_gears_vs_match_opaque", per(0), per(2));
     report_ratio("dispatch.code_gears_vs_match_fused", per(0), per(1));
+
+    // Compile-time cost: a crate of 200 code gears vs the same logic as 200 plain functions
+    // (cargo builds; full runs only).
+    match effort {
+        Effort::Full => super::compile_cost::run(200, 3),
+        Effort::Quick => println!("bench dispatch.build_200_code_gears skipped (quick run)"),
+    }
 }

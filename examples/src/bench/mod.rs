@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+mod compile_cost;
 pub mod dispatch;
 pub mod offload;
 pub mod pool;

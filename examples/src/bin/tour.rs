@@ -1,7 +1,7 @@
 //! The gears tour: runs each part of gears on its built-in example and says what it did.
 //!
 //! `cargo run --release -p gears-examples --bin tour [-- --quick]`. Each DSL adds its section
-//! when it lands; today the tour shows the runtime under them.
+//! when it lands.
 
 use std::time::Instant;
 
@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("gears tour{}", if args.quick { " (quick)" } else { "" });
     pool_section(&args)?;
     cpu_list_section()?;
+    gears_examples::codegear::tour()?;
     offload_section(&args)?;
     Ok(())
 }

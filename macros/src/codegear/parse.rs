@@ -2,8 +2,6 @@
 //! rule violations are recorded as problems for the check stage, so all are reported together.
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
-use quote::ToTokens;
-use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Pat, PathArguments, Type};
 
 use super::model::{

@@ -1,0 +1,3 @@
+//! ghOSt schedulers written against ghost-dsl.
+
+pub mod hand_fifo;
