@@ -288,7 +288,7 @@ fn one_shared_slot_throughput(cpus: Cpus, friends: u32, per_friend: u32) {
         let mut idle = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
         loop {
             let done = left.load(Ordering::Acquire) == 0;
-            if slot.try_serve(|x| black_box(x)) {
+            if slot.try_serve(black_box) {
                 idle.reset();
             } else if done {
                 break;
