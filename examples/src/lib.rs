@@ -4,4 +4,5 @@ pub mod bench;
 pub mod codegear;
 pub mod dpp;
 pub mod ghost;
+pub mod offload;
 pub mod workloads;

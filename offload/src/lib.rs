@@ -1,12 +1,273 @@
 //! offload: Toshokan-style function offloading from restricted friend threads to the hakase.
 //!
-//! This crate will carry the offload DSL: `offload!({ .. })`, `#[export_symbol]`, `exported!`,
-//! `Hakase` and `FriendConfig` (see the workspace's `DESIGN.md`, section 6). Its macros are not
-//! here yet; what exists today is the runtime it builds on, [`gears_runtime`]: the padded mailbox
-//! slot every friend will call through, and CPU lists to pin friends with.
+//! The **hakase** is the capable host thread; **friends** are threads pinned to their own CPUs
+//! and, optionally, sandboxed so that they cannot make system calls at all
+//! ([`Sandbox::NoSyscalls`], a seccomp filter): Toshokan's asymmetry, enforced for real. A
+//! friend runs code it cannot run itself by offloading it:
+//!
+//! ```
+//! use offload::prelude::*;
+//!
+//! #[export_symbol] // a hakase function friend code may call by name
+//! pub fn hakase_print(msg: &str) -> usize {
+//!     println!("{msg}");
+//!     msg.len()
+//! }
+//!
+//! fn main() -> Result<(), offload::Error> {
+//!     let hakase = Hakase::new()?; // the export table, checked at start
+//!     let friends = hakase.spawn_friends(
+//!         FriendConfig::cpus("0")?.sandbox(Sandbox::NoSyscalls),
+//!         |_id| {
+//!             let mut x = 0;
+//!             let n = offload!({
+//!                 // runs on the hakase, sees the friend's locals
+//!                 x = 1;
+//!                 exported!(hakase_print)("Hello World!")
+//!             });
+//!             assert_eq!((x, n), (1, 12));
+//!         },
+//!     )?;
+//!     while !friends.finished() {
+//!         hakase.try_receive(); // offloader_tryreceive(): serves what is pending, never waits
+//!     }
+//!     friends.join()
+//! }
+//! ```
+//!
+//! - [`offload!`] runs its block on the hakase and returns the block's value. The block is a
+//!   closure over the friend's locals, passed by reference through the friend's own handoff
+//!   slot; the friend spins (then backs off, without system calls) until the hakase has run it.
+//!   A panic in the block is caught on the hakase, which keeps serving, and re-raised in the
+//!   friend. `return`, `?`, `break` and `continue` that would leave the block are compile errors.
+//! - [`Hakase::try_receive`] serves whatever is pending, one request per friend, and returns at
+//!   once if nothing is; [`Hakase::serve_until`] loops. Every friend has its own slot, so
+//!   requests from several friends are served back to back, each exactly once, with no lock.
+//! - [`#[export_symbol]`](export_symbol) exports a hakase function; [`declare_exports!`]
+//!   declares signatures in a crate both sides share (Toshokan's `shared.h`); [`exported!`]
+//!   calls an exported function from inside an `offload!` block. Returning a reference or raw
+//!   pointer from an exported function is a compile error: friend code cannot use hakase memory.
+//!
+//! # Memory
+//!
+//! Friends and the hakase are threads of one process here, so unlike Toshokan's friends, a
+//! friend could dereference a hakase address; the compile-time rule against exported functions
+//! returning references or pointers keeps code honest for the real asymmetric setting.
+
+mod call;
+mod friend;
+mod hakase;
+mod sandbox;
+mod symbols;
+
+use core::fmt;
+
+pub use call::{offload, on_friend_thread};
+pub use friend::{FriendConfig, FriendId, FriendPanic, Friends};
+pub use gears_runtime::cpu_list::{CpuList, CpuListParseError};
+pub use gears_runtime::handoff::WaitStrategy;
+pub use hakase::Hakase;
+pub use sandbox::Sandbox;
+pub use symbols::{Declaration, Export, ExportedSymbol, SymbolError, export_table};
+
+/// Runs a block on the hakase and returns its value: `offload!({ .. })`, Toshokan's
+/// `OFFLOAD({ .. })`.
+///
+/// Only on a friend thread (one started by [`Hakase::spawn_friends`]); the friend waits until
+/// the hakase has run the block. The block sees the friend's locals (it borrows them, so it must
+/// be `Send`, as must its value) and may call exported hakase functions with [`exported!`].
+/// `offload!(move { .. })` copies (moves) what the block uses from the friend into the request
+/// instead: for a few integers that saves the hakase reading them from the friend's stack.
+/// `offload!(crate = path, { .. })` names a renamed `offload` dependency.
+///
+/// A panic in the block is caught on the hakase (which goes on serving) and re-raised here.
+///
+/// The block must end by producing its value: `return`, `?`, and `break`/`continue` to a loop
+/// outside it are compile errors, since in the closure that runs on the hakase they would mean
+/// something else.
+///
+/// ```compile_fail
+/// # use offload::prelude::*;
+/// fn parse(text: &str) -> Result<u32, std::num::ParseIntError> {
+///     // error: `?` inside `offload!` would leave the offloaded block early
+///     let n = offload!({ text.parse::<u32>()? });
+///     Ok(n)
+/// }
+/// ```
+///
+/// Write `offload!({ text.parse::<u32>() })?` instead.
+pub use gears_macros::offload;
+
+/// Calls an exported hakase function by name inside [`offload!`]:
+/// `offload!({ exported!(hakase_print)("hi") })`, Toshokan's `EXPORTED_SYMBOL(..)`.
+///
+/// The name must be in scope as an exported symbol: a function marked
+/// [`#[export_symbol]`](export_symbol) or a signature declared by [`declare_exports!`] (imported
+/// with `use`). An unknown name is a compile error at the name (rustc also suggests similar
+/// names); a name that is not an exported symbol says so. The function is looked up in the
+/// hakase's export table, once per call site, with its exact signature.
+///
+/// Outside `offload!` it is a compile error, as the seed says (only the hakase can run it):
+///
+/// ```compile_fail
+/// # use offload::prelude::*;
+/// #[export_symbol]
+/// pub fn hakase_print(msg: &str) -> usize { msg.len() }
+///
+/// fn friend() -> usize {
+///     // error: `exported!` can only be used inside an `offload!({ .. })` block
+///     exported!(hakase_print)("hi")
+/// }
+/// ```
+pub use gears_macros::exported;
+
+/// Exports a hakase function to friend code, Toshokan's `EXPORT_SYMBOL(..)`.
+///
+/// `#[export_symbol]` registers the function in the export table under its name and defines a
+/// symbol type of the same name (beside the function, in the type namespace) that
+/// [`exported!`] resolves. `#[export_symbol(declared_in = path)]` implements a signature that
+/// [`declare_exports!`] declared in module `path`: the signatures are compared at compile time,
+/// and the declaration's symbol type is used. `crate = path` names a renamed `offload`.
+///
+/// Exported functions are free, synchronous, non-generic functions. A function returning a
+/// reference or raw pointer is a compile error: friend code cannot use hakase memory (the
+/// seed's warning), so such an address would be useless to the friend.
+///
+/// ```compile_fail
+/// # use offload::prelude::*;
+/// static HAKASE_VARIABLE: i32 = 0;
+///
+/// // error: exported function `hakase_func` returns a reference: friend code cannot use
+/// // hakase memory
+/// #[export_symbol]
+/// pub fn hakase_func() -> &'static i32 {
+///     &HAKASE_VARIABLE
+/// }
+/// ```
+///
+/// An implementation that does not match its declaration:
+///
+/// ```compile_fail,E0308
+/// mod shared {
+///     offload::declare_exports! { pub fn hakase_len(msg: &str) -> usize; }
+/// }
+///
+/// // error[E0308]: mismatched types (expected `fn(&str) -> usize`)
+/// #[offload::export_symbol(declared_in = shared)]
+/// pub fn hakase_len(msg: &str) -> u32 {
+///     msg.len() as u32
+/// }
+/// ```
+///
+/// Two exported functions of one name are reported by [`Hakase::new`], with both sites.
+pub use gears_macros::export_symbol;
+
+/// Declares exported signatures in a module both sides share (the seed's `shared.h` practice):
+/// `declare_exports! { pub fn hakase_print(msg: &str) -> usize; }`.
+///
+/// Each declaration defines a symbol type friend code can use with [`exported!`], without the
+/// implementation in sight. The hakase implements it with
+/// `#[export_symbol(declared_in = path)]` (checked at compile time); a declared symbol that no
+/// linked crate implements, or one implemented elsewhere with another signature, is reported by
+/// [`Hakase::new`]. `crate = path;` first names a renamed `offload`.
+///
+/// ```
+/// mod shared {
+///     offload::declare_exports! {
+///         /// Adds on the hakase.
+///         pub fn hakase_add(a: i64, b: i64) -> i64;
+///     }
+/// }
+///
+/// #[offload::export_symbol(declared_in = shared)]
+/// pub fn hakase_add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// use offload::ExportedSymbol;
+/// assert_eq!(<shared::hakase_add as ExportedSymbol>::NAME, "hakase_add");
+/// ```
+pub use gears_macros::declare_exports;
+
+/// The usual imports: `use offload::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        FriendConfig, FriendId, Friends, Hakase, Sandbox, declare_exports, export_symbol, exported,
+        offload,
+    };
+}
+
+/// Everything that can go wrong starting or running friends.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The exported symbols are inconsistent (duplicates, missing implementations, signature
+    /// mismatches), from [`Hakase::new`].
+    Symbols(SymbolError),
+    /// A CPU list string was invalid.
+    CpuList(CpuListParseError),
+    /// A CPU list named no CPU.
+    NoCpus,
+    /// Friends could not be pinned or sandboxed; none ran its body.
+    FriendStart(Vec<(FriendId, String)>),
+    /// The sandbox filter could not be built.
+    Sandbox(String),
+    /// A sandboxed friend was configured to yield to the OS, which is a system call.
+    SandboxCannotYield,
+    /// The OS would not start a friend thread.
+    Spawn(std::io::Error),
+    /// Friends whose bodies panicked outside an offloaded block, from [`Friends::join`].
+    FriendsPanicked(Vec<FriendPanic>),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Symbols(error) => error.fmt(f),
+            Self::CpuList(error) => write!(f, "friend CPUs: {error}"),
+            Self::NoCpus => f.write_str("friend CPUs: the CPU list names no CPU"),
+            Self::FriendStart(failures) => {
+                f.write_str("could not start the friends (none ran):")?;
+                for (id, why) in failures {
+                    write!(f, "\n  {id}: {why}")?;
+                }
+                Ok(())
+            }
+            Self::Sandbox(why) => write!(f, "friend sandbox: {why}"),
+            Self::SandboxCannotYield => f.write_str(
+                "a sandboxed friend cannot wait with a strategy that yields to the OS \
+                 (sched_yield is a system call); use WaitStrategy::spin_only",
+            ),
+            Self::Spawn(error) => write!(f, "could not start a friend thread: {error}"),
+            Self::FriendsPanicked(panics) => {
+                f.write_str("friends panicked outside an offloaded block:")?;
+                for panic in panics {
+                    write!(f, "\n  {panic}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Symbols(error) => Some(error),
+            Self::CpuList(error) => Some(error),
+            Self::Spawn(error) => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::call::offload;
+    pub use crate::symbols::{Declaration, Export, ExportedSymbol, SymbolCache};
+    pub use core::any::TypeId;
     pub use gears_runtime;
+    pub use gears_runtime::registry::inventory;
+    pub use gears_runtime::site;
 }

@@ -4,10 +4,13 @@
 //! - [`registry`]: typed, link-time registries over `inventory`, built once into indexed tables.
 //! - [`cpu_list`]: CPU bitmaps, `"0-1,4"` parsing and printing, thread pinning.
 //! - [`mailbox`]: the cache-line-padded request/response slot used for busy-polling handoffs.
+//! - [`handoff`]: the same kind of slot split into exclusive client and server ends, whose round
+//!   trip costs two writes of the shared state word (the offload friends' mailbox).
 //!
 //! Users reach this crate through the domain crates (`codegear`, `offload`, `ghost-dsl`).
 
 pub mod cpu_list;
+pub mod handoff;
 pub mod mailbox;
 pub mod pool;
 pub mod registry;

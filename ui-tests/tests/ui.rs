@@ -11,6 +11,7 @@ fn ui() {
     // One directory per DSL, plus one for the runtime's own compile-time guarantees; `pass/`
     // holds the cases that must compile.
     cases.compile_fail("tests/ui/runtime/*.rs");
+    cases.compile_fail("tests/ui/offload/*.rs");
     cases.compile_fail("tests/ui/codegear/*.rs");
     cases.compile_fail("tests/ui/ghost/*.rs");
     cases.pass("tests/ui/pass/*.rs");

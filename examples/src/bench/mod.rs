@@ -9,6 +9,7 @@ pub mod check;
 mod compile_cost;
 pub mod dispatch;
 pub mod ghost;
+pub mod offload;
 pub mod pool;
 
 /// How long a suite may spend: full runs for the README table, quick runs for CI.

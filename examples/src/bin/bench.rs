@@ -5,12 +5,12 @@
 use clap::Parser;
 use gears_examples::bench::{self, Effort};
 
-const SUITES: &[&str] = &["pool", "dispatch", "ghost", "check"];
+const SUITES: &[&str] = &["pool", "dispatch", "check", "offload", "ghost"];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure gears against its anchors, in the same run")]
 struct Args {
-    /// Suites to run (default: all). Known: pool, dispatch, ghost, check.
+    /// Suites to run (default: all). Known: pool, dispatch, check, offload, ghost.
     suites: Vec<String>,
     /// Small inputs and few repetitions (a smoke run, for CI).
     #[arg(long)]
@@ -42,6 +42,7 @@ fn main() -> std::process::ExitCode {
             "dispatch" => bench::dispatch::run(effort),
             "ghost" => bench::ghost::run(effort),
             "check" => bench::check::run(effort),
+            "offload" => bench::offload::run(effort),
             _ => unreachable!("checked against SUITES above"),
         }
     }

@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cpu_list_section()?;
     gears_examples::codegear::tour()?;
     gears_examples::dpp::tour(args.quick);
+    offload_section(&args)?;
     gears_examples::ghost::tutorial::tour_section(args.quick)?;
     Ok(())
 }
@@ -128,5 +129,54 @@ fn cpu_list_section() -> Result<(), Box<dyn std::error::Error>> {
             println!("  {err}");
         }
     }
+    Ok(())
+}
+
+/// Toshokan's friend → hakase offloading: the seed's examples, with a sandboxed friend.
+fn offload_section(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    use gears_examples::offload::{
+        friends_contending, sandboxed_friend_calls_exports, set_x_in_offloaded_block,
+    };
+    println!("\n== offload (Toshokan friends and hakase)");
+    let hakase = offload::Hakase::new()?;
+    let names: Vec<&str> = hakase
+        .exports()
+        .iter()
+        .filter_map(|(id, _)| hakase.exports().name_of(id))
+        .collect();
+    println!("export table: {}", names.join(", "));
+    // One friend on CPU 1 if there is one (the hakase runs here), else on CPU 0.
+    let allowed = CpuList::current_thread_affinity()?;
+    let friend_cpu = if allowed.contains(1) { "1" } else { "0" };
+
+    let x = set_x_in_offloaded_block(&hakase, friend_cpu)?;
+    println!(
+        "friend on CPU {friend_cpu}: `let mut x = 0; offload!({{ x = 1; }});` leaves x == {x}"
+    );
+
+    println!("sandboxed friend (seccomp: every system call but a few fails with EPERM):");
+    let report = sandboxed_friend_calls_exports(&hakase, friend_cpu)?;
+    println!(
+        "  its own println!:         panicked: {}",
+        report.own_println
+    );
+    println!("  its own writeln!(stdout): {}", report.own_write);
+    println!("  its own File::open:       {}", report.own_open);
+    println!(
+        "  offload!({{ exported!(hakase_func)() }}) = {}, exported!(hakase_print) printed {} bytes",
+        report.func, report.printed
+    );
+
+    let (friends, requests) = (4, if args.quick { 10_000 } else { 250_000 });
+    let start = Instant::now();
+    let count = friends_contending(&hakase, friend_cpu, friends, requests)?;
+    let elapsed = start.elapsed();
+    println!(
+        "{friends} friends sharing CPU {friend_cpu}, {requests} offloads each of `counter += 1` \
+         (not atomic: the blocks run one at a time on the hakase): \
+         counter = {count} (expected {}), {:.0} ns per request",
+        friends as u64 * requests,
+        elapsed.as_secs_f64() * 1e9 / (friends as u64 * requests) as f64
+    );
     Ok(())
 }

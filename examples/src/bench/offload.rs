@@ -1,0 +1,300 @@
+//! Suite `offload`: the round trip of an empty `offload!` and of an `exported!` call with two
+//! integers, against the physical floor (a raw two-thread ping-pong on one cache line) and a
+//! crossbeam bounded(1) channel round trip, all with the caller pinned to one CPU and the server
+//! to another, in the same run; then throughput with 2 and 4 friends sharing one CPU, against
+//! Toshokan's arbitration (one slot for all friends, one request in flight).
+//!
+//! Each figure is the median over interleaved repetitions (A B C D A B C D ..) of the time of
+//! a batch of round trips divided by its length; a repetition starts its threads, pins them,
+//! runs the batch and joins (thread start-up is under 0.1% of a batch).
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+use gears_runtime::cpu_list::CpuList;
+use gears_runtime::mailbox::{Backoff, MailboxSlot};
+use offload::WaitStrategy;
+use offload::prelude::*;
+
+use super::{Effort, interleaved_medians, report, report_ratio};
+
+/// The exported function of the `exported!` round trip.
+#[export_symbol]
+pub fn bench_add(a: u64, b: u64) -> u64 {
+    a.wrapping_add(b)
+}
+
+/// Where the two sides run: the server (hakase) on one CPU, callers (friends) on another.
+#[derive(Clone, Copy)]
+struct Cpus {
+    server: usize,
+    caller: usize,
+}
+
+fn pin(cpu: usize) {
+    if let Ok(cpus) = CpuList::single(cpu) {
+        // A failure only costs precision; the figures still compare like with like.
+        let _ = cpus.pin_current_thread();
+    }
+}
+
+/// Runs the suite and prints its figures.
+pub fn run(effort: Effort) {
+    let allowed: Vec<usize> = CpuList::current_thread_affinity()
+        .map(|cpus| cpus.iter().collect())
+        .unwrap_or_default();
+    let cpus = match allowed[..] {
+        [server, caller, ..] => Cpus { server, caller },
+        _ => {
+            println!(
+                "# offload: fewer than 2 CPUs available; the round trips would be time-sliced, skipped"
+            );
+            return;
+        }
+    };
+    println!(
+        "# offload: server (hakase) pinned to CPU {}, caller (friend) to CPU {}",
+        cpus.server, cpus.caller
+    );
+    // The whole suite runs on a thread of its own, so pinning it as the hakase does not pin
+    // the bench's main thread for the suites that follow.
+    thread::spawn(move || {
+        pin(cpus.server);
+        suite(effort, cpus);
+    })
+    .join()
+    .expect("the offload suite panicked");
+}
+
+fn suite(effort: Effort, cpus: Cpus) {
+    let (trips, channel_trips, reps) = match effort {
+        Effort::Full => (400_000u32, 40_000u32, 11),
+        Effort::Quick => (20_000, 2_000, 3),
+    };
+    let hakase = Hakase::new().expect("the export table");
+    let friend_cpu = FriendConfig::on(CpuList::single(cpus.caller).expect("a CPU"));
+
+    let medians = interleaved_medians(
+        reps,
+        &mut [
+            &mut || raw_ping_pong(cpus, trips),
+            &mut || empty_offloads(&hakase, &friend_cpu, trips),
+            &mut || exported_calls(&hakase, &friend_cpu, trips, true),
+            &mut || exported_calls(&hakase, &friend_cpu, trips, false),
+            &mut || channel_round_trips(cpus, channel_trips),
+        ],
+    );
+    let per_trip = |d: Duration, n: u32| d.as_secs_f64() * 1e9 / f64::from(n);
+    let raw = per_trip(medians[0], trips);
+    let empty = per_trip(medians[1], trips);
+    let exported = per_trip(medians[2], trips);
+    let exported_by_ref = per_trip(medians[3], trips);
+    let channel = per_trip(medians[4], channel_trips);
+    report("offload.raw_ping_pong_round_trip", raw, "ns");
+    report("offload.empty_offload_round_trip", empty, "ns");
+    report("offload.exported_add_move_round_trip", exported, "ns");
+    report(
+        "offload.exported_add_by_ref_round_trip",
+        exported_by_ref,
+        "ns",
+    );
+    report("offload.crossbeam_bounded1_round_trip", channel, "ns");
+    report_ratio("offload.empty_offload_vs_raw_ping_pong", empty, raw);
+    report_ratio("offload.exported_add_move_vs_raw_ping_pong", exported, raw);
+    report_ratio(
+        "offload.exported_add_by_ref_vs_raw_ping_pong",
+        exported_by_ref,
+        raw,
+    );
+    report_ratio("offload.empty_offload_vs_crossbeam", empty, channel);
+    report_ratio("offload.exported_add_move_vs_crossbeam", exported, channel);
+    // The floor itself against the channel: no handoff can beat this ratio.
+    report_ratio("offload.raw_ping_pong_vs_crossbeam", raw, channel);
+
+    println!(
+        "# offload throughput: the hakase on CPU {}, all friends on CPU {} (they share that \
+         core, waiting by spin-then-yield)",
+        cpus.server, cpus.caller
+    );
+    let one = per_trip(
+        interleaved_medians(
+            reps,
+            &mut [&mut || friends_throughput(&hakase, &friend_cpu, 1, trips)],
+        )[0],
+        trips,
+    );
+    for friends in [2, 4] {
+        let per_friend = trips / friends;
+        let total = per_friend * friends;
+        let medians = interleaved_medians(
+            reps,
+            &mut [
+                &mut || friends_throughput(&hakase, &friend_cpu, friends, per_friend),
+                &mut || one_shared_slot_throughput(cpus, friends, per_friend),
+            ],
+        );
+        let ns = per_trip(medians[0], total);
+        let shared_ns = per_trip(medians[1], total);
+        report(
+            &format!("offload.throughput_{friends}_friends"),
+            1e3 / ns,
+            "Mreq/s",
+        );
+        report(
+            &format!("offload.throughput_{friends}_friends_one_shared_slot"),
+            1e3 / shared_ns,
+            "Mreq/s",
+        );
+        report_ratio(
+            &format!("offload.request_time_{friends}_friends_vs_1"),
+            ns,
+            one,
+        );
+        report_ratio(
+            &format!("offload.request_time_{friends}_friends_vs_one_shared_slot"),
+            ns,
+            shared_ns,
+        );
+    }
+}
+
+/// The floor: one atomic in its own cache line, flipped by two pinned threads.
+fn raw_ping_pong(cpus: Cpus, trips: u32) {
+    let turn = CachePadded::new(AtomicU32::new(0));
+    thread::scope(|s| {
+        s.spawn(|| {
+            pin(cpus.caller);
+            for i in 0..trips {
+                let ping = 2 * i + 1;
+                turn.store(ping, Ordering::Release);
+                while turn.load(Ordering::Acquire) != ping + 1 {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        // This (server) thread is already pinned.
+        for i in 0..trips {
+            let ping = 2 * i + 1;
+            while turn.load(Ordering::Acquire) != ping {
+                std::hint::spin_loop();
+            }
+            turn.store(ping + 1, Ordering::Release);
+        }
+    });
+}
+
+fn spin_only(config: &FriendConfig) -> FriendConfig {
+    config.clone().wait(WaitStrategy::SPIN_ONLY)
+}
+
+fn empty_offloads(hakase: &Hakase, config: &FriendConfig, trips: u32) {
+    let friends = hakase
+        .spawn_friends(spin_only(config), move |_| {
+            for _ in 0..trips {
+                offload!({});
+            }
+        })
+        .expect("start the friend");
+    hakase.serve_until(|| friends.finished());
+    friends.join().expect("the friend");
+}
+
+/// `exported!(bench_add)(a, b)` on two friend locals; `by_copy` uses a `move` block, which
+/// copies them into the request, otherwise the hakase reads them from the friend's stack.
+fn exported_calls(hakase: &Hakase, config: &FriendConfig, trips: u32, by_copy: bool) {
+    let friends = hakase
+        .spawn_friends(spin_only(config), move |_| {
+            let mut sum = 0u64;
+            for i in 0..u64::from(trips) {
+                let (a, b) = (black_box(i), black_box(3));
+                let c = if by_copy {
+                    offload!(move { exported!(bench_add)(a, b) })
+                } else {
+                    offload!({ exported!(bench_add)(a, b) })
+                };
+                sum = sum.wrapping_add(c);
+            }
+            let n = u64::from(trips);
+            assert_eq!(sum, n * (n - 1) / 2 + 3 * n);
+        })
+        .expect("start the friend");
+    hakase.serve_until(|| friends.finished());
+    friends.join().expect("the friend");
+}
+
+/// A request and a response channel, both bounded(1), used the ordinary (blocking) way.
+fn channel_round_trips(cpus: Cpus, trips: u32) {
+    let (request_tx, request_rx) = crossbeam_channel::bounded::<u64>(1);
+    let (response_tx, response_rx) = crossbeam_channel::bounded::<u64>(1);
+    thread::scope(|s| {
+        s.spawn(move || {
+            pin(cpus.caller);
+            for i in 0..u64::from(trips) {
+                request_tx.send(i).expect("the server is there");
+                assert_eq!(response_rx.recv().expect("a response"), i + 1);
+            }
+        });
+        while let Ok(request) = request_rx.recv() {
+            response_tx.send(request + 1).expect("the caller waits");
+        }
+    });
+}
+
+fn friends_throughput(hakase: &Hakase, config: &FriendConfig, friends: u32, per_friend: u32) {
+    let friends = hakase
+        .spawn_friends(config.clone().count(friends as usize), move |_| {
+            for i in 0..per_friend {
+                black_box(offload!(move { black_box(i) }));
+            }
+        })
+        .expect("start the friends");
+    hakase.serve_until(|| friends.finished());
+    friends.join().expect("the friends");
+}
+
+/// Toshokan's arbitration, as the anchor for several friends: one slot for all, claimed by
+/// whichever friend's post gets it first (the others retry until it is free again), served by
+/// one poller. The role-agnostic `MailboxSlot` is exactly that: its post claims the slot with a
+/// compare-and-swap and fails while another request is in flight.
+fn one_shared_slot_throughput(cpus: Cpus, friends: u32, per_friend: u32) {
+    let slot = MailboxSlot::<u32, u32>::new();
+    let left = AtomicU32::new(friends);
+    thread::scope(|s| {
+        for _ in 0..friends {
+            s.spawn(|| {
+                pin(cpus.caller);
+                for i in 0..per_friend {
+                    let mut request = i;
+                    let mut idle = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
+                    while let Err(back) = slot.post(request) {
+                        request = back;
+                        idle.snooze();
+                    }
+                    let mut wait = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
+                    let response = loop {
+                        match slot.try_take_response() {
+                            Some(outcome) => break outcome.expect("the handler does not panic"),
+                            None => wait.snooze(),
+                        }
+                    };
+                    black_box(response);
+                }
+                left.fetch_sub(1, Ordering::Release);
+            });
+        }
+        let mut idle = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
+        loop {
+            let done = left.load(Ordering::Acquire) == 0;
+            if slot.try_serve(black_box) {
+                idle.reset();
+            } else if done {
+                break;
+            } else {
+                idle.snooze();
+            }
+        }
+    });
+}

@@ -1,0 +1,320 @@
+//! A request/response slot split into an exclusive [`Client`] end and an exclusive [`Server`]
+//! end, whose round trip writes the shared state word twice: as few as a bare ping-pong.
+//!
+//! [`MailboxSlot`](crate::mailbox::MailboxSlot) is role-agnostic: any thread holding `&slot` may
+//! post or serve, so every transition claims the payload with a compare-and-swap into a transient
+//! state, and a round trip writes the state word six times. Here the roles are types. A slot is
+//! created as a pair ([`slot`]); the [`Client`] is `Send` but not `Sync` and the [`Server`]
+//! likewise, so at any moment exactly one thread can act as each side, and ownership of the
+//! payload can follow a plain sequence number instead of claims:
+//!
+//! ```text
+//!   turn even: the client owns the payload          turn odd: the server owns the payload
+//!
+//!   client: write request, store turn+1 (Release) ─────▶ server: load turn (Acquire), odd:
+//!                                                         take request, run handler,
+//!   client: load turn (Acquire) == sent+1:  ◀───────────  write outcome, store turn+1 (Release)
+//!           take the outcome
+//! ```
+//!
+//! Each side writes the turn once per round trip and only ever to hand the payload to the other
+//! side, so the cache line moves exactly twice, as in a ping-pong on one atomic. The turn is a
+//! wrapping `u32` counter; only its parity and the client's expected value matter, and both
+//! survive wrap-around (2^32 is even).
+//!
+//! # Waiting
+//!
+//! [`Client::call`] waits for the outcome as a [`WaitStrategy`] says; with
+//! [`WaitStrategy::SPIN_ONLY`] neither the call nor the wait makes a system call, which is what a
+//! seccomp-sandboxed offload friend needs. [`Server::try_serve`] never waits.
+//!
+//! # Panics in the handler
+//!
+//! [`Server::try_serve`] catches a panicking handler and hands its payload to the client as the
+//! `Err` [`Outcome`]; [`Client::call`] re-raises it. The server is never left owning the slot.
+//!
+//! # Ends that go away
+//!
+//! The slot lives as long as either end. A dropped client leaves the server polling an idle slot
+//! (one load per look, `false` every time); [`Server::client_gone`] tells a server it may stop
+//! polling it. A dropped server leaves a waiting client waiting forever: serving is the server
+//! owner's job.
+//!
+//! # Example
+//!
+//! ```
+//! use gears_runtime::handoff::{self, WaitStrategy};
+//! use gears_runtime::mailbox::Backoff;
+//!
+//! let (client, server) = handoff::slot::<u64, u64>();
+//! std::thread::scope(|s| {
+//!     s.spawn(move || {
+//!         for i in 0..1_000 {
+//!             assert_eq!(client.call(i, &WaitStrategy::SPIN_ONLY), i * i);
+//!         }
+//!     });
+//!     let mut served = 0;
+//!     let mut idle = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
+//!     while served < 1_000 {
+//!         if server.try_serve(|x| x * x) {
+//!             served += 1;
+//!             idle.reset();
+//!         } else {
+//!             idle.snooze();
+//!         }
+//!     }
+//! });
+//! ```
+
+use core::cell::Cell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::{ManuallyDrop, MaybeUninit};
+use std::panic::{self, AssertUnwindSafe};
+
+use crossbeam_utils::CachePadded;
+
+pub use crate::mailbox::{Backoff, Outcome, WaitStrategy};
+use crate::sync::{Arc, AtomicU32, Ordering, UnsafeCell};
+
+/// The request (from the client's post until the server takes it) or the outcome (from the
+/// server's hand-back until the client takes it); which one, if any, follows from the turn, so no
+/// tag is stored. Taking a value out only reads it: the client's read of the outcome writes
+/// nothing into the line the server polls, which would cost one more coherence round per call.
+/// `repr(C)` puts both at offset 0, so a pointer to the payload is a pointer to either.
+#[repr(C)]
+union Payload<Req, Resp> {
+    request: ManuallyDrop<Req>,
+    response: ManuallyDrop<Outcome<Resp>>,
+}
+
+/// `repr(C)` keeps the turn at offset 0, in the same cache line as the start of the payload, so
+/// the line that carries the turn also carries a small request or response.
+#[repr(C)]
+struct Block<Req, Resp> {
+    /// Even: the client owns `payload`. Odd: the server does. Only the owner writes it, and only
+    /// to pass ownership to the other side (one increment, release).
+    turn: AtomicU32,
+    payload: UnsafeCell<MaybeUninit<Payload<Req, Resp>>>,
+}
+
+struct Shared<Req, Resp> {
+    block: CachePadded<Block<Req, Resp>>,
+}
+
+// SAFETY: the payload is only accessed by the end that owns it according to `turn`, and
+// ownership passes with a release store that the other end's acquire load pairs with; values
+// are moved in and out, never shared, so `Req: Send` and `Resp: Send` suffice for the shared
+// block to be used from the two ends' threads.
+unsafe impl<Req: Send, Resp: Send> Sync for Shared<Req, Resp> {}
+// SAFETY: as above; dropping the block on either thread drops at most one `Req`, which is `Send`.
+unsafe impl<Req: Send, Resp: Send> Send for Shared<Req, Resp> {}
+
+impl<Req, Resp> Shared<Req, Resp> {
+    /// Moves `req` into the payload.
+    ///
+    /// # Safety
+    ///
+    /// The caller's end owns the payload, and it holds no live value.
+    unsafe fn put_request(&self, req: Req) {
+        self.block.payload.with_mut(|payload| {
+            // SAFETY: exclusive (caller's guarantee); both union fields are at offset 0.
+            unsafe { payload.cast::<Req>().write(req) }
+        });
+    }
+
+    /// Moves the request out of the payload.
+    ///
+    /// # Safety
+    ///
+    /// The caller's end owns the payload, and it holds a request not yet taken.
+    unsafe fn take_request(&self) -> Req {
+        self.block.payload.with_mut(|payload| {
+            // SAFETY: exclusive and holding a request (caller's guarantee); offset 0.
+            unsafe { payload.cast::<Req>().read() }
+        })
+    }
+
+    /// Moves `outcome` into the payload.
+    ///
+    /// # Safety
+    ///
+    /// The caller's end owns the payload, and it holds no live value.
+    unsafe fn put_response(&self, outcome: Outcome<Resp>) {
+        self.block.payload.with_mut(|payload| {
+            // SAFETY: exclusive (caller's guarantee); both union fields are at offset 0.
+            unsafe { payload.cast::<Outcome<Resp>>().write(outcome) }
+        });
+    }
+
+    /// Moves the outcome out of the payload.
+    ///
+    /// # Safety
+    ///
+    /// The caller's end owns the payload, and it holds an outcome not yet taken.
+    unsafe fn take_response(&self) -> Outcome<Resp> {
+        self.block.payload.with_mut(|payload| {
+            // SAFETY: exclusive and holding an outcome (caller's guarantee); offset 0.
+            unsafe { payload.cast::<Outcome<Resp>>().read() }
+        })
+    }
+}
+
+/// A client takes its outcome before its call returns, so the payload holds a value at drop
+/// only if a request was never served: then it is dropped here.
+impl<Req, Resp> Drop for Shared<Req, Resp> {
+    fn drop(&mut self) {
+        if server_owns(self.block.turn.load(Ordering::Acquire)) {
+            // SAFETY: we are the last owner, and an odd turn means a request is in the payload.
+            drop(unsafe { self.take_request() });
+        }
+    }
+}
+
+/// Whether `turn` gives the payload to the server (odd) rather than the client (even).
+#[inline]
+fn server_owns(turn: u32) -> bool {
+    turn & 1 == 1
+}
+
+/// Creates an empty slot and returns its two ends.
+#[must_use]
+pub fn slot<Req, Resp>() -> (Client<Req, Resp>, Server<Req, Resp>) {
+    let shared = Arc::new(Shared {
+        block: CachePadded::new(Block {
+            turn: AtomicU32::new(0),
+            payload: UnsafeCell::new(MaybeUninit::uninit()),
+        }),
+    });
+    (
+        Client {
+            shared: shared.clone(),
+            sent: Cell::new(0),
+            _not_sync: PhantomData,
+        },
+        Server {
+            shared,
+            _not_sync: PhantomData,
+        },
+    )
+}
+
+/// The client end: makes calls one at a time. `Send`, not `Sync`, not `Clone`: one thread at a
+/// time is the client, which is what lets the protocol do without claims.
+pub struct Client<Req, Resp> {
+    shared: Arc<Shared<Req, Resp>>,
+    /// The turn this client last stored (even when idle). Only the client changes the turn from
+    /// even to odd, so it always knows the value without loading it.
+    sent: Cell<u32>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+/// The server end: serves the client's requests with [`try_serve`](Self::try_serve). `Send`,
+/// not `Sync`, not `Clone`.
+pub struct Server<Req, Resp> {
+    shared: Arc<Shared<Req, Resp>>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl<Req, Resp> Client<Req, Resp> {
+    /// Hands `req` to the server, waits for the outcome as `wait` says, and returns the response.
+    ///
+    /// Under [`WaitStrategy::SPIN_ONLY`] (or any [`WaitStrategy::spin_only`]) no system call is
+    /// made, however long the wait.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises the handler's panic with [`panic::resume_unwind`] if it panicked.
+    pub fn call(&self, req: Req, wait: &WaitStrategy) -> Resp {
+        match self.call_outcome(req, wait) {
+            Ok(resp) => resp,
+            Err(panic_payload) => panic::resume_unwind(panic_payload),
+        }
+    }
+
+    /// As [`call`](Self::call), but a panic of the handler comes back as the `Err` outcome
+    /// instead of being re-raised.
+    pub fn call_outcome(&self, req: Req, wait: &WaitStrategy) -> Outcome<Resp> {
+        let block = &*self.shared.block;
+        let idle = self.sent.get();
+        debug_assert!(!server_owns(idle), "a client is idle between calls");
+        // SAFETY: the turn is even (this client stored it, or it is the initial 0, and only the
+        // server moves it from odd to even, which it did before our last call returned), so the
+        // client owns the payload, whose last outcome that call took.
+        unsafe { self.shared.put_request(req) };
+        let requested = idle.wrapping_add(1);
+        self.sent.set(requested);
+        block.turn.store(requested, Ordering::Release);
+
+        let answered = requested.wrapping_add(1);
+        let mut backoff = Backoff::new(*wait);
+        while block.turn.load(Ordering::Acquire) != answered {
+            backoff.snooze();
+        }
+        self.sent.set(answered);
+        // SAFETY: the server stored `answered` (even) with release after writing the outcome,
+        // and our acquire load saw it, so the payload is ours again and holds the outcome.
+        unsafe { self.shared.take_response() }
+    }
+
+    /// Whether the server end has been dropped (a call would then never be answered).
+    #[must_use]
+    pub fn server_gone(&self) -> bool {
+        Arc::strong_count(&self.shared) == 1
+    }
+}
+
+impl<Req, Resp> Server<Req, Resp> {
+    /// If a request is pending, runs `handler` on it and hands the outcome to the client;
+    /// returns whether it did. Never waits: with nothing pending, it returns `false` after one
+    /// load, which leaves the line shared with the client.
+    ///
+    /// A panic in `handler` is caught and handed to the client as the `Err` outcome; the server
+    /// goes on as if the handler had returned. State the handler shares with later handlers
+    /// should stay consistent if it panics (the usual [`panic::catch_unwind`] caveat).
+    pub fn try_serve(&self, handler: impl FnOnce(Req) -> Resp) -> bool {
+        let block = &*self.shared.block;
+        let turn = block.turn.load(Ordering::Acquire);
+        if !server_owns(turn) {
+            return false;
+        }
+        // SAFETY: the turn is odd: the client stored it with release after writing the request,
+        // our acquire load saw it, and only this server makes it even again.
+        let req = unsafe { self.shared.take_request() };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(move || handler(req)));
+        // SAFETY: the turn is still odd (we have not handed the payload back yet), and we took
+        // the request out.
+        unsafe { self.shared.put_response(outcome) };
+        block.turn.store(turn.wrapping_add(1), Ordering::Release);
+        true
+    }
+
+    /// Whether a request is waiting. A hint: it may be stale by the time the caller acts on it.
+    #[must_use]
+    pub fn has_request(&self) -> bool {
+        server_owns(self.shared.block.turn.load(Ordering::Relaxed))
+    }
+
+    /// Whether the client end has been dropped: no request will ever come again (one that was
+    /// pending when the client went away cannot exist, since a client waits for its outcome).
+    #[must_use]
+    pub fn client_gone(&self) -> bool {
+        Arc::strong_count(&self.shared) == 1
+    }
+}
+
+impl<Req, Resp> fmt::Debug for Client<Req, Resp> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("handoff::Client")
+            .field("sent", &self.sent.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Req, Resp> fmt::Debug for Server<Req, Resp> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("handoff::Server")
+            .field("turn", &self.shared.block.turn.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
