@@ -8,8 +8,6 @@
 //! machinery they share (error accumulation, fallback emission, attribute arguments with
 //! `crate = path`, suggestions, fuzzing helpers) is in `common`.
 
-// Until every pipeline uses all of it, parts of the shared machinery are unused.
-#[allow(dead_code, unused_imports)]
 mod common;
 
 mod offload;

@@ -48,11 +48,6 @@ impl Errors {
         }
     }
 
-    /// Whether nothing has been recorded.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.errors.is_empty()
-    }
-
     /// Every recorded error, combined into one, or `Ok` if there were none.
     pub(crate) fn finish(mut self) -> syn::Result<()> {
         let mut errors = std::mem::take(&mut self.errors).into_iter();
@@ -109,7 +104,6 @@ mod tests {
             errors.take::<u8>(Err(syn::Error::new(Span::call_site(), "x"))),
             None
         );
-        assert!(!errors.is_empty());
         assert!(errors.finish_with(7).is_err());
     }
 }
