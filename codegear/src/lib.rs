@@ -133,8 +133,8 @@ pub use meta::{Meta, Record, Selector, StepLimit, Stop, Tracing, Transition};
 pub use tables::Tables;
 pub use value::{Args, INLINE_BYTES, TypeMismatch, Value};
 pub use world::{
-    Bound, Check, Parallel, Report, RunStats, TaskId, TraceStep, Verdict, View, Violation,
-    ViolationKind, World,
+    Bound, Check, Fairness, Parallel, Report, RunStats, TaskId, TraceStep, Verdict, View,
+    Violation, ViolationKind, World,
 };
 
 pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
@@ -142,8 +142,8 @@ pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
 /// Everything a module of code gears needs: `use codegear::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Check, Context, Gear, Goto, Mut, Next, Parallel, Ref, World, code_gear, data_gear, goto,
-        interface, next, par_goto,
+        Check, Context, Gear, Goto, Mut, Next, Parallel, Ref, World, choose, code_gear, data_gear,
+        goto, interface, next, par_goto,
     };
 }
 

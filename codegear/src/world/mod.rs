@@ -13,12 +13,15 @@
 //! the stub signature (and `Context::step`'s hot path) unchanged.
 
 mod check;
+mod choice;
 mod fingerprint;
 mod parallel;
 
 use std::panic::{self, AssertUnwindSafe};
 
-pub use check::{Bound, Check, Report, TraceStep, Verdict, View, Violation, ViolationKind};
+pub use check::{
+    Bound, Check, Fairness, Report, TraceStep, Verdict, View, Violation, ViolationKind,
+};
 pub use parallel::{Parallel, RunStats};
 
 use crate::code::{Goto, Next, ParamKind};
@@ -100,6 +103,9 @@ pub struct World {
     heap: Heap,
     pending: Vec<Goto>,
     started: Vec<bool>,
+    /// Per task, the generator [`World::step`] resolves its choices with.
+    streams: Vec<u64>,
+    seed: u64,
 }
 
 impl Default for World {
@@ -122,12 +128,27 @@ fn not_started() -> Goto {
 }
 
 impl World {
+    /// The seed of the generators that resolve choices (`choose!`) unless
+    /// [`World::seed_choices`] or [`Parallel::seed`] sets another.
+    pub const DEFAULT_SEED: u64 = choice::DEFAULT_SEED;
+
     /// A world with no tasks and no data gears.
     pub fn new() -> Self {
         Self {
             heap: Heap::new(),
             pending: Vec::new(),
             started: Vec::new(),
+            streams: Vec::new(),
+            seed: choice::DEFAULT_SEED,
+        }
+    }
+
+    /// Reseeds the generators [`World::step`] resolves choices (`choose!`) with: one stream per
+    /// task, so the same seed and the same steps give the same choices.
+    pub fn seed_choices(&mut self, seed: u64) {
+        self.seed = seed;
+        for (task, stream) in self.streams.iter_mut().enumerate() {
+            *stream = choice::task_stream(seed, task as u32);
         }
     }
 
@@ -145,6 +166,7 @@ impl World {
             .expect("fewer than 2^32 - 2 tasks");
         self.pending.push(not_started());
         self.started.push(false);
+        self.streams.push(choice::task_stream(self.seed, id));
         TaskId(id)
     }
 
@@ -232,7 +254,9 @@ impl World {
         fingerprint::state(&self.heap, &self.pending)
     }
 
-    /// Runs one step of `task` here, on this thread; returns whether the task has finished.
+    /// Runs one step of `task` here, on this thread; returns whether the task has finished. A
+    /// choice (`choose!`) the step returns is resolved with the task's seeded generator
+    /// ([`World::seed_choices`]).
     ///
     /// # Errors
     /// The step's error (the world is then unchanged except for the gears the failed step
@@ -243,7 +267,8 @@ impl World {
             self.pending[task.index()] = goto;
             return Ok(true);
         }
-        match step_task(&mut self.heap, task.0, goto.clone(), 0) {
+        let stream = &mut self.streams[task.index()];
+        match step_resolving(&mut self.heap, task.0, goto.clone(), 0, stream) {
             Ok(next) => {
                 let done = next.is_exit();
                 self.pending[task.index()] = next;
@@ -292,6 +317,24 @@ pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Re
         Ok(()) => Ok(goto),
         Err(error) => Err(error.at(gear.name, step).in_task(task)),
     }
+}
+
+/// One step of `task` as a run takes it: a pending choice is resolved without running code, and
+/// a choice the step returns is resolved, both with the task's generator `stream`.
+pub(crate) fn step_resolving(
+    heap: &mut Heap,
+    task: u32,
+    goto: Goto,
+    step: u64,
+    stream: &mut u64,
+) -> Result<Goto, Error> {
+    let at = goto.code_gear().name;
+    let next = if goto.alternatives().is_some() {
+        goto
+    } else {
+        step_task(heap, task, goto, step)?
+    };
+    choice::resolve(next, stream).map_err(|error| error.at(at, step).in_task(task))
 }
 
 /// Appends the data gears a step of `goto` takes, `(handle, is_mut)` in parameter order

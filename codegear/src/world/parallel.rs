@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use gears_runtime::pool::{Pool, Worker};
 
-use super::{World, not_started, step_task, taken_gears};
+use super::{World, choice, not_started, step_resolving, taken_gears};
 use crate::code::Goto;
 use crate::error::{Error, ErrorKind};
 use crate::gear::RawGear;
@@ -33,6 +33,7 @@ pub struct Parallel {
     workers: usize,
     slice: u32,
     step_limit: Option<u64>,
+    seed: u64,
 }
 
 impl Parallel {
@@ -42,7 +43,15 @@ impl Parallel {
             workers: workers.max(1),
             slice: 64,
             step_limit: None,
+            seed: choice::DEFAULT_SEED,
         }
+    }
+
+    /// Seeds the generators that resolve choices (`choose!`): one stream per task, so a task
+    /// makes the same choices in every run with this seed, however the tasks interleave.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
     }
 
     /// Steps a task takes before the worker moves on to the next task in the queue.
@@ -79,6 +88,8 @@ struct TaskRun {
     heap: Heap,
     pending: Goto,
     steps: u64,
+    /// The generator this task's choices are resolved with.
+    stream: u64,
 }
 
 struct Run {
@@ -112,6 +123,7 @@ pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Err
                 heap: world.heap.view(|owner| owner == task),
                 pending: world.pending[task as usize].clone(),
                 steps: 0,
+                stream: choice::task_stream(parallel.seed, task),
             })
         })
         .collect();
@@ -292,7 +304,13 @@ fn step_locked(
             held.push(Held::Read(guard));
         }
     }
-    let result = step_task(&mut state.heap, task, goto.clone(), state.steps);
+    let result = step_resolving(
+        &mut state.heap,
+        task,
+        goto.clone(),
+        state.steps,
+        &mut state.stream,
+    );
     for (&(slot, _), guard) in order.iter().zip(held) {
         let object = state.heap.take_object(slot);
         if let Held::Write(mut guard) = guard {

@@ -6,26 +6,94 @@ use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Check;
-use super::intern::{FingerprintSet, Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
+use super::intern::{FingerprintSet, Identity, Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
+use super::liveness::{self, Graph, Lasso};
 use super::report::{Bound, Report, TraceStep, Verdict, Violation, ViolationKind};
 use super::view::View;
+use super::{Check, Fairness, Liveness};
 use crate::code::Goto;
 use crate::error::Error;
 use crate::heap::Heap;
 use crate::world::fingerprint::{FpHasher, slot_term, task_term};
-use crate::world::{World, step_task};
+use crate::world::{World, step_task, taken_gears};
 
 const NO_PARENT: u32 = u32::MAX;
+
+/// An edge's (and a parent link's) label: the task in the low bits, the alternative it took
+/// (`choose!`) above [`ALTERNATIVE_SHIFT`].
+pub(super) const TASK_MASK: u32 = (1 << ALTERNATIVE_SHIFT) - 1;
+const ALTERNATIVE_SHIFT: u32 = 24;
+/// Alternatives of one choice the checker tells apart in a label.
+const MAX_ALTERNATIVES: usize = 1 << (32 - ALTERNATIVE_SHIFT);
+
+fn label(task: u32, alternative: usize) -> u32 {
+    task | ((alternative as u32) << ALTERNATIVE_SHIFT)
+}
 
 /// Words of a frontier record before the component ids: index, depth, fingerprint (2).
 const HEADER: usize = 4;
 
+/// The visited set: fingerprints (or symmetry keys); with the state graph, each with its
+/// state's index, so that an edge to a visited state can be recorded.
+enum Visited {
+    Set(FingerprintSet),
+    Map(HashMap<u64, u32, BuildHasherDefault<Identity>>),
+}
+
+impl Visited {
+    /// Stores `key` as state `index`; `Err` with the index of the state already stored under it
+    /// (`NO_PARENT` without the graph).
+    #[inline]
+    fn insert(&mut self, key: u64, index: u32) -> Result<(), u32> {
+        match self {
+            Visited::Set(set) => {
+                if set.insert(key) {
+                    Ok(())
+                } else {
+                    Err(NO_PARENT)
+                }
+            }
+            Visited::Map(map) => match map.entry(key) {
+                std::collections::hash_map::Entry::Occupied(entry) => Err(*entry.get()),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(index);
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Visited::Set(set) => set.capacity() * (size_of::<u64>() + 1),
+            Visited::Map(map) => map.capacity() * (size_of::<(u64, u32)>() + 1),
+        }
+    }
+}
+
+/// Per liveness property, what it asks of each state; one bit per state each.
+struct Labels {
+    /// Per stored state, a bit per predicate slot (see [`Explorer::label_state`]).
+    bits: Vec<Vec<u64>>,
+}
+
+impl Labels {
+    fn get(&self, slot: usize, state: u32) -> bool {
+        self.bits[slot][state as usize / 64] & (1 << (state % 64)) != 0
+    }
+}
+
+/// The state graph kept for liveness: every edge, and the predicates' values per state.
+struct GraphLog {
+    edges: Vec<(u32, u32, u32)>,
+    labels: Labels,
+}
+
 struct Explorer<'w> {
     world: &'w World,
     check: Check,
-    visited: FingerprintSet,
-    /// Per stored state: (parent index, task that stepped).
+    visited: Visited,
+    /// Per stored state: (parent index, label of the step from it).
     parents: Vec<(u32, u32)>,
     transitions: u64,
     depth: u32,
@@ -35,24 +103,53 @@ struct Explorer<'w> {
     memo: HashMap<StepInputs, StepOutputs, BuildHasherDefault<FpHasher>>,
     /// The next transition of the last memo hit.
     memo_next: u32,
+    /// With liveness properties: the graph.
+    graph: Option<GraphLog>,
+    /// Whether symmetry reduction is in force (not with liveness).
+    symmetry: bool,
 }
 
 enum Found {
     /// Invariant `name` is false in stored state `index`.
     Always(String, u32),
+    /// Action `name` is false of the step labelled `label` from state `index`.
+    Action(String, u32, u32),
     /// Task `task`'s step from state `index` failed.
     Error(Error, u32, u32),
     /// State `index` is a deadlock.
     Deadlock(u32),
+    /// Liveness property `name` fails: the path to `source`, then the lasso.
+    Liveness(String, Lasso),
     Bound(Bound),
 }
 
 pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     let started = Instant::now();
+    let mut notes = Vec::new();
+    let live = !check.liveness.is_empty();
+    if live && check.symmetry.is_some() {
+        notes.push(
+            "symmetry reduction off: liveness properties are checked on the real state graph"
+                .to_string(),
+        );
+    }
+    let slots_per_property: usize = check
+        .liveness
+        .iter()
+        .map(|(_, property)| match property {
+            Liveness::LeadsTo(..) => 2,
+            _ => 1,
+        })
+        .sum();
     let mut explorer = Explorer {
         world,
+        symmetry: check.symmetry.is_some() && !live,
         check,
-        visited: FingerprintSet::default(),
+        visited: if live {
+            Visited::Map(HashMap::default())
+        } else {
+            Visited::Set(FingerprintSet::default())
+        },
         parents: Vec::new(),
         transitions: 0,
         depth: 0,
@@ -68,16 +165,42 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         },
         memo: HashMap::default(),
         memo_next: NONE,
+        graph: live.then(|| GraphLog {
+            edges: Vec::new(),
+            labels: Labels {
+                bits: vec![Vec::new(); slots_per_property],
+            },
+        }),
     };
-    let found = explorer.run();
+    let mut found = explorer.run();
+    let mut graph_bytes = explorer.graph.as_ref().map_or(0, |g| {
+        g.edges.capacity() * 12
+            + g.labels
+                .bits
+                .iter()
+                .map(|b| b.capacity() * 8)
+                .sum::<usize>()
+    });
+    let mut liveness_elapsed = None;
+    if found.is_none()
+        && let Some(log) = explorer.graph.take()
+    {
+        let analysed = Instant::now();
+        let labels = log.labels;
+        let graph = Graph::from_edges(explorer.parents.len(), log.edges);
+        graph_bytes = graph_bytes.max(graph.bytes());
+        found = explorer.liveness(&graph, &labels);
+        liveness_elapsed = Some(analysed.elapsed());
+    }
     let verdict = match found {
         None => Verdict::Holds,
         Some(Found::Bound(bound)) => Verdict::Incomplete(bound),
         Some(found) => Verdict::Violated(explorer.counterexample(found)),
     };
     let states = explorer.parents.len() as u64;
-    let stored = explorer.visited.capacity() * (size_of::<u64>() + 1)
-        + explorer.parents.capacity() * size_of::<(u32, u32)>();
+    let stored = explorer.visited.bytes()
+        + explorer.parents.capacity() * size_of::<(u32, u32)>()
+        + graph_bytes;
     explorer.terminal.sort_unstable();
     Report {
         tasks: world.tasks(),
@@ -85,6 +208,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         transitions: explorer.transitions,
         depth: explorer.depth,
         elapsed: started.elapsed(),
+        liveness_elapsed,
         bytes_per_state: stored as f64 / states.max(1) as f64,
         peak_frontier: explorer.peak_frontier,
         frontier_bytes_per_state: (HEADER + world.heap.slot_count() + world.tasks())
@@ -94,15 +218,18 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             explorer.interned.bytes(),
         ),
         verdict,
-        invariants: explorer
-            .check
-            .invariants
-            .iter()
-            .map(|(name, _)| name.clone())
-            .collect(),
+        invariants: names(&explorer.check.invariants),
+        actions: names(&explorer.check.actions),
+        liveness: names(&explorer.check.liveness),
+        fairness: explorer.check.fairness,
         deadlocks: explorer.check.deadlocks,
+        notes,
         terminal: explorer.terminal,
     }
+}
+
+fn names<T>(list: &[(String, T)]) -> Vec<String> {
+    list.iter().map(|(name, _)| name.clone()).collect()
 }
 
 fn set_header(record: &mut [u32], index: u32, depth: u32, fingerprint: u64) {
@@ -125,6 +252,10 @@ impl Explorer<'_> {
         let world = self.world;
         let slots = world.heap.slot_count();
         let tasks = world.tasks();
+        assert!(
+            tasks <= TASK_MASK as usize,
+            "the checker labels steps with 24-bit task ids: at most {TASK_MASK} tasks"
+        );
         let stride = HEADER + slots + tasks;
 
         // The initial state, interned.
@@ -144,8 +275,8 @@ impl Explorer<'_> {
         }
         debug_assert_eq!(fingerprint, world.fingerprint());
         set_header(&mut state, 0, 0, fingerprint);
-        self.visited
-            .insert(self.class_of(&state[HEADER..], fingerprint));
+        let key = self.class_of(&state[HEADER..], fingerprint);
+        let _ = self.visited.insert(key, 0);
         self.parents.push((NO_PARENT, 0));
         if let Some(found) = self.stored(0, &state[HEADER..], fingerprint) {
             return Some(found);
@@ -163,6 +294,7 @@ impl Explorer<'_> {
         let mut last_progress = Instant::now();
         let mut expanded: u64 = 0;
         let mut cut = false;
+        let always_build = self.symmetry || !self.check.actions.is_empty();
         while !frontier.is_empty() {
             if self.check.depth_first {
                 let at = frontier.len() - stride;
@@ -193,11 +325,16 @@ impl Explorer<'_> {
             let mut all_self_loops = true;
             for task in 0..tasks as u32 {
                 let goto_id = node[HEADER + slots + task as usize];
-                if self.interned.gotos[goto_id as usize].exit {
+                let entry = &self.interned.gotos[goto_id as usize];
+                if entry.exit {
                     continue;
                 }
                 self.transitions += 1;
-                let next = if self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes) {
+                let next = if entry.alternatives.is_some() {
+                    // A choice pending from the start: resolving it is the step.
+                    writes.clear();
+                    goto_id
+                } else if self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes) {
                     self.memo_next
                 } else {
                     match self.step(
@@ -213,57 +350,111 @@ impl Explorer<'_> {
                         Err(error) => return Some(Found::Error(error, index, task)),
                     }
                 };
-                let mut successor = fingerprint
-                    .wrapping_sub(self.interned.gotos[goto_id as usize].term)
-                    .wrapping_add(self.interned.gotos[next as usize].term);
+                let mut base = fingerprint.wrapping_sub(self.interned.gotos[goto_id as usize].term);
                 for &(_, before, after) in &writes {
-                    successor = successor
+                    base = base
                         .wrapping_sub(self.interned.objects[before as usize].term)
                         .wrapping_add(self.interned.objects[after as usize].term);
                 }
-                if successor == fingerprint {
-                    continue;
-                }
-                all_self_loops = false;
-                let build = |next_state: &mut [u32]| {
-                    next_state.copy_from_slice(&node);
-                    for &(slot, _, after) in &writes {
-                        next_state[HEADER + slot as usize] = after;
+                let choices = match &self.interned.gotos[next as usize].alternatives {
+                    None => 1,
+                    Some(alternatives) if alternatives.is_empty() => {
+                        let error = super::super::choice::no_alternative()
+                            .at(
+                                self.interned.gotos[goto_id as usize].goto.code_gear().name,
+                                u64::from(depth),
+                            )
+                            .in_task(task);
+                        return Some(Found::Error(error, index, task));
                     }
-                    next_state[HEADER + slots + task as usize] = next;
+                    Some(alternatives) => alternatives.len().min(MAX_ALTERNATIVES),
                 };
-                if self.check.symmetry.is_some() {
-                    build(&mut next_state);
-                    if !self
-                        .visited
-                        .insert(self.class_of(&next_state[HEADER..], successor))
-                    {
+                for alternative in 0..choices {
+                    let next = match &self.interned.gotos[next as usize].alternatives {
+                        None => next,
+                        Some(alternatives) => alternatives[alternative],
+                    };
+                    let successor = base.wrapping_add(self.interned.gotos[next as usize].term);
+                    if successor == fingerprint {
                         continue;
                     }
-                } else {
-                    if !self.visited.insert(successor) {
+                    all_self_loops = false;
+                    let step_label = label(task, alternative);
+                    let build = |next_state: &mut [u32]| {
+                        next_state.copy_from_slice(&node);
+                        for &(slot, _, after) in &writes {
+                            next_state[HEADER + slot as usize] = after;
+                        }
+                        next_state[HEADER + slots + task as usize] = next;
+                    };
+                    if always_build {
+                        build(&mut next_state);
+                        if let Some(name) =
+                            self.failed_action(&node[HEADER..], &next_state[HEADER..])
+                        {
+                            return Some(Found::Action(name, index, step_label));
+                        }
+                    }
+                    let key = if self.symmetry {
+                        self.class_of(&next_state[HEADER..], successor)
+                    } else {
+                        successor
+                    };
+                    let new_index = self.parents.len() as u32;
+                    if let Err(existing) = self.visited.insert(key, new_index) {
+                        if let Some(graph) = &mut self.graph {
+                            graph.edges.push((index, existing, step_label));
+                        }
                         continue;
                     }
-                    build(&mut next_state);
+                    if !always_build {
+                        build(&mut next_state);
+                    }
+                    if self.parents.len() >= self.check.max_states {
+                        return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
+                    }
+                    self.parents.push((index, step_label));
+                    if let Some(graph) = &mut self.graph {
+                        graph.edges.push((index, new_index, step_label));
+                    }
+                    set_header(&mut next_state, new_index, depth + 1, successor);
+                    if let Some(found) = self.stored(new_index, &next_state[HEADER..], successor) {
+                        return Some(found);
+                    }
+                    self.depth = self.depth.max(depth + 1);
+                    frontier.extend(&next_state);
+                    self.peak_frontier = self.peak_frontier.max(frontier.len() / stride);
                 }
-                if self.parents.len() >= self.check.max_states {
-                    return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
-                }
-                let new_index = self.parents.len() as u32;
-                self.parents.push((index, task));
-                set_header(&mut next_state, new_index, depth + 1, successor);
-                if let Some(found) = self.stored(new_index, &next_state[HEADER..], successor) {
-                    return Some(found);
-                }
-                self.depth = self.depth.max(depth + 1);
-                frontier.extend(&next_state);
-                self.peak_frontier = self.peak_frontier.max(frontier.len() / stride);
             }
             if all_self_loops && self.check.deadlocks {
                 return Some(Found::Deadlock(index));
             }
         }
         cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
+    }
+
+    /// The first action property false of the step from `before` to `after`.
+    fn failed_action(&self, before: &[u32], after: &[u32]) -> Option<String> {
+        let slots = self.world.heap.slot_count();
+        let (before_slots, before_tasks) = before.split_at(slots);
+        let (after_slots, after_tasks) = after.split_at(slots);
+        let before = View {
+            layout: &self.world.heap,
+            slots: before_slots,
+            tasks: before_tasks,
+            interned: &self.interned,
+        };
+        let after = View {
+            layout: &self.world.heap,
+            slots: after_slots,
+            tasks: after_tasks,
+            interned: &self.interned,
+        };
+        self.check
+            .actions
+            .iter()
+            .find(|(_, holds)| !holds(&before, &after))
+            .map(|(name, _)| name.clone())
     }
 
     /// What the visited set stores for a state: its fingerprint, or with symmetry reduction the
@@ -387,7 +578,7 @@ impl Explorer<'_> {
         Ok(next_id)
     }
 
-    /// Checks a newly stored state.
+    /// Checks a newly stored state, and labels it for the liveness properties.
     fn stored(&mut self, index: u32, ids: &[u32], fingerprint: u64) -> Option<Found> {
         let (slots, tasks) = ids.split_at(self.world.heap.slot_count());
         let gotos = &self.interned.gotos;
@@ -402,8 +593,60 @@ impl Explorer<'_> {
                 return Some(Found::Always(name.clone(), index));
             }
         }
-        if self.check.terminal_states && tasks.iter().all(|&id| gotos[id as usize].exit) {
+        let finished = tasks.iter().all(|&id| gotos[id as usize].exit);
+        if let Some(graph) = &mut self.graph {
+            let mut slot = 0;
+            let mut set = |slot: &mut usize, value: bool| {
+                let bits = &mut graph.labels.bits[*slot];
+                if bits.len() * 64 <= index as usize {
+                    bits.push(0);
+                }
+                if value {
+                    bits[index as usize / 64] |= 1 << (index % 64);
+                }
+                *slot += 1;
+            };
+            for (_, property) in &self.check.liveness {
+                match property {
+                    Liveness::Eventually(holds) => set(&mut slot, holds(&view)),
+                    Liveness::LeadsTo(from, to) => {
+                        set(&mut slot, from(&view));
+                        set(&mut slot, to(&view));
+                    }
+                    Liveness::Finishes => set(&mut slot, finished),
+                }
+            }
+        }
+        if self.check.terminal_states && finished {
             self.terminal.push(fingerprint);
+        }
+        None
+    }
+
+    /// Analyses the complete state graph for each liveness property in turn.
+    fn liveness(&self, graph: &Graph, labels: &Labels) -> Option<Found> {
+        let strong = self.check.fairness == Fairness::Strong;
+        let tasks = self.world.tasks();
+        let states = self.parents.len() as u32;
+        let mut slot = 0;
+        for (name, property) in &self.check.liveness {
+            let lasso = match property {
+                Liveness::Eventually(_) | Liveness::Finishes => {
+                    let good = slot;
+                    slot += 1;
+                    liveness::find(graph, [0], &|s| !labels.get(good, s), strong, tasks)
+                }
+                Liveness::LeadsTo(..) => {
+                    let (from, to) = (slot, slot + 1);
+                    slot += 2;
+                    let sources =
+                        (0..states).filter(|&s| labels.get(from, s) && !labels.get(to, s));
+                    liveness::find(graph, sources, &|s| !labels.get(to, s), strong, tasks)
+                }
+            };
+            if let Some(lasso) = lasso {
+                return Some(Found::Liveness(name.clone(), lasso));
+            }
         }
         None
     }
@@ -421,74 +664,168 @@ impl Explorer<'_> {
         }
     }
 
-    /// The task choices from the initial state to stored state `index`.
+    /// The step labels from the initial state to stored state `index`.
     fn path(&self, mut index: u32) -> Vec<u32> {
-        let mut tasks = Vec::new();
-        while let Some(&(parent, task)) = self.parents.get(index as usize) {
+        let mut labels = Vec::new();
+        while let Some(&(parent, label)) = self.parents.get(index as usize) {
             if parent == NO_PARENT {
                 break;
             }
-            tasks.push(task);
+            labels.push(label);
             index = parent;
         }
-        tasks.reverse();
-        tasks
+        labels.reverse();
+        labels
     }
 
-    /// Replays `path` from the initial state, printing each step.
+    /// Replays `path` (step labels) from the initial state, printing each step with what it
+    /// chose and changed.
     fn replay(&self, path: &[u32]) -> (Vec<TraceStep>, Heap, Vec<Goto>) {
         let mut heap = self.world.heap.clone();
         let mut pending = self.world.pending.clone();
         let mut trace = Vec::with_capacity(path.len());
-        for (step, &task) in path.iter().enumerate() {
+        let mut taken = Vec::new();
+        for (step, &label) in path.iter().enumerate() {
+            let task = label & TASK_MASK;
+            let alternative = (label >> ALTERNATIVE_SHIFT) as usize;
             let goto = pending[task as usize].clone();
+            let shown = format!("{goto:?}");
+            taken.clear();
+            taken_gears(&goto, &mut taken);
+            let written: Vec<u32> = taken
+                .iter()
+                .filter(|(raw, is_mut)| {
+                    *is_mut
+                        && raw.owner() == heap.id()
+                        && (raw.index() as usize) < heap.slot_count()
+                })
+                .map(|(raw, _)| raw.index())
+                .collect();
+            let before: Vec<String> = written
+                .iter()
+                .map(|&slot| format!("{:?}", heap.object(slot)))
+                .collect();
+            let next = if goto.alternatives().is_some() {
+                goto
+            } else {
+                step_task(&mut heap, task, goto, step as u64)
+                    .expect("a recorded step replays as it ran (code gears are deterministic)")
+            };
+            let (next, chose) = match next.alternatives() {
+                None => (next, None),
+                Some(alternatives) => {
+                    let chosen = alternatives[alternative].clone();
+                    let chose = format!(
+                        "alternative {} of {}: {chosen:?}",
+                        alternative + 1,
+                        alternatives.len()
+                    );
+                    (chosen, Some(chose))
+                }
+            };
+            let mut changes = Vec::new();
+            for (i, &slot) in written.iter().enumerate() {
+                if written[..i].contains(&slot) {
+                    continue;
+                }
+                let after = format!("{:?}", heap.object(slot));
+                if after != before[i] {
+                    let name = heap.object(slot).map_or("gear", |o| o.info().name);
+                    changes.push(format!(
+                        "{name}#{}.{slot}: {} → {}",
+                        heap.id(),
+                        strip_some(&before[i]),
+                        strip_some(&after)
+                    ));
+                }
+            }
             trace.push(TraceStep {
                 task: task as usize,
-                goto: format!("{goto:?}"),
+                goto: shown,
+                chose,
+                changes,
             });
-            pending[task as usize] = step_task(&mut heap, task, goto, step as u64)
-                .expect("a recorded step replays as it ran (code gears are deterministic)");
+            pending[task as usize] = next;
         }
         (trace, heap, pending)
     }
 
+    fn stuck(pending: &[Goto]) -> Vec<TraceStep> {
+        pending
+            .iter()
+            .enumerate()
+            .filter(|(_, goto)| !goto.is_exit())
+            .map(|(task, goto)| TraceStep {
+                task,
+                goto: format!("{goto:?}"),
+                chose: None,
+                changes: Vec::new(),
+            })
+            .collect()
+    }
+
     fn counterexample(&self, found: Found) -> Violation {
+        let plain = |kind, trace| Violation {
+            kind,
+            trace,
+            cycle: Vec::new(),
+            stuck: Vec::new(),
+        };
         match found {
-            Found::Always(name, index) => Violation {
-                kind: ViolationKind::Always(name),
-                trace: self.replay(&self.path(index)).0,
-                stuck: Vec::new(),
-            },
+            Found::Always(name, index) => plain(
+                ViolationKind::Always(name),
+                self.replay(&self.path(index)).0,
+            ),
+            Found::Action(name, index, label) => {
+                let mut path = self.path(index);
+                path.push(label);
+                plain(ViolationKind::Action(name), self.replay(&path).0)
+            }
             Found::Error(error, index, task) => {
                 let (mut trace, _, pending) = self.replay(&self.path(index));
                 trace.push(TraceStep {
                     task: task as usize,
                     goto: format!("{:?}", pending[task as usize]),
+                    chose: None,
+                    changes: Vec::new(),
                 });
-                Violation {
-                    kind: ViolationKind::Error(error),
-                    trace,
-                    stuck: Vec::new(),
-                }
+                plain(ViolationKind::Error(error), trace)
             }
             Found::Deadlock(index) => {
                 let (trace, _, pending) = self.replay(&self.path(index));
-                let stuck = pending
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, goto)| !goto.is_exit())
-                    .map(|(task, goto)| TraceStep {
-                        task,
-                        goto: format!("{goto:?}"),
-                    })
-                    .collect();
                 Violation {
-                    kind: ViolationKind::Deadlock,
+                    stuck: Self::stuck(&pending),
+                    ..plain(ViolationKind::Deadlock, trace)
+                }
+            }
+            Found::Liveness(name, lasso) => {
+                let mut path = self.path(lasso.source);
+                path.extend(&lasso.to_cycle);
+                let prefix = path.len();
+                path.extend(&lasso.cycle);
+                let (mut trace, _, pending) = self.replay(&path);
+                let cycle = trace.split_off(prefix);
+                let stuck = if cycle.is_empty() {
+                    Self::stuck(&pending)
+                } else {
+                    Vec::new()
+                };
+                Violation {
+                    kind: ViolationKind::Liveness(name),
                     trace,
+                    cycle,
                     stuck,
                 }
             }
             Found::Bound(_) => unreachable!("bounds are not counterexamples"),
         }
     }
+}
+
+/// `Some(x)` printed as `x`: slots hold live gears in traces.
+fn strip_some(shown: &str) -> &str {
+    shown
+        .strip_prefix("Some(")
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or(shown)
 }

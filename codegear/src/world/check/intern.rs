@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::code::Goto;
 use crate::heap::DataGearObject;
+use crate::world::fingerprint::task_term;
 use crate::world::taken_gears;
 
 /// Fingerprints are already mixed: the set uses them as their own hash.
@@ -48,6 +49,8 @@ pub(super) struct GotoEntry {
     /// Whether its steps can be memoized: at most [`MAX_TAKEN`] gears, all of this world's heap
     /// (a foreign handle is an error the step itself must report).
     pub(super) memoizable: bool,
+    /// For a choice (`choose!`): the ids of its alternatives, pending in the same task.
+    pub(super) alternatives: Option<Box<[u32]>>,
 }
 
 /// Gears a step may take and still be memoized.
@@ -119,22 +122,44 @@ impl Interned {
         fresh
     }
 
-    /// The id of `goto` pending in `task`, whose term is `term`, adding it if new.
+    /// The id of `goto` pending in `task`, whose term is `term`, adding it if new (and, for a
+    /// choice, its alternatives first).
     pub(super) fn goto(&mut self, task: u32, goto: Goto, term: u64) -> u32 {
-        let fresh = self.gotos.len() as u32;
-        let mut id = *self.goto_ids.entry(term).or_insert(fresh);
-        if id != fresh {
-            loop {
+        let mut last = NONE;
+        if let Some(&first) = self.goto_ids.get(&term) {
+            let mut id = first;
+            while id != NONE {
                 let entry = &self.gotos[id as usize];
                 if entry.task == task && entry.goto == goto {
                     return id;
                 }
-                if entry.next == NONE {
-                    self.gotos[id as usize].next = fresh;
-                    break;
-                }
+                last = id;
                 id = entry.next;
             }
+        }
+        let alternatives = goto.alternatives().map(|alternatives| {
+            alternatives
+                .iter()
+                .map(|alternative| {
+                    let term = task_term(task, alternative);
+                    self.goto(task, alternative.clone(), term)
+                })
+                .collect()
+        });
+        let fresh = self.gotos.len() as u32;
+        if alternatives.is_some() {
+            // Interning the alternatives may have added entries with this term.
+            last = NONE;
+            let mut id = self.goto_ids.get(&term).copied().unwrap_or(NONE);
+            while id != NONE {
+                last = id;
+                id = self.gotos[id as usize].next;
+            }
+        }
+        if last == NONE {
+            self.goto_ids.insert(term, fresh);
+        } else {
+            self.gotos[last as usize].next = fresh;
         }
         let mut taken = Vec::new();
         taken_gears(&goto, &mut taken);
@@ -156,6 +181,7 @@ impl Interned {
                 .map(|(raw, is_mut)| (raw.index(), *is_mut))
                 .collect(),
             memoizable,
+            alternatives,
         });
         fresh
     }

@@ -50,6 +50,7 @@
 
 mod explore;
 mod intern;
+mod liveness;
 mod report;
 mod view;
 
@@ -66,6 +67,39 @@ pub(super) use explore::explore;
 /// An `always` invariant: shared by the workers of a check, so `Send + Sync`.
 type Invariant = Box<dyn Fn(&View<'_>) -> bool + Send + Sync>;
 type SymmetryKey = Box<dyn Fn(&View<'_>) -> u64 + Send + Sync>;
+/// A state predicate of a liveness property.
+type Predicate = Box<dyn Fn(&View<'_>) -> bool + Send + Sync>;
+/// An action property: a predicate over a step's (before, after) states.
+type Action = Box<dyn Fn(&View<'_>, &View<'_>) -> bool + Send + Sync>;
+
+/// Which infinite runs a liveness property is checked on: the fair ones.
+///
+/// A task is *enabled* in a state when one of its steps changes the state; a step that leaves
+/// the state unchanged (a busy-wait retry) waits, as in the deadlock definition. Every run in
+/// which some task is enabled forever from some point on and never steps again is unfair under
+/// both notions: a scheduler that never runs a ready task is not one anybody writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Fairness {
+    /// Weak fairness per task (the default): a task enabled continuously from some point on
+    /// steps infinitely often. A task that is enabled only now and then (a lock taken back
+    /// each time it is free) may be passed over forever.
+    #[default]
+    Weak,
+    /// Strong fairness per task: a task enabled infinitely often steps infinitely often.
+    Strong,
+}
+
+/// What a liveness property says.
+pub(super) enum Liveness {
+    /// Every fair run reaches a state where the predicate holds.
+    Eventually(Predicate),
+    /// From every reachable state where the first holds, every fair run reaches one where the
+    /// second does.
+    LeadsTo(Predicate, Predicate),
+    /// Every fair run reaches a state where every task has finished.
+    Finishes,
+}
 
 /// What to check and how far: the meta computation [`World::check`] runs the world with.
 ///
@@ -81,6 +115,9 @@ pub struct Check {
     pub(super) max_depth: u32,
     pub(super) progress: bool,
     pub(super) terminal_states: bool,
+    pub(super) liveness: Vec<(String, Liveness)>,
+    pub(super) actions: Vec<(String, Action)>,
+    pub(super) fairness: Fairness,
 }
 
 impl Default for Check {
@@ -101,6 +138,15 @@ impl fmt::Debug for Check {
             .field("depth_first", &self.depth_first)
             .field("max_states", &self.max_states)
             .field("max_depth", &self.max_depth)
+            .field(
+                "liveness",
+                &self.liveness.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field(
+                "actions",
+                &self.actions.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("fairness", &self.fairness)
             .finish()
     }
 }
@@ -122,7 +168,68 @@ impl Check {
             max_depth: u32::MAX,
             progress: false,
             terminal_states: false,
+            liveness: Vec::new(),
+            actions: Vec::new(),
+            fairness: Fairness::Weak,
         }
+    }
+
+    /// Adds a liveness property: every fair run ([`Check::fairness`]) reaches a state where
+    /// `holds` is true (TLA+'s `<>P`). A run that ends (every task finished, or every unfinished
+    /// task waiting forever) before such a state violates it too.
+    ///
+    /// Liveness needs the state graph: the check keeps every edge (about 12 bytes per
+    /// transition) and analyses it once the state space is complete; a violation is a lasso, a
+    /// prefix from the initial state and a cycle the run repeats forever.
+    pub fn eventually(
+        mut self,
+        name: impl Into<String>,
+        holds: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.liveness
+            .push((name.into(), Liveness::Eventually(Box::new(holds))));
+        self
+    }
+
+    /// Adds a liveness property: from every reachable state where `from` holds, every fair run
+    /// reaches a state where `to` holds (TLA+'s `P ~> Q`). See [`Check::eventually`].
+    pub fn leads_to(
+        mut self,
+        name: impl Into<String>,
+        from: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
+        to: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.liveness
+            .push((name.into(), Liveness::LeadsTo(Box::new(from), Box::new(to))));
+        self
+    }
+
+    /// Adds the liveness property "every task eventually finishes" (reaches `Next::exit()`) on
+    /// every fair run: catches livelocks (tasks that back off forever) and spin loops whose
+    /// retry counter keeps the state changing, which are not deadlocks. See
+    /// [`Check::eventually`].
+    pub fn every_task_finishes(mut self) -> Self {
+        self.liveness
+            .push(("every task eventually finishes".into(), Liveness::Finishes));
+        self
+    }
+
+    /// The fairness liveness properties assume (default [`Fairness::Weak`]).
+    pub fn fairness(mut self, fairness: Fairness) -> Self {
+        self.fairness = fairness;
+        self
+    }
+
+    /// Adds an action property: `holds(before, after)` must be true of every step that changes
+    /// the state (TLA+'s `[][A]_vars`: steps that change nothing are allowed). The first step
+    /// where it is false is reported with the trace ending in that step.
+    pub fn action(
+        mut self,
+        name: impl Into<String>,
+        holds: impl Fn(&View<'_>, &View<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.actions.push((name.into(), Box::new(holds)));
+        self
     }
 
     /// Adds an invariant that must hold in every reachable state; the first state where
@@ -143,6 +250,8 @@ impl Check {
     /// Sound only if the key is the same for states that are symmetric images of each other
     /// and the invariants do not tell them apart; then verdicts and traces are as without it
     /// (each trace is a real run), with fewer states. Deadlocks are still found per state.
+    /// With liveness properties the check needs the real state graph and does not reduce
+    /// (the report says so).
     pub fn symmetry(
         mut self,
         canonical: impl Fn(&View<'_>) -> u64 + Send + Sync + 'static,
