@@ -293,30 +293,50 @@ impl Analysis<'_> {
         parts.into_iter().find_map(|part| self.fair(part))
     }
 
-    /// A cycle from `entry` through `component` (marked) that a fair run can repeat.
+    /// A cycle from `entry` through `component` (marked) that a fair run can repeat: it takes
+    /// an edge of every task that has one inside, and passes a state where each other task
+    /// enabled in the component is disabled. Targets the walk already met are skipped.
     fn cycle(&mut self, entry: u32, component: &[u32]) -> Vec<u32> {
         self.enter(component);
         let facts = self.facts(component);
-        let mut labels = Vec::new();
+        let mut steps: Vec<(u32, u32)> = Vec::new();
         let mut at = entry;
+        let disabled = |state: u32, task: usize| {
+            !self
+                .graph
+                .edges(state)
+                .any(|e| (self.graph.labels[e] & TASK_MASK) as usize == task)
+        };
         for task in 0..self.tasks {
+            let took = |steps: &[(u32, u32)]| {
+                steps
+                    .iter()
+                    .any(|&(label, _)| (label & TASK_MASK) as usize == task)
+            };
             if let Some((from, label, to)) = facts.inside[task] {
-                labels.extend(self.path(at, from));
-                labels.push(label);
-                at = to;
+                if !took(&steps) {
+                    steps.extend(self.path(at, from));
+                    steps.push((label, to));
+                    at = to;
+                }
             } else if facts.enabled_in[task] > 0
-                && let Some(disabled) = facts.disabled_at[task]
+                && let Some(target) = facts.disabled_at[task]
             {
-                labels.extend(self.path(at, disabled));
-                at = disabled;
+                let passed =
+                    disabled(entry, task) || steps.iter().any(|&(_, state)| disabled(state, task));
+                if !passed {
+                    steps.extend(self.path(at, target));
+                    at = target;
+                }
             }
         }
-        labels.extend(self.path(at, entry));
-        labels
+        steps.extend(self.path(at, entry));
+        steps.into_iter().map(|(label, _)| label).collect()
     }
 
-    /// The labels of a shortest path from `from` to `to` inside the marked component.
-    fn path(&self, from: u32, to: u32) -> Vec<u32> {
+    /// A shortest path from `from` to `to` inside the marked component: each step's label and
+    /// the state it reaches.
+    fn path(&self, from: u32, to: u32) -> Vec<(u32, u32)> {
         if from == to {
             return Vec::new();
         }
@@ -331,15 +351,15 @@ impl Analysis<'_> {
                 }
                 came.insert(next, (s, self.graph.labels[e]));
                 if next == to {
-                    let mut labels = Vec::new();
+                    let mut steps = Vec::new();
                     let mut at = to;
                     while at != from {
                         let (prev, label) = came[&at];
-                        labels.push(label);
+                        steps.push((label, at));
                         at = prev;
                     }
-                    labels.reverse();
-                    return labels;
+                    steps.reverse();
+                    return steps;
                 }
                 queue.push_back(next);
             }
@@ -495,5 +515,173 @@ mod tests {
         assert_eq!(lasso.to_cycle, vec![0, 0]);
         assert!(lasso.cycle.is_empty());
         assert!(find(&g, [0], &|s| s != 2, false, 1).is_none());
+    }
+
+    /// Brute force: a fair run staying in `bad` exists iff a bad state reachable through bad
+    /// states has no edge, or some set of such states with an edge is strongly connected (in
+    /// the induced graph) and satisfies the fairness condition on its induced edges.
+    fn oracle(g: &Graph, bad: &dyn Fn(u32) -> bool, strong: bool, tasks: usize) -> bool {
+        let n = g.states();
+        let mut reach = vec![false; n];
+        let mut stack = vec![];
+        if bad(0) {
+            reach[0] = true;
+            stack.push(0u32);
+        }
+        while let Some(s) = stack.pop() {
+            for e in g.edges(s) {
+                let t = g.targets[e];
+                if bad(t) && !reach[t as usize] {
+                    reach[t as usize] = true;
+                    stack.push(t);
+                }
+            }
+        }
+        if (0..n as u32).any(|s| reach[s as usize] && g.edges(s).is_empty()) {
+            return true;
+        }
+        for set in 1u32..(1 << n) {
+            let inside = |s: u32| set & (1 << s) != 0;
+            if (0..n as u32).any(|s| inside(s) && !reach[s as usize]) {
+                continue;
+            }
+            // Strongly connected in the induced graph, with at least one edge.
+            let members: Vec<u32> = (0..n as u32).filter(|&s| inside(s)).collect();
+            let reaches = |from: u32| {
+                let mut seen = 1u32 << from;
+                let mut stack = vec![from];
+                let mut moved = false;
+                while let Some(s) = stack.pop() {
+                    for e in g.edges(s) {
+                        let t = g.targets[e];
+                        if inside(t) {
+                            moved = true;
+                            if seen & (1 << t) == 0 {
+                                seen |= 1 << t;
+                                stack.push(t);
+                            }
+                        }
+                    }
+                }
+                (seen, moved)
+            };
+            if !members.iter().all(|&m| {
+                let (seen, moved) = reaches(m);
+                moved && seen & set == set
+            }) {
+                continue;
+            }
+            let fair = (0..tasks).all(|task| {
+                let enabled = |s: u32| {
+                    g.edges(s)
+                        .any(|e| (g.labels[e] & TASK_MASK) as usize == task)
+                };
+                let taken = members.iter().any(|&s| {
+                    g.edges(s)
+                        .any(|e| (g.labels[e] & TASK_MASK) as usize == task && inside(g.targets[e]))
+                });
+                if strong {
+                    taken || !members.iter().any(|&s| enabled(s))
+                } else {
+                    taken || !members.iter().all(|&s| enabled(s))
+                }
+            });
+            if fair {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn find_agrees_with_brute_force_on_random_graphs() {
+        let mut rng = 0x1234_5678_u64;
+        let mut next = |bound: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % bound
+        };
+        let mut violations = [0, 0];
+        for round in 0..3000 {
+            let n = 1 + next(7) as usize;
+            let tasks = 1 + next(3) as usize;
+            let mut edges = Vec::new();
+            for from in 0..n as u32 {
+                for task in 0..tasks as u32 {
+                    // Each task has 0-2 edges out of each state, never a self-loop.
+                    for alternative in 0..next(3) as u32 {
+                        let to = next(n as u64) as u32;
+                        if to != from {
+                            edges.push((from, to, task | (alternative << 24)));
+                        }
+                    }
+                }
+            }
+            let g = Graph::from_edges(n, edges);
+            let good_mask = next(1 << n) as u32;
+            let bad = |s: u32| good_mask & (1 << s) == 0;
+            for (i, strong) in [false, true].into_iter().enumerate() {
+                let expected = oracle(&g, &bad, strong, tasks);
+                let lasso = find(&g, [0], &bad, strong, tasks);
+                assert_eq!(lasso.is_some(), expected, "round {round}, strong {strong}");
+                if let Some(lasso) = lasso {
+                    violations[i] += 1;
+                    check_lasso(&g, &lasso, &bad, strong, tasks);
+                }
+            }
+        }
+        // Both outcomes were exercised, and the fairness notions differ on some graphs.
+        assert!(violations[0] > 100 && violations[1] > 100, "{violations:?}");
+        assert!(violations[0] > violations[1], "{violations:?}");
+    }
+
+    /// The lasso is a path of real edges through bad states whose cycle returns to its start
+    /// and is fair (labels name edges exactly: one per task and alternative, as in a world).
+    fn check_lasso(
+        g: &Graph,
+        lasso: &Lasso,
+        bad: &dyn Fn(u32) -> bool,
+        strong: bool,
+        tasks: usize,
+    ) {
+        let step = |at: u32, label: u32| {
+            let e = g
+                .edges(at)
+                .find(|&e| g.labels[e] == label)
+                .expect("a real edge");
+            let to = g.targets[e];
+            assert!(bad(to), "the lasso leaves the bad states");
+            to
+        };
+        assert_eq!(lasso.source, 0);
+        assert!(bad(lasso.source));
+        let entry = lasso.to_cycle.iter().fold(0, |at, &l| step(at, l));
+        if lasso.cycle.is_empty() {
+            assert!(g.edges(entry).is_empty(), "a run that stops has no step");
+            return;
+        }
+        let mut states = vec![entry];
+        let mut at = entry;
+        for &label in &lasso.cycle {
+            at = step(at, label);
+            states.push(at);
+        }
+        assert_eq!(at, entry, "the cycle returns to its start");
+        for task in 0..tasks {
+            let steps = lasso
+                .cycle
+                .iter()
+                .any(|&l| (l & TASK_MASK) as usize == task);
+            let enabled = |s: &u32| {
+                g.edges(*s)
+                    .any(|e| (g.labels[e] & TASK_MASK) as usize == task)
+            };
+            if strong {
+                assert!(steps || !states.iter().any(enabled), "task {task} starves");
+            } else {
+                assert!(steps || !states.iter().all(enabled), "task {task} starves");
+            }
+        }
     }
 }
