@@ -153,6 +153,7 @@ pub mod __private {
     pub use crate::code::Stub;
     pub use crate::heap::downcast_mut;
     pub use crate::tables::{CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry};
+    pub use crate::world::par_goto_from_code_gear;
     pub use gears_macros::__codegear_impl_interface as impl_interface;
     pub use gears_runtime;
     pub use gears_runtime::registry::{Site, inventory};

@@ -8,14 +8,17 @@
 //! gears it takes (`Mut`/`Ref`): that is the unit the checker interleaves and the parallel run
 //! locks, so what the checker proves holds for the parallel run.
 //!
-//! `par_goto!(world, f(args))` adds a task. Tasks are added by set-up code, not by code gears:
-//! a code gear returns exactly one `Goto`, which keeps a step's successor a single state and
-//! the stub signature (and `Context::step`'s hot path) unchanged.
+//! `par_goto!(world, f(args))` adds a task from set-up code; `par_goto!(f(args))` inside a
+//! code gear adds one from the running task's step (task creation is part of the step: the
+//! checker's states include how many tasks there are). A code gear may continue
+//! nondeterministically with `choose!(goto!(a(..)), goto!(b(..)))` ([`Goto::choose`]): the
+//! checker explores every alternative, a run takes one with a seeded generator.
 
 mod check;
 mod choice;
 mod fingerprint;
 mod parallel;
+mod spawn;
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -23,6 +26,8 @@ pub use check::{
     Bound, Check, Fairness, Report, TraceStep, Verdict, View, Violation, ViolationKind,
 };
 pub use parallel::{Parallel, RunStats};
+#[doc(hidden)]
+pub use spawn::par_goto_from_code_gear;
 
 use crate::code::{Goto, Next, ParamKind};
 use crate::error::{Error, ErrorKind};
@@ -64,9 +69,11 @@ impl std::fmt::Display for TaskId {
 /// gears it takes (`Mut`/`Ref`): the unit the checker interleaves and the parallel run locks
 /// (in slot order), so what the checker proves holds for the parallel run.
 ///
-/// `par_goto!(world, f(args))` adds a task. Tasks are added by set-up code, not by code gears:
-/// a code gear returns exactly one `Goto`, which keeps a step's successor a single state and
-/// the stub signature (and `Context::step`'s hot path) unchanged.
+/// `par_goto!(world, f(args))` adds a task from set-up code; `par_goto!(f(args))` inside a
+/// code gear adds one from the running task's step (task creation is part of the step: the
+/// checker's states include how many tasks there are). A code gear may continue
+/// nondeterministically with `choose!(goto!(a(..)), goto!(b(..)))` ([`Goto::choose`]): the
+/// checker explores every alternative, a run takes one with a seeded generator.
 ///
 /// ```
 /// use codegear::prelude::*;
@@ -268,10 +275,21 @@ impl World {
             return Ok(true);
         }
         let stream = &mut self.streams[task.index()];
-        match step_resolving(&mut self.heap, task.0, goto.clone(), 0, stream) {
+        let mut spawned = Vec::new();
+        match step_resolving(
+            &mut self.heap,
+            task.0,
+            goto.clone(),
+            0,
+            stream,
+            &mut spawned,
+        ) {
             Ok(next) => {
                 let done = next.is_exit();
                 self.pending[task.index()] = next;
+                for first in spawned {
+                    self.par_goto(first);
+                }
                 Ok(done)
             }
             Err(error) => {
@@ -299,12 +317,22 @@ impl World {
 }
 
 /// One step of `task`: its code gear runs on `heap` with the private gears of other tasks
-/// off limits; a panic becomes [`ErrorKind::Panicked`].
-pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Result<Goto, Error> {
+/// off limits; a panic becomes [`ErrorKind::Panicked`]. The tasks the step spawns
+/// (`par_goto!` inside the code gear) are appended to `spawned` (nothing on an error).
+pub(crate) fn step_task(
+    heap: &mut Heap,
+    task: u32,
+    goto: Goto,
+    step: u64,
+    spawned: &mut Vec<Goto>,
+) -> Result<Goto, Error> {
     let gear = goto.code_gear();
     let mut goto = goto;
     heap.set_stepping(task);
-    let result = panic::catch_unwind(AssertUnwindSafe(|| (gear.stub())(heap, &mut goto)));
+    let mut new_tasks = Vec::new();
+    let result = spawn::collecting(&mut new_tasks, || {
+        panic::catch_unwind(AssertUnwindSafe(|| (gear.stub())(heap, &mut goto)))
+    });
     heap.set_stepping(ANY_TASK);
     let result = match result {
         Ok(result) => result,
@@ -314,7 +342,10 @@ pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Re
         .into()),
     };
     match result {
-        Ok(()) => Ok(goto),
+        Ok(()) => {
+            spawned.extend(new_tasks);
+            Ok(goto)
+        }
         Err(error) => Err(error.at(gear.name, step).in_task(task)),
     }
 }
@@ -327,12 +358,13 @@ pub(crate) fn step_resolving(
     goto: Goto,
     step: u64,
     stream: &mut u64,
+    spawned: &mut Vec<Goto>,
 ) -> Result<Goto, Error> {
     let at = goto.code_gear().name;
     let next = if goto.alternatives().is_some() {
         goto
     } else {
-        step_task(heap, task, goto, step)?
+        step_task(heap, task, goto, step, spawned)?
     };
     choice::resolve(next, stream).map_err(|error| error.at(at, step).in_task(task))
 }

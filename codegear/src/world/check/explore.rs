@@ -30,8 +30,15 @@ fn label(task: u32, alternative: usize) -> u32 {
     task | ((alternative as u32) << ALTERNATIVE_SHIFT)
 }
 
-/// Words of a frontier record before the component ids: index, depth, fingerprint (2).
-const HEADER: usize = 4;
+/// Words of a frontier record before the component ids: index, depth, fingerprint (2), number
+/// of tasks. After the ids comes one more word, the record's length (so that a stack can be
+/// popped from its end).
+const HEADER: usize = 5;
+
+/// A record's component ids: slots, then tasks.
+fn body(record: &[u32]) -> &[u32] {
+    &record[HEADER..record.len() - 1]
+}
 
 /// The visited set: fingerprints (or symmetry keys); with the state graph, each with its
 /// state's index, so that an edge to a visited state can be recorded.
@@ -211,7 +218,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         liveness_elapsed,
         bytes_per_state: stored as f64 / states.max(1) as f64,
         peak_frontier: explorer.peak_frontier,
-        frontier_bytes_per_state: (HEADER + world.heap.slot_count() + world.tasks())
+        frontier_bytes_per_state: (HEADER + world.heap.slot_count() + world.tasks() + 1)
             * size_of::<u32>(),
         interned: (
             explorer.interned.objects.len() + explorer.interned.gotos.len(),
@@ -232,11 +239,15 @@ fn names<T>(list: &[(String, T)]) -> Vec<String> {
     list.iter().map(|(name, _)| name.clone()).collect()
 }
 
-fn set_header(record: &mut [u32], index: u32, depth: u32, fingerprint: u64) {
+/// Fills a record's header and trailer; its ids are `slots` slot ids, then task ids.
+fn set_header(record: &mut [u32], slots: usize, index: u32, depth: u32, fingerprint: u64) {
+    let len = record.len();
     record[0] = index;
     record[1] = depth;
     record[2] = fingerprint as u32;
     record[3] = (fingerprint >> 32) as u32;
+    record[4] = (len - HEADER - 1 - slots) as u32;
+    record[len - 1] = len as u32;
 }
 
 fn header(record: &[u32]) -> (u32, u32, u64) {
@@ -256,10 +267,9 @@ impl Explorer<'_> {
             tasks <= TASK_MASK as usize,
             "the checker labels steps with 24-bit task ids: at most {TASK_MASK} tasks"
         );
-        let stride = HEADER + slots + tasks;
 
         // The initial state, interned.
-        let mut state: Vec<u32> = vec![0; stride];
+        let mut state: Vec<u32> = vec![0; HEADER + slots + tasks + 1];
         let mut fingerprint = 0u64;
         for slot in 0..slots as u32 {
             let object = world.heap.object(slot);
@@ -274,11 +284,11 @@ impl Explorer<'_> {
             fingerprint = fingerprint.wrapping_add(term);
         }
         debug_assert_eq!(fingerprint, world.fingerprint());
-        set_header(&mut state, 0, 0, fingerprint);
-        let key = self.class_of(&state[HEADER..], fingerprint);
+        set_header(&mut state, slots, 0, 0, fingerprint);
+        let key = self.class_of(body(&state), fingerprint);
         let _ = self.visited.insert(key, 0);
         self.parents.push((NO_PARENT, 0));
-        if let Some(found) = self.stored(0, &state[HEADER..], fingerprint) {
+        if let Some(found) = self.stored(0, body(&state), fingerprint) {
             return Some(found);
         }
 
@@ -287,32 +297,35 @@ impl Explorer<'_> {
         let mut scratch_ids: Vec<u32> = state[HEADER..HEADER + slots].to_vec();
         let mut frontier: VecDeque<u32> = VecDeque::new();
         frontier.extend(&state);
-        let mut node: Vec<u32> = vec![0; stride];
-        let mut next_state: Vec<u32> = vec![0; stride];
+        let mut node: Vec<u32> = Vec::with_capacity(state.len());
+        let mut next_state: Vec<u32> = Vec::with_capacity(state.len());
         // (slot, object id before, after) of the gears the current step wrote.
         let mut writes: Vec<(u32, u32, u32)> = Vec::new();
+        // The tasks the current step spawned, and their ids and terms in the successor.
+        let mut spawned: Vec<Goto> = Vec::new();
+        let mut spawned_ids: Vec<u32> = Vec::new();
         let mut last_progress = Instant::now();
         let mut expanded: u64 = 0;
         let mut cut = false;
         let always_build = self.symmetry || !self.check.actions.is_empty();
         while !frontier.is_empty() {
+            node.clear();
             if self.check.depth_first {
-                let at = frontier.len() - stride;
-                for (word, value) in node.iter_mut().zip(frontier.drain(at..)) {
-                    *word = value;
-                }
+                let len = *frontier.back().expect("not empty") as usize;
+                node.extend(frontier.drain(frontier.len() - len..));
             } else {
-                for (word, value) in node.iter_mut().zip(frontier.drain(..stride)) {
-                    *word = value;
-                }
+                let len = HEADER + slots + frontier[4] as usize + 1;
+                node.extend(frontier.drain(..len));
             }
             let (index, depth, fingerprint) = header(&node);
+            let tasks = node[4] as usize;
             expanded += 1;
             if self.check.progress && expanded.is_multiple_of(1 << 14) {
-                self.progress(&mut last_progress, frontier.len() / stride);
+                self.progress(&mut last_progress, frontier.len() / node.len());
             }
             let gotos = &self.interned.gotos;
-            if node[HEADER + slots..]
+            let task_ids = HEADER + slots..HEADER + slots + tasks;
+            if node[task_ids.clone()]
                 .iter()
                 .all(|&id| gotos[id as usize].exit)
             {
@@ -330,6 +343,7 @@ impl Explorer<'_> {
                     continue;
                 }
                 self.transitions += 1;
+                spawned.clear();
                 let next = if entry.alternatives.is_some() {
                     // A choice pending from the start: resolving it is the step.
                     writes.clear();
@@ -345,6 +359,7 @@ impl Explorer<'_> {
                         goto_id,
                         depth,
                         &mut writes,
+                        &mut spawned,
                     ) {
                         Ok(next) => next,
                         Err(error) => return Some(Found::Error(error, index, task)),
@@ -355,6 +370,23 @@ impl Explorer<'_> {
                     base = base
                         .wrapping_sub(self.interned.objects[before as usize].term)
                         .wrapping_add(self.interned.objects[after as usize].term);
+                }
+                spawned_ids.clear();
+                if !spawned.is_empty() {
+                    if tasks + spawned.len() > TASK_MASK as usize {
+                        let error = crate::error::Error::from(crate::error::ErrorKind::Stopped {
+                            reason: format!(
+                                "the checker labels steps with 24-bit task ids: at most {TASK_MASK} tasks"
+                            ),
+                        });
+                        return Some(Found::Error(error, index, task));
+                    }
+                    for (i, first) in spawned.drain(..).enumerate() {
+                        let position = (tasks + i) as u32;
+                        let term = task_term(position, &first);
+                        spawned_ids.push(self.interned.goto(position, first, term));
+                        base = base.wrapping_add(term);
+                    }
                 }
                 let choices = match &self.interned.gotos[next as usize].alternatives {
                     None => 1,
@@ -375,28 +407,30 @@ impl Explorer<'_> {
                         Some(alternatives) => alternatives[alternative],
                     };
                     let successor = base.wrapping_add(self.interned.gotos[next as usize].term);
-                    if successor == fingerprint {
+                    if successor == fingerprint && spawned_ids.is_empty() {
                         continue;
                     }
                     all_self_loops = false;
                     let step_label = label(task, alternative);
-                    let build = |next_state: &mut [u32]| {
-                        next_state.copy_from_slice(&node);
+                    let build = |next_state: &mut Vec<u32>| {
+                        next_state.clear();
+                        next_state.extend_from_slice(&node[..node.len() - 1]);
                         for &(slot, _, after) in &writes {
                             next_state[HEADER + slot as usize] = after;
                         }
                         next_state[HEADER + slots + task as usize] = next;
+                        next_state.extend_from_slice(&spawned_ids);
+                        next_state.push(0);
                     };
                     if always_build {
                         build(&mut next_state);
-                        if let Some(name) =
-                            self.failed_action(&node[HEADER..], &next_state[HEADER..])
-                        {
+                        set_header(&mut next_state, slots, 0, depth + 1, successor);
+                        if let Some(name) = self.failed_action(body(&node), body(&next_state)) {
                             return Some(Found::Action(name, index, step_label));
                         }
                     }
                     let key = if self.symmetry {
-                        self.class_of(&next_state[HEADER..], successor)
+                        self.class_of(body(&next_state), successor)
                     } else {
                         successor
                     };
@@ -417,13 +451,13 @@ impl Explorer<'_> {
                     if let Some(graph) = &mut self.graph {
                         graph.edges.push((index, new_index, step_label));
                     }
-                    set_header(&mut next_state, new_index, depth + 1, successor);
-                    if let Some(found) = self.stored(new_index, &next_state[HEADER..], successor) {
+                    set_header(&mut next_state, slots, new_index, depth + 1, successor);
+                    if let Some(found) = self.stored(new_index, body(&next_state), successor) {
                         return Some(found);
                     }
                     self.depth = self.depth.max(depth + 1);
                     frontier.extend(&next_state);
-                    self.peak_frontier = self.peak_frontier.max(frontier.len() / stride);
+                    self.peak_frontier = self.peak_frontier.max(frontier.len() / next_state.len());
                 }
             }
             if all_self_loops && self.check.deadlocks {
@@ -519,6 +553,7 @@ impl Explorer<'_> {
         goto_id: u32,
         depth: u32,
         writes: &mut Vec<(u32, u32, u32)>,
+        spawned: &mut Vec<Goto>,
     ) -> Result<u32, Error> {
         // The scratch heap becomes this state (only the slots that differ are replaced).
         for (slot, (&want, have)) in slot_ids.iter().zip(scratch_ids.iter_mut()).enumerate() {
@@ -532,7 +567,8 @@ impl Explorer<'_> {
         }
         let entry = &self.interned.gotos[goto_id as usize];
         let goto = entry.goto.clone();
-        let next = step_task(scratch, task, goto, u64::from(depth))?;
+        spawned.clear();
+        let next = step_task(scratch, task, goto, u64::from(depth), spawned)?;
         let next_term = task_term(task, &next);
         let next_id = self.interned.goto(task, next, next_term);
         let entry = &self.interned.gotos[goto_id as usize];
@@ -572,7 +608,9 @@ impl Explorer<'_> {
             scratch.put_object(slot, self.interned.objects[before as usize].object.clone());
         }
         writes.retain(|&(_, before, after)| before != after);
-        if memoizable {
+        // A step that spawns tasks is not memoized: its successor's new tasks depend on how
+        // many the state has.
+        if memoizable && spawned.is_empty() {
             self.memo.insert(inputs, outputs);
         }
         Ok(next_id)
@@ -705,10 +743,11 @@ impl Explorer<'_> {
                 .iter()
                 .map(|&slot| format!("{:?}", heap.object(slot)))
                 .collect();
+            let mut spawned = Vec::new();
             let next = if goto.alternatives().is_some() {
                 goto
             } else {
-                step_task(&mut heap, task, goto, step as u64)
+                step_task(&mut heap, task, goto, step as u64, &mut spawned)
                     .expect("a recorded step replays as it ran (code gears are deterministic)")
             };
             let (next, chose) = match next.alternatives() {
@@ -738,6 +777,10 @@ impl Explorer<'_> {
                         strip_some(&after)
                     ));
                 }
+            }
+            for first in spawned {
+                changes.push(format!("started task {}: {first:?}", pending.len()));
+                pending.push(first);
             }
             trace.push(TraceStep {
                 task: task as usize,
