@@ -22,6 +22,7 @@ mod spawn;
 
 use std::panic::{self, AssertUnwindSafe};
 
+pub(crate) use check::note_handle;
 pub use check::{
     Bound, Check, Fairness, Report, TraceStep, Verdict, View, Violation, ViolationKind,
 };

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::intern::{FingerprintSet, Identity, Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
 use super::liveness::{self, Graph, Lasso};
+use super::por::{Reads, handles_in};
 use super::report::{Bound, Report, TraceStep, Verdict, Violation, ViolationKind};
 use super::view::View;
 use super::{Check, Fairness, Liveness};
@@ -114,6 +115,37 @@ struct Explorer<'w> {
     graph: Option<GraphLog>,
     /// Whether symmetry reduction is in force (not with liveness).
     symmetry: bool,
+    /// Whether partial-order reduction is in force (not with liveness or symmetry).
+    por: bool,
+    /// What the properties have read.
+    reads: Reads,
+    /// Per object id and per transition id: the slots of the handles its value holds.
+    object_handles: Vec<Option<Box<[u32]>>>,
+    goto_handles: Vec<Option<Box<[u32]>>>,
+    /// Scratch of the ample-set search.
+    ample: AmpleScratch,
+    /// States expanded through an ample set smaller than all their tasks.
+    reduced: u64,
+    /// The properties read something new after a reduction relied on their reads.
+    restart: bool,
+    /// Breadth-first: the index of the first stored state at each depth.
+    level_first: Vec<u32>,
+}
+
+#[derive(Default)]
+struct AmpleScratch {
+    /// Reach of each task: `reach[offsets[u]..offsets[u + 1]]`.
+    reach: Vec<u32>,
+    offsets: Vec<usize>,
+    /// `seen[slot] == stamp`: in the reach being built (or in the footprint).
+    seen: Vec<u32>,
+    stamp: u32,
+    queue: Vec<u32>,
+    set: Vec<u32>,
+    best: Vec<u32>,
+    in_set: Vec<bool>,
+    /// The order tasks are expanded in: the ample set first.
+    order: Vec<u32>,
 }
 
 enum Found {
@@ -148,38 +180,72 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             _ => 1,
         })
         .sum();
-    let mut explorer = Explorer {
-        world,
-        symmetry: check.symmetry.is_some() && !live,
-        check,
-        visited: if live {
-            Visited::Map(HashMap::default())
-        } else {
-            Visited::Set(FingerprintSet::default())
-        },
-        parents: Vec::new(),
-        transitions: 0,
-        depth: 0,
-        peak_frontier: 0,
-        terminal: Vec::new(),
-        interned: Interned {
-            heap_id: world.heap.id(),
-            slots: world.heap.slot_count(),
-            objects: Vec::new(),
-            object_ids: HashMap::default(),
-            gotos: Vec::new(),
-            goto_ids: HashMap::default(),
-        },
-        memo: HashMap::default(),
-        memo_next: NONE,
-        graph: live.then(|| GraphLog {
-            edges: Vec::new(),
-            labels: Labels {
-                bits: vec![Vec::new(); slots_per_property],
+    let por = check.partial_order && !live && check.symmetry.is_none();
+    if check.partial_order && !por {
+        notes.push(
+            "partial-order reduction off: it is not combined with liveness properties or symmetry reduction"
+                .to_string(),
+        );
+    }
+    let mut check = check;
+    let mut reads = Reads::new(world.heap.slot_count());
+    let mut explorer;
+    let mut found;
+    loop {
+        explorer = Explorer {
+            world,
+            symmetry: check.symmetry.is_some() && !live,
+            check,
+            visited: if live || por {
+                Visited::Map(HashMap::default())
+            } else {
+                Visited::Set(FingerprintSet::default())
             },
-        }),
-    };
-    let mut found = explorer.run();
+            parents: Vec::new(),
+            transitions: 0,
+            depth: 0,
+            peak_frontier: 0,
+            terminal: Vec::new(),
+            interned: Interned {
+                heap_id: world.heap.id(),
+                slots: world.heap.slot_count(),
+                objects: Vec::new(),
+                object_ids: HashMap::default(),
+                gotos: Vec::new(),
+                goto_ids: HashMap::default(),
+            },
+            memo: HashMap::default(),
+            memo_next: NONE,
+            graph: live.then(|| GraphLog {
+                edges: Vec::new(),
+                labels: Labels {
+                    bits: vec![Vec::new(); slots_per_property],
+                },
+            }),
+            por,
+            reads,
+            object_handles: Vec::new(),
+            goto_handles: Vec::new(),
+            ample: AmpleScratch::default(),
+            reduced: 0,
+            restart: false,
+            level_first: vec![0],
+        };
+        found = explorer.run();
+        if !explorer.restart {
+            break;
+        }
+        // The properties read a gear or task the reduction took as invisible: again, with it.
+        reads = explorer.reads.snapshot();
+        check = explorer.check;
+    }
+    if explorer.reduced > 0 {
+        notes.push(format!(
+            "partial-order reduction: {} of {} expanded states took an ample set",
+            explorer.reduced,
+            explorer.parents.len()
+        ));
+    }
     let mut graph_bytes = explorer.graph.as_ref().map_or(0, |g| {
         g.edges.capacity() * 12
             + g.labels
@@ -291,6 +357,8 @@ impl Explorer<'_> {
         if let Some(found) = self.stored(0, body(&state), fingerprint) {
             return Some(found);
         }
+        // Reads the properties make in the initial state are known before any reduction.
+        self.reads.settle();
 
         // Runs the steps the memo has not seen; holds the object of `scratch_ids` per slot.
         let mut scratch = world.heap.clone();
@@ -336,7 +404,23 @@ impl Explorer<'_> {
                 continue;
             }
             let mut all_self_loops = true;
-            for task in 0..tasks as u32 {
+            // With an ample set, its tasks come first; the rest only if the reduction fails.
+            let ample = if self.por {
+                self.ample_set(&node, slots, tasks)
+            } else {
+                None
+            };
+            let mut reduction_holds = true;
+            for position in 0..tasks {
+                if ample == Some(position) && reduction_holds {
+                    self.reduced += 1;
+                    break;
+                }
+                let task = if ample.is_some() {
+                    self.ample.order[position]
+                } else {
+                    position as u32
+                };
                 let goto_id = node[HEADER + slots + task as usize];
                 let entry = &self.interned.gotos[goto_id as usize];
                 if entry.exit {
@@ -373,6 +457,7 @@ impl Explorer<'_> {
                 }
                 spawned_ids.clear();
                 if !spawned.is_empty() {
+                    reduction_holds = false;
                     if tasks + spawned.len() > TASK_MASK as usize {
                         let error = crate::error::Error::from(crate::error::ErrorKind::Stopped {
                             reason: format!(
@@ -408,6 +493,8 @@ impl Explorer<'_> {
                     };
                     let successor = base.wrapping_add(self.interned.gotos[next as usize].term);
                     if successor == fingerprint && spawned_ids.is_empty() {
+                        // A waiting step is a disabled transition: no reduction through it.
+                        reduction_holds = false;
                         continue;
                     }
                     all_self_loops = false;
@@ -428,6 +515,10 @@ impl Explorer<'_> {
                         if let Some(name) = self.failed_action(body(&node), body(&next_state)) {
                             return Some(Found::Action(name, index, step_label));
                         }
+                        if self.por && self.reads.settle() && self.reduced > 0 {
+                            self.restart = true;
+                            return None;
+                        }
                     }
                     let key = if self.symmetry {
                         self.class_of(body(&next_state), successor)
@@ -439,6 +530,15 @@ impl Explorer<'_> {
                         if let Some(graph) = &mut self.graph {
                             graph.edges.push((index, existing, step_label));
                         }
+                        // The cycle proviso: a reduced edge must not close a cycle. Breadth-
+                        // first, an edge to a state of the next level (discovered from this
+                        // level) cannot: every cycle has an edge that does not go one level
+                        // down, and that edge is one of a fully expanded state.
+                        let next_level = self.level_first.get(depth as usize + 1).copied();
+                        if self.check.depth_first || next_level.is_none_or(|first| existing < first)
+                        {
+                            reduction_holds = false;
+                        }
                         continue;
                     }
                     if !always_build {
@@ -448,12 +548,18 @@ impl Explorer<'_> {
                         return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
                     }
                     self.parents.push((index, step_label));
+                    if self.level_first.len() == depth as usize + 1 {
+                        self.level_first.push(new_index);
+                    }
                     if let Some(graph) = &mut self.graph {
                         graph.edges.push((index, new_index, step_label));
                     }
                     set_header(&mut next_state, slots, new_index, depth + 1, successor);
                     if let Some(found) = self.stored(new_index, body(&next_state), successor) {
                         return Some(found);
+                    }
+                    if self.restart {
+                        return None;
                     }
                     self.depth = self.depth.max(depth + 1);
                     frontier.extend(&next_state);
@@ -467,6 +573,192 @@ impl Explorer<'_> {
         cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
     }
 
+    /// The slots of the handles in object `id` / transition `id`, computed once.
+    fn ensure_handles(&mut self, node: &[u32], slots: usize, tasks: usize) {
+        let heap_id = self.interned.heap_id;
+        let to_slots = |raws: Vec<crate::gear::RawGear>| -> Box<[u32]> {
+            let mut out: Vec<u32> = raws
+                .into_iter()
+                .filter(|raw| raw.owner() == heap_id && (raw.index() as usize) < slots)
+                .map(|raw| raw.index())
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            out.into()
+        };
+        for &id in &node[HEADER..HEADER + slots] {
+            let id = id as usize;
+            if self.object_handles.len() <= id {
+                self.object_handles
+                    .resize(self.interned.objects.len().max(id + 1), None);
+            }
+            if self.object_handles[id].is_none() {
+                let object = self.interned.objects[id].object.clone();
+                let raws = handles_in(|| {
+                    if let Some(object) = &object {
+                        let mut hasher = FpHasher::default();
+                        object.hash_object(&mut hasher);
+                    }
+                });
+                self.object_handles[id] = Some(to_slots(raws));
+            }
+        }
+        for &id in &node[HEADER + slots..HEADER + slots + tasks] {
+            let id = id as usize;
+            if self.goto_handles.len() <= id {
+                self.goto_handles
+                    .resize(self.interned.gotos.len().max(id + 1), None);
+            }
+            if self.goto_handles[id].is_none() {
+                let goto = &self.interned.gotos[id].goto;
+                let raws = handles_in(|| {
+                    let mut hasher = FpHasher::default();
+                    std::hash::Hash::hash(goto, &mut hasher);
+                });
+                self.goto_handles[id] = Some(to_slots(raws));
+            }
+        }
+    }
+
+    /// Looks for an ample set at `node` (see `por.rs`); if one is found, `ample.order` lists
+    /// its tasks first and then the others, and the set's size is returned.
+    fn ample_set(&mut self, node: &[u32], slots: usize, tasks: usize) -> Option<usize> {
+        let unfinished = node[HEADER + slots..HEADER + slots + tasks]
+            .iter()
+            .filter(|&&id| !self.interned.gotos[id as usize].exit)
+            .count();
+        if unfinished < 2 {
+            return None;
+        }
+        self.ensure_handles(node, slots, tasks);
+        let a = &mut self.ample;
+        if a.seen.len() < slots {
+            a.seen.resize(slots, 0);
+        }
+        // Each unfinished task's reach.
+        a.reach.clear();
+        a.offsets.clear();
+        for task in 0..tasks {
+            a.offsets.push(a.reach.len());
+            let goto_id = node[HEADER + slots + task] as usize;
+            if self.interned.gotos[goto_id].exit {
+                continue;
+            }
+            a.stamp = a.stamp.wrapping_add(1);
+            if a.stamp == 0 {
+                a.seen.fill(0);
+                a.stamp = 1;
+            }
+            a.queue.clear();
+            let start = self.goto_handles[goto_id].as_deref().unwrap_or(&[]);
+            for &slot in start {
+                if a.seen[slot as usize] != a.stamp {
+                    a.seen[slot as usize] = a.stamp;
+                    a.queue.push(slot);
+                }
+            }
+            while let Some(slot) = a.queue.pop() {
+                a.reach.push(slot);
+                let object = node[HEADER + slot as usize] as usize;
+                for &inner in self.object_handles[object].as_deref().unwrap_or(&[]) {
+                    if a.seen[inner as usize] != a.stamp {
+                        a.seen[inner as usize] = a.stamp;
+                        a.queue.push(inner);
+                    }
+                }
+            }
+        }
+        a.offsets.push(a.reach.len());
+        a.in_set.clear();
+        a.in_set.resize(tasks, false);
+        a.best.clear();
+        let gotos = &self.interned.gotos;
+        let reads = &self.reads;
+        let goto_of = |task: usize| &gotos[node[HEADER + slots + task] as usize];
+        // Whether a task's current step may be in an ample set at all.
+        let invisible = |task: usize| {
+            let entry = goto_of(task);
+            !entry.exit
+                && !reads.task_read(task)
+                && entry.memoizable
+                && entry
+                    .taken
+                    .iter()
+                    .all(|&(slot, is_mut)| !is_mut || !reads.slot_read(slot as usize))
+        };
+        for seed in 0..tasks {
+            if !invisible(seed) {
+                continue;
+            }
+            a.set.clear();
+            a.set.push(seed as u32);
+            for flag in a.in_set.iter_mut() {
+                *flag = false;
+            }
+            a.in_set[seed] = true;
+            // Footprint of the set so far, marked in `seen`.
+            a.stamp = a.stamp.wrapping_add(1);
+            if a.stamp == 0 {
+                a.seen.fill(0);
+                a.stamp = 1;
+            }
+            for &(slot, _) in goto_of(seed).taken.iter() {
+                a.seen[slot as usize] = a.stamp;
+            }
+            let mut ok = true;
+            let mut grew = true;
+            while ok && grew {
+                grew = false;
+                for u in 0..tasks {
+                    if a.in_set[u] || goto_of(u).exit {
+                        continue;
+                    }
+                    let reach = &a.reach[a.offsets[u]..a.offsets[u + 1]];
+                    if !reach.iter().any(|&slot| a.seen[slot as usize] == a.stamp) {
+                        continue;
+                    }
+                    if !invisible(u) {
+                        ok = false;
+                        break;
+                    }
+                    a.in_set[u] = true;
+                    a.set.push(u as u32);
+                    for &(slot, _) in goto_of(u).taken.iter() {
+                        a.seen[slot as usize] = a.stamp;
+                    }
+                    grew = true;
+                }
+                if a.set.len() >= unfinished || (!a.best.is_empty() && a.set.len() >= a.best.len())
+                {
+                    ok = false;
+                }
+            }
+            if ok {
+                std::mem::swap(&mut a.best, &mut a.set);
+                if a.best.len() == 1 {
+                    break;
+                }
+            }
+        }
+        if a.best.is_empty() {
+            return None;
+        }
+        a.order.clear();
+        a.order.extend_from_slice(&a.best);
+        for flag in a.in_set.iter_mut() {
+            *flag = false;
+        }
+        for &t in &a.best {
+            a.in_set[t as usize] = true;
+        }
+        for task in 0..tasks as u32 {
+            if !a.in_set[task as usize] {
+                a.order.push(task);
+            }
+        }
+        Some(a.best.len())
+    }
+
     /// The first action property false of the step from `before` to `after`.
     fn failed_action(&self, before: &[u32], after: &[u32]) -> Option<String> {
         let slots = self.world.heap.slot_count();
@@ -477,12 +769,14 @@ impl Explorer<'_> {
             slots: before_slots,
             tasks: before_tasks,
             interned: &self.interned,
+            reads: Some(&self.reads),
         };
         let after = View {
             layout: &self.world.heap,
             slots: after_slots,
             tasks: after_tasks,
             interned: &self.interned,
+            reads: Some(&self.reads),
         };
         self.check
             .actions
@@ -503,6 +797,7 @@ impl Explorer<'_> {
                     slots,
                     tasks,
                     interned: &self.interned,
+                    reads: Some(&self.reads),
                 })
             }
         }
@@ -625,11 +920,16 @@ impl Explorer<'_> {
             slots,
             tasks,
             interned: &self.interned,
+            reads: Some(&self.reads),
         };
         for (name, holds) in &self.check.invariants {
             if !holds(&view) {
                 return Some(Found::Always(name.clone(), index));
             }
+        }
+        if self.por && self.reads.settle() && self.reduced > 0 {
+            // A reduction relied on the reads as they were: start over with these.
+            self.restart = true;
         }
         let finished = tasks.iter().all(|&id| gotos[id as usize].exit);
         if let Some(graph) = &mut self.graph {

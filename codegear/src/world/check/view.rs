@@ -3,6 +3,7 @@
 use std::any::Any;
 
 use super::intern::Interned;
+use super::por::Reads;
 use crate::code::Goto;
 use crate::error::Error;
 use crate::gear::{DataGear, Gear};
@@ -18,6 +19,8 @@ pub struct View<'a> {
     /// This state's transition id per task.
     pub(super) tasks: &'a [u32],
     pub(super) interned: &'a Interned,
+    /// Where the checker records what properties read (for partial-order reduction).
+    pub(super) reads: Option<&'a Reads>,
 }
 
 impl<'a> View<'a> {
@@ -39,7 +42,11 @@ impl<'a> View<'a> {
         // Validates the handle (heap, generation, type) against the layout, which no step
         // changes; the value is this state's.
         self.layout.get(gear)?;
-        let id = self.slots[gear.raw().index() as usize];
+        let index = gear.raw().index() as usize;
+        if let Some(reads) = self.reads {
+            reads.slot(index);
+        }
+        let id = self.slots[index];
         let object = self.interned.objects[id as usize]
             .object
             .as_deref()
@@ -51,6 +58,9 @@ impl<'a> View<'a> {
 
     /// The transition `task` takes next.
     pub fn pending(&self, task: TaskId) -> &'a Goto {
+        if let Some(reads) = self.reads {
+            reads.task(task.index());
+        }
         &self.interned.gotos[self.tasks[task.index()] as usize].goto
     }
 
