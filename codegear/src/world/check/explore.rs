@@ -1,16 +1,18 @@
 //! The explorer: breadth-first (or depth-first) over collapse-compressed states, with memoized
 //! steps, and the replay of counterexamples.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::intern::{FingerprintSet, Identity, Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
+use super::frontier::Frontier;
+use super::intern::{Identity, Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
 use super::liveness::{self, Graph, Lasso};
 use super::por::{Reads, handles_in};
 use super::report::{Bound, Report, TraceStep, Verdict, Violation, ViolationKind};
 use super::view::View;
+use super::visited::{FpTable, ParentLog, Parents};
 use super::{Check, Fairness, Liveness};
 use crate::code::Goto;
 use crate::error::Error;
@@ -44,7 +46,7 @@ fn body(record: &[u32]) -> &[u32] {
 /// The visited set: fingerprints (or symmetry keys); with the state graph, each with its
 /// state's index, so that an edge to a visited state can be recorded.
 enum Visited {
-    Set(FingerprintSet),
+    Set(FpTable),
     Map(HashMap<u64, u32, BuildHasherDefault<Identity>>),
 }
 
@@ -54,8 +56,8 @@ impl Visited {
     #[inline]
     fn insert(&mut self, key: u64, index: u32) -> Result<(), u32> {
         match self {
-            Visited::Set(set) => {
-                if set.insert(key) {
+            Visited::Set(table) => {
+                if table.insert(key) {
                     Ok(())
                 } else {
                     Err(NO_PARENT)
@@ -71,9 +73,26 @@ impl Visited {
         }
     }
 
+    /// Whether the next insertion may grow the table.
+    #[inline]
+    fn near_growth(&self) -> bool {
+        match self {
+            Visited::Set(table) => table.near_growth(),
+            Visited::Map(map) => map.len() + 1 >= map.capacity(),
+        }
+    }
+
+    /// Bytes the next growth would allocate (the old table is freed after).
+    fn growth_bytes(&self) -> usize {
+        match self {
+            Visited::Set(table) => table.bytes_after_growth(),
+            Visited::Map(map) => (map.capacity().max(4) * 2) * (size_of::<(u64, u32)>() + 1),
+        }
+    }
+
     fn bytes(&self) -> usize {
         match self {
-            Visited::Set(set) => set.capacity() * (size_of::<u64>() + 1),
+            Visited::Set(table) => table.bytes(),
             Visited::Map(map) => map.capacity() * (size_of::<(u64, u32)>() + 1),
         }
     }
@@ -102,7 +121,9 @@ struct Explorer<'w> {
     check: Check,
     visited: Visited,
     /// Per stored state: (parent index, label of the step from it).
-    parents: Vec<(u32, u32)>,
+    parents: Parents,
+    /// States stored.
+    states: usize,
     transitions: u64,
     depth: u32,
     peak_frontier: usize,
@@ -130,6 +151,12 @@ struct Explorer<'w> {
     restart: bool,
     /// Breadth-first: the index of the first stored state at each depth.
     level_first: Vec<u32>,
+    /// The most memory the check held, as [`Explorer::memory`] counts it.
+    peak_bytes: usize,
+    /// Insertions since the memory was last counted.
+    uncounted: u32,
+    /// Bytes of the frontier when it held the most states.
+    peak_frontier_bytes: usize,
 }
 
 #[derive(Default)]
@@ -192,6 +219,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     let mut explorer;
     let mut found;
     loop {
+        let pairs = live || por || check.depth_first;
         explorer = Explorer {
             world,
             symmetry: check.symmetry.is_some() && !live,
@@ -199,9 +227,14 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             visited: if live || por {
                 Visited::Map(HashMap::default())
             } else {
-                Visited::Set(FingerprintSet::default())
+                Visited::Set(FpTable::new())
             },
-            parents: Vec::new(),
+            parents: if pairs {
+                Parents::Pairs(Vec::new())
+            } else {
+                Parents::Log(ParentLog::new())
+            },
+            states: 0,
             transitions: 0,
             depth: 0,
             peak_frontier: 0,
@@ -230,8 +263,14 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             reduced: 0,
             restart: false,
             level_first: vec![0],
+            peak_bytes: 0,
+            uncounted: 0,
+            peak_frontier_bytes: 0,
         };
         found = explorer.run();
+        explorer.peak_bytes = explorer
+            .peak_bytes
+            .max(explorer.memory(&Frontier::new(true, 0)));
         if !explorer.restart {
             break;
         }
@@ -242,8 +281,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     if explorer.reduced > 0 {
         notes.push(format!(
             "partial-order reduction: {} of {} expanded states took an ample set",
-            explorer.reduced,
-            explorer.parents.len()
+            explorer.reduced, explorer.states
         ));
     }
     let mut graph_bytes = explorer.graph.as_ref().map_or(0, |g| {
@@ -260,7 +298,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     {
         let analysed = Instant::now();
         let labels = log.labels;
-        let graph = Graph::from_edges(explorer.parents.len(), log.edges);
+        let graph = Graph::from_edges(explorer.states, log.edges);
         graph_bytes = graph_bytes.max(graph.bytes());
         found = explorer.liveness(&graph, &labels);
         liveness_elapsed = Some(analysed.elapsed());
@@ -270,10 +308,8 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         Some(Found::Bound(bound)) => Verdict::Incomplete(bound),
         Some(found) => Verdict::Violated(explorer.counterexample(found)),
     };
-    let states = explorer.parents.len() as u64;
-    let stored = explorer.visited.bytes()
-        + explorer.parents.capacity() * size_of::<(u32, u32)>()
-        + graph_bytes;
+    let states = explorer.states as u64;
+    let stored = explorer.visited.bytes() + explorer.parents.bytes() + graph_bytes;
     explorer.terminal.sort_unstable();
     Report {
         tasks: world.tasks(),
@@ -283,9 +319,14 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         elapsed: started.elapsed(),
         liveness_elapsed,
         bytes_per_state: stored as f64 / states.max(1) as f64,
+        total_bytes_per_state: explorer.peak_bytes.max(stored) as f64 / states.max(1) as f64,
+        max_memory: explorer.check.max_memory,
         peak_frontier: explorer.peak_frontier,
-        frontier_bytes_per_state: (HEADER + world.heap.slot_count() + world.tasks() + 1)
-            * size_of::<u32>(),
+        frontier_bytes_per_state: if explorer.peak_frontier == 0 {
+            0.0
+        } else {
+            explorer.peak_frontier_bytes as f64 / explorer.peak_frontier as f64
+        },
         interned: (
             explorer.interned.objects.len() + explorer.interned.gotos.len(),
             explorer.interned.bytes(),
@@ -353,7 +394,7 @@ impl Explorer<'_> {
         set_header(&mut state, slots, 0, 0, fingerprint);
         let key = self.class_of(body(&state), fingerprint);
         let _ = self.visited.insert(key, 0);
-        self.parents.push((NO_PARENT, 0));
+        self.states = 1;
         if let Some(found) = self.stored(0, body(&state), fingerprint) {
             return Some(found);
         }
@@ -363,8 +404,8 @@ impl Explorer<'_> {
         // Runs the steps the memo has not seen; holds the object of `scratch_ids` per slot.
         let mut scratch = world.heap.clone();
         let mut scratch_ids: Vec<u32> = state[HEADER..HEADER + slots].to_vec();
-        let mut frontier: VecDeque<u32> = VecDeque::new();
-        frontier.extend(&state);
+        let mut frontier = Frontier::new(self.check.depth_first, slots);
+        frontier.push(&state);
         let mut node: Vec<u32> = Vec::with_capacity(state.len());
         let mut next_state: Vec<u32> = Vec::with_capacity(state.len());
         // (slot, object id before, after) of the gears the current step wrote.
@@ -376,20 +417,19 @@ impl Explorer<'_> {
         let mut expanded: u64 = 0;
         let mut cut = false;
         let always_build = self.symmetry || !self.check.actions.is_empty();
+        let mut first = true;
         while !frontier.is_empty() {
-            node.clear();
-            if self.check.depth_first {
-                let len = *frontier.back().expect("not empty") as usize;
-                node.extend(frontier.drain(frontier.len() - len..));
-            } else {
-                let len = HEADER + slots + frontier[4] as usize + 1;
-                node.extend(frontier.drain(..len));
+            // The previous node is done (breadth-first parent links count children per node).
+            if !first {
+                self.parents.expanded();
             }
+            first = false;
+            frontier.pop(&mut node, self.check.depth_first, slots);
             let (index, depth, fingerprint) = header(&node);
             let tasks = node[4] as usize;
             expanded += 1;
             if self.check.progress && expanded.is_multiple_of(1 << 14) {
-                self.progress(&mut last_progress, frontier.len() / node.len());
+                self.progress(&mut last_progress, frontier.len());
             }
             let gotos = &self.interned.gotos;
             let task_ids = HEADER + slots..HEADER + slots + tasks;
@@ -525,7 +565,19 @@ impl Explorer<'_> {
                     } else {
                         successor
                     };
-                    let new_index = self.parents.len() as u32;
+                    let new_index = self.states as u32;
+                    self.uncounted += 1;
+                    if self.uncounted >= 4096 || self.visited.near_growth() {
+                        self.uncounted = 0;
+                        // Counted before the tables grow: a check ends with a verdict, not
+                        // with the allocator failing.
+                        let now = self.memory(&frontier);
+                        self.peak_bytes = self.peak_bytes.max(now);
+                        let growth = self.visited.growth_bytes() + frontier.capacity_bytes();
+                        if now + growth > self.check.max_memory {
+                            return Some(Found::Bound(Bound::MaxMemory(self.check.max_memory)));
+                        }
+                    }
                     if let Err(existing) = self.visited.insert(key, new_index) {
                         if let Some(graph) = &mut self.graph {
                             graph.edges.push((index, existing, step_label));
@@ -544,10 +596,11 @@ impl Explorer<'_> {
                     if !always_build {
                         build(&mut next_state);
                     }
-                    if self.parents.len() >= self.check.max_states {
+                    if self.states >= self.check.max_states {
                         return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
                     }
-                    self.parents.push((index, step_label));
+                    self.parents.child(index, step_label);
+                    self.states += 1;
                     if self.level_first.len() == depth as usize + 1 {
                         self.level_first.push(new_index);
                     }
@@ -562,8 +615,11 @@ impl Explorer<'_> {
                         return None;
                     }
                     self.depth = self.depth.max(depth + 1);
-                    frontier.extend(&next_state);
-                    self.peak_frontier = self.peak_frontier.max(frontier.len() / next_state.len());
+                    frontier.push(&next_state);
+                    if frontier.len() > self.peak_frontier {
+                        self.peak_frontier = frontier.len();
+                        self.peak_frontier_bytes = frontier.used_bytes();
+                    }
                 }
             }
             if all_self_loops && self.check.deadlocks {
@@ -571,6 +627,30 @@ impl Explorer<'_> {
             }
         }
         cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
+    }
+
+    /// The bytes the check holds: visited states, parent links, the frontier, intern and memo
+    /// tables, the state graph and the reduction's caches.
+    fn memory(&self, frontier: &Frontier) -> usize {
+        let graph = self.graph.as_ref().map_or(0, |g| {
+            g.edges.capacity() * 12
+                + g.labels
+                    .bits
+                    .iter()
+                    .map(|b| b.capacity() * 8)
+                    .sum::<usize>()
+        });
+        let handles = |cache: &Vec<Option<Box<[u32]>>>| {
+            cache.capacity() * 16 + cache.iter().flatten().map(|h| h.len() * 4).sum::<usize>()
+        };
+        self.visited.bytes()
+            + self.parents.bytes()
+            + frontier.capacity_bytes()
+            + self.interned.bytes()
+            + self.memo.capacity() * (size_of::<(StepInputs, StepOutputs)>() + 1)
+            + graph
+            + handles(&self.object_handles)
+            + handles(&self.goto_handles)
     }
 
     /// The slots of the handles in object `id` / transition `id`, computed once.
@@ -965,7 +1045,7 @@ impl Explorer<'_> {
     fn liveness(&self, graph: &Graph, labels: &Labels) -> Option<Found> {
         let strong = self.check.fairness == Fairness::Strong;
         let tasks = self.world.tasks();
-        let states = self.parents.len() as u32;
+        let states = self.states as u32;
         let mut slot = 0;
         for (name, property) in &self.check.liveness {
             let lasso = match property {
@@ -994,26 +1074,14 @@ impl Explorer<'_> {
             *last = Instant::now();
             eprintln!(
                 "check: {} states, {} transitions, depth {}, frontier {}",
-                self.parents.len(),
-                self.transitions,
-                self.depth,
-                frontier
+                self.states, self.transitions, self.depth, frontier
             );
         }
     }
 
     /// The step labels from the initial state to stored state `index`.
-    fn path(&self, mut index: u32) -> Vec<u32> {
-        let mut labels = Vec::new();
-        while let Some(&(parent, label)) = self.parents.get(index as usize) {
-            if parent == NO_PARENT {
-                break;
-            }
-            labels.push(label);
-            index = parent;
-        }
-        labels.reverse();
-        labels
+    fn path(&self, index: u32) -> Vec<u32> {
+        self.parents.path(index)
     }
 
     /// Replays `path` (step labels) from the initial state, printing each step with what it

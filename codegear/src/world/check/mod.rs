@@ -50,11 +50,13 @@
 //! partial-order reduction.
 
 mod explore;
+mod frontier;
 mod intern;
 mod liveness;
 mod por;
 mod report;
 mod view;
+mod visited;
 
 use std::fmt;
 
@@ -122,6 +124,7 @@ pub struct Check {
     pub(super) actions: Vec<(String, Action)>,
     pub(super) fairness: Fairness,
     pub(super) partial_order: bool,
+    pub(super) max_memory: usize,
 }
 
 impl Default for Check {
@@ -152,6 +155,7 @@ impl fmt::Debug for Check {
             )
             .field("fairness", &self.fairness)
             .field("partial_order", &self.partial_order)
+            .field("max_memory", &self.max_memory)
             .finish()
     }
 }
@@ -177,7 +181,18 @@ impl Check {
             actions: Vec::new(),
             fairness: Fairness::Weak,
             partial_order: false,
+            max_memory: default_memory_budget(),
         }
+    }
+
+    /// Stops with [`Verdict::Incomplete`] ([`Bound::MaxMemory`]) before the check's own memory
+    /// (visited states, parent links, frontier, intern and memo tables, state graph) would
+    /// grow past `bytes`. The default is derived from the machine: half of the smaller of the
+    /// physical memory and the process's address-space limit (`RLIMIT_AS`), so that a check
+    /// ends with a verdict instead of the allocator aborting the process.
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.max_memory = bytes.max(1 << 20);
+        self
     }
 
     /// Partial-order reduction from step footprints (default: off): at each state, only the
@@ -316,6 +331,30 @@ impl Check {
         self.terminal_states = keep;
         self
     }
+}
+
+/// Half of the smaller of physical memory (`/proc/meminfo`) and the address-space limit
+/// (`/proc/self/limits`); 4 GiB where neither can be read.
+fn default_memory_budget() -> usize {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let physical = read("/proc/meminfo").and_then(|info| {
+        let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib.saturating_mul(1024))
+    });
+    let address_space = read("/proc/self/limits").and_then(|limits| {
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max address space"))?;
+        // "Max address space  <soft>  <hard>  bytes": the soft limit, or "unlimited".
+        line.split_whitespace().nth(3)?.parse::<u64>().ok()
+    });
+    let smaller = match (physical, address_space) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => 8 << 30,
+    };
+    usize::try_from(smaller / 2).unwrap_or(usize::MAX)
 }
 
 // The workers of a check share it: its closures are `Send + Sync`.
