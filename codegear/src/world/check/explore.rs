@@ -73,6 +73,13 @@ impl Visited {
         }
     }
 
+    #[inline]
+    fn prefetch(&self, key: u64) {
+        if let Visited::Set(table) = self {
+            table.prefetch(key);
+        }
+    }
+
     /// Whether the next insertion may grow the table.
     #[inline]
     fn near_growth(&self) -> bool {
@@ -157,6 +164,8 @@ struct Explorer<'w> {
     uncounted: u32,
     /// Bytes of the frontier when it held the most states.
     peak_frontier_bytes: usize,
+    /// Scratch of [`Explorer::prefetch_successors`].
+    prefetch_writes: Vec<(u32, u32, u32)>,
 }
 
 #[derive(Default)]
@@ -266,6 +275,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             peak_bytes: 0,
             uncounted: 0,
             peak_frontier_bytes: 0,
+            prefetch_writes: Vec::new(),
         };
         found = explorer.run();
         explorer.peak_bytes = explorer
@@ -413,6 +423,13 @@ impl Explorer<'_> {
         // The tasks the current step spawned, and their ids and terms in the successor.
         let mut spawned: Vec<Goto> = Vec::new();
         let mut spawned_ids: Vec<u32> = Vec::new();
+        // Per task of the node being expanded: its memoized step (next transition, or `NONE`
+        // if it has to run) and its writes, found in a first pass that prefetches the
+        // successors' slots of the visited table.
+        let mut pre_next: Vec<u32> = Vec::new();
+        let mut pre_writes: Vec<(u32, u32, u32)> = Vec::new();
+        let mut pre_ranges: Vec<(u32, u32)> = Vec::new();
+        let prefetching = matches!(self.visited, Visited::Set(_)) && !self.symmetry;
         let mut last_progress = Instant::now();
         let mut expanded: u64 = 0;
         let mut cut = false;
@@ -443,6 +460,17 @@ impl Explorer<'_> {
                 cut = true;
                 continue;
             }
+            if prefetching {
+                self.prefetch_successors(
+                    &node,
+                    slots,
+                    tasks,
+                    fingerprint,
+                    &mut pre_next,
+                    &mut pre_writes,
+                    &mut pre_ranges,
+                );
+            }
             let mut all_self_loops = true;
             // With an ample set, its tasks come first; the rest only if the reduction fails.
             let ample = if self.por {
@@ -472,6 +500,13 @@ impl Explorer<'_> {
                     // A choice pending from the start: resolving it is the step.
                     writes.clear();
                     goto_id
+                } else if let Some(&next) = pre_next.get(task as usize)
+                    && next != NONE
+                {
+                    let (start, end) = pre_ranges[task as usize];
+                    writes.clear();
+                    writes.extend_from_slice(&pre_writes[start as usize..end as usize]);
+                    next
                 } else if self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes) {
                     self.memo_next
                 } else {
@@ -837,6 +872,61 @@ impl Explorer<'_> {
             }
         }
         Some(a.best.len())
+    }
+
+    /// The first pass over a node's tasks: looks up each step in the memo, records it, and
+    /// prefetches where each successor's fingerprint would be in the visited table.
+    #[allow(clippy::too_many_arguments)]
+    fn prefetch_successors(
+        &mut self,
+        node: &[u32],
+        slots: usize,
+        tasks: usize,
+        fingerprint: u64,
+        pre_next: &mut Vec<u32>,
+        pre_writes: &mut Vec<(u32, u32, u32)>,
+        pre_ranges: &mut Vec<(u32, u32)>,
+    ) {
+        pre_next.clear();
+        pre_writes.clear();
+        pre_ranges.clear();
+        let mut writes = std::mem::take(&mut self.prefetch_writes);
+        for task in 0..tasks {
+            let goto_id = node[HEADER + slots + task];
+            let entry = &self.interned.gotos[goto_id as usize];
+            if entry.exit
+                || entry.alternatives.is_some()
+                || !self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes)
+            {
+                pre_next.push(NONE);
+                pre_ranges.push((0, 0));
+                continue;
+            }
+            let next = self.memo_next;
+            let start = pre_writes.len() as u32;
+            pre_writes.extend_from_slice(&writes);
+            pre_ranges.push((start, pre_writes.len() as u32));
+            pre_next.push(next);
+            let mut base = fingerprint.wrapping_sub(self.interned.gotos[goto_id as usize].term);
+            for &(_, before, after) in &writes {
+                base = base
+                    .wrapping_sub(self.interned.objects[before as usize].term)
+                    .wrapping_add(self.interned.objects[after as usize].term);
+            }
+            match &self.interned.gotos[next as usize].alternatives {
+                None => self
+                    .visited
+                    .prefetch(base.wrapping_add(self.interned.gotos[next as usize].term)),
+                Some(alternatives) => {
+                    for &alternative in alternatives.iter() {
+                        self.visited.prefetch(
+                            base.wrapping_add(self.interned.gotos[alternative as usize].term),
+                        );
+                    }
+                }
+            }
+        }
+        self.prefetch_writes = writes;
     }
 
     /// The first action property false of the step from `before` to `after`.
