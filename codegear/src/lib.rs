@@ -123,7 +123,7 @@ mod world;
 
 pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind};
 pub use context::{Context, Exit};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, PoolFailure};
 pub use gear::{
     DataGear, DataGearInfo, Gear, GearTarget, Implements, Interface, InterfaceInfo, Mut, RawGear,
     Ref,
@@ -142,8 +142,8 @@ pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
 /// Everything a module of code gears needs: `use codegear::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Check, Context, Gear, Goto, Mut, Next, Parallel, Ref, World, code_gear, data_gear, goto,
-        interface, next, par_goto,
+        Check, Context, Error, Gear, Goto, Mut, Next, Parallel, Ref, World, code_gear, data_gear,
+        goto, interface, next, par_goto,
     };
 }
 

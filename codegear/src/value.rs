@@ -178,25 +178,14 @@ pub struct Args {
 unsafe impl Send for Args {}
 
 /// The error when a stored value is taken as a type it does not have.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected arguments `{expected}`, found `{found}`")]
 pub struct TypeMismatch {
     /// The type that was asked for.
     pub expected: &'static str,
     /// The type that was stored.
     pub found: &'static str,
 }
-
-impl fmt::Display for TypeMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "expected arguments `{}`, found `{}`",
-            self.expected, self.found
-        )
-    }
-}
-
-impl std::error::Error for TypeMismatch {}
 
 impl Args {
     /// Stores `value`, inline if it fits.

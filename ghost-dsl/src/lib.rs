@@ -43,6 +43,8 @@ pub use message::{
     CpuAvailable, CpuNotIdle, CpuTick, Message, MessageKind, Payload, TaskAffinityChanged,
     TaskBlocked, TaskDead, TaskDeparted, TaskNew, TaskPreempt, TaskWakeup, TaskYield,
 };
+/// Why a generated scheduler's run failed (also at [`scheduler::Error`]).
+pub use scheduler::{Error, TransitionError};
 pub use topology::{Cpu, PerCpu, Topology, TopologyError};
 pub use txn::{CommitFlags, RunFlags, RunRequestOptions, TxnState};
 
@@ -61,7 +63,7 @@ pub mod prelude {
     };
     // The scheduler DSL (ghost-dsl/src/scheduler).
     pub use crate::ghost_scheduler;
-    pub use crate::scheduler::{Cx, FullAgent, Scheduler, Task, TaskState};
+    pub use crate::scheduler::{Cx, Error, FullAgent, Scheduler, Task, TaskState};
     pub use crate::{
         AgentRpcArgs, AgentRpcResponse, CpuAvailable, CpuNotIdle, TaskAffinityChanged,
     };

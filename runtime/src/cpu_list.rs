@@ -403,7 +403,8 @@ impl ExactSizeIterator for Iter {}
 impl FusedIterator for Iter {}
 
 /// A CPU number at or beyond [`MAX_CPUS`] was given where a [`CpuList`] member was needed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("CPU {cpu} is out of range (a CpuList holds CPUs below MAX_CPUS = {MAX_CPUS})")]
 pub struct CpuOutOfRange {
     cpu: usize,
 }
@@ -414,18 +415,6 @@ impl CpuOutOfRange {
         self.cpu
     }
 }
-
-impl fmt::Display for CpuOutOfRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "CPU {} is out of range (a CpuList holds CPUs below MAX_CPUS = {MAX_CPUS})",
-            self.cpu
-        )
-    }
-}
-
-impl std::error::Error for CpuOutOfRange {}
 
 /// Parses a Linux cpulist such as `"0-3,8,10-11"` (ghOSt's `ParseCpuStr`).
 ///
@@ -562,7 +551,8 @@ pub enum CpuListParseErrorKind {
 ///
 /// `Display` quotes the input and points at the part, e.g.
 /// `invalid CPU list "3-1": range "3-1" at byte 0 is reversed (write "1-3")`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", fmt::from_fn(|f| self.render(f)))]
 pub struct CpuListParseError {
     input: String,
     span: Range<usize>,
@@ -603,8 +593,8 @@ impl CpuListParseError {
     }
 }
 
-impl fmt::Display for CpuListParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl CpuListParseError {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use CpuListParseErrorKind as Kind;
         write!(f, "invalid CPU list {:?}: ", self.input)?;
         let (part, at) = (self.part(), self.span.start);
@@ -644,56 +634,34 @@ impl fmt::Display for CpuListParseError {
     }
 }
 
-impl std::error::Error for CpuListParseError {}
-
 /// Why pinning the calling thread or reading its affinity failed.
 ///
-/// The OS error, where there is one, is part of the `Display` text and is not repeated as
-/// [`source`](std::error::Error::source).
-#[derive(Debug)]
+/// The OS error, where there is one, is the [`source`](std::error::Error::source); `Display`
+/// says which call failed and does not repeat it.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AffinityError {
     /// [`CpuList::pin_current_thread`] was given an empty list; no system call was made.
+    #[error("cannot pin the current thread to an empty CPU list")]
     EmptyList,
     /// `sched_setaffinity` failed, typically `EINVAL` because none of `cpus` is online and
     /// allowed for this thread (cgroup cpuset).
+    #[error("cannot pin the current thread to CPUs \"{cpus}\": sched_setaffinity failed")]
     SetAffinity {
         /// The list the thread was to be pinned to.
         cpus: CpuList,
         /// The OS error.
+        #[source]
         error: io::Error,
     },
     /// `sched_getaffinity` failed.
+    #[error("cannot read the current thread's CPU affinity: sched_getaffinity failed")]
     GetAffinity {
         /// The OS error.
+        #[source]
         error: io::Error,
     },
     /// The thread may run on a CPU at or beyond [`MAX_CPUS`], which a [`CpuList`] cannot hold.
-    OutOfRange(CpuOutOfRange),
+    #[error("the current thread's CPU affinity does not fit in a CpuList")]
+    OutOfRange(#[source] CpuOutOfRange),
 }
-
-impl fmt::Display for AffinityError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AffinityError::EmptyList => {
-                f.write_str("cannot pin the current thread to an empty CPU list")
-            }
-            AffinityError::SetAffinity { cpus, error } => write!(
-                f,
-                "cannot pin the current thread to CPUs \"{cpus}\": sched_setaffinity failed: {error}"
-            ),
-            AffinityError::GetAffinity { error } => write!(
-                f,
-                "cannot read the current thread's CPU affinity: sched_getaffinity failed: {error}"
-            ),
-            AffinityError::OutOfRange(e) => {
-                write!(
-                    f,
-                    "the current thread's CPU affinity does not fit in a CpuList: {e}"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for AffinityError {}
