@@ -125,6 +125,14 @@ struct Placed {
     task: Option<u32>,
 }
 
+// The promise of the boxing: a stub's `Result<Goto, Error>` costs no more than its `Goto` (the
+// trampoline's hot path moves one per transition). `Error` is one pointer.
+static_assertions::const_assert_eq!(
+    std::mem::size_of::<Result<crate::Goto, Error>>(),
+    std::mem::size_of::<crate::Goto>()
+);
+static_assertions::assert_eq_size!(Error, usize);
+
 impl Error {
     /// An error of `kind`, not yet placed.
     pub fn new(kind: ErrorKind) -> Self {
