@@ -110,6 +110,13 @@
 //! linked (used by something, or `use that_crate as _;`), or its gears are missing from the
 //! tables. Running a `Goto` works regardless; only `describe()`, metas by selector and ids need
 //! the tables.
+//!
+//! # Platform
+//!
+//! Built and tested on Linux (x86-64), the only system the workspace's CI runs. codegear itself
+//! needs nothing Linux-specific (the context, the meta level, the checker and parallel runs use
+//! `std` only; pinning a parallel run's workers is the one call that reports
+//! `AffinityError::Unsupported` elsewhere).
 
 mod code;
 mod context;

@@ -22,6 +22,12 @@
 //! | `TaskAllocator`, `T state_[MAX_CPUS]`  | [`TaskAllocator`], [`PerCpu`]                   |
 //!
 //! The ABI an agent uses is described in the crate's `API.md` and in [`agent`]'s documentation.
+//!
+//! # Platform
+//!
+//! Built and tested on Linux (x86-64). The enclave is simulated, so the crate needs no kernel
+//! support; [`Topology::from_sysfs`] reads Linux's sysfs and fails with a [`TopologyError`]
+//! elsewhere, while [`Topology::test`] and the simulator work anywhere.
 
 pub mod agent;
 mod alloc;

@@ -48,11 +48,23 @@
 //!   calls an exported function from inside an `offload!` block. Returning a reference or raw
 //!   pointer from an exported function is a compile error: friend code cannot use hakase memory.
 //!
+//! # Platform
+//!
+//! Linux only: friends are pinned with `sched_setaffinity` and sandboxed with seccomp-BPF,
+//! neither of which exists elsewhere; on another system this crate does not compile (it says
+//! so). codegear and ghost-dsl, which need neither, build anywhere `std` does.
+//!
 //! # Memory
 //!
 //! Friends and the hakase are threads of one process here, so unlike Toshokan's friends, a
 //! friend could dereference a hakase address; the compile-time rule against exported functions
 //! returning references or pointers keeps code honest for the real asymmetric setting.
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "offload runs on Linux only: friends are pinned with sched_setaffinity and sandboxed with \
+     seccomp-BPF (see the README's \"Platforms\")"
+);
 
 mod call;
 mod friend;

@@ -29,7 +29,11 @@ use std::iter::FusedIterator;
 use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Range, Sub, SubAssign};
 use std::str::FromStr;
 
+// Thread affinity is Linux's (sched_setaffinity); elsewhere the two calls that need it return
+// `AffinityError::Unsupported` and everything else in this module works.
+#[cfg(target_os = "linux")]
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+#[cfg(target_os = "linux")]
 use nix::unistd::Pid;
 
 /// The number of CPUs a [`CpuList`] can hold: CPUs `0..MAX_CPUS`. Same bound as ghOSt.
@@ -40,6 +44,7 @@ const WORDS: usize = MAX_CPUS / WORD_BITS;
 
 // Converting to nix's CpuSet relies on every CpuList fitting in it; checked here rather than at
 // each `CpuSet::set`.
+#[cfg(target_os = "linux")]
 const _: () = assert!(MAX_CPUS <= CpuSet::count());
 const _: () = assert!(MAX_CPUS.is_multiple_of(WORD_BITS));
 
@@ -204,11 +209,20 @@ impl CpuList {
     ///
     /// [`AffinityError::EmptyList`] for an empty list, without a system call;
     /// [`AffinityError::SetAffinity`] if the kernel refuses, e.g. `EINVAL` when no CPU of the
-    /// list is online and allowed for the thread.
+    /// list is online and allowed for the thread; [`AffinityError::Unsupported`] on a system
+    /// other than Linux.
     pub fn pin_current_thread(&self) -> Result<(), AffinityError> {
         if self.is_empty() {
             return Err(AffinityError::EmptyList);
         }
+        #[cfg(not(target_os = "linux"))]
+        return Err(AffinityError::Unsupported);
+        #[cfg(target_os = "linux")]
+        self.pin_current_thread_linux()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn pin_current_thread_linux(&self) -> Result<(), AffinityError> {
         let mut set = CpuSet::new();
         for cpu in self {
             set.set(cpu)
@@ -226,8 +240,17 @@ impl CpuList {
     /// # Errors
     ///
     /// [`AffinityError::GetAffinity`] if the system call fails; [`AffinityError::OutOfRange`] if
-    /// the thread may run on a CPU `>= MAX_CPUS`, rather than silently dropping that CPU.
+    /// the thread may run on a CPU `>= MAX_CPUS`, rather than silently dropping that CPU;
+    /// [`AffinityError::Unsupported`] on a system other than Linux.
     pub fn current_thread_affinity() -> Result<CpuList, AffinityError> {
+        #[cfg(not(target_os = "linux"))]
+        return Err(AffinityError::Unsupported);
+        #[cfg(target_os = "linux")]
+        Self::current_thread_affinity_linux()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn current_thread_affinity_linux() -> Result<CpuList, AffinityError> {
         let set =
             sched_getaffinity(Pid::from_raw(0)).map_err(|errno| AffinityError::GetAffinity {
                 error: io::Error::from(errno),
@@ -664,4 +687,10 @@ pub enum AffinityError {
     /// The thread may run on a CPU at or beyond [`MAX_CPUS`], which a [`CpuList`] cannot hold.
     #[error("the current thread's CPU affinity does not fit in a CpuList")]
     OutOfRange(#[source] CpuOutOfRange),
+    /// Not on Linux: gears sets thread affinity with Linux's `sched_setaffinity` only.
+    #[error(
+        "thread affinity is supported on Linux only (sched_setaffinity); this is {}",
+        std::env::consts::OS
+    )]
+    Unsupported,
 }
