@@ -187,9 +187,10 @@ impl Check {
 
     /// Stops with [`Verdict::Incomplete`] ([`Bound::MaxMemory`]) before the check's own memory
     /// (visited states, parent links, frontier, intern and memo tables, state graph) would
-    /// grow past `bytes`. The default is derived from the machine: half of the smaller of the
-    /// physical memory and the process's address-space limit (`RLIMIT_AS`), so that a check
-    /// ends with a verdict instead of the allocator aborting the process.
+    /// grow past `bytes`. The default is derived from the machine when the check is built:
+    /// half of the smaller of the physical memory and the address space left under the
+    /// process's limit (`RLIMIT_AS`), so that a check ends with a verdict instead of the
+    /// allocator aborting the process.
     pub fn max_memory(mut self, bytes: usize) -> Self {
         self.max_memory = bytes.max(1 << 20);
         self
@@ -333,21 +334,28 @@ impl Check {
     }
 }
 
-/// Half of the smaller of physical memory (`/proc/meminfo`) and the address-space limit
-/// (`/proc/self/limits`); 4 GiB where neither can be read.
+/// Half of the smaller of physical memory (`/proc/meminfo`) and the address space left under
+/// the process's limit (`RLIMIT_AS` from `/proc/self/limits`, minus `VmSize` from
+/// `/proc/self/status`); 4 GiB where neither can be read.
 fn default_memory_budget() -> usize {
     let read = |path: &str| std::fs::read_to_string(path).ok();
-    let physical = read("/proc/meminfo").and_then(|info| {
-        let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib.saturating_mul(1024))
-    });
+    let field_kib = |text: &str, name: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let physical = read("/proc/meminfo")
+        .and_then(|info| field_kib(&info, "MemTotal:"))
+        .map(|kib| kib.saturating_mul(1024));
     let address_space = read("/proc/self/limits").and_then(|limits| {
         let line = limits
             .lines()
             .find(|l| l.starts_with("Max address space"))?;
         // "Max address space  <soft>  <hard>  bytes": the soft limit, or "unlimited".
-        line.split_whitespace().nth(3)?.parse::<u64>().ok()
+        let limit: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+        let used = read("/proc/self/status")
+            .and_then(|status| field_kib(&status, "VmSize:"))
+            .map_or(0, |kib| kib.saturating_mul(1024));
+        Some(limit.saturating_sub(used))
     });
     let smaller = match (physical, address_space) {
         (Some(a), Some(b)) => a.min(b),
