@@ -36,13 +36,3 @@ fn reduction_keeps_verdicts_and_cuts_states() {
         }
     }
 }
-
-#[test]
-#[ignore = "profiling aid: cargo test --release -p gears-examples --test dpp_por profile -- --ignored"]
-fn profile() {
-    let t = table(7, 1, Order::Fixed);
-    for _ in 0..3 {
-        let report = t.check(Check::new());
-        println!("{report}");
-    }
-}

@@ -1,24 +1,28 @@
 //! [`World::check`]: breadth-first (or depth-first) exploration of every interleaving of the
-//! tasks' code-gear steps, with deadlock detection, `always` invariants, panics as violations,
-//! bounds, and shortest counterexamples.
+//! tasks' code-gear steps (and of every alternative of a `choose!`), with deadlock detection,
+//! `always` invariants, action properties, liveness under fairness, panics as violations,
+//! bounds (states, depth, memory), partial-order and symmetry reduction, and shortest
+//! counterexamples that show what each step changed.
 //!
 //! # Storage
 //!
-//! Visited states are kept as 64-bit fingerprints (see `fingerprint.rs`) in a hash set, plus one
-//! `(parent, task)` pair per state for traces: about 17-26 bytes per state whatever the state's
-//! size (the figure is in the report), so memory is bounded by `max_states` and not by the
-//! program. A trace is rebuilt by replaying the recorded task choices from the initial state,
-//! which is exact because a code gear is a function of its inputs. (Code gears that read clocks
-//! or randomness are outside what the checker can explore.)
+//! Visited states are kept as 64-bit fingerprints (see `fingerprint.rs`; stable across worlds
+//! and processes) in a dense table, and breadth-first parent links as children counts (see
+//! `visited.rs`): about 11 bytes per state whatever the state's size (the figure is in the
+//! report, with everything else the check held). A trace is rebuilt by replaying the recorded
+//! steps (task and alternative) from the initial state, which is exact because a code gear is
+//! a function of its inputs. (Code gears that read clocks or randomness are outside what the
+//! checker can explore.) Liveness checks and partial-order reduction need each state's index,
+//! and keep a map and explicit parent pairs instead (liveness also the edges).
 //!
 //! # The frontier: collapse compression
 //!
 //! States waiting to be expanded are not kept as heaps. Every distinct data-gear value of a slot
 //! and every distinct pending transition of a task is stored once, in an intern table, and a
-//! state is the row of their ids: `slots + tasks` u32s in one flat queue (SPIN's "collapse
-//! compression"). Programs have few distinct values per component (a fork is free or held by
-//! one of two philosophers), so the tables stay small and hot, and the frontier costs a few
-//! bytes per component with no allocation per state.
+//! state is the row of their ids (SPIN's "collapse compression"). Programs have few distinct
+//! values per component (a fork is free or held by one of two philosophers), so the tables stay
+//! small and hot. Breadth-first, each row is queued as its difference from the row queued before
+//! it (see `frontier.rs`): 15-20 bytes per state, also with 64 tasks.
 //!
 //! # One step's successor: memoized
 //!
@@ -29,25 +33,26 @@
 //! `(next transition id, ids of the gears afterwards)`, kept in a memo table. A program has few
 //! distinct local steps (a philosopher picking up a free fork) and many global states, so almost
 //! every step is a table lookup; the successor's fingerprint is the parent's with the changed
-//! components' terms swapped.
+//! components' terms swapped. A first pass over a state's tasks does the lookups and prefetches
+//! the successors' slots of the visited table.
 //!
 //! A step the memo has not seen runs on one scratch heap that holds the state being expanded
 //! (the slots whose ids differ from it are replaced). The gears it wrote, copied on write, are
 //! interned, and the slots are put back for the next step. A step that takes more than
-//! `MAX_TAKEN` gears is never memoized and always runs this way.
+//! `MAX_TAKEN` gears, or that starts tasks, is never memoized and always runs this way.
 //!
 //! # Symmetry
 //!
 //! With [`Check::symmetry`], the visited set stores the user's key of a state's symmetry class
 //! instead of its fingerprint. Steps, traces and deadlock detection still use real states.
-
 //!
 //! # Layout
 //!
 //! `mod.rs` is the builder ([`Check`]); `view.rs` the state as properties see it ([`View`]);
 //! `report.rs` the outcome and its printing ([`Report`]); `intern.rs` the intern and memo tables;
-//! `explore.rs` the explorer; `liveness.rs` fair-cycle detection on the stored graph; `por.rs`
-//! partial-order reduction.
+//! `explore.rs` the explorer; `visited.rs` the fingerprint table and parent links;
+//! `frontier.rs` the queue; `liveness.rs` fair-cycle detection on the stored graph (the
+//! algorithm is documented there); `por.rs` partial-order reduction (its rules are there).
 
 mod explore;
 mod frontier;
@@ -161,8 +166,8 @@ impl fmt::Debug for Check {
 }
 
 impl Check {
-    /// Default bound on stored states: about 170 MB of fingerprints and parents, plus the
-    /// frontier.
+    /// Default bound on stored states: about 110 MB of fingerprints and parent links, plus the
+    /// frontier (the memory budget, [`Check::max_memory`], bounds the whole).
     pub const DEFAULT_MAX_STATES: usize = 10_000_000;
 
     /// Breadth-first, deadlocks reported, no invariants, at most
