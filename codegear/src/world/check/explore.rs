@@ -1229,10 +1229,9 @@ impl Explorer<'_> {
                 if after != before[i] {
                     let name = heap.object(slot).map_or("gear", |o| o.info().name);
                     changes.push(format!(
-                        "{name}#{}.{slot}: {} → {}",
+                        "{name}#{}.{slot}: {}",
                         heap.id(),
-                        strip_some(&before[i]),
-                        strip_some(&after)
+                        describe_change(strip_some(&before[i]), strip_some(&after))
                     ));
                 }
             }
@@ -1323,10 +1322,91 @@ impl Explorer<'_> {
     }
 }
 
+/// `old → new`; for two values printed as the same struct (`Name { a: .., b: .. }`), only the
+/// fields that differ: `b: old → new`.
+fn describe_change(before: &str, after: &str) -> String {
+    match (struct_fields(before), struct_fields(after)) {
+        (Some((name_a, a)), Some((name_b, b))) if name_a == name_b && a.len() == b.len() => {
+            let changed: Vec<String> = a
+                .iter()
+                .zip(&b)
+                .filter(|(x, y)| x != y)
+                .map(|(x, y)| match (x.split_once(": "), y.split_once(": ")) {
+                    (Some((field, old)), Some((same, new))) if field == same => {
+                        format!("{field}: {old} → {new}")
+                    }
+                    _ => format!("{x} → {y}"),
+                })
+                .collect();
+            if changed.is_empty() {
+                format!("{before} → {after}")
+            } else {
+                changed.join(", ")
+            }
+        }
+        _ => format!("{before} → {after}"),
+    }
+}
+
+/// `Name { a: x, b: y }` split into `Name` and its top-level fields.
+fn struct_fields(shown: &str) -> Option<(&str, Vec<&str>)> {
+    let (name, rest) = shown.split_once(" { ")?;
+    let inner = rest.strip_suffix(" }")?;
+    let mut fields = Vec::new();
+    let (mut depth, mut start, mut quoted, mut escaped) = (0i32, 0usize, false, false);
+    for (i, c) in inner.char_indices() {
+        if quoted {
+            match (escaped, c) {
+                (false, '\\') => escaped = true,
+                (false, '"') => quoted = false,
+                _ => escaped = false,
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                fields.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    fields.push(inner[start..].trim());
+    (depth == 0 && !quoted).then_some((name, fields))
+}
+
 /// `Some(x)` printed as `x`: slots hold live gears in traces.
 fn strip_some(shown: &str) -> &str {
     shown
         .strip_prefix("Some(")
         .and_then(|s| s.strip_suffix(')'))
         .unwrap_or(shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_change;
+
+    #[test]
+    fn a_change_shows_the_fields_that_differ() {
+        assert_eq!(
+            describe_change(
+                "Phil { id: 0, left: Fork#5.0, holds: [false, true], name: \"a, b\" }",
+                "Phil { id: 0, left: Fork#5.0, holds: [true, true], name: \"a, b\" }"
+            ),
+            "holds: [false, true] → [true, true]"
+        );
+        assert_eq!(
+            describe_change("Cell { v: 1, w: 2 }", "Cell { v: 2, w: 3 }"),
+            "v: 1 → 2, w: 2 → 3"
+        );
+        assert_eq!(describe_change("7", "8"), "7 → 8");
+        assert_eq!(
+            describe_change("A { x: 1 }", "B { x: 1 }"),
+            "A { x: 1 } → B { x: 1 }"
+        );
+    }
 }
