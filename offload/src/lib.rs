@@ -31,7 +31,7 @@
 //!     while !friends.finished() {
 //!         hakase.try_receive(); // offloader_tryreceive(): serves what is pending, never waits
 //!     }
-//!     friends.join()
+//!     friends.join() // (join also serves, until every friend has ended)
 //! }
 //! ```
 //!
@@ -41,18 +41,40 @@
 //!   A panic in the block is caught on the hakase, which keeps serving, and re-raised in the
 //!   friend. `return`, `?`, `break` and `continue` that would leave the block are compile errors.
 //! - [`Hakase::try_receive`] serves whatever is pending, one request per friend, and returns at
-//!   once if nothing is; [`Hakase::serve_until`] loops. Every friend has its own slot, so
-//!   requests from several friends are served back to back, each exactly once, with no lock.
+//!   once if nothing is; [`Hakase::serve_until`] loops, and [`Friends::join`] serves until every
+//!   friend has ended. Every friend has its own slot, so requests from several friends are
+//!   served back to back, each exactly once, with no lock. An idle hakase spins briefly, then
+//!   parks in the kernel (a friend's request wakes it), so it does not burn its core.
 //! - [`#[export_symbol]`](export_symbol) exports a hakase function; [`declare_exports!`]
 //!   declares signatures in a crate both sides share (Toshokan's `shared.h`); [`exported!`]
 //!   calls an exported function from inside an `offload!` block. Returning a reference or raw
 //!   pointer from an exported function is a compile error: friend code cannot use hakase memory.
 //!
-//! # Memory
+//! # Memory, and what the sandbox does not give
 //!
 //! Friends and the hakase are threads of one process here, so unlike Toshokan's friends, a
 //! friend could dereference a hakase address; the compile-time rule against exported functions
 //! returning references or pointers keeps code honest for the real asymmetric setting.
+//!
+//! [`Sandbox::NoSyscalls`] limits the system calls of the friend *thread*: no I/O, no new
+//! threads or processes, no executable memory, futex waits and wakes only. It does not isolate
+//! memory: a friend thread can read and write every byte of hakase data (its heap, its stacks
+//! and the return addresses on them), and through them make the unfiltered hakase do anything.
+//! It holds against safe Rust friend code and accidental I/O, not against hostile native code in
+//! a friend; that needs a friend in a process of its own.
+//!
+//! # Failures
+//!
+//! - A panic in an offloaded block is caught on the hakase (whose report names the friend and
+//!   the `offload!` site) and re-raised in the friend; a friend that does not catch it is
+//!   reported by [`Friends::join`] as such.
+//! - `abort()` in a friend, sandboxed or not (a `panic = "abort"` build, a panic while
+//!   panicking, an allocation failure), ends the process with `SIGABRT` as it does anywhere.
+//! - [`Friends`] borrows the hakase, so the hakase cannot be dropped while friends may offload;
+//!   if it goes anyway (the `Friends` leaked), an offloading friend panics with "the hakase is
+//!   gone" instead of waiting forever. [`FriendConfig::wait_timeout`] bounds how long a friend
+//!   waits for the hakase to take a request.
+//! - [`OnDenied::KillProcess`] makes a denied system call end the process with a diagnostic.
 
 mod call;
 mod friend;
@@ -66,8 +88,8 @@ pub use call::{offload, on_friend_thread};
 pub use friend::{FriendConfig, FriendId, FriendPanic, Friends};
 pub use gears_runtime::cpu_list::{CpuList, CpuListParseError};
 pub use gears_runtime::handoff::WaitStrategy;
-pub use hakase::Hakase;
-pub use sandbox::Sandbox;
+pub use hakase::{DEFAULT_SPIN_BEFORE_PARKING, Hakase, ParkedProbe};
+pub use sandbox::{OnDenied, Sandbox};
 pub use symbols::{Declaration, Export, ExportedSymbol, SymbolError, export_table};
 
 /// Runs a block on the hakase and returns its value: `offload!({ .. })`, Toshokan's
@@ -192,8 +214,8 @@ pub use gears_macros::declare_exports;
 /// The usual imports: `use offload::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        FriendConfig, FriendId, Friends, Hakase, Sandbox, declare_exports, export_symbol, exported,
-        offload,
+        FriendConfig, FriendId, Friends, Hakase, OnDenied, Sandbox, declare_exports, export_symbol,
+        exported, offload,
     };
 }
 
@@ -208,15 +230,21 @@ pub enum Error {
     CpuList(CpuListParseError),
     /// A CPU list named no CPU.
     NoCpus,
+    /// Friend CPUs that this machine does not have.
+    CpusAbsent {
+        /// The configured CPUs that do not exist.
+        absent: CpuList,
+        /// The CPUs that do (online).
+        existing: CpuList,
+    },
     /// Friends could not be pinned or sandboxed; none ran its body.
     FriendStart(Vec<(FriendId, String)>),
     /// The sandbox filter could not be built.
     Sandbox(String),
-    /// A sandboxed friend was configured to yield to the OS, which is a system call.
-    SandboxCannotYield,
     /// The OS would not start a friend thread.
     Spawn(std::io::Error),
-    /// Friends whose bodies panicked outside an offloaded block, from [`Friends::join`].
+    /// Friends whose bodies panicked, from [`Friends::join`] (each says whether the panic came
+    /// from a block it offloaded).
     FriendsPanicked(Vec<FriendPanic>),
 }
 
@@ -226,21 +254,26 @@ impl fmt::Display for Error {
             Self::Symbols(error) => error.fmt(f),
             Self::CpuList(error) => write!(f, "friend CPUs: {error}"),
             Self::NoCpus => f.write_str("friend CPUs: the CPU list names no CPU"),
+            Self::CpusAbsent { absent, existing } => write!(
+                f,
+                "friend CPUs: this machine has no CPU {absent} (its CPUs are {existing})"
+            ),
             Self::FriendStart(failures) => {
+                /// Enough to see the pattern; the rest are counted.
+                const SHOWN: usize = 8;
                 f.write_str("could not start the friends (none ran):")?;
-                for (id, why) in failures {
+                for (id, why) in failures.iter().take(SHOWN) {
                     write!(f, "\n  {id}: {why}")?;
+                }
+                if failures.len() > SHOWN {
+                    write!(f, "\n  and {} more friends", failures.len() - SHOWN)?;
                 }
                 Ok(())
             }
             Self::Sandbox(why) => write!(f, "friend sandbox: {why}"),
-            Self::SandboxCannotYield => f.write_str(
-                "a sandboxed friend cannot wait with a strategy that yields to the OS \
-                 (sched_yield is a system call); use WaitStrategy::spin_only",
-            ),
             Self::Spawn(error) => write!(f, "could not start a friend thread: {error}"),
             Self::FriendsPanicked(panics) => {
-                f.write_str("friends panicked outside an offloaded block:")?;
+                f.write_str("friends panicked:")?;
                 for panic in panics {
                     write!(f, "\n  {panic}")?;
                 }

@@ -94,7 +94,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
@@ -359,12 +359,14 @@ impl<Req, Resp> Client<Req, Resp> {
     }
 
     /// Hands `req` to the server and waits for the outcome as `wait` says, until the server
-    /// has answered, or it is dropped, or `deadline` passes before it has taken the request.
+    /// has answered, or it is dropped, or `timeout` passes before it has taken the request.
     ///
     /// Both checks happen only once the wait is past its quick looks and its doubling
     /// ([`Backoff::is_capped`]), so they cost nothing while answers come quickly, and neither
-    /// makes a system call (the time is read from the vDSO clock). Once the server has taken
-    /// the request the client waits for the outcome whatever the deadline.
+    /// makes a system call (the time is read from the vDSO clock). The timeout is counted from
+    /// the first such check (a few µs into the wait), so that a quick call never reads the
+    /// clock. Once the server has taken the request the client waits for the outcome whatever
+    /// the timeout.
     ///
     /// # Errors
     ///
@@ -372,18 +374,19 @@ impl<Req, Resp> Client<Req, Resp> {
     ///
     /// # Panics
     ///
-    /// With a deadline, if the slot was not made [`retractable`](SlotOptions::retractable).
+    /// With a timeout, if the slot was not made [`retractable`](SlotOptions::retractable).
     pub fn call_until(
         &self,
         req: Req,
         wait: &WaitStrategy,
-        deadline: Option<Instant>,
+        timeout: Option<Duration>,
     ) -> Result<Outcome<Resp>, CallError<Req>> {
         let block = &*self.shared.block;
         assert!(
-            deadline.is_none() || block.retractable,
-            "a deadline needs a retractable slot (SlotOptions::retractable)"
+            timeout.is_none() || block.retractable,
+            "a timeout needs a retractable slot (SlotOptions::retractable)"
         );
+        let mut deadline: Option<Instant> = None;
         let idle = self.sent.get();
         debug_assert!(!server_owns(idle), "a client is idle between calls");
         // SAFETY: the turn is even (this client stored it, or it is the initial 0, and only the
@@ -409,7 +412,8 @@ impl<Req, Resp> Client<Req, Resp> {
                     return self.after_server_gone(answered);
                 }
                 if turn == requested
-                    && deadline.is_some_and(|deadline| Instant::now() >= deadline)
+                    && let Some(timeout) = timeout
+                    && Instant::now() >= *deadline.get_or_insert_with(|| Instant::now() + timeout)
                     && block
                         .turn
                         .compare_exchange(requested, answered, Ordering::Acquire, Ordering::Relaxed)

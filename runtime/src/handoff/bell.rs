@@ -205,7 +205,12 @@ impl Bell {
 
     #[cfg(not(loom))]
     fn futex_wait(&self, slice: Duration) {
-        let op = libc::FUTEX_WAIT | if self.private { libc::FUTEX_PRIVATE_FLAG } else { 0 };
+        let op = libc::FUTEX_WAIT
+            | if self.private {
+                libc::FUTEX_PRIVATE_FLAG
+            } else {
+                0
+            };
         let timeout = libc::timespec {
             tv_sec: libc::time_t::try_from(slice.as_secs()).unwrap_or(libc::time_t::MAX),
             // Below 10^9, so it fits every c_long.
@@ -227,7 +232,12 @@ impl Bell {
 
     #[cfg(not(loom))]
     fn futex_wake(&self) {
-        let op = libc::FUTEX_WAKE | if self.private { libc::FUTEX_PRIVATE_FLAG } else { 0 };
+        let op = libc::FUTEX_WAKE
+            | if self.private {
+                libc::FUTEX_PRIVATE_FLAG
+            } else {
+                0
+            };
         // SAFETY: the word is a live, aligned u32; waking has no other effect on memory.
         unsafe {
             libc::syscall(libc::SYS_futex, self.state.as_ptr(), op, 1);
@@ -236,7 +246,8 @@ impl Bell {
 
     #[cfg(loom)]
     fn futex_wait(&self, _slice: Duration) {
-        self.model.wait_while(|| self.state.load(Ordering::Relaxed) == PARKED);
+        self.model
+            .wait_while(|| self.state.load(Ordering::Relaxed) == PARKED);
     }
 
     #[cfg(loom)]
