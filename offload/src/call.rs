@@ -12,6 +12,7 @@
 //! frame before the friend's next look at it.
 
 use core::cell::Cell;
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use std::cell::RefCell;
 use std::panic::{self, Location};
@@ -28,6 +29,15 @@ pub(crate) type Words = [MaybeUninit<usize>; 3];
 const fn fits_inline<T>() -> bool {
     size_of::<T>() <= size_of::<Words>() && align_of::<T>() <= align_of::<Words>()
 }
+
+/// Proof that code runs inside an offloaded block on the hakase, for the duration `'h` of that
+/// block: what `offload!` hands its block and what `exported!` needs to call a hakase function.
+///
+/// A closure that calls `exported!` inside the block captures it, so such a closure cannot leave
+/// the block as its value (the value's type cannot name `'h`): a hakase function can only be
+/// called while the block runs on the hakase, never later on the friend.
+#[derive(Clone, Copy, Debug)]
+pub struct OnHakase<'h>(PhantomData<fn(&'h ()) -> &'h ()>);
 
 /// A block to run on the hakase.
 pub(crate) struct ErasedCall {
@@ -75,7 +85,10 @@ struct Frame<F, R> {
 /// `words` and `frame` must come from one `ErasedCall` built by `offload::<F, R>` and not run
 /// before, whose friend is still waiting: `frame` then points to its live `Frame<F, R>`, which
 /// nobody else touches until this returns.
-unsafe fn run_block<F: FnOnce() -> R, R>(words: Words, frame: *mut ()) -> Words {
+unsafe fn run_block<F: for<'h> FnOnce(OnHakase<'h>) -> R, R>(
+    words: Words,
+    frame: *mut (),
+) -> Words {
     let frame = frame.cast::<Frame<F, R>>();
     let block = if fits_inline::<F>() {
         // SAFETY: `offload` moved the closure into the words (it fits their size and alignment);
@@ -88,7 +101,7 @@ unsafe fn run_block<F: FnOnce() -> R, R>(words: Words, frame: *mut ()) -> Words 
         // is the one time it is moved out.
         unsafe { block.cast::<F>().read() }
     };
-    let value = block();
+    let value = block(OnHakase(PhantomData));
     let mut words: Words = [MaybeUninit::uninit(); 3];
     if fits_inline::<R>() {
         // SAFETY: `R` fits the words' size and alignment.
@@ -188,7 +201,7 @@ pub fn on_friend_thread() -> bool {
 #[track_caller]
 pub fn offload<F, R>(block: F) -> R
 where
-    F: FnOnce() -> R + Send,
+    F: for<'h> FnOnce(OnHakase<'h>) -> R + Send,
     R: Send,
 {
     let site = Location::caller();

@@ -64,13 +64,28 @@ const PARK_SLICE: Duration = Duration::from_millis(10);
 /// # Ok::<(), offload::Error>(())
 /// ```
 pub struct Hakase {
-    /// First, so that a friend body capturing the hakase is told that `Cell<()>`, nothing of
-    /// ours, cannot be shared between threads: the hakase is one thread.
+    /// What makes the hakase not `Sync`, and the only thing: a friend body capturing the hakase
+    /// is told once that `Cell<()>` (nothing of ours) cannot be shared between threads.
     _one_thread: PhantomData<Cell<()>>,
     exports: &'static Table<Export>,
     bell: Arc<Bell>,
-    spin_before_parking: Cell<Duration>,
-    slots: RefCell<Vec<(FriendId, HakaseEnd)>>,
+    spin_before_parking: OneThread<Cell<Duration>>,
+    slots: OneThread<RefCell<Vec<(FriendId, HakaseEnd)>>>,
+}
+
+/// A field of the hakase that is only reached through `&Hakase`.
+struct OneThread<T>(T);
+
+// SAFETY: `Hakase` is not `Sync` (its `_one_thread` marker), so no `&Hakase`, and so no
+// `&OneThread` field of it, is ever shared between threads; declaring the fields `Sync` only
+// keeps their own types out of the compiler's messages about the hakase.
+unsafe impl<T> Sync for OneThread<T> {}
+
+impl<T> core::ops::Deref for OneThread<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 impl fmt::Debug for Hakase {
@@ -127,8 +142,8 @@ impl Hakase {
             _one_thread: PhantomData,
             exports,
             bell: Arc::new(Bell::new()),
-            spin_before_parking: Cell::new(DEFAULT_SPIN_BEFORE_PARKING),
-            slots: RefCell::new(Vec::new()),
+            spin_before_parking: OneThread(Cell::new(DEFAULT_SPIN_BEFORE_PARKING)),
+            slots: OneThread(RefCell::new(Vec::new())),
         })
     }
 

@@ -84,13 +84,15 @@ mod symbols;
 
 use core::fmt;
 
-pub use call::{offload, on_friend_thread};
+pub use call::{OnHakase, offload, on_friend_thread};
 pub use friend::{FriendConfig, FriendId, FriendPanic, Friends};
 pub use gears_runtime::cpu_list::{CpuList, CpuListParseError};
 pub use gears_runtime::handoff::WaitStrategy;
 pub use hakase::{DEFAULT_SPIN_BEFORE_PARKING, Hakase, ParkedProbe};
 pub use sandbox::{OnDenied, Sandbox};
 pub use symbols::{Declaration, Export, ExportedSymbol, SymbolError, export_table};
+#[doc(hidden)]
+pub use symbols::{SameSignature, same_signature};
 
 /// Runs a block on the hakase and returns its value: `offload!({ .. })`, Toshokan's
 /// `OFFLOAD({ .. })`.
@@ -297,8 +299,10 @@ impl std::error::Error for Error {
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::offload;
-    pub use crate::symbols::{Declaration, Export, ExportedSymbol, SymbolCache};
+    pub use crate::call::{OnHakase, offload};
+    pub use crate::symbols::{
+        Declaration, Export, ExportedSymbol, SameSignature, SymbolCache, same_signature,
+    };
     pub use core::any::TypeId;
     pub use gears_runtime;
     pub use gears_runtime::registry::inventory;

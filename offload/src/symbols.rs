@@ -33,12 +33,35 @@ pub trait ExportedSymbol: 'static {
     /// The function, resolved through the export table once per call site (`cache`); what
     /// `exported!(name)` expands to.
     #[doc(hidden)]
-    fn resolve(cache: &SymbolCache) -> Self::Fn
+    fn resolve(cache: &SymbolCache, on_hakase: crate::call::OnHakase<'_>) -> Self::Fn
     where
         Self: Sized,
     {
+        let _ = on_hakase;
         cache.resolve::<Self>()
     }
+}
+
+/// Implemented only for `Declared == Implemented`: `#[export_symbol(declared_in = m)]` asks for
+/// it, so that an implementation whose signature differs from the declaration is one error that
+/// names both.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Symbol}` is declared as `{Self}` but implemented as `{Implemented}`",
+    label = "this signature differs from the declaration's",
+    note = "make the implementation's signature the declaration's, or change the declaration \
+            (in `declare_exports!`)"
+)]
+pub trait SameSignature<Implemented, Symbol> {}
+
+impl<F, S> SameSignature<F, S> for F {}
+
+/// The check `#[export_symbol(declared_in = m)]` generates (it never runs).
+#[doc(hidden)]
+pub const fn same_signature<Declared, Implemented, Symbol>()
+where
+    Declared: SameSignature<Implemented, Symbol>,
+{
 }
 
 /// A hakase function exported by `#[export_symbol]`.
