@@ -128,8 +128,28 @@ pub use gears_macros::offload;
 /// The name must be in scope as an exported symbol: a function marked
 /// [`#[export_symbol]`](export_symbol) or a signature declared by [`declare_exports!`] (imported
 /// with `use`). An unknown name is a compile error at the name (rustc also suggests similar
-/// names); a name that is not an exported symbol says so. The function is looked up in the
-/// hakase's export table, once per call site, with its exact signature.
+/// names); a type that is not an exported symbol says so; a plain function that was never
+/// exported is rustc's "expected type, found function" (exported symbols live in the type
+/// namespace, beside their function). The function is looked up in the hakase's export table,
+/// once per call site, with its exact signature.
+///
+/// It must be called where it stands, `exported!(name)(args)`, and only in the block itself or
+/// in a closure that stays inside it: a hakase function taken as a value, a closure calling one
+/// returned as the block's value, or a call inside a nested `fn` item could run later on the
+/// friend, so each is a compile error (the block's [`OnHakase`] proof, which every `exported!`
+/// call uses, cannot leave the block):
+///
+/// ```compile_fail
+/// # use offload::prelude::*;
+/// #[export_symbol]
+/// pub fn hakase_print(msg: &str) -> usize { msg.len() }
+///
+/// fn friend() -> usize {
+///     // error: lifetime may not live long enough (the closure holds the `OnHakase` proof)
+///     let g = offload!({ move |msg: &str| exported!(hakase_print)(msg) });
+///     g("x")
+/// }
+/// ```
 ///
 /// Outside `offload!` it is a compile error, as the seed says (only the hakase can run it):
 ///
@@ -171,12 +191,13 @@ pub use gears_macros::exported;
 ///
 /// An implementation that does not match its declaration:
 ///
-/// ```compile_fail,E0308
+/// ```compile_fail,E0277
 /// mod shared {
 ///     offload::declare_exports! { pub fn hakase_len(msg: &str) -> usize; }
 /// }
 ///
-/// // error[E0308]: mismatched types (expected `fn(&str) -> usize`)
+/// // error[E0277]: `hakase_len` is declared as `for<'a> fn(&'a str) -> usize` but implemented
+/// // as `for<'a> fn(&'a str) -> u32`
 /// #[offload::export_symbol(declared_in = shared)]
 /// pub fn hakase_len(msg: &str) -> u32 {
 ///     msg.len() as u32
