@@ -198,7 +198,10 @@ impl Hakase {
         if let Some(existing) = existing_cpus() {
             let absent = config.cpus.difference(&existing);
             if !absent.is_empty() {
-                return Err(Error::CpusAbsent { absent, existing });
+                return Err(Error::CpusAbsent {
+                    absent: Box::new(absent),
+                    existing: Box::new(existing),
+                });
             }
         }
         // Friends that have ended leave their slot idle forever: stop polling those.
@@ -343,12 +346,12 @@ impl Hakase {
             } else if done() {
                 self.try_receive();
                 return;
-            } else if !parked && !idle.is_capped() {
-                idle.snooze();
             } else if !parked
-                && idle_since.get_or_insert_with(Instant::now).elapsed()
-                    < self.spin_before_parking.get()
+                && (!idle.is_capped()
+                    || idle_since.get_or_insert_with(Instant::now).elapsed()
+                        < self.spin_before_parking.get())
             {
+                // The clock is read only once the quick looks are over.
                 idle.snooze();
             } else {
                 // After a park that found nothing, park again without spinning first.

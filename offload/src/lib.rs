@@ -256,9 +256,9 @@ pub enum Error {
     /// Friend CPUs that this machine does not have.
     CpusAbsent {
         /// The configured CPUs that do not exist.
-        absent: CpuList,
+        absent: Box<CpuList>,
         /// The CPUs that do (online).
-        existing: CpuList,
+        existing: Box<CpuList>,
     },
     /// Friends could not be pinned or sandboxed; none ran its body.
     FriendStart(Vec<(FriendId, String)>),

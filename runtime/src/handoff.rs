@@ -87,7 +87,7 @@
 //! });
 //! ```
 
-mod bell;
+pub mod bell;
 
 use core::cell::Cell;
 use core::fmt;

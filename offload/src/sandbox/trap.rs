@@ -60,16 +60,14 @@ pub(crate) fn set_trap_identity(id: FriendId) {
 pub(crate) fn arm_trap() {
     static ARMED: Once = Once::new();
     ARMED.call_once(|| {
-        // SAFETY: a zeroed sigaction is valid; we set a handler with the three-argument
-        // signature SA_SIGINFO promises, and the handler only touches atomics, a thread-local
-        // Cell (no destructor, const-initialised) and the vDSO clock.
-        unsafe {
-            let mut action: libc::sigaction = core::mem::zeroed();
-            action.sa_sigaction = on_sigsys as *const () as usize;
-            action.sa_flags = libc::SA_SIGINFO;
-            libc::sigemptyset(&raw mut action.sa_mask);
-            libc::sigaction(libc::SIGSYS, &raw const action, core::ptr::null_mut());
-        }
+        // SAFETY: all-zero bytes are a valid sigaction (no handler, no flags, empty mask).
+        let mut action: libc::sigaction = unsafe { core::mem::zeroed() };
+        action.sa_sigaction = on_sigsys as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO;
+        // SAFETY: the handler has the three-argument signature SA_SIGINFO promises, and only
+        // touches atomics, a thread-local Cell (no destructor, const-initialised) and the vDSO
+        // clock; the sigaction it is installed with lives across the call.
+        unsafe { libc::sigaction(libc::SIGSYS, &raw const action, core::ptr::null_mut()) };
     });
 }
 
@@ -81,16 +79,17 @@ extern "C" fn on_sigsys(
     // SAFETY: for SIGSYS the kernel fills `_sigsys { void *call_addr; int syscall; unsigned arch }`
     // right after the three ints of the header, padded to 8: `syscall` is at byte 24 on 64-bit
     // Linux.
-    let syscall = unsafe { info.cast::<u8>().add(24).cast::<libc::c_int>().read() };
+    let field = unsafe { info.cast::<u8>().add(24) };
+    // SAFETY: as above: an int the kernel wrote, aligned to 8.
+    let syscall = unsafe { field.cast::<libc::c_int>().read() };
     let (friend, record) = IDENTITY.with(Cell::get);
     if record.is_null() {
         // Not a friend's SIGSYS: restore the default action and re-raise it; it is delivered
         // (and ends the process) as this handler returns.
         // SAFETY: async-signal-safe calls without memory arguments.
-        unsafe {
-            libc::signal(libc::SIGSYS, libc::SIG_DFL);
-            libc::raise(libc::SIGSYS);
-        }
+        unsafe { libc::signal(libc::SIGSYS, libc::SIG_DFL) };
+        // SAFETY: as above.
+        unsafe { libc::raise(libc::SIGSYS) };
         return;
     }
     // SAFETY: set by `set_trap_identity` to a record that lives as long as the process.
