@@ -30,7 +30,7 @@ pub const DEFAULT_SPIN_BEFORE_PARKING: Duration = Duration::from_micros(50);
 /// The longest a parked hakase sleeps before it looks at `serve_until`'s `done` again, in case
 /// `done` turned true by something other than a friend (a friend's request or end wakes it at
 /// once).
-const PARK_SLICE: Duration = Duration::from_millis(10);
+const PARK_SLICE: Duration = Duration::from_millis(50);
 
 /// The hakase: owns one handoff slot per friend and runs the blocks friends offload, on the
 /// thread that calls [`try_receive`](Self::try_receive) or [`serve_until`](Self::serve_until).
@@ -162,9 +162,8 @@ impl Hakase {
     }
 
     /// Whether the hakase is parked (or about to park) in [`serve_until`](Self::serve_until).
-    /// A hint, for tests and benchmarks; any thread holding the value a friend body captured
-    /// cannot call it (the hakase is one thread), so it is mostly useful through
-    /// [`parked_probe`](Self::parked_probe).
+    /// A hint, for tests and benchmarks. Only the hakase's own thread can ask the hakase; other
+    /// threads (friends) ask a [`parked_probe`](Self::parked_probe).
     #[must_use]
     pub fn is_parked(&self) -> bool {
         self.bell.is_parked()
@@ -327,7 +326,7 @@ impl Hakase {
 
     /// Serves requests until `done()` returns true. With nothing to serve it spins for
     /// [`spin_before_parking`](Self::spin_before_parking), then parks in the kernel until a
-    /// friend makes a request or ends (or 10 ms pass, to look at `done` again in case something
+    /// friend makes a request or ends (or 50 ms pass, to look at `done` again in case something
     /// else made it true).
     ///
     /// `done` is asked only after a sweep that found nothing to serve (so it costs nothing while
