@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gears_runtime::cpu_list::CpuList;
+use gears_runtime::cpu_list::{AffinityError, CpuList};
 use gears_runtime::handoff::{self, Backoff, Bell, SlotOptions, WaitStrategy};
 use gears_runtime::registry::Table;
 
@@ -17,7 +17,9 @@ use crate::Error;
 use crate::call::{
     FriendEnd, HakaseEnd, install_friend_end, reraised_from, serving, while_serving,
 };
-use crate::friend::{FriendConfig, FriendId, FriendPanic, Friends, panic_message};
+use crate::friend::{
+    FriendConfig, FriendId, FriendPanic, FriendStartError, Friends, panic_message,
+};
 use crate::sandbox::{
     Filter, FilterSpec, OnDenied, Sandbox, arm_trap, check_denials, set_trap_identity,
 };
@@ -106,7 +108,7 @@ const ABORT: u8 = 2;
 struct Startup {
     ready: AtomicUsize,
     decision: AtomicU8,
-    failures: Mutex<Vec<(FriendId, String)>>,
+    failures: Mutex<Vec<FriendStartError>>,
 }
 
 /// Adds to the panic report of a block that panics on the hakase which friend offloaded it,
@@ -215,7 +217,7 @@ impl Hakase {
                 }
                 Some(Arc::new(
                     Filter::build(FilterSpec::for_this_process(config.on_denied))
-                        .map_err(|e| Error::Sandbox(e.to_string()))?,
+                        .map_err(Error::Sandbox)?,
                 ))
             }
             _ => None,
@@ -281,7 +283,7 @@ impl Hakase {
         );
         if !failures.is_empty() {
             abort_start(&startup, threads);
-            failures.sort();
+            failures.sort_by_key(FriendStartError::id);
             return Err(Error::FriendStart(failures));
         }
         self.slots.borrow_mut().extend(ends);
@@ -443,20 +445,21 @@ fn friend_main(
         bell: &bell,
     };
     let wait = end.wait;
-    let fail = |why: String| {
+    let fail = |failure: FriendStartError| {
         startup
             .failures
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((id, why));
+            .push(failure);
     };
     let mut ok = true;
     if let Some(cpu) = cpu {
+        // `cpu` comes out of a `CpuList`, so it is in range; the mapping is for completeness.
         let pinned = CpuList::single(cpu)
-            .map_err(|e| e.to_string())
-            .and_then(|cpus| cpus.pin_current_thread().map_err(|e| e.to_string()));
-        if let Err(why) = pinned {
-            fail(format!("could not pin to CPU {cpu}: {why}"));
+            .map_err(AffinityError::OutOfRange)
+            .and_then(|cpus| cpus.pin_current_thread());
+        if let Err(source) = pinned {
+            fail(FriendStartError::Pin { id, cpu, source });
             ok = false;
         }
     }
@@ -471,9 +474,9 @@ fn friend_main(
     }
     if ok
         && let Some(filter) = &filter
-        && let Err(why) = filter.install_on_this_thread()
+        && let Err(source) = filter.install_on_this_thread()
     {
-        fail(why.to_string());
+        fail(FriendStartError::Sandbox { id, source });
     }
     startup.ready.fetch_add(1, Ordering::Release);
     let mut idle = Backoff::new(wait);

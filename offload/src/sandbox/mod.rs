@@ -25,6 +25,7 @@
 mod filter;
 mod trap;
 
+pub use filter::SandboxError;
 pub(crate) use filter::{Filter, FilterSpec};
 pub(crate) use trap::{arm_trap, check_denials, set_trap_identity};
 
