@@ -4,11 +4,13 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use gears_runtime::registry::Site;
 
 use crate::error::Error;
+use crate::gear::InterfaceInfo;
 use crate::heap::Heap;
 use crate::value::{Args, TypeMismatch, Value};
 
@@ -52,13 +54,16 @@ pub struct CodeGearInfo {
     /// The unique registry key: `module_path::name`.
     pub path: &'static str,
     /// The interface it implements an API of, if any.
-    pub interface: Option<&'static str>,
+    pub interface: Option<&'static InterfaceInfo>,
     /// Its parameters (for an API code gear, `self` first).
     pub params: &'static [Param],
     /// Where it was defined.
     pub site: Site,
     stub: Stub,
     id: AtomicU32,
+    /// The name tables and traces show, set when the table is built: `name`, module-qualified
+    /// only as far as needed where two modules define the same name.
+    display: OnceLock<&'static str>,
 }
 
 impl CodeGearInfo {
@@ -67,7 +72,7 @@ impl CodeGearInfo {
     pub const fn new(
         name: &'static str,
         path: &'static str,
-        interface: Option<&'static str>,
+        interface: Option<&'static InterfaceInfo>,
         params: &'static [Param],
         site: Site,
         stub: Stub,
@@ -80,7 +85,19 @@ impl CodeGearInfo {
             site,
             stub,
             id: AtomicU32::new(NO_ID),
+            display: OnceLock::new(),
         }
+    }
+
+    /// The name tables, traces and errors show: [`name`](Self::name) where it is unique among
+    /// the linked code gears, else qualified by as many trailing module segments as tell the
+    /// homonyms apart (`a::Cell::put` beside `b::Cell::put`).
+    pub fn display_name(&self) -> &'static str {
+        self.display.get().copied().unwrap_or(self.name)
+    }
+
+    pub(crate) fn set_display_name(&self, name: &'static str) {
+        let _ = self.display.set(name);
     }
 
     /// The id in the code-gear table (name order), once a table has been built.
@@ -116,7 +133,7 @@ impl CodeGearInfo {
 
 impl fmt::Debug for CodeGearInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.name, self.signature())
+        write!(f, "{}({})", self.display_name(), self.signature())
     }
 }
 
@@ -250,7 +267,7 @@ struct GotoView<'a> {
 
 impl fmt::Debug for GotoView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.gear.name)?;
+        f.write_str(self.gear.display_name())?;
         let args = format!("{:?}", self.args);
         match args.strip_suffix(",)") {
             // `(x,)` is how Debug prints a one-tuple.
@@ -371,7 +388,7 @@ impl<O> fmt::Debug for Next<O> {
         if self.target.is_exit() {
             return f.write_str("exit");
         }
-        f.write_str(self.target.name)?;
+        f.write_str(self.target.display_name())?;
         match &self.prefix {
             None => f.write_str("(..)"),
             Some(prefix) => {

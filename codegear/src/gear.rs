@@ -116,6 +116,9 @@ pub struct InterfaceInfo {
 pub trait Interface: GearTarget {
     /// The generated call table (one method per API code gear).
     type Calls;
+    /// The generated API table type (`Target` is `&'static Api`).
+    #[doc(hidden)]
+    type Api: 'static;
     /// The interface's row in the interface table.
     const INFO: &'static InterfaceInfo;
     /// The calls of the implementation behind a handle.

@@ -129,7 +129,9 @@ pub use gear::{
     Ref,
 };
 pub use heap::{DataGearObject, Heap};
-pub use meta::{Meta, Record, Selector, StepLimit, Stop, Tracing, Transition};
+pub use meta::{
+    Meta, Pattern, PatternError, Record, Redirect, Selector, StepLimit, Stop, Tracing, Transition,
+};
 pub use tables::Tables;
 pub use value::{Args, INLINE_BYTES, TypeMismatch, Value};
 pub use world::{
@@ -152,7 +154,10 @@ pub mod prelude {
 pub mod __private {
     pub use crate::code::Stub;
     pub use crate::heap::downcast_mut;
-    pub use crate::tables::{CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry};
+    pub use crate::tables::{
+        CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, data_gear_display,
+        interface_display,
+    };
     pub use gears_macros::__codegear_impl_interface as impl_interface;
     pub use gears_runtime;
     pub use gears_runtime::registry::{Site, inventory};

@@ -49,7 +49,7 @@ pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
             &path,
             format!(
                 "`goto!` needs the arguments too: write `goto!({}(..))`; {GOTO_SHAPES}",
-                quote!(#path).to_string().replace(' ', "")
+                super::text::tokens_text(&path)
             ),
         )),
         other => Err(syn::Error::new_spanned(other, GOTO_SHAPES)),
@@ -84,7 +84,7 @@ pub(crate) fn expand_next(input: TokenStream) -> syn::Result<TokenStream> {
             &path,
             format!(
                 "write `next!({}())` to bind no arguments; {SHAPE}",
-                quote!(#path).to_string().replace(' ', "")
+                super::text::tokens_text(&path)
             ),
         )),
         other => Err(syn::Error::new_spanned(other, SHAPE)),

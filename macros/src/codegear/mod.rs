@@ -16,6 +16,7 @@ mod goto;
 mod model;
 mod par_goto;
 mod parse;
+mod text;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;

@@ -214,7 +214,7 @@ fn unsupported_field(ty: &Type) -> Option<String> {
             };
             Some(format!(
                 "data gear field of type `{}` cannot be cloned, hashed and compared: {why}",
-                quote::quote!(#ty).to_string().replace(' ', "")
+                super::text::tokens_text(ty)
             ))
         }
     }

@@ -6,6 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::super::model::DataGearDef;
+use super::super::text::tokens_text;
 use super::site;
 use crate::common::CrateRoot;
 
@@ -31,8 +32,7 @@ fn declaration(item: &syn::DeriveInput) -> String {
         let list: Vec<String> = fields
             .iter()
             .map(|f| {
-                let ty = &f.ty;
-                let ty = quote!(#ty).to_string().replace(' ', "");
+                let ty = tokens_text(&f.ty);
                 match &f.ident {
                     Some(name) => format!("{name}: {ty}"),
                     None => ty,
@@ -97,7 +97,7 @@ pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot) -> TokenStream {
         impl #root::GearTarget for #ident {
             type Target = ();
             fn gear_type_name() -> &'static str {
-                #name
+                #private::data_gear_display(<Self as #root::DataGear>::INFO)
             }
         }
 

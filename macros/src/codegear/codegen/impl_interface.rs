@@ -18,24 +18,14 @@ pub(crate) fn forward(head: &ImplHead, block: &syn::ItemImpl, root: &CrateRoot) 
     quote! { #path! { #block } }
 }
 
-/// The path of the API table type: the trait's path with its last segment renamed.
-fn api_path(trait_path: &syn::Path, interface: &syn::Ident) -> syn::Path {
-    let mut path = trait_path.clone();
-    if let Some(last) = path.segments.last_mut() {
-        last.ident = super::interface::api_ident(interface);
-        last.arguments = syn::PathArguments::None;
-    }
-    path
-}
-
 pub(crate) fn expand(def: &ImplDef, root: &CrateRoot) -> TokenStream {
     let private = root.private();
     let block = &def.block;
     let self_ty = &block.self_ty;
     let trait_path = &def.trait_path;
-    let interface = def.interface_name.to_string();
     let self_name = def.self_name.to_string();
-    let api = api_path(trait_path, &def.interface_name);
+    let interface_name = def.interface_name.to_string();
+    let interface = quote! { <dyn #trait_path as #root::Interface>::INFO };
 
     let mut gears = Vec::new();
     let mut table = Vec::new();
@@ -84,7 +74,7 @@ pub(crate) fn expand(def: &ImplDef, root: &CrateRoot) -> TokenStream {
             #private::inventory::submit! { #private::CodeGearEntry::of(&#static_ident) }
         });
         table.push(quote! {
-            #m: |gear, #(#names),*| #static_ident.__gears_goto(#root::Gear::__from_raw(gear), #(#names),*)
+            |gear, #(#names),*| #static_ident.__gears_goto(#root::Gear::__from_raw(gear), #(#names),*)
         });
     }
     let site = site(root, def.self_name.span());
@@ -96,14 +86,15 @@ pub(crate) fn expand(def: &ImplDef, root: &CrateRoot) -> TokenStream {
             #(#gears)*
 
             impl #root::Implements<dyn #trait_path> for #self_ty {
-                const API: &'static #api = &#api { #(#table,)* };
+                const API: <dyn #trait_path as #root::GearTarget>::Target =
+                    &<<dyn #trait_path as #root::Interface>::Api>::__gears_new(#(#table),*);
             }
 
             #private::inventory::submit! {
                 #private::ImplEntry {
                     interface: #interface,
-                    data_gear: #self_name,
-                    key: ::core::concat!(::core::module_path!(), "::", #self_name, " as ", #interface),
+                    data_gear: <#self_ty as #root::DataGear>::INFO,
+                    key: ::core::concat!(::core::module_path!(), "::", #self_name, " as ", #interface_name),
                     site: #site,
                 }
             }

@@ -7,6 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::super::model::InterfaceDef;
+use super::super::text::tokens_text;
 use super::site;
 use crate::common::CrateRoot;
 
@@ -34,13 +35,17 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
     let macro_name = macro_ident(ident);
 
     let mut fields = Vec::new();
+    let mut field_names = Vec::new();
+    let mut field_types = Vec::new();
     let mut call_methods = Vec::new();
     let mut signatures = Vec::new();
     for method in &def.methods {
         let m = &method.sig.ident;
         let names: Vec<&syn::Ident> = method.params.iter().map(|p| &p.name).collect();
         let wire: Vec<TokenStream> = method.params.iter().map(|p| p.wire_type(root)).collect();
-        fields.push(quote! { pub #m: fn(#root::RawGear, #(#wire),*) -> #root::Goto });
+        fields.push(quote! { #m: fn(#root::RawGear, #(#wire),*) -> #root::Goto });
+        field_names.push(m.clone());
+        field_types.push(quote! { fn(#root::RawGear, #(#wire),*) -> #root::Goto });
         let doc = format!("Goes to the `{m}` code gear of the implementation behind the handle.");
         call_methods.push(quote! {
             #[doc = #doc]
@@ -57,10 +62,7 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
         let rest: Vec<String> = method
             .params
             .iter()
-            .map(|p| {
-                let ty = &p.ty;
-                format!("{}: {}", p.name, quote!(#ty).to_string().replace(' ', ""))
-            })
+            .map(|p| format!("{}: {}", p.name, tokens_text(&p.ty)))
             .collect();
         let signature = std::iter::once(receiver.to_string())
             .chain(rest)
@@ -93,15 +95,26 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
             #(#call_methods)*
         }
 
+        impl #api {
+            /// The table of one implementation, in declaration order (named by
+            /// `#[code_gear] impl` through `Interface::Api`, so that it works wherever the trait
+            /// is in scope, however it was imported).
+            #[allow(clippy::too_many_arguments)]
+            pub const fn __gears_new(#(#field_names: #field_types),*) -> Self {
+                Self { #(#field_names),* }
+            }
+        }
+
         impl #root::GearTarget for dyn #ident {
             type Target = &'static #api;
             fn gear_type_name() -> &'static str {
-                ::core::concat!("dyn ", #name)
+                #private::interface_display(<Self as #root::Interface>::INFO)
             }
         }
 
         impl #root::Interface for dyn #ident {
             type Calls = #calls;
+            type Api = #api;
             const INFO: &'static #root::InterfaceInfo = &#root::InterfaceInfo {
                 name: #name,
                 module: ::core::module_path!(),
