@@ -23,9 +23,9 @@ pub enum Redirect {
     Run,
     /// Send the transition elsewhere: run this one instead, in the same step (GearsOS's
     /// `goto mcMeta(context, next)` in place of `goto meta(context, next)`). It runs at the meta
-    /// level, without metas around it, so a meta code gear given the original transition
-    /// (a `Goto` is a value) can hand it back without being redirected again in this step.
-    /// Redirecting to an exit transition ends the task.
+    /// level, without metas around it; what it returns continues as usual (and meets the metas
+    /// again). Redirecting to an exit transition ends the run. To run a step of the meta's own
+    /// and then the original transition, use [`Redirect::Insert`].
     To(Goto),
     /// Insert steps: run this transition to its exit first (each step counts, no metas around
     /// them; its outputs are dropped), then the original one as [`Redirect::Run`] would.
