@@ -70,7 +70,11 @@ struct SendElsewhere;
 
 impl Meta for SendElsewhere {
     fn redirect(&mut self, t: &Transition<'_>) -> Redirect {
-        let (n, acc) = t.args.clone().take::<(u64, u64)>().expect("shift's arguments");
+        let (n, acc) = t
+            .args
+            .clone()
+            .take::<(u64, u64)>()
+            .expect("shift's arguments");
         Redirect::To(goto!(shift_elsewhere(n, acc)))
     }
 }
@@ -84,11 +88,22 @@ fn redirect_sends_a_transition_elsewhere() {
     assert_eq!(ctx.replace_meta(Selector::name("shift"), SendElsewhere), 1);
     let record = Record::default();
     // Recorded where the redirect does not apply, to see which gears ran.
-    ctx.replace_meta(Selector::regex("^(mix|count|shift_elsewhere)$").unwrap(), record.clone());
+    ctx.replace_meta(
+        Selector::regex("^(mix|count|shift_elsewhere)$").unwrap(),
+        record.clone(),
+    );
     assert_eq!(ctx.run(goto!(mix(1, 0))).unwrap().steps, 6);
     let lines = record.lines.lock().unwrap().clone();
     // shift_elsewhere ran in shift's step, at the meta level: not recorded.
-    assert_eq!(lines, ["0: mix(1, 0)", "0: count(1, 1)", "0: mix(0, 1)", "0: count(0, 3)"]);
+    assert_eq!(
+        lines,
+        [
+            "0: mix(1, 0)",
+            "0: count(1, 1)",
+            "0: mix(0, 1)",
+            "0: count(0, 3)"
+        ]
+    );
     let mut ctx = Context::new();
     ctx.replace_meta(Selector::name("shift"), SendElsewhere);
     assert_eq!(result(&mut ctx, 5).unwrap(), (expected(5, false), 18));
