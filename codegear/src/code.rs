@@ -498,5 +498,42 @@ macro_rules! all_arities {
     };
 }
 
-// Code gears take up to 10 parameters (GearsOS code gears rarely exceed 5).
+// Code gears take up to 10 parameters (GearsOS code gears rarely exceed 5); `#[code_gear]` says
+// so at a definition with more (`MAX_PARAMS` in the macro crate).
 all_arities!(A B C D E F G H I J);
+
+/// What `#[code_gear] fn f` defines as `f` when the definition has an error: a code gear of `N`
+/// parameters that accepts arguments of any type, so that the uses of `f` (`goto!(f(..))`,
+/// `next!(f(..))`) add no errors of their own to the one the macro reported. Never reached: the
+/// program does not compile.
+#[doc(hidden)]
+pub struct BrokenCodeGear<const N: usize>;
+
+impl<const N: usize> BrokenCodeGear<N> {
+    /// Used by `next!(f(..))`.
+    #[doc(hidden)]
+    pub fn __gears_bind<P, R>(&'static self, _prefix: P) -> Next<R> {
+        unreachable!("a code gear that did not compile")
+    }
+}
+
+macro_rules! broken_arity {
+    ($($n:literal: [$($name:ident)*])*) => {$(
+        impl BrokenCodeGear<$n> {
+            /// Used by `goto!(f(..))`.
+            #[doc(hidden)]
+            #[allow(non_snake_case, clippy::too_many_arguments, unused_variables)]
+            pub fn __gears_goto<$($name,)*>(&'static self, $($name: $name),*) -> Goto {
+                unreachable!("a code gear that did not compile")
+            }
+        }
+    )*};
+}
+
+broken_arity! {
+    0: [] 1: [A] 2: [A B] 3: [A B C] 4: [A B C D] 5: [A B C D E] 6: [A B C D E F]
+    7: [A B C D E F G] 8: [A B C D E F G H] 9: [A B C D E F G H I] 10: [A B C D E F G H I J]
+    11: [A B C D E F G H I J K] 12: [A B C D E F G H I J K L] 13: [A B C D E F G H I J K L M]
+    14: [A B C D E F G H I J K L M N] 15: [A B C D E F G H I J K L M N O]
+    16: [A B C D E F G H I J K L M N O P]
+}

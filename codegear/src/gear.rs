@@ -104,6 +104,8 @@ pub trait DataGear: GearTarget<Target = ()> + Value + Sync {
 pub struct InterfaceInfo {
     /// The trait's name.
     pub name: &'static str,
+    /// Its type parameters as written (`<T>`), empty if it has none.
+    pub generics: &'static str,
     /// `module_path!()` of its definition.
     pub module: &'static str,
     /// Its code gears (API methods) with their signatures, in declaration order.

@@ -314,7 +314,8 @@ impl Tables {
         for (_, entry) in self.interfaces.iter() {
             let interface = entry.0;
             let name = self.interface_name(interface);
-            let _ = writeln!(out, "typedef struct {name} {{");
+            let generics = interface.generics;
+            let _ = writeln!(out, "typedef struct {name}{generics} {{");
             for (method, signature) in interface.methods {
                 let _ = writeln!(out, "    __code {method}({signature});");
             }
@@ -326,7 +327,7 @@ impl Tables {
                 .collect();
             let _ = writeln!(
                 out,
-                "}} {name};  // implemented by: {}",
+                "}} {name}{generics};  // implemented by: {}",
                 if implementors.is_empty() {
                     "(none)".to_string()
                 } else {

@@ -4,6 +4,8 @@ use std::collections::BTreeSet;
 
 use syn::spanned::Spanned;
 
+use super::args::Instances;
+use super::generics;
 use super::model::{CodeGearFn, DataGearDef, ImplDef, InterfaceDef, Method, Problem};
 use super::parse;
 use crate::common::{Errors, did_you_mean};
@@ -90,17 +92,63 @@ pub(crate) fn code_gear_fn(def: &CodeGearFn) -> syn::Result<()> {
 }
 
 /// `#[data_gear]`.
-pub(crate) fn data_gear(def: &DataGearDef) -> syn::Result<()> {
+pub(crate) fn data_gear(def: &DataGearDef, instances: &Instances) -> syn::Result<()> {
     let mut errors = Errors::new();
-    if !def.item.generics.params.is_empty() {
-        errors.error(
-            &def.item.generics,
-            "a data gear cannot be generic: the data-gear table (GearsOS's `enum DataType`) has \
-             one row per concrete type; define one data gear per instantiation",
-        );
-    }
+    generic_rows(
+        &mut errors,
+        &def.item.generics,
+        instances,
+        "a data gear",
+        "#[data_gear",
+    );
     report(&mut errors, &def.problems);
     errors.finish()
+}
+
+/// A generic item lists its instances, each fitting its type parameters; a plain one lists none.
+fn generic_rows(
+    errors: &mut Errors,
+    generics: &syn::Generics,
+    instances: &Instances,
+    what: &str,
+    attribute: &str,
+) {
+    if generics.params.is_empty() {
+        if let Some(first) = instances.0.first() {
+            errors.error(
+                first,
+                format!("`instances(..)` lists the instances of a generic item; {what} without type parameters has one row already: remove it"),
+            );
+        }
+        return;
+    }
+    if let Err(error) = generics::only_type_params(generics, what) {
+        errors.push(error);
+        return;
+    }
+    if instances.0.is_empty() {
+        let params: Vec<String> = generics
+            .type_params()
+            .map(|p| p.ident.to_string())
+            .collect();
+        errors.error(
+            generics,
+            format!(
+                "{what} generic over {} lists the instances the program uses: \
+                 `{attribute}(instances(i64, String))]` (GearsOS's tables have one row per \
+                 concrete type, and Rust registers an item once, at link time, not once per use)",
+                params
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        return;
+    }
+    if let Err(error) = generics::substitutions(generics, instances) {
+        errors.push(error);
+    }
 }
 
 fn method_rules(errors: &mut Errors, method: &Method, what: &str) {
@@ -111,11 +159,8 @@ fn method_rules(errors: &mut Errors, method: &Method, what: &str) {
 /// `#[interface]`.
 pub(crate) fn interface(def: &InterfaceDef) -> syn::Result<()> {
     let mut errors = Errors::new();
-    if !def.item.generics.params.is_empty() {
-        errors.error(
-            &def.item.generics,
-            "an interface cannot be generic: `Gear<dyn Interface>` needs one API table type",
-        );
+    if let Err(error) = generics::only_type_params(&def.item.generics, "an interface") {
+        errors.push(error);
     }
     if let Some(token) = &def.item.unsafety {
         errors.error(token, "an interface cannot be an `unsafe trait`");
@@ -144,9 +189,10 @@ pub(crate) fn interface(def: &InterfaceDef) -> syn::Result<()> {
 pub(crate) fn impl_interface(
     interface: &InterfaceDef,
     block: &syn::ItemImpl,
+    instances: &Instances,
 ) -> Result<ImplDef, (syn::Error, Option<Box<ImplDef>>)> {
     let mut errors = Errors::new();
-    let head = match parse::impl_head(block) {
+    let head = match parse::impl_head(block, instances) {
         Ok(head) => head,
         Err(error) => return Err((error, None)),
     };

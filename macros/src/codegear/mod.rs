@@ -12,6 +12,7 @@
 mod args;
 mod check;
 mod codegen;
+mod generics;
 mod goto;
 mod model;
 mod par_goto;
@@ -26,77 +27,110 @@ use crate::common::{CrateRoot, emit_or_fallback, parse_args};
 pub(crate) use goto::{goto, next};
 pub(crate) use par_goto::par_goto;
 
+/// Parses the attribute's arguments; on error, records it and goes on with the defaults, so that
+/// a typo in an argument is one error and the item still expands (and its uses compile).
+fn args_or_default<T: crate::common::AttrArgs + Default>(
+    attr: TokenStream,
+    errors: &mut Vec<syn::Error>,
+) -> T {
+    parse_args(attr).unwrap_or_else(|error| {
+        errors.push(error);
+        T::default()
+    })
+}
+
+/// `tokens` followed by every error.
+fn with_errors(mut tokens: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
+    for error in errors {
+        tokens.extend(error.to_compile_error());
+    }
+    tokens
+}
+
 /// `#[data_gear]` on a struct or enum.
 pub(crate) fn data_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let fallback_item = item.clone();
-    emit_or_fallback(
-        (|| {
-            let args: args::CodegearArgs = parse_args(attr)?;
-            let root = CrateRoot::new(args.krate.as_ref(), "codegear");
-            let def = parse::data_gear(item)?;
-            check::data_gear(&def)?;
-            Ok(codegen::data_gear::expand(&def, &root))
-        })(),
-        || fallback_item,
-    )
+    let mut errors = Vec::new();
+    let args: args::DataGearArgs = args_or_default(attr, &mut errors);
+    let root = CrateRoot::new(args.krate.as_ref(), "codegear");
+    let def = match parse::data_gear(item.clone()) {
+        Ok(def) => def,
+        Err(error) => return emit_or_fallback(Err(error), || item),
+    };
+    let tokens = match check::data_gear(&def, &args.instances) {
+        Ok(()) => codegen::data_gear::expand(&def, &root, &args.instances),
+        Err(error) => {
+            errors.push(error);
+            codegen::data_gear::stand_in(&def, &root)
+        }
+    };
+    with_errors(tokens, errors)
 }
 
 /// `#[interface]` on a trait.
 pub(crate) fn interface(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let fallback_item = item.clone();
-    emit_or_fallback(
-        (|| {
-            let args: args::CodegearArgs = parse_args(attr)?;
-            let root = CrateRoot::new(args.krate.as_ref(), "codegear");
-            let def = parse::interface(item)?;
-            check::interface(&def)?;
-            Ok(codegen::interface::expand(&def, &root))
-        })(),
-        || fallback_item,
-    )
+    let mut errors = Vec::new();
+    let args: args::InterfaceArgs = args_or_default(attr, &mut errors);
+    let root = CrateRoot::new(args.krate.as_ref(), "codegear");
+    let def = match parse::interface(item.clone()) {
+        Ok(def) => def,
+        Err(error) => return emit_or_fallback(Err(error), || item),
+    };
+    if let Err(error) = check::interface(&def) {
+        errors.push(error);
+    }
+    // On error too: the API code gears that parsed keep their table and calls, so that the
+    // implementations and calls of the interface add no errors of their own.
+    with_errors(codegen::interface::expand(&def, &root), errors)
 }
 
 /// `#[code_gear]` on a function or on `impl Interface for DataGear`.
 pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let fallback_item = item.clone();
-    let parsed = (|| {
-        let args: args::CodegearArgs = parse_args(attr)?;
-        let root = CrateRoot::new(args.krate.as_ref(), "codegear");
-        let item: syn::Item = syn::parse2(item)?;
-        Ok((root, item))
-    })();
-    let (root, item) = match parsed {
-        Ok(parsed) => parsed,
-        Err(error) => return emit_or_fallback(Err(error), || fallback_item),
+    let mut errors = Vec::new();
+    let args: args::CodeGearArgs = args_or_default(attr, &mut errors);
+    let root = CrateRoot::new(args.krate.as_ref(), "codegear");
+    let item: syn::Item = match syn::parse2(item.clone()) {
+        Ok(item) => item,
+        Err(error) => return emit_or_fallback(Err(error), || item),
     };
-    match item {
+    let tokens = match item {
         syn::Item::Fn(function) => {
-            let fallback = codegen::code_gear_fn::fallback(&function);
-            emit_or_fallback(
-                (|| {
-                    let def = parse::code_gear_fn(function)?;
-                    check::code_gear_fn(&def)?;
-                    Ok(codegen::code_gear_fn::expand(&def, &root))
-                })(),
-                || fallback,
-            )
+            if let Some(first) = args.instances.0.first() {
+                errors.push(syn::Error::new_spanned(
+                    first,
+                    "`instances(..)` belongs on a generic interface implementation \
+                     (`#[code_gear(instances(..))] impl<T> I<T> for D<T>`); a free code gear is \
+                     not generic",
+                ));
+            }
+            let stand_in = codegen::code_gear_fn::stand_in(&function, &root);
+            match parse::code_gear_fn(function).and_then(|def| {
+                check::code_gear_fn(&def)?;
+                Ok(def)
+            }) {
+                Ok(def) => codegen::code_gear_fn::expand(&def, &root),
+                Err(error) => {
+                    errors.push(error);
+                    stand_in
+                }
+            }
         }
-        syn::Item::Impl(block) => emit_or_fallback(
-            (|| {
-                let def = parse::impl_head(&block)?;
-                Ok(codegen::impl_interface::forward(&def, &block, &root))
-            })(),
-            || block.into_token_stream(),
-        ),
-        other => emit_or_fallback(
-            Err(syn::Error::new_spanned(
+        syn::Item::Impl(block) => match parse::impl_head(&block, &args.instances) {
+            Ok(def) => codegen::impl_interface::forward(&def, &block, &args.instances),
+            Err(error) => {
+                errors.push(error);
+                block.into_token_stream()
+            }
+        },
+        other => {
+            errors.push(syn::Error::new_spanned(
                 &other,
                 "#[code_gear] goes on a function (`fn f(..) -> Goto`) or on an interface \
                  implementation (`impl Interface for DataGear { .. }`)",
-            )),
-            || other.into_token_stream(),
-        ),
-    }
+            ));
+            other.into_token_stream()
+        }
+    };
+    with_errors(tokens, errors)
 }
 
 /// The hidden second half of `#[code_gear] impl I for D`, reached through the `I!` macro that
@@ -108,13 +142,14 @@ pub(crate) fn impl_interface(input: TokenStream) -> TokenStream {
         Err(error) => return error.to_compile_error(),
     };
     let root = CrateRoot::new(Some(&root), "codegear");
-    match check::impl_interface(&interface, &block) {
-        Ok(def) => codegen::impl_interface::expand(&def, &root),
+    let (block, instances) = codegen::impl_interface::take_instances(block);
+    match check::impl_interface(&interface, &block, &instances) {
+        Ok(def) => codegen::impl_interface::expand(&def, &root, &interface, &instances),
         Err((error, repaired)) => {
             // The impl with missing code gears stubbed and unknown ones dropped, so that rustc
             // adds no "not all trait items implemented" on top of our message.
             let mut tokens = match repaired {
-                Some(def) => codegen::impl_interface::expand(&def, &root),
+                Some(def) => codegen::impl_interface::expand(&def, &root, &interface, &instances),
                 None => TokenStream::new(),
             };
             tokens.extend(error.to_compile_error());

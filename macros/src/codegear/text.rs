@@ -83,7 +83,7 @@ fn write_stream(out: &mut String, tokens: TokenStream) {
                         last = Last::Glue;
                     }
                     '+' | '=' if !joint => {
-                        out.push_str(" ");
+                        out.push(' ');
                         out.push(c);
                         out.push(' ');
                         last = Last::Glue;

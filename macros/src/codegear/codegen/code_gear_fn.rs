@@ -25,9 +25,13 @@ pub(crate) fn expand(def: &CodeGearFn, root: &CrateRoot) -> TokenStream {
     body.vis = syn::Visibility::Inherited;
     body.attrs = other_attrs.into_iter().cloned().collect();
 
-    let names: Vec<&syn::Ident> = def.params.iter().map(|p| &p.name).collect();
     let wire: Vec<TokenStream> = def.params.iter().map(|p| p.wire_type(root)).collect();
-    let stub = stub::stub(root, None, &def.params, quote! { #body_ident(#(#names),*) });
+    let stub = stub::stub(
+        root,
+        None,
+        &def.params,
+        |names| quote! { #body_ident(#(#names),*) },
+    );
     let assertions = param_assertions(root, &def.params);
     let params = param_table(root, None, &def.params);
     let site = site(root, ident.span());
@@ -53,10 +57,24 @@ pub(crate) fn expand(def: &CodeGearFn, root: &CrateRoot) -> TokenStream {
     }
 }
 
-/// The user's function, unchanged, so that its body is still checked while the real error shows.
-pub(crate) fn fallback(function: &syn::ItemFn) -> TokenStream {
+/// What `#[code_gear] fn f` emits beside its errors: `f` as a code gear of the same arity that
+/// accepts any arguments (so that `goto!(f(..))` elsewhere adds no errors), and the user's
+/// function under a hidden name, so that its body is still checked.
+pub(crate) fn stand_in(function: &syn::ItemFn, root: &CrateRoot) -> TokenStream {
+    let private = root.private();
+    let ident = &function.sig.ident;
+    let vis = &function.vis;
+    let arity = function.sig.inputs.len();
+    let mut body = function.clone();
+    body.sig.ident = format_ident!("__gears_body");
+    body.vis = syn::Visibility::Inherited;
+    body.attrs.retain(|attr| !attr.path().is_ident("doc"));
     quote! {
-        #[allow(dead_code)]
-        #function
+        #[allow(non_upper_case_globals)]
+        #vis static #ident: #private::BrokenCodeGear<#arity> = #private::BrokenCodeGear;
+        const _: () = {
+            #[allow(dead_code, clippy::needless_pass_by_value)]
+            #body
+        };
     }
 }

@@ -41,7 +41,9 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
     let mut signatures = Vec::new();
     for method in &def.methods {
         let m = &method.sig.ident;
-        let names: Vec<&syn::Ident> = method.params.iter().map(|p| &p.name).collect();
+        let names: Vec<syn::Ident> = (0..method.params.len())
+            .map(|i| format_ident!("__gears_arg_{}", i))
+            .collect();
         let wire: Vec<TokenStream> = method.params.iter().map(|p| p.wire_type(root)).collect();
         fields.push(quote! { #m: fn(#root::RawGear, #(#wire),*) -> #root::Goto });
         field_names.push(m.clone());
@@ -73,62 +75,107 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
     }
     let site = site(root, ident.span());
     let root_path = root.clone();
+    // A generic interface (`trait Stack<T>`): its tables are generic too; each parameter must
+    // be a value (it travels in continuations).
+    let params: Vec<&syn::Ident> = item.generics.type_params().map(|p| &p.ident).collect();
+    let (generic_args, bounded, marker, marker_init) = if params.is_empty() {
+        (quote!(), quote!(), quote!(), quote!())
+    } else {
+        (
+            quote!(<#(#params),*>),
+            quote!(<#(#params: #root::Value),*>),
+            quote!(_marker: ::core::marker::PhantomData<fn() -> (#(#params,)*)>,),
+            quote!(_marker: ::core::marker::PhantomData,),
+        )
+    };
+    let generics_text = if params.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<{}>",
+            params
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let calls_where = if params.is_empty() {
+        quote!()
+    } else {
+        quote!(where #(#params: 'static),*)
+    };
+    let unit_args = if params.is_empty() {
+        quote!()
+    } else {
+        let units = params.iter().map(|_| quote!(()));
+        quote!(<#(#units),*>)
+    };
 
     quote! {
         #item
 
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
-        #vis struct #api {
+        #vis struct #api #generic_args {
             #(#fields,)*
+            #marker
         }
 
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
-        #[derive(Clone, Copy)]
-        #vis struct #calls {
+        #vis struct #calls #generic_args #calls_where {
             gear: #root::RawGear,
-            api: &'static #api,
+            api: &'static #api #generic_args,
         }
 
-        impl #calls {
+        impl #bounded ::core::clone::Clone for #calls #generic_args {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        impl #bounded ::core::marker::Copy for #calls #generic_args {}
+
+        impl #bounded #calls #generic_args {
             #(#call_methods)*
         }
 
-        impl #api {
+        impl #bounded #api #generic_args {
             /// The table of one implementation, in declaration order (named by
             /// `#[code_gear] impl` through `Interface::Api`, so that it works wherever the trait
             /// is in scope, however it was imported).
             #[allow(clippy::too_many_arguments)]
             pub const fn __gears_new(#(#field_names: #field_types),*) -> Self {
-                Self { #(#field_names),* }
+                Self { #(#field_names,)* #marker_init }
             }
         }
 
-        impl #root::GearTarget for dyn #ident {
-            type Target = &'static #api;
+        impl #bounded #root::GearTarget for dyn #ident #generic_args {
+            type Target = &'static #api #generic_args;
             fn gear_type_name() -> &'static str {
                 #private::interface_display(<Self as #root::Interface>::INFO)
             }
         }
 
-        impl #root::Interface for dyn #ident {
-            type Calls = #calls;
-            type Api = #api;
+        impl #bounded #root::Interface for dyn #ident #generic_args {
+            type Calls = #calls #generic_args;
+            type Api = #api #generic_args;
             const INFO: &'static #root::InterfaceInfo = &#root::InterfaceInfo {
                 name: #name,
+                generics: #generics_text,
                 module: ::core::module_path!(),
                 methods: &[#(#signatures),*],
                 site: #site,
             };
-            fn calls(gear: #root::RawGear, api: &'static #api) -> #calls {
+            fn calls(gear: #root::RawGear, api: &'static #api #generic_args) -> #calls #generic_args {
                 #calls { gear, api }
             }
         }
 
         #private::inventory::submit! {
             #private::InterfaceEntry(
-                <dyn #ident as #root::Interface>::INFO,
+                <dyn #ident #unit_args as #root::Interface>::INFO,
                 ::core::concat!(::core::module_path!(), "::", #name),
             )
         }
