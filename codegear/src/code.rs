@@ -502,14 +502,28 @@ macro_rules! all_arities {
 // so at a definition with more (`MAX_PARAMS` in the macro crate).
 all_arities!(A B C D E F G H I J);
 
-/// What `#[code_gear] fn f` defines as `f` when the definition has an error: a code gear of `N`
-/// parameters that accepts arguments of any type, so that the uses of `f` (`goto!(f(..))`,
-/// `next!(f(..))`) add no errors of their own to the one the macro reported. Never reached: the
-/// program does not compile.
+/// What `#[code_gear] fn f` defines as `f` when the definition has an error: a code gear that
+/// accepts arguments of the types written (`A`, a tuple, without the bounds a real code gear
+/// needs), or of any type ([`Untyped`], where a written type cannot be named in a static),
+/// so that the uses of `f` (`goto!(f(..))`, `next!(f(..))`) add no errors of their own to the one
+/// the macro reported. Never reached: the program does not compile.
 #[doc(hidden)]
-pub struct BrokenCodeGear<const N: usize>;
+pub struct BrokenCodeGear<A>(PhantomData<fn(A)>);
 
-impl<const N: usize> BrokenCodeGear<N> {
+impl<A> BrokenCodeGear<A> {
+    /// The stand-in.
+    #[doc(hidden)]
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+/// As [`BrokenCodeGear`], with `N` parameters of any type.
+#[doc(hidden)]
+pub struct Untyped<const N: usize>;
+
+impl<const N: usize> Untyped<N> {
     /// Used by `next!(f(..))`.
     #[doc(hidden)]
     pub fn __gears_bind<P, R>(&'static self, _prefix: P) -> Next<R> {
@@ -517,9 +531,28 @@ impl<const N: usize> BrokenCodeGear<N> {
     }
 }
 
+/// Binding a prefix of a broken code gear's written parameters (no bounds: see
+/// [`BrokenCodeGear`]).
+#[doc(hidden)]
+pub trait BrokenBind<P> {
+    /// The parameters left.
+    type Rest;
+}
+
+impl<A> BrokenCodeGear<A> {
+    /// Used by `next!(f(..))`.
+    #[doc(hidden)]
+    pub fn __gears_bind<P>(&'static self, _prefix: P) -> Next<<Self as BrokenBind<P>>::Rest>
+    where
+        Self: BrokenBind<P>,
+    {
+        unreachable!("a code gear that did not compile")
+    }
+}
+
 macro_rules! broken_arity {
     ($($n:literal: [$($name:ident)*])*) => {$(
-        impl BrokenCodeGear<$n> {
+        impl Untyped<$n> {
             /// Used by `goto!(f(..))`.
             #[doc(hidden)]
             #[allow(non_snake_case, clippy::too_many_arguments, unused_variables)]
@@ -527,13 +560,38 @@ macro_rules! broken_arity {
                 unreachable!("a code gear that did not compile")
             }
         }
+
+        impl<$($name,)*> BrokenCodeGear<($($name,)*)> {
+            /// Used by `goto!(f(..))`.
+            #[doc(hidden)]
+            #[allow(non_snake_case, clippy::too_many_arguments, unused_variables)]
+            pub fn __gears_goto(&'static self, $($name: $name),*) -> Goto {
+                unreachable!("a code gear that did not compile")
+            }
+        }
+
+        broken_splits!([] [$($name)*]);
     )*};
+}
+
+macro_rules! broken_splits {
+    ([$($bound:ident)*] []) => {
+        impl<$($bound,)*> BrokenBind<($($bound,)*)> for BrokenCodeGear<($($bound,)*)> {
+            type Rest = ();
+        }
+    };
+    ([$($bound:ident)*] [$first:ident $($rest:ident)*]) => {
+        impl<$($bound,)* $first, $($rest,)*> BrokenBind<($($bound,)*)>
+            for BrokenCodeGear<($($bound,)* $first, $($rest,)*)>
+        {
+            type Rest = ($first, $($rest,)*);
+        }
+        broken_splits!([$($bound)* $first] [$($rest)*]);
+    };
 }
 
 broken_arity! {
     0: [] 1: [A] 2: [A B] 3: [A B C] 4: [A B C D] 5: [A B C D E] 6: [A B C D E F]
     7: [A B C D E F G] 8: [A B C D E F G H] 9: [A B C D E F G H I] 10: [A B C D E F G H I J]
-    11: [A B C D E F G H I J K] 12: [A B C D E F G H I J K L] 13: [A B C D E F G H I J K L M]
-    14: [A B C D E F G H I J K L M N] 15: [A B C D E F G H I J K L M N O]
-    16: [A B C D E F G H I J K L M N O P]
+    11: [A B C D E F G H I J K] 12: [A B C D E F G H I J K L]
 }

@@ -152,7 +152,7 @@ pub mod prelude {
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::code::{BrokenCodeGear, Stub};
+    pub use crate::code::{BrokenCodeGear, Stub, Untyped};
     pub use crate::heap::downcast_mut;
     pub use crate::tables::{
         CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, data_gear_display,

@@ -83,10 +83,103 @@ fn signature(errors: &mut Errors, sig: &syn::Signature, what: &str) {
     }
 }
 
+/// Makes `sig` fit the code-gear shape (the stand-in of a broken interface code gear, and of its
+/// implementations): `&mut self` first, `-> Goto`, no `async`/`const`/`unsafe`/ABI/generics.
+/// Returns whether anything changed.
+pub(crate) fn repair_sig(sig: &mut syn::Signature) -> bool {
+    let mut changed = false;
+    match sig.inputs.first() {
+        Some(syn::FnArg::Receiver(receiver))
+            if receiver.reference.is_some() && receiver.colon_token.is_none() => {}
+        Some(syn::FnArg::Receiver(_)) => {
+            sig.inputs[0] = syn::parse_quote!(&mut self);
+            changed = true;
+        }
+        _ => {
+            sig.inputs.insert(0, syn::parse_quote!(&mut self));
+            changed = true;
+        }
+    }
+    if !returns_goto(&sig.output) {
+        // `Goto` as the prelude names it: the interface's module imports it to write code gears.
+        sig.output = syn::parse_quote!(-> Goto);
+        changed = true;
+    }
+    if sig.asyncness.take().is_some()
+        | sig.constness.take().is_some()
+        | sig.unsafety.take().is_some()
+        | sig.abi.take().is_some()
+        | sig.variadic.take().is_some()
+    {
+        changed = true;
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        sig.generics = syn::Generics::default();
+        changed = true;
+    }
+    changed
+}
+
+/// The interface with every code gear made to fit the shape (bodies and non-code-gear items
+/// dropped), and the names of the code gears that had to change: what `#[interface]` emits
+/// beside its errors, so that implementations and calls of it add none.
+pub(crate) fn repair_interface(item: &syn::ItemTrait) -> (syn::ItemTrait, Vec<String>) {
+    let mut item = item.clone();
+    let mut repaired = Vec::new();
+    item.supertraits.clear();
+    item.colon_token = None;
+    item.unsafety = None;
+    item.items.retain_mut(|trait_item| match trait_item {
+        syn::TraitItem::Fn(function) => {
+            let body = function.default.take().is_some();
+            if repair_sig(&mut function.sig) || body {
+                repaired.push(function.sig.ident.to_string());
+            }
+            function.semi_token = Some(Default::default());
+            true
+        }
+        _ => false,
+    });
+    (item, repaired)
+}
+
+/// Parameters a code gear may take: `goto!`/`next!` are typed per arity by the runtime, up to
+/// this many (GearsOS code gears rarely take more than five).
+pub(crate) const MAX_PARAMS: usize = 10;
+
+fn arity(errors: &mut Errors, sig: &syn::Signature, taken: usize, what: &str) {
+    if taken > MAX_PARAMS {
+        let extra: Vec<&syn::FnArg> = sig
+            .inputs
+            .iter()
+            .skip(sig.inputs.len() - (taken - MAX_PARAMS))
+            .collect();
+        errors.error(
+            quote::quote!(#(#extra),*),
+            format!(
+                "{what} `{}` takes {taken} parameters; at most {MAX_PARAMS} are supported{}: \
+                 group some in a tuple or a struct value, or keep them in a data gear",
+                sig.ident,
+                if what.contains("interface") {
+                    " (the data gear itself counts as one)"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+}
+
 /// `#[code_gear] fn`.
 pub(crate) fn code_gear_fn(def: &CodeGearFn) -> syn::Result<()> {
     let mut errors = Errors::new();
     signature(&mut errors, &def.function.sig, "a code gear");
+    arity(
+        &mut errors,
+        &def.function.sig,
+        def.function.sig.inputs.len(),
+        "code gear",
+    );
     report(&mut errors, &def.problems);
     errors.finish()
 }
@@ -153,6 +246,13 @@ fn generic_rows(
 
 fn method_rules(errors: &mut Errors, method: &Method, what: &str) {
     signature(errors, &method.sig, what);
+    // The receiver travels as the data gear's handle: one of the parameters.
+    let taken = method.sig.inputs.len()
+        + usize::from(!matches!(
+            method.sig.inputs.first(),
+            Some(syn::FnArg::Receiver(_))
+        ));
+    arity(errors, &method.sig, taken, "interface code gear");
     report(errors, &method.problems);
 }
 
@@ -248,12 +348,57 @@ pub(crate) fn impl_interface(
             ),
         );
     }
+    // The interface's type parameters as this impl instantiates them (`Stack<i64>`: T ↦ i64).
+    let trait_args: generics::Substitution = {
+        let params = interface
+            .item
+            .generics
+            .type_params()
+            .map(|p| p.ident.clone());
+        let args = match head.trait_path.segments.last().map(|s| &s.arguments) {
+            Some(syn::PathArguments::AngleBracketed(args)) => args
+                .args
+                .iter()
+                .filter_map(|arg| match arg {
+                    syn::GenericArgument::Type(ty) => Some(quote::quote!(#ty)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        params.zip(args).collect()
+    };
     let mut kept = Vec::new();
     for method in methods {
         let name = method.sig.ident.to_string();
-        if declared.contains(&name) {
-            method_rules(&mut errors, &method, "an interface code gear");
-            kept.push(method);
+        if let Some(declaration) = interface.methods.iter().find(|m| m.sig.ident == name) {
+            // A method the interface marks as broken was reported there; its copy here is the
+            // same mistake, not a second one.
+            if !interface.repaired.contains(&name) {
+                method_rules(&mut errors, &method, "an interface code gear");
+            }
+            // The API code gear is generated from the interface's declaration: where the impl's
+            // signature differs, rustc says so at the impl (E0053/E0050) and nothing generated
+            // adds to it.
+            let params = declaration
+                .params
+                .iter()
+                .map(|p| {
+                    let mut p = p.clone();
+                    if let Ok(ty) = generics::substitute_parse::<syn::Type>(&p.ty, &trait_args) {
+                        if let Ok(kind) = parse::classify(&ty) {
+                            p.kind = kind;
+                        }
+                        p.ty = ty;
+                    }
+                    p
+                })
+                .collect();
+            kept.push(Method {
+                params,
+                receiver_mut: declaration.receiver_mut,
+                ..method
+            });
             continue;
         }
         let mut message =
@@ -272,8 +417,20 @@ pub(crate) fn impl_interface(
         errors.error(&method.sig.ident, message);
     }
 
+    let mut block = block.clone();
+    for item in &mut block.items {
+        if let syn::ImplItem::Fn(function) = item
+            && interface.repaired.contains(&function.sig.ident.to_string())
+        {
+            repair_sig(&mut function.sig);
+            function.block = syn::parse_quote!({ ::core::unreachable!() });
+            function
+                .attrs
+                .push(syn::parse_quote!(#[allow(unused_variables)]));
+        }
+    }
     let mut def = ImplDef {
-        block: block.clone(),
+        block,
         trait_path: head.trait_path,
         interface_name,
         self_name,

@@ -75,11 +75,22 @@ pub(crate) fn interface(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(def) => def,
         Err(error) => return emit_or_fallback(Err(error), || item),
     };
-    if let Err(error) = check::interface(&def) {
-        errors.push(error);
-    }
-    // On error too: the API code gears that parsed keep their table and calls, so that the
-    // implementations and calls of the interface add no errors of their own.
+    let def = match check::interface(&def) {
+        Ok(()) => def,
+        Err(error) => {
+            errors.push(error);
+            // The stand-in: the interface with its code gears made to fit, so that the
+            // implementations and calls of it add no errors of their own.
+            let (item, repaired) = check::repair_interface(&def.item);
+            match parse::interface(item.into_token_stream()) {
+                Ok(mut fixed) => {
+                    fixed.repaired = repaired;
+                    fixed
+                }
+                Err(_) => def,
+            }
+        }
+    };
     with_errors(codegen::interface::expand(&def, &root), errors)
 }
 

@@ -368,10 +368,26 @@ pub(crate) fn interface(item: TokenStream) -> syn::Result<InterfaceDef> {
             )),
         }
     }
+    // `#[__gears_repaired(a, b)]`: set by a repaired interface's `I!` macro.
+    let mut repaired = Vec::new();
+    let mut item = item;
+    item.attrs.retain(|attr| {
+        if !attr.path().is_ident("__gears_repaired") {
+            return true;
+        }
+        let _ = attr.parse_nested_meta(|meta| {
+            if let Some(ident) = meta.path.get_ident() {
+                repaired.push(ident.to_string());
+            }
+            Ok(())
+        });
+        false
+    });
     Ok(InterfaceDef {
         item,
         methods,
         problems,
+        repaired,
     })
 }
 

@@ -62,7 +62,7 @@ fn every_signature_problem_is_reported_at_once() {
     let text = out.to_string();
     assert!(text.contains("async fn __gears_body"), "{text}");
     assert!(
-        text.contains("static bad : :: codegear :: __private :: BrokenCodeGear < 4usize >"),
+        text.contains("static bad : :: codegear :: __private :: Untyped < 4usize >"),
         "{text}"
     );
 }
@@ -85,6 +85,20 @@ fn data_gear_errors_point_at_fields_and_keep_the_item() {
     assert!(text.starts_with("struct Point"), "{text}");
     // The stand-in: the impls the meta level needs, so that uses add no errors.
     assert!(text.contains("DataGear for Point < T >"), "{text}");
+}
+
+#[test]
+fn a_stand_in_takes_any_types_where_the_written_ones_cannot_be_named() {
+    let out = super::code_gear(
+        TokenStream::new(),
+        quote! { fn generic<T>(x: T, next: Next<()>) -> Goto { goto!(next()) } },
+    );
+    assert_eq!(errors_of(&out).len(), 1);
+    let text = out.to_string();
+    assert!(
+        text.contains("static generic : :: codegear :: __private :: Untyped < 2usize >"),
+        "{text}"
+    );
 }
 
 #[test]

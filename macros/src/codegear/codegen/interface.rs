@@ -100,6 +100,12 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
                 .join(", ")
         )
     };
+    let repaired_attr = if def.repaired.is_empty() {
+        quote!()
+    } else {
+        let names = def.repaired.iter().map(|n| format_ident!("{}", n));
+        quote!(#[__gears_repaired(#(#names),*)])
+    };
     let calls_where = if params.is_empty() {
         quote!()
     } else {
@@ -183,7 +189,7 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
         #[doc(hidden)]
         macro_rules! #macro_name {
             ($($impl:tt)*) => {
-                #private::impl_interface! { { #root_path } { #item } { $($impl)* } }
+                #private::impl_interface! { { #root_path } { #repaired_attr #item } { $($impl)* } }
             };
         }
 
