@@ -62,7 +62,9 @@ fn every_signature_problem_is_reported_at_once() {
     let text = out.to_string();
     assert!(text.contains("async fn __gears_body"), "{text}");
     assert!(
-        text.contains("static bad : :: codegear :: __private :: Untyped < 4usize >"),
+        text.contains(
+            "static bad : :: codegear :: __private :: BrokenCodeGear < (& u8 , * const u8 ,"
+        ),
         "{text}"
     );
 }
