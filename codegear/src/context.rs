@@ -93,6 +93,11 @@ impl Context {
         self.heap.alloc(value)
     }
 
+    /// Stores the data gear `make` builds from its own handle (see [`Heap::alloc_with`]).
+    pub fn alloc_with<T: DataGear>(&mut self, make: impl FnOnce(Gear<T>) -> T) -> Gear<T> {
+        self.heap.alloc_with(make)
+    }
+
     /// The data gear behind a handle.
     ///
     /// # Errors

@@ -158,6 +158,20 @@ impl World {
         self.heap.alloc_owned(value, task.0)
     }
 
+    /// As [`World::alloc_private`], for a data gear that holds its own handle (see
+    /// [`Heap::alloc_with`]).
+    pub fn alloc_private_with<T: DataGear>(
+        &mut self,
+        task: TaskId,
+        make: impl FnOnce(Gear<T>) -> T,
+    ) -> Gear<T> {
+        assert!(
+            task.index() < self.pending.len(),
+            "no {task:?} in this world"
+        );
+        self.heap.alloc_owned_with(make, task.0)
+    }
+
     /// Gives a reserved task its first transition.
     ///
     /// # Panics

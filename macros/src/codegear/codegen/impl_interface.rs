@@ -154,6 +154,9 @@ fn rows(def: &ImplDef, root: &CrateRoot) -> TokenStream {
         table.push(quote! {
             |gear, #(#names),*| #static_ident.__gears_goto(#root::Gear::__from_raw(gear), #(#names),*)
         });
+        table.push(quote! {
+            |gear, #(#names),*| #static_ident.__gears_bind((#root::Gear::__from_raw(gear), #(#names,)*))
+        });
     }
     let site = site(root, def.self_name.span());
 

@@ -20,6 +20,10 @@ fn calls_ident(name: &syn::Ident) -> syn::Ident {
     format_ident!("__gears_{}_calls", name)
 }
 
+fn next_ident(name: &syn::Ident) -> syn::Ident {
+    format_ident!("__gears_{}_next", name)
+}
+
 fn macro_ident(name: &syn::Ident) -> syn::Ident {
     format_ident!("__gears_interface_{}", name)
 }
@@ -33,11 +37,13 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
     let api = api_ident(ident);
     let calls = calls_ident(ident);
     let macro_name = macro_ident(ident);
+    let next_calls = next_ident(ident);
 
     let mut fields = Vec::new();
     let mut field_names = Vec::new();
     let mut field_types = Vec::new();
     let mut call_methods = Vec::new();
+    let mut next_methods = Vec::new();
     let mut signatures = Vec::new();
     for method in &def.methods {
         let m = &method.sig.ident;
@@ -45,9 +51,24 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
             .map(|i| format_ident!("__gears_arg_{}", i))
             .collect();
         let wire: Vec<TokenStream> = method.params.iter().map(|p| p.wire_type(root)).collect();
+        let bind = format_ident!("__gears_bind_{}", m);
         fields.push(quote! { #m: fn(#root::RawGear, #(#wire),*) -> #root::Goto });
+        fields.push(quote! { #bind: fn(#root::RawGear, #(#wire),*) -> #root::Next<()> });
         field_names.push(m.clone());
         field_types.push(quote! { fn(#root::RawGear, #(#wire),*) -> #root::Goto });
+        field_names.push(bind.clone());
+        field_types.push(quote! { fn(#root::RawGear, #(#wire),*) -> #root::Next<()> });
+        let doc = format!(
+            "The continuation that goes to the `{m}` code gear of the implementation behind the \
+             handle with all its arguments bound (`next!(gear.{m}(..))`)."
+        );
+        next_methods.push(quote! {
+            #[doc = #doc]
+            #[allow(clippy::too_many_arguments)]
+            pub fn #m(self, #(#names: #wire),*) -> #root::Next<()> {
+                (self.api.#bind)(self.gear, #(#names),*)
+            }
+        });
         let doc = format!("Goes to the `{m}` code gear of the implementation behind the handle.");
         call_methods.push(quote! {
             #[doc = #doc]
@@ -145,6 +166,24 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
 
         impl #bounded #calls #generic_args {
             #(#call_methods)*
+
+            /// Used by `next!(gear.api(..))`: the continuations of the implementation's code
+            /// gears.
+            #[doc(hidden)]
+            pub fn __gears_next(self) -> #next_calls #generic_args {
+                #next_calls { gear: self.gear, api: self.api }
+            }
+        }
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #next_calls #generic_args #calls_where {
+            gear: #root::RawGear,
+            api: &'static #api #generic_args,
+        }
+
+        impl #bounded #next_calls #generic_args {
+            #(#next_methods)*
         }
 
         impl #bounded #api #generic_args {
