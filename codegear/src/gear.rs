@@ -12,7 +12,11 @@ use gears_runtime::registry::Site;
 use crate::value::Value;
 
 /// The untyped part of a handle: which heap, which slot, which generation of that slot.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Its hash leaves the heap id out (equal handles still hash equally): heap ids are handed out
+/// per process, and a state's fingerprint must not depend on them (the same state of the same
+/// program has the same fingerprint in another world and another process).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RawGear {
     owner: u32,
     index: u32,
@@ -41,6 +45,16 @@ impl RawGear {
     /// The slot's generation when the gear was allocated.
     pub const fn generation(self) -> u32 {
         self.generation
+    }
+}
+
+impl Hash for RawGear {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The model checker's partial-order reduction finds the handles a value holds by
+        // hashing it with a collector on.
+        crate::world::note_handle(*self);
+        self.index.hash(state);
+        self.generation.hash(state);
     }
 }
 

@@ -135,8 +135,8 @@ pub use meta::{
 pub use tables::Tables;
 pub use value::{Args, INLINE_BYTES, TypeMismatch, Value};
 pub use world::{
-    Bound, Check, Parallel, Report, RunStats, TaskId, TraceStep, Verdict, View, Violation,
-    ViolationKind, World,
+    Bound, Check, Fairness, Parallel, Report, RunStats, TaskId, TraceStep, Verdict, View,
+    Violation, ViolationKind, World,
 };
 
 pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
@@ -144,8 +144,8 @@ pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
 /// Everything a module of code gears needs: `use codegear::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Check, Context, Gear, Goto, Mut, Next, Parallel, Ref, World, code_gear, data_gear, goto,
-        interface, next, par_goto,
+        Check, Context, Gear, Goto, Mut, Next, Parallel, Ref, World, choose, code_gear, data_gear,
+        goto, interface, next, par_goto,
     };
 }
 
@@ -158,6 +158,7 @@ pub mod __private {
         CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, data_gear_display,
         interface_display,
     };
+    pub use crate::world::par_goto_from_code_gear;
     pub use gears_macros::__codegear_impl_interface as impl_interface;
     pub use gears_runtime;
     pub use gears_runtime::registry::{Site, inventory};

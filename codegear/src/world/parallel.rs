@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use gears_runtime::pool::{Pool, Worker};
 
-use super::{World, not_started, step_task, taken_gears};
+use super::{World, choice, not_started, step_resolving, taken_gears};
 use crate::code::Goto;
 use crate::error::{Error, ErrorKind};
 use crate::gear::RawGear;
@@ -33,6 +33,7 @@ pub struct Parallel {
     workers: usize,
     slice: u32,
     step_limit: Option<u64>,
+    seed: u64,
 }
 
 impl Parallel {
@@ -42,7 +43,15 @@ impl Parallel {
             workers: workers.max(1),
             slice: 64,
             step_limit: None,
+            seed: choice::DEFAULT_SEED,
         }
+    }
+
+    /// Seeds the generators that resolve choices (`choose!`): one stream per task, so a task
+    /// makes the same choices in every run with this seed, however the tasks interleave.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
     }
 
     /// Steps a task takes before the worker moves on to the next task in the queue.
@@ -79,6 +88,8 @@ struct TaskRun {
     heap: Heap,
     pending: Goto,
     steps: u64,
+    /// The generator this task's choices are resolved with.
+    stream: u64,
 }
 
 struct Run {
@@ -86,7 +97,11 @@ struct Run {
     /// Whether slot `i` is shared (private slots have no lock to take).
     is_shared: Vec<bool>,
     heap_id: u32,
-    tasks: Vec<Mutex<TaskRun>>,
+    /// The tasks, growing as code gears spawn more (`par_goto!` in a step).
+    tasks: RwLock<Vec<Arc<Mutex<TaskRun>>>>,
+    /// A spawned task's view of the heap: no private gears of its own.
+    empty_view: Heap,
+    seed: u64,
     queue: Mutex<VecDeque<u32>>,
     unfinished: AtomicUsize,
     steps: AtomicU64,
@@ -106,13 +121,14 @@ pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Err
     let pool = Pool::new(parallel.workers)
         .map_err(|error| Error::new(ErrorKind::Pool(error.to_string())))?;
     let slots = world.heap.slot_count() as u32;
-    let tasks: Vec<Mutex<TaskRun>> = (0..world.tasks() as u32)
+    let tasks: Vec<Arc<Mutex<TaskRun>>> = (0..world.tasks() as u32)
         .map(|task| {
-            Mutex::new(TaskRun {
+            Arc::new(Mutex::new(TaskRun {
                 heap: world.heap.view(|owner| owner == task),
                 pending: world.pending[task as usize].clone(),
                 steps: 0,
-            })
+                stream: choice::task_stream(parallel.seed, task),
+            }))
         })
         .collect();
     let is_shared: Vec<bool> = (0..slots)
@@ -135,7 +151,9 @@ pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Err
         shared,
         is_shared,
         heap_id: world.heap.id(),
-        tasks,
+        tasks: RwLock::new(tasks),
+        empty_view: world.heap.view(|_| false),
+        seed: parallel.seed,
         queue: Mutex::new(
             (0..world.tasks() as u32)
                 .filter(|&t| !world.pending[t as usize].is_exit())
@@ -157,9 +175,20 @@ pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Err
             world.heap.put_object(slot as u32, object);
         }
     }
-    let mut task_steps = Vec::with_capacity(run.tasks.len());
-    for (task, state) in run.tasks.into_iter().enumerate() {
+    let tasks = run
+        .tasks
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut task_steps = Vec::with_capacity(tasks.len());
+    for (task, state) in tasks.into_iter().enumerate() {
+        let state =
+            Arc::try_unwrap(state).unwrap_or_else(|_| unreachable!("the workers have finished"));
         let mut state = state.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if task >= world.tasks() {
+            // Spawned during the run.
+            let id = world.reserve_task();
+            world.start(id, not_started());
+        }
         for slot in 0..slots {
             if world.heap.owner_of(slot) == Some(task as u32) {
                 world.heap.put_object(slot, state.heap.take_object(slot));
@@ -210,7 +239,9 @@ fn work(run: &Run) {
             std::thread::yield_now();
             continue;
         };
-        let mut state = lock(&run.tasks[task as usize]);
+        let state =
+            Arc::clone(&run.tasks.read().unwrap_or_else(PoisonError::into_inner)[task as usize]);
+        let mut state = lock(&state);
         let mut finished = false;
         for _ in 0..run.slice {
             if run.steps.fetch_add(1, Ordering::Relaxed) >= run.step_limit {
@@ -240,6 +271,26 @@ fn work(run: &Run) {
         if !finished && !run.stop.load(Ordering::Acquire) {
             lock(&run.queue).push_back(task);
         }
+    }
+}
+
+/// Adds the tasks a step spawned, ready to run (counted as unfinished before the spawning task
+/// can finish, so the run does not end under them).
+fn spawn(run: &Run, spawned: Vec<Goto>) {
+    let mut tasks = run.tasks.write().unwrap_or_else(PoisonError::into_inner);
+    let mut queue = lock(&run.queue);
+    for first in spawned {
+        let id = u32::try_from(tasks.len()).expect("fewer than 2^32 tasks");
+        if !first.is_exit() {
+            run.unfinished.fetch_add(1, Ordering::AcqRel);
+            queue.push_back(id);
+        }
+        tasks.push(Arc::new(Mutex::new(TaskRun {
+            heap: run.empty_view.clone(),
+            pending: first,
+            steps: 0,
+            stream: choice::task_stream(run.seed, id),
+        })));
     }
 }
 
@@ -292,7 +343,15 @@ fn step_locked(
             held.push(Held::Read(guard));
         }
     }
-    let result = step_task(&mut state.heap, task, goto.clone(), state.steps);
+    let mut spawned = Vec::new();
+    let result = step_resolving(
+        &mut state.heap,
+        task,
+        goto.clone(),
+        state.steps,
+        &mut state.stream,
+        &mut spawned,
+    );
     for (&(slot, _), guard) in order.iter().zip(held) {
         let object = state.heap.take_object(slot);
         if let Held::Write(mut guard) = guard {
@@ -304,6 +363,9 @@ fn step_locked(
             state.steps += 1;
             let done = next.is_exit();
             state.pending = next;
+            if !spawned.is_empty() {
+                spawn(run, spawned);
+            }
             Ok(done)
         }
         Err(error) => {
