@@ -120,6 +120,7 @@ mod meta;
 mod tables;
 mod value;
 mod world;
+mod world_meta;
 
 pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind};
 pub use context::{Context, Exit};
