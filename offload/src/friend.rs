@@ -4,11 +4,11 @@ use core::fmt;
 use std::any::Any;
 use std::thread::JoinHandle;
 
-use gears_runtime::cpu_list::{CpuList, parse_cpu_str};
+use gears_runtime::cpu_list::{AffinityError, CpuList, parse_cpu_str};
 use gears_runtime::handoff::WaitStrategy;
 
 use crate::Error;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SandboxError};
 
 /// The index of a friend among those one [`Hakase::spawn_friends`](crate::Hakase::spawn_friends)
 /// call started, from 0.
@@ -126,6 +126,41 @@ impl FriendConfig {
 #[derive(Debug)]
 pub struct Friends {
     pub(crate) threads: Vec<(FriendId, JoinHandle<()>)>,
+}
+
+/// Why one friend could not start, in [`Error::FriendStart`]: the friend, the step that failed
+/// and, as the [`source`](std::error::Error::source), the typed cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FriendStartError {
+    /// The friend thread could not be pinned to its CPU.
+    #[error("{id}: could not pin to CPU {cpu}")]
+    Pin {
+        /// Which friend.
+        id: FriendId,
+        /// The CPU it was to run on.
+        cpu: usize,
+        /// Why pinning failed.
+        source: AffinityError,
+    },
+    /// The sandbox filter could not be installed on the friend thread.
+    #[error("{id}: could not enter the sandbox")]
+    Sandbox {
+        /// Which friend.
+        id: FriendId,
+        /// Why installing the filter failed.
+        source: SandboxError,
+    },
+}
+
+impl FriendStartError {
+    /// The friend that could not start.
+    #[must_use]
+    pub fn id(&self) -> FriendId {
+        match self {
+            Self::Pin { id, .. } | Self::Sandbox { id, .. } => *id,
+        }
+    }
 }
 
 /// A friend whose body panicked outside an offloaded block (its thread ended; the others and

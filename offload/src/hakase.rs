@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
+use gears_runtime::cpu_list::AffinityError;
 use gears_runtime::handoff::{self, Backoff, WaitStrategy};
 use gears_runtime::registry::Table;
 
 use crate::Error;
 use crate::call::{FriendEnd, HakaseEnd, install_friend_end};
-use crate::friend::{FriendConfig, FriendId, Friends};
+use crate::friend::{FriendConfig, FriendId, FriendStartError, Friends};
 use crate::sandbox::{Filter, Sandbox};
 use crate::symbols::{Export, check_symbols};
 
@@ -65,7 +66,7 @@ const ABORT: u8 = 2;
 struct Startup {
     ready: AtomicUsize,
     decision: AtomicU8,
-    failures: Mutex<Vec<(FriendId, String)>>,
+    failures: Mutex<Vec<FriendStartError>>,
 }
 
 impl Hakase {
@@ -113,9 +114,7 @@ impl Hakase {
         let filter = match config.sandbox {
             Sandbox::None => None,
             Sandbox::NoSyscalls if wait.yields_to_os() => return Err(Error::SandboxCannotYield),
-            Sandbox::NoSyscalls => Some(Arc::new(
-                Filter::no_syscalls().map_err(|e| Error::Sandbox(e.to_string()))?,
-            )),
+            Sandbox::NoSyscalls => Some(Arc::new(Filter::no_syscalls().map_err(Error::Sandbox)?)),
         };
         let body = Arc::new(body);
         let count = config.friend_count();
@@ -160,7 +159,7 @@ impl Hakase {
         );
         if !failures.is_empty() {
             abort_start(&startup, threads);
-            failures.sort();
+            failures.sort_by_key(FriendStartError::id);
             return Err(Error::FriendStart(failures));
         }
         self.slots.borrow_mut().extend(ends);
@@ -234,20 +233,21 @@ fn friend_main(
     body: &(dyn Fn(FriendId) + Send + Sync),
 ) {
     let wait = end.wait;
-    let fail = |why: String| {
+    let fail = |failure: FriendStartError| {
         startup
             .failures
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((id, why));
+            .push(failure);
     };
     let mut ok = true;
     if let Some(cpu) = cpu {
+        // `cpu` comes out of a `CpuList`, so it is in range; the mapping is for completeness.
         let pinned = gears_runtime::cpu_list::CpuList::single(cpu)
-            .map_err(|e| e.to_string())
-            .and_then(|cpus| cpus.pin_current_thread().map_err(|e| e.to_string()));
-        if let Err(why) = pinned {
-            fail(format!("could not pin to CPU {cpu}: {why}"));
+            .map_err(AffinityError::OutOfRange)
+            .and_then(|cpus| cpus.pin_current_thread());
+        if let Err(source) = pinned {
+            fail(FriendStartError::Pin { id, cpu, source });
             ok = false;
         }
     }
@@ -257,9 +257,9 @@ fn friend_main(
     drop(std::hint::black_box(Box::new([0u8; 256])));
     if ok
         && let Some(filter) = filter
-        && let Err(why) = filter.install_on_this_thread()
+        && let Err(source) = filter.install_on_this_thread()
     {
-        fail(why.to_string());
+        fail(FriendStartError::Sandbox { id, source });
     }
     startup.ready.fetch_add(1, Ordering::Release);
     let mut idle = Backoff::new(wait);

@@ -48,11 +48,23 @@
 //!   calls an exported function from inside an `offload!` block. Returning a reference or raw
 //!   pointer from an exported function is a compile error: friend code cannot use hakase memory.
 //!
+//! # Platform
+//!
+//! Linux only: friends are pinned with `sched_setaffinity` and sandboxed with seccomp-BPF,
+//! neither of which exists elsewhere; on another system this crate does not compile (it says
+//! so). codegear and ghost-dsl, which need neither, build anywhere `std` does.
+//!
 //! # Memory
 //!
 //! Friends and the hakase are threads of one process here, so unlike Toshokan's friends, a
 //! friend could dereference a hakase address; the compile-time rule against exported functions
 //! returning references or pointers keeps code honest for the real asymmetric setting.
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "offload runs on Linux only: friends are pinned with sched_setaffinity and sandboxed with \
+     seccomp-BPF (see the README's \"Platforms\")"
+);
 
 mod call;
 mod friend;
@@ -63,11 +75,11 @@ mod symbols;
 use core::fmt;
 
 pub use call::{offload, on_friend_thread};
-pub use friend::{FriendConfig, FriendId, FriendPanic, Friends};
+pub use friend::{FriendConfig, FriendId, FriendPanic, FriendStartError, Friends};
 pub use gears_runtime::cpu_list::{CpuList, CpuListParseError};
 pub use gears_runtime::handoff::WaitStrategy;
 pub use hakase::Hakase;
-pub use sandbox::Sandbox;
+pub use sandbox::{Sandbox, SandboxError};
 pub use symbols::{Declaration, Export, ExportedSymbol, SymbolError, export_table};
 
 /// Runs a block on the hakase and returns its value: `offload!({ .. })`, Toshokan's
@@ -192,73 +204,66 @@ pub use gears_macros::declare_exports;
 /// The usual imports: `use offload::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        FriendConfig, FriendId, Friends, Hakase, Sandbox, declare_exports, export_symbol, exported,
-        offload,
+        Error, FriendConfig, FriendId, Friends, Hakase, Sandbox, declare_exports, export_symbol,
+        exported, offload,
     };
 }
 
 /// Everything that can go wrong starting or running friends.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The exported symbols are inconsistent (duplicates, missing implementations, signature
     /// mismatches), from [`Hakase::new`].
+    #[error(transparent)]
     Symbols(SymbolError),
     /// A CPU list string was invalid.
+    #[error(transparent)]
     CpuList(CpuListParseError),
     /// A CPU list named no CPU.
+    #[error("friend CPUs: the CPU list names no CPU")]
     NoCpus,
-    /// Friends could not be pinned or sandboxed; none ran its body.
-    FriendStart(Vec<(FriendId, String)>),
+    /// Friends could not be pinned or sandboxed; none ran its body. One entry per failed friend,
+    /// in friend order; `Display` lists each with its causes.
+    #[error(fmt = fmt_friend_start)]
+    FriendStart(Vec<FriendStartError>),
     /// The sandbox filter could not be built.
-    Sandbox(String),
+    #[error(transparent)]
+    Sandbox(SandboxError),
     /// A sandboxed friend was configured to yield to the OS, which is a system call.
+    #[error(
+        "a sandboxed friend cannot wait with a strategy that yields to the OS (sched_yield is a \
+         system call); use WaitStrategy::spin_only"
+    )]
     SandboxCannotYield,
     /// The OS would not start a friend thread.
-    Spawn(std::io::Error),
+    #[error("could not start a friend thread")]
+    Spawn(#[source] std::io::Error),
     /// Friends whose bodies panicked outside an offloaded block, from [`Friends::join`].
+    #[error(fmt = fmt_friends_panicked)]
     FriendsPanicked(Vec<FriendPanic>),
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Symbols(error) => error.fmt(f),
-            Self::CpuList(error) => write!(f, "friend CPUs: {error}"),
-            Self::NoCpus => f.write_str("friend CPUs: the CPU list names no CPU"),
-            Self::FriendStart(failures) => {
-                f.write_str("could not start the friends (none ran):")?;
-                for (id, why) in failures {
-                    write!(f, "\n  {id}: {why}")?;
-                }
-                Ok(())
-            }
-            Self::Sandbox(why) => write!(f, "friend sandbox: {why}"),
-            Self::SandboxCannotYield => f.write_str(
-                "a sandboxed friend cannot wait with a strategy that yields to the OS \
-                 (sched_yield is a system call); use WaitStrategy::spin_only",
-            ),
-            Self::Spawn(error) => write!(f, "could not start a friend thread: {error}"),
-            Self::FriendsPanicked(panics) => {
-                f.write_str("friends panicked outside an offloaded block:")?;
-                for panic in panics {
-                    write!(f, "\n  {panic}")?;
-                }
-                Ok(())
-            }
+fn fmt_friend_start(failures: &[FriendStartError], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str("could not start the friends (none ran):")?;
+    for failure in failures {
+        // Several failures, so none is this error's source: each is printed with its causes.
+        write!(f, "\n  {failure}")?;
+        let mut cause = std::error::Error::source(failure);
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
         }
     }
+    Ok(())
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Symbols(error) => Some(error),
-            Self::CpuList(error) => Some(error),
-            Self::Spawn(error) => Some(error),
-            _ => None,
-        }
+fn fmt_friends_panicked(panics: &[FriendPanic], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str("friends panicked outside an offloaded block:")?;
+    for panic in panics {
+        write!(f, "\n  {panic}")?;
     }
+    Ok(())
 }
 
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.

@@ -13,6 +13,7 @@ use seccompiler::{
 
 /// What a friend thread may do with system calls.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Sandbox {
     /// No restriction: the friend is an ordinary thread (it can still offload).
     #[default]
@@ -51,20 +52,18 @@ impl fmt::Debug for Filter {
     }
 }
 
-/// Why the sandbox could not be built or installed.
-#[derive(Debug)]
-pub(crate) enum SandboxError {
-    Build(String),
-    Install(String),
-}
-
-impl fmt::Display for SandboxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Build(why) => write!(f, "could not build the friend sandbox filter: {why}"),
-            Self::Install(why) => write!(f, "could not install the friend sandbox: {why}"),
-        }
-    }
+/// Why the sandbox could not be built or installed. The cause, from seccompiler, is the
+/// [`source`](std::error::Error::source) (boxed, so that seccompiler's types are not part of
+/// this API).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// The seccomp filter of [`Sandbox::NoSyscalls`] could not be compiled for this machine.
+    #[error("could not build the friend sandbox filter")]
+    Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The kernel refused the filter on the friend thread (`prctl` or `seccomp` failed).
+    #[error("could not install the friend sandbox")]
+    Install(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The system calls `Sandbox::NoSyscalls` lets through unconditionally.
@@ -86,7 +85,7 @@ impl Filter {
     /// Compiles the `NoSyscalls` filter for this architecture.
     pub(crate) fn no_syscalls() -> Result<Self, SandboxError> {
         let arch = TargetArch::try_from(std::env::consts::ARCH)
-            .map_err(|e| SandboxError::Build(format!("{e:?}")))?;
+            .map_err(|e| SandboxError::Build(Box::new(e)))?;
         let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
             ALLOWED.iter().map(|&nr| (nr, Vec::new())).collect();
         // mmap only with MAP_ANONYMOUS set in its flags (argument 3): memory, never a file.
@@ -97,7 +96,7 @@ impl Filter {
             libc::MAP_ANONYMOUS as u64,
         )
         .and_then(|condition| SeccompRule::new(vec![condition]))
-        .map_err(|e| SandboxError::Build(e.to_string()))?;
+        .map_err(|e| SandboxError::Build(Box::new(e)))?;
         rules.insert(libc::SYS_mmap, vec![anonymous]);
         let filter = SeccompFilter::new(
             rules,
@@ -105,16 +104,16 @@ impl Filter {
             SeccompAction::Allow,
             arch,
         )
-        .map_err(|e| SandboxError::Build(e.to_string()))?;
+        .map_err(|e| SandboxError::Build(Box::new(e)))?;
         let program: BpfProgram = filter
             .try_into()
-            .map_err(|e: seccompiler::BackendError| SandboxError::Build(e.to_string()))?;
+            .map_err(|e: seccompiler::BackendError| SandboxError::Build(Box::new(e)))?;
         Ok(Self(program))
     }
 
     /// Installs the filter on the calling thread only (other threads are not affected). It
     /// cannot be removed: the thread stays sandboxed until it ends.
     pub(crate) fn install_on_this_thread(&self) -> Result<(), SandboxError> {
-        seccompiler::apply_filter(&self.0).map_err(|e| SandboxError::Install(e.to_string()))
+        seccompiler::apply_filter(&self.0).map_err(|e| SandboxError::Install(Box::new(e)))
     }
 }

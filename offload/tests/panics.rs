@@ -84,9 +84,7 @@ fn offload_outside_a_friend_panics_with_a_clear_message() {
 fn bad_cpu_lists_are_clear_errors() {
     let error = FriendConfig::cpus("1-0").unwrap_err();
     assert!(
-        error
-            .to_string()
-            .starts_with("friend CPUs: invalid CPU list \"1-0\""),
+        error.to_string().starts_with("invalid CPU list \"1-0\""),
         "{error}"
     );
     let hakase = Hakase::new().unwrap();
@@ -99,4 +97,18 @@ fn bad_cpu_lists_are_clear_errors() {
         ),
         "{error}"
     );
+    // The cause stays typed: the friend, the CPU and the affinity error.
+    match &error {
+        offload::Error::FriendStart(failures) => match failures.as_slice() {
+            [
+                offload::FriendStartError::Pin {
+                    id: FriendId(0),
+                    cpu: 511,
+                    source: gears_runtime::cpu_list::AffinityError::SetAffinity { .. },
+                },
+            ] => {}
+            other => panic!("expected one pin failure of friend 0, got {other:?}"),
+        },
+        other => panic!("expected FriendStart, got {other:?}"),
+    }
 }

@@ -126,7 +126,9 @@ pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
             }
         }
         syn::Item::Impl(block) => match parse::impl_head(&block, &args.instances) {
-            Ok(def) => codegen::impl_interface::forward(&def, &block, &args.instances),
+            Ok(def) => {
+                codegen::impl_interface::forward(&def, &block, &args.instances, args.krate.as_ref())
+            }
             Err(error) => {
                 errors.push(error);
                 block.into_token_stream()

@@ -18,10 +18,13 @@ const INSTANCES_ATTR: &str = "__gears_instances";
 
 /// First half: hand the impl to the `I!` macro `#[interface]` left beside the trait, which comes
 /// back with the declaration to [`expand`].
+/// `I! { { <the impl's crate override, if any> } <impl> }`: the interface's macro adds its
+/// declaration (and its own crate root, used when the impl has no override).
 pub(crate) fn forward(
     head: &ImplHead,
     block: &syn::ItemImpl,
     instances: &Instances,
+    overridden: Option<&syn::Path>,
 ) -> TokenStream {
     // The macro is named by the trait's path without its type arguments (`Stack<T>` → `Stack!`).
     let mut path = head.trait_path.clone();
@@ -35,7 +38,7 @@ pub(crate) fn forward(
         let list = &instances.0;
         quote! { #[#attr(#(#list),*)] }
     };
-    quote! { #path! { #carried #block } }
+    quote! { #path! { { #overridden } #carried #block } }
 }
 
 /// Takes the instances [`forward`] attached back off the impl.
