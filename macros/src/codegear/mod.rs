@@ -39,6 +39,76 @@ fn args_or_default<T: crate::common::AttrArgs + Default>(
     })
 }
 
+/// The crate root for an attribute without `crate = path`: `::codegear`, or, where the user's
+/// manifest renames the dependency (`cg = { package = "codegear", .. }`), an error saying to
+/// add `crate = ::cg` beside an expansion through `::cg` (so that nothing else fails).
+fn default_root(
+    krate: Option<&syn::Path>,
+    attribute: &str,
+    errors: &mut Vec<syn::Error>,
+) -> CrateRoot {
+    if krate.is_some() {
+        return CrateRoot::new(krate, "codegear");
+    }
+    let Some(renamed) = renamed_dependency("codegear") else {
+        return CrateRoot::new(None, "codegear");
+    };
+    errors.push(syn::Error::new(
+        proc_macro2::Span::call_site(),
+        format!(
+            "this crate depends on codegear under another name (`{renamed} = {{ package = \
+             \"codegear\", .. }}` in its Cargo.toml), so the generated code cannot name \
+             `::codegear`: write `#[{attribute}(crate = ::{renamed})]`"
+        ),
+    ));
+    let path: syn::Path =
+        syn::parse_str(&format!("::{renamed}")).unwrap_or_else(|_| syn::parse_quote!(::codegear));
+    CrateRoot::new(Some(&path), "codegear")
+}
+
+/// The name the manifest of the crate being compiled gives dependency `package`, if it renames
+/// it (`name = { package = "codegear", .. }` or a `[dependencies.name]` table with
+/// `package = "codegear"`). A plain line scan: enough for the two spellings Cargo documents.
+fn renamed_dependency(package: &str) -> Option<String> {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
+    let manifest = std::fs::read_to_string(std::path::Path::new(&dir).join("Cargo.toml")).ok()?;
+    renamed_in(&manifest, package)
+}
+
+/// [`renamed_dependency`] on the manifest's text. A crate that also depends on the package
+/// under its own name is not renaming it.
+pub(crate) fn renamed_in(manifest: &str, package: &str) -> Option<String> {
+    let direct = manifest.lines().map(str::trim).any(|line| {
+        line.starts_with(&format!("{package} "))
+            || line.starts_with(&format!("{package}="))
+            || line.starts_with(&format!("{package}."))
+            || (line.starts_with('[') && line.ends_with(&format!("dependencies.{package}]")))
+    });
+    if direct {
+        return None;
+    }
+    let wanted = format!("package = \"{package}\"");
+    let mut table: Option<String> = None;
+    for line in manifest.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            // `[dependencies.cg]`, `[dev-dependencies.cg]`, `[target.'..'.dependencies.cg]`.
+            table = header
+                .rsplit_once("dependencies.")
+                .map(|(_, name)| name.trim_matches('"').to_string());
+            continue;
+        }
+        if !line.replace(' ', "").contains(&wanted.replace(' ', "")) {
+            continue;
+        }
+        let name = match line.split_once('=') {
+            Some((key, _)) if key.trim() != "package" => key.trim().trim_matches('"').to_string(),
+            _ => table.clone()?,
+        };
+        return (name != package).then_some(name);
+    }
+    None
+}
+
 /// `tokens` followed by every error.
 fn with_errors(mut tokens: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
     for error in errors {
@@ -51,7 +121,7 @@ fn with_errors(mut tokens: TokenStream, errors: Vec<syn::Error>) -> TokenStream 
 pub(crate) fn data_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Vec::new();
     let args: args::DataGearArgs = args_or_default(attr, &mut errors);
-    let root = CrateRoot::new(args.krate.as_ref(), "codegear");
+    let root = default_root(args.krate.as_ref(), "data_gear", &mut errors);
     let def = match parse::data_gear(item.clone()) {
         Ok(def) => def,
         Err(error) => return emit_or_fallback(Err(error), || item),
@@ -70,7 +140,7 @@ pub(crate) fn data_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub(crate) fn interface(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Vec::new();
     let args: args::InterfaceArgs = args_or_default(attr, &mut errors);
-    let root = CrateRoot::new(args.krate.as_ref(), "codegear");
+    let root = default_root(args.krate.as_ref(), "interface", &mut errors);
     let def = match parse::interface(item.clone()) {
         Ok(def) => def,
         Err(error) => return emit_or_fallback(Err(error), || item),
@@ -98,7 +168,7 @@ pub(crate) fn interface(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Vec::new();
     let args: args::CodeGearArgs = args_or_default(attr, &mut errors);
-    let root = CrateRoot::new(args.krate.as_ref(), "codegear");
+    let root = default_root(args.krate.as_ref(), "code_gear", &mut errors);
     let item: syn::Item = match syn::parse2(item.clone()) {
         Ok(item) => item,
         Err(error) => return emit_or_fallback(Err(error), || item),

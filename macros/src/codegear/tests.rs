@@ -304,3 +304,20 @@ proptest! {
         run_all(&mutated);
     }
 }
+
+#[test]
+fn renamed_dependencies_are_found_in_both_spellings() {
+    use super::renamed_in;
+    let inline = "[dependencies]\ncg = { package = \"codegear\", path = \"../codegear\" }\n";
+    assert_eq!(renamed_in(inline, "codegear").as_deref(), Some("cg"));
+    let table = "[dev-dependencies.gears]\npackage = \"codegear\"\nversion = \"0.1\"\n";
+    assert_eq!(renamed_in(table, "codegear").as_deref(), Some("gears"));
+    let plain = "[dependencies]\ncodegear.workspace = true\n";
+    assert_eq!(renamed_in(plain, "codegear"), None);
+    let both = "[dependencies]\ncodegear = \"0.1\"\nold = { package = \"codegear\", version = \"0.0.9\" }\n";
+    assert_eq!(
+        renamed_in(both, "codegear"),
+        None,
+        "a direct dependency wins"
+    );
+}
