@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cpu_list_section()?;
     gears_examples::codegear::tour()?;
     gears_examples::dpp::tour(args.quick);
+    gears_examples::dpp_seed::tour(args.quick);
     offload_section(&args)?;
     gears_examples::ghost::tutorial::tour_section(args.quick)?;
     Ok(())
