@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod codegear;
 pub mod dpp;
+pub mod dpp_seed;
 pub mod ghost;
 pub mod offload;
 pub mod workloads;

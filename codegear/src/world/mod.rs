@@ -34,7 +34,9 @@ use crate::code::{Goto, Next, ParamKind};
 use crate::error::{Error, ErrorKind};
 use crate::gear::{DataGear, Gear, RawGear};
 use crate::heap::{ANY_TASK, Heap, PROBE};
+use crate::meta::{Meta, Selector};
 use crate::value::Args;
+use crate::world_meta::{Begun, Tasks, WorldMetas};
 
 /// A task of a [`World`]: its index, as traces print it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -114,6 +116,8 @@ pub struct World {
     /// Per task, the generator [`World::step`] resolves its choices with.
     streams: Vec<u64>,
     seed: u64,
+    /// Metas around the steps of `step` and `run` (see [`World::replace_meta`]).
+    pub(crate) metas: WorldMetas,
 }
 
 impl Default for World {
@@ -148,7 +152,39 @@ impl World {
             started: Vec::new(),
             streams: Vec::new(),
             seed: choice::DEFAULT_SEED,
+            metas: WorldMetas::default(),
         }
+    }
+
+    /// Installs `meta` around the steps of every task whose code gear `selector` matches, in
+    /// [`World::step`] and [`World::run`] (later installations win where they overlap), as
+    /// [`Context::replace_meta`](crate::Context::replace_meta) does for a context: tracing,
+    /// recording, step limits, redirects. See the `world_meta` notes on [`World::run`].
+    pub fn replace_meta(&mut self, selector: Selector, meta: impl Meta + 'static) -> &mut Self {
+        self.metas
+            .install(Tasks::All, selector, false, Box::new(meta));
+        self
+    }
+
+    /// As [`World::replace_meta`], for the steps of `task` only.
+    pub fn replace_task_meta(
+        &mut self,
+        task: TaskId,
+        selector: Selector,
+        meta: impl Meta + 'static,
+    ) -> &mut Self {
+        self.metas
+            .install(Tasks::One(task.0), selector, false, Box::new(meta));
+        self
+    }
+
+    /// As [`World::replace_meta`], and [`World::check`] shows the meta every step it explores
+    /// too (`before` and `after`; its redirects and stops apply to runs only: a check explores
+    /// the program as written).
+    pub fn observe_meta(&mut self, selector: Selector, meta: impl Meta + 'static) -> &mut Self {
+        self.metas
+            .install(Tasks::All, selector, true, Box::new(meta));
+        self
     }
 
     /// Reseeds the generators [`World::step`] resolves choices (`choose!`) with: one stream per
@@ -186,6 +222,20 @@ impl World {
             "no {task:?} in this world"
         );
         self.heap.alloc_owned(value, task.0)
+    }
+
+    /// As [`World::alloc_private`], for a data gear that holds its own handle (see
+    /// [`Heap::alloc_with`]).
+    pub fn alloc_private_with<T: DataGear>(
+        &mut self,
+        task: TaskId,
+        make: impl FnOnce(Gear<T>) -> T,
+    ) -> Gear<T> {
+        assert!(
+            task.index() < self.pending.len(),
+            "no {task:?} in this world"
+        );
+        self.heap.alloc_owned_with(make, task.0)
     }
 
     /// Gives a reserved task its first transition.
@@ -277,14 +327,28 @@ impl World {
         }
         let stream = &mut self.streams[task.index()];
         let mut spawned = Vec::new();
-        match step_resolving(
-            &mut self.heap,
-            task.0,
-            goto.clone(),
-            0,
-            stream,
-            &mut spawned,
-        ) {
+        let result = if self.metas.is_empty() {
+            step_resolving(
+                &mut self.heap,
+                task.0,
+                goto.clone(),
+                0,
+                stream,
+                &mut spawned,
+            )
+        } else {
+            step_with_metas(
+                &self.metas,
+                &mut self.heap,
+                task.0,
+                goto.clone(),
+                0,
+                stream,
+                &mut spawned,
+            )
+            .map(|(next, _)| next)
+        };
+        match result {
             Ok(next) => {
                 let done = next.is_exit();
                 self.pending[task.index()] = next;
@@ -368,6 +432,50 @@ pub(crate) fn step_resolving(
         step_task(heap, task, goto, step, spawned)?
     };
     choice::resolve(next, stream).map_err(|error| error.at(at, step).in_task(task))
+}
+
+/// [`step_resolving`] with the world's metas around it (see [`WorldMetas`]): a redirect and
+/// the inserted steps first; returns the next transition and the steps taken.
+pub(crate) fn step_with_metas(
+    metas: &WorldMetas,
+    heap: &mut Heap,
+    task: u32,
+    goto: Goto,
+    step: u64,
+    stream: &mut u64,
+    spawned: &mut Vec<Goto>,
+) -> Result<(Goto, u64), Error> {
+    let begun = metas.begin(task, step, goto)?;
+    step_begun(metas, begun, heap, task, step, stream, spawned)
+}
+
+/// The rest of [`step_with_metas`] once the metas have decided (a parallel run locks the gears
+/// of `begun.goto` in between).
+pub(crate) fn step_begun(
+    metas: &WorldMetas,
+    mut begun: Begun,
+    heap: &mut Heap,
+    task: u32,
+    step: u64,
+    stream: &mut u64,
+    spawned: &mut Vec<Goto>,
+) -> Result<(Goto, u64), Error> {
+    let mut steps = 0;
+    if let Some(mut inserted) = begun.inserted.take() {
+        while !inserted.is_exit() {
+            inserted = step_resolving(heap, task, inserted, step + steps, stream, spawned)?;
+            steps += 1;
+        }
+    }
+    let goto = std::mem::replace(&mut begun.goto, not_started());
+    let next = if goto.is_exit() {
+        goto
+    } else {
+        steps += 1;
+        step_resolving(heap, task, goto, step + steps - 1, stream, spawned)?
+    };
+    metas.end(begun, task, step, &next)?;
+    Ok((next, steps))
 }
 
 /// Appends the data gears a step of `goto` takes, `(handle, is_mut)` in parameter order

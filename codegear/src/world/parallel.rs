@@ -24,11 +24,12 @@ use std::time::{Duration, Instant};
 
 use gears_runtime::pool::{Pool, Worker};
 
-use super::{World, choice, not_started, step_resolving, taken_gears};
+use super::{World, choice, not_started, step_begun, step_resolving, taken_gears};
 use crate::code::Goto;
 use crate::error::{Error, ErrorKind};
 use crate::gear::RawGear;
 use crate::heap::{DataGearObject, Heap};
+use crate::world_meta::WorldMetas;
 
 /// Runs a world's tasks on `workers` threads of a gears-runtime pool.
 #[derive(Clone, Copy, Debug)]
@@ -115,6 +116,8 @@ struct Run {
     error: Mutex<Option<Error>>,
     slice: u32,
     step_limit: u64,
+    /// The world's metas (see `world_meta`).
+    metas: WorldMetas,
 }
 
 enum Held<'a> {
@@ -172,6 +175,7 @@ pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Err
         error: Mutex::new(None),
         slice: parallel.slice,
         step_limit: parallel.step_limit.unwrap_or(u64::MAX),
+        metas: world.metas.clone(),
     };
     pool.install(|worker| spawn_workers(worker, parallel.workers, &run));
 
@@ -344,8 +348,29 @@ fn step_locked(
     order: &mut Vec<(u32, bool)>,
 ) -> Result<bool, Error> {
     let goto = std::mem::replace(&mut state.pending, not_started());
+    // Metas decide before the gears are taken, so that the gears of the transition that really
+    // runs are the ones locked.
+    let begun = if run.metas.is_empty() {
+        None
+    } else {
+        match run.metas.begin(task, state.steps, goto.clone()) {
+            Ok(begun) => Some(begun),
+            Err(error) => {
+                state.pending = goto;
+                return Err(error);
+            }
+        }
+    };
     taken.clear();
-    taken_gears(&goto, taken);
+    match &begun {
+        None => taken_gears(&goto, taken),
+        Some(begun) => {
+            taken_gears(&begun.goto, taken);
+            if let Some(inserted) = &begun.inserted {
+                taken_gears(inserted, taken);
+            }
+        }
+    }
     order.clear();
     order.extend(
         taken
@@ -380,14 +405,26 @@ fn step_locked(
         }
     }
     let mut spawned = Vec::new();
-    let result = step_resolving(
-        &mut state.heap,
-        task,
-        goto.clone(),
-        state.steps,
-        &mut state.stream,
-        &mut spawned,
-    );
+    let result = match begun {
+        None => step_resolving(
+            &mut state.heap,
+            task,
+            goto.clone(),
+            state.steps,
+            &mut state.stream,
+            &mut spawned,
+        )
+        .map(|next| (next, 1)),
+        Some(begun) => step_begun(
+            &run.metas,
+            begun,
+            &mut state.heap,
+            task,
+            state.steps,
+            &mut state.stream,
+            &mut spawned,
+        ),
+    };
     for (&(slot, _), guard) in order.iter().zip(held) {
         let object = state.heap.take_object(slot);
         if let Held::Write(mut guard) = guard {
@@ -395,8 +432,8 @@ fn step_locked(
         }
     }
     match result {
-        Ok(next) => {
-            state.steps += 1;
+        Ok((next, steps)) => {
+            state.steps += steps;
             let done = next.is_exit();
             state.pending = next;
             if !spawned.is_empty() {

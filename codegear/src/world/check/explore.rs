@@ -1034,6 +1034,11 @@ impl Explorer<'_> {
         let goto = entry.goto.clone();
         spawned.clear();
         let next = step_task(scratch, task, goto, u64::from(depth), spawned)?;
+        // Metas installed with `World::observe_meta` see the step (issue 13's hook).
+        let seen = &self.interned.gotos[goto_id as usize].goto;
+        self.world
+            .metas
+            .observe(task, u64::from(depth), seen, &next);
         let next_term = task_term(task, &next);
         let next_id = self.interned.goto(task, next, next_term);
         let entry = &self.interned.gotos[goto_id as usize];
