@@ -50,7 +50,8 @@
 //!
 //! `mod.rs` is the builder ([`Check`]); `view.rs` the state as properties see it ([`View`]);
 //! `report.rs` the outcome and its printing ([`Report`]); `intern.rs` the intern and memo tables;
-//! `explore.rs` the explorer; `visited.rs` the fingerprint table and parent links;
+//! `explore.rs` the explorer, with `trace.rs` (counterexamples replayed and printed) and
+//! `ample.rs` (the ample-set search); `visited.rs` the fingerprint table and parent links;
 //! `frontier.rs` the queue; `liveness.rs` fair-cycle detection on the stored graph (the
 //! algorithm is documented there); `por.rs` partial-order reduction (its rules are there).
 
