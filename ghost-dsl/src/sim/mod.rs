@@ -337,8 +337,9 @@ impl SimEnclave {
         Ok(())
     }
 
-    /// Runs the simulation until every task has finished or the next event is after `until_ns`.
-    /// `agent` must be the one attached.
+    /// Runs the simulation until every task has finished or the next event is after `until_ns`;
+    /// in the latter case the clock then reads `until_ns` (so `run_until(now_ns() + step)` in a
+    /// loop always makes progress). `agent` must be the one attached.
     ///
     /// # Errors
     ///
@@ -365,6 +366,8 @@ impl SimEnclave {
                 return Err(self.kernel.time_limit());
             }
             if time > until_ns {
+                // Nothing happens until then: the clock reads the bound.
+                self.kernel.advance_to(until_ns);
                 return Ok(SimStatus::Running);
             }
             match next {

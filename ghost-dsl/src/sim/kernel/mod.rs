@@ -366,6 +366,11 @@ impl Kernel {
         self.attached
     }
 
+    /// Moves the clock to `ns` when nothing happens before (never backwards).
+    pub(crate) fn advance_to(&mut self, ns: u64) {
+        self.now = self.now.max(ns);
+    }
+
     pub(crate) fn finished(&self) -> bool {
         self.unfinished == 0
     }
