@@ -538,3 +538,56 @@ fn one_task_for_two_cpus_of_a_batch_is_a_pick_next_error_naming_the_duplicate() 
     );
     assert!(!text.contains("affinity"), "{text}");
 }
+
+/// Panics when it has to decide with an empty queue (once the last task has exited).
+#[derive(Default)]
+struct PanickyDecision {
+    rq: VecDeque<Gtid>,
+}
+
+#[ghost_scheduler(model = per_cpu, task = ())]
+impl PanickyDecision {
+    fn task_new(&mut self, task: &mut Task<()>, msg: &TaskNew, _cx: &mut Cx<'_>) {
+        if msg.runnable {
+            self.rq.push_back(task.gtid());
+        }
+    }
+    fn task_runnable(&mut self, task: &mut Task<()>, _msg: &TaskWakeup, _cx: &mut Cx<'_>) {
+        self.rq.push_back(task.gtid());
+    }
+    fn task_blocked(&mut self, _task: &mut Task<()>, _msg: &TaskBlocked, _cx: &mut Cx<'_>) {}
+    fn task_yield(&mut self, task: &mut Task<()>, _msg: &TaskYield, _cx: &mut Cx<'_>) {
+        self.rq.push_back(task.gtid());
+    }
+    fn task_preempted(&mut self, task: &mut Task<()>, _msg: &TaskPreempt, _cx: &mut Cx<'_>) {
+        self.rq.push_front(task.gtid());
+    }
+    fn task_departed(&mut self, _task: &mut Task<()>, _msg: &TaskDeparted, _cx: &mut Cx<'_>) {}
+    fn task_dead(&mut self, _task: &mut Task<()>, _msg: &TaskDead, _cx: &mut Cx<'_>) {}
+    fn pick_next(&mut self, _cpu: Cpu, _cx: &mut Cx<'_>) -> Option<Gtid> {
+        Some(self.rq.pop_front().expect("an empty run queue"))
+    }
+}
+
+#[test]
+fn a_panic_in_pick_next_names_pick_next_and_no_message() {
+    let workload = Workload::new(vec![TaskSpec::new("t").run(1_000)]);
+    let enclave = SimEnclave::new(sim(workload)).unwrap();
+    let err = PanickyDecision::default()
+        .run(enclave, cpus("0"))
+        .unwrap_err();
+    let panic = err.as_handler_panic().expect("a handler panic");
+    assert_eq!(panic.handler, "pick_next");
+    assert_eq!((panic.message, panic.gtid), (None, None));
+    assert!(
+        panic.payload.contains("an empty run queue"),
+        "{}",
+        panic.payload
+    );
+    assert!(
+        err.to_string()
+            .starts_with("handler `pick_next` panicked (agent on cpu0"),
+        "{err}"
+    );
+    assert!(err.report().is_some());
+}
