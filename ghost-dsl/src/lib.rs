@@ -29,6 +29,7 @@ mod ids;
 pub mod message;
 pub mod scheduler;
 pub mod sim;
+pub mod threads;
 pub mod topology;
 mod txn;
 

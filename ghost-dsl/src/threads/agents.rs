@@ -1,0 +1,147 @@
+//! Agent threads: one per enclave CPU (per-CPU model) or one global agent on the first enclave
+//! CPU (centralized), each pinned to its CPU, at `SCHED_FIFO` priority when the process may.
+//!
+//! An agent thread loops: take the policy (one lock: the scheduler is one `&mut` object, so
+//! iterations of different CPUs' agents are serialised), take the kernel lock, start an
+//! iteration (per-CPU: preempt the thread on the CPU; post due ticks; read the barrier), run
+//! the policy's iteration, end it (signal preempted threads not committed again), release both
+//! locks and carry out the wakes. Then, if the iteration yielded or committed locally, it sleeps
+//! on its futex word until a message, a ping or its next tick (or spins, when asked to);
+//! otherwise it iterates again at once (ghOSt's retry loop).
+//!
+//! A panic of the policy is caught here; so is a broken rule the policy's check reports after
+//! an iteration. Either one records the fault and releases every managed thread to the OS
+//! scheduler ([`State::fall_back`]); the agents then exit.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::kernel::{Outcome, State, flush};
+use super::managed::{Shared, panic_message};
+use super::sys;
+use crate::Cpu;
+
+/// The policy side the agent threads drive: what `Agent` plus its rule checks give.
+pub(crate) trait Driver: Send {
+    /// `enclave_ready`, with the enclave as seen from `cpu`.
+    fn ready(&mut self, st: &mut State, cpu: Cpu);
+    /// One iteration of the agent of `cpu`.
+    fn iterate(&mut self, st: &mut State, cpu: Cpu);
+    /// Whether the policy asks to end the run (it found a broken rule).
+    fn stop_requested(&self) -> bool;
+}
+
+/// Why a run stopped being scheduled by its agents.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    /// The policy panicked in the iteration of the agent of `cpu`.
+    Panic { cpu: Cpu, message: String },
+    /// The policy asked to stop (it broke a rule, and says which itself).
+    Stopped,
+    /// Runnable threads were not scheduled in time.
+    Watchdog {
+        limit: Duration,
+        threads: Vec<(String, u64)>,
+    },
+}
+
+/// How agent threads behave.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AgentOptions {
+    pub(crate) rt_priority: Option<i32>,
+    pub(crate) spin: bool,
+}
+
+/// What an agent thread found about its own setup.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct AgentSetup {
+    pub(crate) pinned: bool,
+    pub(crate) realtime: bool,
+}
+
+pub(crate) struct AgentShared<'d, D> {
+    pub(crate) shared: &'d Shared,
+    pub(crate) driver: Mutex<D>,
+    pub(crate) stop: std::sync::atomic::AtomicBool,
+    pub(crate) fault: Mutex<Option<Fault>>,
+    pub(crate) options: AgentOptions,
+}
+
+impl<D: Driver> AgentShared<'_, D> {
+    /// Records `fault` (the first wins) and releases every thread.
+    pub(crate) fn fail(&self, st: &mut State, fault: Fault) {
+        let mut slot = self.fault.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert(fault);
+        st.fall_back(&self.shared.machine);
+    }
+}
+
+/// The body of the agent thread of the CPU at enclave index `a`.
+pub(crate) fn agent_main<D: Driver>(
+    ags: &AgentShared<'_, D>,
+    a: usize,
+    setup: std::sync::mpsc::Sender<AgentSetup>,
+) {
+    let (cpu, word) = {
+        let st = ags.shared.lock();
+        (st.cpus[a].cpu, st.cpus[a].word.clone())
+    };
+    let pinned = sys::set_affinity(0, &[cpu.id()]).is_ok();
+    let realtime = ags
+        .options
+        .rt_priority
+        .is_some_and(|p| sys::set_fifo_priority(p).is_ok());
+    let _ = setup.send(AgentSetup { pinned, realtime });
+    drop(setup);
+    loop {
+        if ags.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let mut driver = ags.driver.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = ags.shared.lock();
+        if st.fallen_back {
+            return;
+        }
+        let started = st.now_ns();
+        let seen = st.begin_iteration(a);
+        let result = catch_unwind(AssertUnwindSafe(|| driver.iterate(&mut st, cpu)));
+        let outcome = st.end_iteration(a, started);
+        let fault = match result {
+            Err(payload) => Some(Fault::Panic {
+                cpu,
+                message: panic_message(payload.as_ref()),
+            }),
+            Ok(()) => driver.stop_requested().then_some(Fault::Stopped),
+        };
+        if let Some(fault) = fault {
+            ags.fail(&mut st, fault);
+            drop(st);
+            drop(driver);
+            ags.shared.notify_done();
+            return;
+        }
+        let next_tick = st.next_tick_for(a);
+        let now = st.now_ns();
+        let mut wakes = std::mem::take(&mut st.wakes);
+        drop(st);
+        drop(driver);
+        flush(&mut wakes);
+        if outcome == Outcome::None {
+            continue;
+        }
+        let timeout = next_tick.map(|at| Duration::from_nanos(at.saturating_sub(now).max(1)));
+        if ags.options.spin {
+            let until = timeout.map(|t| std::time::Instant::now() + t);
+            while word.load(Ordering::Acquire) == seen
+                && !ags.stop.load(Ordering::Acquire)
+                && until.is_none_or(|u| std::time::Instant::now() < u)
+            {
+                std::hint::spin_loop();
+            }
+        } else if timeout.is_none_or(|t| !t.is_zero()) {
+            sys::futex_wait(&word, seen, timeout);
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! Managed threads: their body, and the enclave-aware blocking calls through which their real
+//! events become messages.
+//!
+//! Every call follows one pattern ([`call`]): mark the thread as inside a call (the preemption
+//! signal then leaves it alone), wait until it is committed (a thread the agent preempted a
+//! moment ago may still be executing; what it does becomes visible only once it runs again),
+//! change the kernel state under the lock, release the lock, carry out the wakes, then wait on
+//! the gate until committed again. After a fallback every call is the plain OS one.
+
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::gate::{CELL, ThreadCell};
+use super::kernel::{BlockKind, State, TState, flush};
+use super::sys;
+use crate::Gtid;
+
+/// What the enclave's threads share: the kernel state and what the run waits on.
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    /// The CPUs the process could use when the enclave was made: a released thread gets them.
+    pub(crate) machine: Vec<usize>,
+    /// Bumped (and woken) when a thread dies or the run faults; the run thread waits on it.
+    pub(crate) done: std::sync::atomic::AtomicU32,
+    /// The OS threads of managed threads, joined by the run or by drop.
+    pub(crate) joins: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// The kernel state. A panic while it was held (a policy handler's, caught by the agent
+    /// thread) does not make it unusable: the agent thread turns the panic into a fallback.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn notify_done(&self) {
+        self.done.fetch_add(1, Ordering::Release);
+        sys::futex_wake_all(&self.done);
+    }
+}
+
+/// The calling managed thread: its enclave and index.
+#[derive(Clone)]
+struct Current {
+    shared: Arc<Shared>,
+    index: usize,
+    cell: Arc<ThreadCell>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+}
+
+fn current() -> Option<Current> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// The gtid of the calling managed thread, or `None` outside managed threads.
+pub fn current_gtid() -> Option<Gtid> {
+    let cur = current()?;
+    let st = cur.shared.lock();
+    Some(st.threads[cur.index].gtid)
+}
+
+/// Registers and starts a managed thread (it waits at its gate until committed).
+pub(crate) fn spawn_managed(
+    shared: &Arc<Shared>,
+    name: String,
+    f: Box<dyn FnOnce() + Send + 'static>,
+) -> std::io::Result<(Gtid, Arc<ThreadCell>)> {
+    let cell = Arc::new(ThreadCell::new());
+    let (gtid, index) = {
+        let mut st = shared.lock();
+        if st.fallen_back {
+            cell.set_free();
+        }
+        let gtid = st.add_thread(name.clone(), cell.clone());
+        let mut wakes = std::mem::take(&mut st.wakes);
+        drop(st);
+        flush(&mut wakes);
+        (gtid, gtid.tid() as usize - 1)
+    };
+    let body_shared = shared.clone();
+    let body_cell = cell.clone();
+    let spawned = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || body(body_shared, index, body_cell, f));
+    match spawned {
+        Ok(join) => {
+            shared
+                .joins
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(join);
+            Ok((gtid, cell))
+        }
+        Err(e) => {
+            // The thread never existed: it is dead to the enclave.
+            let mut st = shared.lock();
+            st.exit(index, Some(format!("could not spawn: {e}")));
+            let mut wakes = std::mem::take(&mut st.wakes);
+            drop(st);
+            flush(&mut wakes);
+            shared.notify_done();
+            Err(e)
+        }
+    }
+}
+
+fn body(shared: Arc<Shared>, index: usize, cell: Arc<ThreadCell>, f: Box<dyn FnOnce() + Send>) {
+    cell.tid.store(sys::gettid(), Ordering::Release);
+    CELL.with(|c| c.set(Arc::as_ptr(&cell)));
+    CURRENT.with(|c| {
+        *c.borrow_mut() = Some(Current {
+            shared: shared.clone(),
+            index,
+            cell: cell.clone(),
+        });
+    });
+    cell.in_call.store(true, Ordering::Release);
+    // A commit that came before the tid was known could not pin the thread: pin it here.
+    let pinned = shared.lock().threads[index].pinned_cpu();
+    if let Some(cpu) = pinned {
+        let _ = sys::set_affinity(0, &[cpu]);
+    }
+    cell.wait_gate();
+    leave_call(&cell);
+    let result = catch_unwind(AssertUnwindSafe(f));
+    let panic = result.err().map(|payload| panic_message(payload.as_ref()));
+    // The exit is an event like any other: it is seen once the thread runs.
+    cell.in_call.store(true, Ordering::Release);
+    cell.wait_gate();
+    let mut st = shared.lock();
+    st.exit(index, panic);
+    let mut wakes = std::mem::take(&mut st.wakes);
+    drop(st);
+    flush(&mut wakes);
+    CURRENT.with(|c| c.borrow_mut().take());
+    CELL.with(|c| c.set(std::ptr::null()));
+    shared.notify_done();
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic payload that is not a string".to_owned()
+    }
+}
+
+/// Ends an enclave call: leave call mode, then stop if preempted meanwhile.
+fn leave_call(cell: &ThreadCell) {
+    cell.in_call.store(false, Ordering::Release);
+    // A preemption that came during the call found `in_call` set; honour it now.
+    if !cell.may_run() {
+        cell.in_call.store(true, Ordering::Release);
+        cell.wait_gate();
+        cell.in_call.store(false, Ordering::Release);
+    }
+}
+
+/// How an enclave call went.
+enum Called<R> {
+    /// Not a managed thread, or released to the OS: do the plain OS thing.
+    Os,
+    /// Done under the lock (the thread is still in call mode; end with [`leave_call`]).
+    Done(Current, R),
+}
+
+/// Runs `action` on the calling thread's kernel state once the thread is committed.
+fn call<R>(action: impl FnOnce(&mut State, usize) -> R) -> Called<R> {
+    let Some(cur) = current() else {
+        return Called::Os;
+    };
+    cur.cell.in_call.store(true, Ordering::Release);
+    loop {
+        cur.cell.wait_gate();
+        let mut st = cur.shared.lock();
+        if st.fallen_back || cur.cell.is_free() {
+            drop(st);
+            cur.cell.in_call.store(false, Ordering::Release);
+            return Called::Os;
+        }
+        match st.threads[cur.index].state {
+            TState::OnCpu(_) => {
+                let r = action(&mut st, cur.index);
+                let mut wakes = std::mem::take(&mut st.wakes);
+                drop(st);
+                flush(&mut wakes);
+                return Called::Done(cur, r);
+            }
+            // It had blocked in the kernel and is back before the monitor saw it: that is its
+            // wakeup; then it waits to be committed like any woken thread.
+            TState::Blocked if st.threads[cur.index].block == Some(BlockKind::Kernel) => {
+                st.wake(cur.index);
+                let mut wakes = std::mem::take(&mut st.wakes);
+                drop(st);
+                flush(&mut wakes);
+            }
+            _ => {
+                // Preempted a moment ago: its gate is closed now; wait for the next commit.
+                drop(st);
+            }
+        }
+    }
+}
+
+/// Sleeps for `duration`. In a managed thread: `MSG_TASK_BLOCKED` now, `MSG_TASK_WAKEUP` at the
+/// deadline, then it runs when the agent commits it. Elsewhere: [`std::thread::sleep`].
+pub fn sleep(duration: Duration) {
+    let deadline = Instant::now() + duration;
+    let Called::Done(cur, _) = call(|st, i| st.block(i, BlockKind::Sleep)) else {
+        std::thread::sleep(duration);
+        return;
+    };
+    let cell = &cur.cell;
+    loop {
+        let g = cell.gate.load(Ordering::Acquire);
+        if g & (super::gate::RUN | super::gate::FREE) != 0 {
+            break;
+        }
+        let now = Instant::now();
+        if now < deadline {
+            sys::futex_wait(&cell.gate, g, Some(deadline - now));
+            continue;
+        }
+        // The deadline: the timer "interrupt" runs in the sleeper's own context.
+        let mut st = cur.shared.lock();
+        if st.threads[cur.index].block == Some(BlockKind::Sleep) {
+            st.wake(cur.index);
+        }
+        let mut wakes = std::mem::take(&mut st.wakes);
+        drop(st);
+        flush(&mut wakes);
+        cell.wait_gate();
+        break;
+    }
+    if cell.is_free() {
+        // Released mid-sleep: sleep the rest under the OS.
+        let now = Instant::now();
+        if now < deadline {
+            std::thread::sleep(deadline - now);
+        }
+    }
+    leave_call(cell);
+}
+
+/// Gives the CPU up: `MSG_TASK_YIELD`; the thread runs again when the agent commits it.
+/// Elsewhere: [`std::thread::yield_now`].
+pub fn yield_now() {
+    let Called::Done(cur, _) = call(|st, i| st.yield_cpu(i)) else {
+        std::thread::yield_now();
+        return;
+    };
+    cur.cell.wait_gate();
+    leave_call(&cur.cell);
+}
+
+/// Blocks until [`ThreadHandle::unpark`](super::ThreadHandle::unpark) (or returns at once if
+/// an unpark came since the last park, as [`std::thread::park`]'s token). In a managed thread:
+/// `MSG_TASK_BLOCKED`, and `MSG_TASK_WAKEUP` from the unpark. May return spuriously (after a
+/// fallback), as `std::thread::park` may. Outside managed threads: [`std::thread::park`].
+pub fn park() {
+    let called = call(|st, i| {
+        if std::mem::take(&mut st.threads[i].token) {
+            false
+        } else {
+            st.block(i, BlockKind::Park)
+        }
+    });
+    match called {
+        Called::Done(cur, _) => {
+            cur.cell.wait_gate();
+            leave_call(&cur.cell);
+        }
+        Called::Os => match current() {
+            Some(cur) => {
+                // Released: the token lives in the cell.
+                while cur.cell.token.swap(0, Ordering::AcqRel) == 0 {
+                    sys::futex_wait(&cur.cell.token, 0, None);
+                }
+            }
+            None => std::thread::park(),
+        },
+    }
+}
+
+/// Unparks managed thread `index` of `shared`.
+pub(crate) fn unpark(shared: &Shared, index: usize, cell: &ThreadCell) {
+    let mut st = shared.lock();
+    if st.fallen_back {
+        drop(st);
+        cell.token.store(1, Ordering::Release);
+        sys::futex_wake_all(&cell.token);
+        return;
+    }
+    let t = &mut st.threads[index];
+    if t.state == TState::Blocked && t.block == Some(BlockKind::Park) {
+        st.wake(index);
+    } else if t.state != TState::Dead {
+        t.token = true;
+    }
+    let mut wakes = std::mem::take(&mut st.wakes);
+    drop(st);
+    flush(&mut wakes);
+}
+
+/// Runs `f`, a call that blocks in the kernel (I/O, a `std` lock, a foreign wait), as a
+/// blocked period of the thread: `MSG_TASK_BLOCKED` before, `MSG_TASK_WAKEUP` after, then the
+/// thread continues when committed. `f` runs outside the enclave's control (its CPU may be given
+/// to another thread meanwhile): it should wait, not compute. Outside managed threads: `f()`.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    let Called::Done(cur, _) = call(|st, i| st.block(i, BlockKind::Call)) else {
+        return f();
+    };
+    // The gate stays closed while `f` runs; `f` itself runs regardless (the signal handler
+    // leaves a thread in call mode alone).
+    let r = f();
+    let mut st = cur.shared.lock();
+    st.wake(cur.index);
+    let mut wakes = std::mem::take(&mut st.wakes);
+    drop(st);
+    flush(&mut wakes);
+    cur.cell.wait_gate();
+    leave_call(&cur.cell);
+    r
+}
+
+/// Spawns a managed thread into the enclave of the calling managed thread.
+///
+/// # Errors
+///
+/// `None` when the caller is not a managed thread; the OS error if the thread cannot be created.
+pub(crate) fn spawn_here(
+    name: String,
+    f: Box<dyn FnOnce() + Send>,
+) -> Option<std::io::Result<(Arc<Shared>, Gtid, Arc<ThreadCell>)>> {
+    let cur = current()?;
+    Some(spawn_managed(&cur.shared, name, f).map(|(g, c)| (cur.shared.clone(), g, c)))
+}

@@ -1,0 +1,576 @@
+//! [`ThreadEnclave`]: a ghOSt enclave in user space over ordinary Linux threads, the second
+//! backend of the ABI the simulator implements. One policy source, two enclaves, the same
+//! messages and rules.
+//!
+//! This machine's kernel has neither ghOSt nor sched_ext, so the enclave schedules *managed
+//! threads* itself: each waits on a per-thread futex (its gate) until the agent commits it to a
+//! CPU, runs pinned to that CPU, and is stopped again by a real-time signal when the agent
+//! preempts it. Real events become ghOSt's messages:
+//!
+//! | event | message |
+//! |---|---|
+//! | [`ThreadEnclave::spawn`] / [`spawn`] (the seed's `GhostThread(kGhost, fn)`) | `MSG_TASK_NEW` |
+//! | [`sleep`], [`park`], [`blocking`] (and a kernel block the monitor sees) | `MSG_TASK_BLOCKED` |
+//! | the sleep's deadline, [`ThreadHandle::unpark`], the end of [`blocking`] | `MSG_TASK_WAKEUP` |
+//! | [`yield_now`] | `MSG_TASK_YIELD` |
+//! | an agent taking its CPU (per-CPU model), a commit to a busy CPU | `MSG_TASK_PREEMPT` |
+//! | the closure returns or panics (the panic is in the report) | `MSG_TASK_BLOCKED`, `MSG_TASK_DEAD` |
+//! | the tick timer while a thread runs, with ticks on | `MSG_CPU_TICK` |
+//!
+//! # Agents
+//!
+//! Per-CPU model: one agent thread per enclave CPU; centralized: one global agent thread on the
+//! first enclave CPU, which then runs no managed thread. Agent threads are pinned to their CPU
+//! and made `SCHED_FIFO` (priority 10 by default, [`ThreadConfig::with_rt_priority`]) so that,
+//! as in ghOSt, a woken agent preempts the managed thread on its CPU at once. Without the
+//! permission (not root, no `CAP_SYS_NICE`), they stay in the normal class and the run still
+//! works: a woken agent then waits for the OS scheduler to give it the CPU (usually well under a
+//! millisecond), and a thread the agent preempted may run on until then;
+//! [`ThreadReport::realtime_agents`] says which it was. Agents sleep on a futex when they have
+//! nothing to do (no core is burnt) unless [`ThreadConfig::with_spin`] asks them to spin. The
+//! policy is one `&mut` value, so iterations of different agents are serialised by a lock.
+//!
+//! Tick messages come from the agents' own timed waits: while a thread runs on a CPU with ticks
+//! on, its agent wakes every [`ThreadConfig::with_tick`] (1 ms by default) and posts
+//! `MSG_CPU_TICK` first in its iteration.
+//!
+//! # Faults
+//!
+//! A panic of the policy or a broken rule (the agent asks to stop) releases every managed thread
+//! to the OS scheduler (gates open for good, affinity back to the whole machine, as ghOSt falls
+//! back to CFS when its agent dies); they run to completion, their enclave calls become the
+//! plain OS calls, and the run returns the error; the report so far stays readable. A watchdog
+//! ([`ThreadConfig::with_watchdog`], 5 s by default) does the same when a runnable thread has
+//! not been scheduled for that long, naming the threads (sched_ext's "runnable task stall").
+//! Dropping an enclave that never ran releases and joins its threads; the run joins every agent
+//! and managed thread before it returns, so no thread outlives it. `SIGINT` keeps its default
+//! action: the process ends, and with it every thread (managed threads are threads of this
+//! process; there is no agent process to leave behind).
+//!
+//! # Blocking outside the enclave's calls
+//!
+//! See [`monitor`]: a thread asleep in the kernel (a `std::sync::Mutex`, I/O) is noticed within
+//! two polls of `/proc/self/task/<tid>/stat` and gives its CPU up; wrap known blocking calls in
+//! [`blocking`] to make that immediate.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use ghost_dsl::threads::{ThreadConfig, ThreadEnclave};
+//!
+//! let enclave = ThreadEnclave::new(ThreadConfig::new())?;
+//! for name in ["t1", "t2"] {
+//!     enclave.spawn(name, || {
+//!         let mut x = 0u64;
+//!         for i in 0..100_000_000u64 {
+//!             x = std::hint::black_box(x + i);
+//!         }
+//!     })?;
+//! }
+//! // then: `Fifo::default().run(enclave, AgentConfig::new(cpus))?` with a generated scheduler
+//! # Ok::<(), ghost_dsl::threads::ThreadError>(())
+//! ```
+
+mod agents;
+mod gate;
+mod kernel;
+mod managed;
+pub mod monitor;
+mod report;
+mod sys;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+pub use managed::{blocking, current_gtid, park, sleep, yield_now};
+pub use report::{ThreadPanic, ThreadReport, WaitPercentiles};
+pub use sys::process_threads;
+
+use agents::{AgentOptions, AgentSetup, AgentShared, Driver, Fault};
+use gate::ThreadCell;
+use kernel::State;
+use managed::Shared;
+use monitor::MonitorOptions;
+
+use crate::{AgentConfig, AgentModel, Cpu, CpuList, Gtid, Topology};
+
+/// How a [`ThreadEnclave`] runs.
+#[derive(Clone, Debug)]
+pub struct ThreadConfig {
+    topology: Option<Topology>,
+    tick: Duration,
+    watchdog: Option<Duration>,
+    poll: Duration,
+    kernel_blocks: bool,
+    rt_priority: Option<i32>,
+    spin: bool,
+    trace: bool,
+}
+
+impl Default for ThreadConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ThreadConfig {
+    /// The defaults: this machine's topology, 1 ms ticks (when the agent config asks for
+    /// ticks), a 5 s watchdog, kernel-block polling every 1 ms, `SCHED_FIFO` priority 10 for
+    /// agents where permitted, sleeping agents, no trace.
+    pub fn new() -> Self {
+        Self {
+            topology: None,
+            tick: Duration::from_millis(1),
+            watchdog: Some(Duration::from_secs(5)),
+            poll: Duration::from_millis(1),
+            kernel_blocks: true,
+            rt_priority: Some(10),
+            spin: false,
+            trace: false,
+        }
+    }
+
+    /// The tick period of `MSG_CPU_TICK` (ticks are on when the [`AgentConfig`] says so).
+    #[must_use]
+    pub fn with_tick(mut self, tick: Duration) -> Self {
+        self.tick = tick.max(Duration::from_micros(50));
+        self
+    }
+
+    /// Ends the run when a runnable thread has waited `limit` for a CPU; `None` disables it.
+    #[must_use]
+    pub fn with_watchdog(mut self, limit: Option<Duration>) -> Self {
+        self.watchdog = limit;
+        self
+    }
+
+    /// How often the monitor polls (kernel blocks, watchdog).
+    #[must_use]
+    pub fn with_poll(mut self, poll: Duration) -> Self {
+        self.poll = poll.max(Duration::from_micros(100));
+        self
+    }
+
+    /// Whether the monitor detects kernel blocks outside the enclave's calls (on by default).
+    #[must_use]
+    pub fn with_kernel_block_detection(mut self, on: bool) -> Self {
+        self.kernel_blocks = on;
+        self
+    }
+
+    /// `SCHED_FIFO` priority of the agent threads (1-99), or `None` to keep them in the normal
+    /// class.
+    #[must_use]
+    pub fn with_rt_priority(mut self, priority: Option<i32>) -> Self {
+        self.rt_priority = priority.map(|p| p.clamp(1, 99));
+        self
+    }
+
+    /// Agents spin instead of sleeping between messages (lower latency, one core each at 100%).
+    #[must_use]
+    pub fn with_spin(mut self, spin: bool) -> Self {
+        self.spin = spin;
+        self
+    }
+
+    /// Records a Perfetto trace of the run ([`ThreadReport::trace`]).
+    #[must_use]
+    pub fn with_trace(mut self, trace: bool) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// The machine to check CPUs against (this machine's `/sys` by default).
+    #[must_use]
+    pub fn with_topology(mut self, topology: Topology) -> Self {
+        self.topology = Some(topology);
+        self
+    }
+}
+
+/// What can go wrong with a thread enclave.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ThreadError {
+    /// The machine's topology could not be read.
+    Topology(crate::TopologyError),
+    /// The agent configuration names CPUs the process may not use, or none.
+    Cpus {
+        /// The CPUs asked for.
+        asked: CpuList,
+        /// The CPUs this process may run on.
+        allowed: CpuList,
+    },
+    /// The centralized model needs a CPU for its agent and at least one for threads.
+    CentralizedNeedsTwoCpus,
+    /// An agent is attached already, or none is (run before attach).
+    Attach(&'static str),
+    /// A thread (managed or agent) could not be created, or the signal handler installed.
+    Os(std::io::Error),
+    /// The policy panicked in an agent iteration.
+    AgentPanicked {
+        /// The CPU of the agent.
+        cpu: Cpu,
+        /// The panic message.
+        message: String,
+    },
+    /// Runnable threads waited longer than the watchdog allows.
+    Watchdog {
+        /// The limit.
+        limit: Duration,
+        /// The threads and how long each had waited, ns.
+        threads: Vec<(String, u64)>,
+    },
+}
+
+impl fmt::Display for ThreadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Topology(e) => write!(f, "cannot read the machine's topology: {e}"),
+            Self::Cpus { asked, allowed } => write!(
+                f,
+                "the enclave's CPUs \"{asked}\" are not all CPUs this process may run on \
+                 (\"{allowed}\"); pick CPUs from that list"
+            ),
+            Self::CentralizedNeedsTwoCpus => f.write_str(
+                "the centralized model needs at least two CPUs: one for the global agent, one or \
+                 more for threads",
+            ),
+            Self::Attach(what) => f.write_str(what),
+            Self::Os(e) => write!(f, "the operating system refused: {e}"),
+            Self::AgentPanicked { cpu, message } => write!(
+                f,
+                "the agent on {cpu} panicked: {message}; every managed thread was released to \
+                 the OS scheduler and ran to completion"
+            ),
+            Self::Watchdog { limit, threads } => {
+                write!(
+                    f,
+                    "watchdog: runnable threads not scheduled for over {} ms:",
+                    limit.as_millis()
+                )?;
+                for (name, waited) in threads {
+                    write!(f, " {name} waited {} ms;", waited / 1_000_000)?;
+                }
+                f.write_str(
+                    " the agent never committed them (is pick_next losing tasks?); every managed \
+                     thread was released to the OS scheduler and ran to completion",
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ThreadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Topology(e) => Some(e),
+            Self::Os(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A managed thread: its gtid, and a way to unpark it.
+#[derive(Clone)]
+pub struct ThreadHandle {
+    shared: Arc<Shared>,
+    gtid: Gtid,
+    cell: Arc<ThreadCell>,
+}
+
+impl fmt::Debug for ThreadHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadHandle")
+            .field("gtid", &self.gtid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ThreadHandle {
+    /// The thread's gtid in its enclave.
+    pub fn gtid(&self) -> Gtid {
+        self.gtid
+    }
+
+    /// Wakes the thread from [`park`] (`MSG_TASK_WAKEUP`), or makes its next `park` return at
+    /// once. Callable from any thread.
+    pub fn unpark(&self) {
+        managed::unpark(&self.shared, self.gtid.tid() as usize - 1, &self.cell);
+    }
+}
+
+/// Spawns a managed thread into the enclave of the calling managed thread (`MSG_TASK_NEW`).
+///
+/// # Errors
+///
+/// [`ThreadError::Attach`] when the caller is not a managed thread, [`ThreadError::Os`] when
+/// the thread cannot be created.
+pub fn spawn(
+    name: impl Into<String>,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<ThreadHandle, ThreadError> {
+    match managed::spawn_here(name.into(), Box::new(f)) {
+        None => Err(ThreadError::Attach(
+            "ghost_dsl::threads::spawn is called from a managed thread; use ThreadEnclave::spawn \
+             elsewhere",
+        )),
+        Some(Err(e)) => Err(ThreadError::Os(e)),
+        Some(Ok((shared, gtid, cell))) => Ok(ThreadHandle { shared, gtid, cell }),
+    }
+}
+
+/// A user-space ghOSt enclave over real threads (see the [module documentation](self)).
+pub struct ThreadEnclave {
+    shared: Arc<Shared>,
+    config: ThreadConfig,
+    realtime: bool,
+    ran: bool,
+}
+
+impl fmt::Debug for ThreadEnclave {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.shared.lock();
+        f.debug_struct("ThreadEnclave")
+            .field("cpus", &st.enclave)
+            .field("threads", &st.threads.len())
+            .field("live", &st.live)
+            .finish_non_exhaustive()
+    }
+}
+
+static HANDLER: Once = Once::new();
+
+impl ThreadEnclave {
+    /// An enclave on this machine, with no agent and no thread yet.
+    ///
+    /// # Errors
+    ///
+    /// [`ThreadError::Topology`] when `/sys` cannot be read; [`ThreadError::Os`] when the
+    /// preemption signal's handler cannot be installed.
+    pub fn new(config: ThreadConfig) -> Result<Self, ThreadError> {
+        let topology = match &config.topology {
+            Some(t) => t.clone(),
+            None => Topology::from_sysfs().map_err(ThreadError::Topology)?,
+        };
+        let mut installed = Ok(());
+        HANDLER.call_once(|| installed = sys::install_handler(gate::on_preempt_signal));
+        installed.map_err(ThreadError::Os)?;
+        let machine = CpuList::current_thread_affinity()
+            .map(|l| l.iter().collect())
+            .unwrap_or_else(|_| (0..topology.num_cpus()).collect());
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(topology, config.trace)),
+            machine,
+            done: AtomicU32::new(0),
+            joins: Mutex::new(Vec::new()),
+        });
+        Ok(Self {
+            shared,
+            config,
+            realtime: false,
+            ran: false,
+        })
+    }
+
+    /// Spawns `f` as a managed thread named `name` (the seed's `GhostThread(kGhost, f)`). Before
+    /// the run it waits; the run posts its `MSG_TASK_NEW`. During a run use [`spawn`] from a
+    /// managed thread.
+    ///
+    /// # Errors
+    ///
+    /// [`ThreadError::Os`] when the thread cannot be created.
+    pub fn spawn(
+        &self,
+        name: impl Into<String>,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Result<ThreadHandle, ThreadError> {
+        let (gtid, cell) = managed::spawn_managed(&self.shared, name.into(), Box::new(f))
+            .map_err(ThreadError::Os)?;
+        Ok(ThreadHandle {
+            shared: self.shared.clone(),
+            gtid,
+            cell,
+        })
+    }
+
+    /// What the enclave measured so far.
+    pub fn report(&self) -> ThreadReport {
+        ThreadReport::from_state(&self.shared.lock(), self.realtime)
+    }
+
+    /// Nanoseconds since the run started (since the enclave was made, before it).
+    pub fn now_ns(&self) -> u64 {
+        self.shared.lock().now_ns()
+    }
+
+    /// Checks `config` against the machine and builds CPUs and channels for `model`.
+    pub(crate) fn attach_cpus(
+        &mut self,
+        model: AgentModel,
+        config: &AgentConfig,
+    ) -> Result<(), ThreadError> {
+        let mut st = self.shared.lock();
+        if st.attached {
+            return Err(ThreadError::Attach(
+                "this thread enclave has an agent already",
+            ));
+        }
+        let allowed = CpuList::try_from_cpus(self.shared.machine.iter().copied())
+            .unwrap_or_else(|_| CpuList::new());
+        let asked = config.cpus;
+        if asked.is_empty()
+            || !asked.is_subset(&allowed)
+            || asked.iter().any(|id| st.topology.cpu(id).is_none())
+        {
+            return Err(ThreadError::Cpus { asked, allowed });
+        }
+        if model == AgentModel::Centralized && asked.len() < 2 {
+            return Err(ThreadError::CentralizedNeedsTwoCpus);
+        }
+        let tick = (config.tick_config == crate::CpuTickConfig::AllTicks)
+            .then(|| self.config.tick.as_nanos() as u64);
+        st.attach(model, &asked, tick);
+        Ok(())
+    }
+
+    /// `enclave_ready` through `driver`, on the first enclave CPU.
+    pub(crate) fn ready<D: Driver>(&mut self, driver: &mut D) {
+        let mut st = self.shared.lock();
+        let cpu = st.cpus[0].cpu;
+        driver.ready(&mut st, cpu);
+        let mut wakes = std::mem::take(&mut st.wakes);
+        drop(st);
+        kernel::flush(&mut wakes);
+    }
+
+    /// Runs the attached enclave with `driver` until every managed thread has ended.
+    pub(crate) fn run_driver<D: Driver>(&mut self, driver: D) -> Result<(), ThreadError> {
+        if !self.shared.lock().attached {
+            return Err(ThreadError::Attach(
+                "attach an agent to the thread enclave before running it",
+            ));
+        }
+        if self.ran {
+            return Err(ThreadError::Attach("this thread enclave has run already"));
+        }
+        self.ran = true;
+        let ags = AgentShared {
+            shared: &self.shared,
+            driver: Mutex::new(driver),
+            stop: AtomicBool::new(false),
+            fault: Mutex::new(None),
+            options: AgentOptions {
+                rt_priority: self.config.rt_priority,
+                spin: self.config.spin,
+            },
+        };
+        let agent_cpus: Vec<usize> = {
+            let st = self.shared.lock();
+            (0..st.cpus.len())
+                .filter(|&a| st.cpus[a].has_agent)
+                .collect()
+        };
+        let monitor = MonitorOptions {
+            poll: self.config.poll,
+            watchdog: self.config.watchdog,
+            kernel_blocks: self.config.kernel_blocks,
+        };
+        let mut os_error = None;
+        let realtime = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel::<AgentSetup>();
+            let mut agents = Vec::new();
+            for &a in &agent_cpus {
+                let tx = tx.clone();
+                let ags = &ags;
+                let spawned = std::thread::Builder::new()
+                    .name(format!("ghost-agent-{a}"))
+                    .spawn_scoped(scope, move || agents::agent_main(ags, a, tx));
+                match spawned {
+                    Ok(h) => agents.push(h),
+                    Err(e) => {
+                        os_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            drop(tx);
+            let setups: Vec<AgentSetup> = rx.iter().collect();
+            let realtime = !setups.is_empty() && setups.iter().all(|s| s.realtime);
+            {
+                let mut st = self.shared.lock();
+                if os_error.is_some() {
+                    let machine = self.shared.machine.clone();
+                    st.fall_back(&machine);
+                } else {
+                    // The run's clock starts now; threads spawned before it arrive now.
+                    st.start = std::time::Instant::now();
+                    for i in 0..st.threads.len() {
+                        if st.threads[i].state == kernel::TState::Starting {
+                            st.arrive(i);
+                        }
+                    }
+                }
+                let mut wakes = std::mem::take(&mut st.wakes);
+                drop(st);
+                kernel::flush(&mut wakes);
+            }
+            monitor::watch(&ags, monitor);
+            ags.stop.store(true, std::sync::atomic::Ordering::Release);
+            {
+                let st = self.shared.lock();
+                for c in &st.cpus {
+                    c.word.fetch_add(1, std::sync::atomic::Ordering::Release);
+                    sys::futex_wake_all(&c.word);
+                }
+            }
+            for h in agents {
+                let _ = h.join();
+            }
+            realtime
+        });
+        self.realtime = realtime;
+        self.join_threads();
+        if let Some(e) = os_error {
+            return Err(ThreadError::Os(e));
+        }
+        let fault = ags.fault.into_inner().unwrap_or_else(|e| e.into_inner());
+        match fault {
+            None | Some(Fault::Stopped) => Ok(()),
+            Some(Fault::Panic { cpu, message }) => Err(ThreadError::AgentPanicked { cpu, message }),
+            Some(Fault::Watchdog { limit, threads }) => {
+                Err(ThreadError::Watchdog { limit, threads })
+            }
+        }
+    }
+
+    /// Whether the run ended by releasing the threads (a fault, or the agent stopped).
+    pub fn fell_back(&self) -> bool {
+        self.shared.lock().fallen_back
+    }
+
+    fn join_threads(&self) {
+        let joins =
+            std::mem::take(&mut *self.shared.joins.lock().unwrap_or_else(|e| e.into_inner()));
+        for j in joins {
+            let _ = j.join();
+        }
+    }
+}
+
+impl Drop for ThreadEnclave {
+    /// Releases threads that never ran under an agent to the OS scheduler, and joins them.
+    fn drop(&mut self) {
+        {
+            let mut st = self.shared.lock();
+            let machine = self.shared.machine.clone();
+            st.fall_back(&machine);
+        }
+        self.join_threads();
+    }
+}
+
+#[cfg(test)]
+mod tests;
