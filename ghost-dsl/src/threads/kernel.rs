@@ -156,9 +156,23 @@ pub(crate) fn flush(wakes: &mut Vec<Wake>) {
             }
         }
     }
+    // One futex wake per agent however many messages it got: a second wake would start a
+    // second, empty iteration (which preempts the thread the first one committed).
+    let mut woken: [*const AtomicU32; 4] = [std::ptr::null(); 4];
+    let mut n_woken = 0;
     for wake in wakes.drain(..) {
         match wake {
-            Wake::Agent(word) => sys::futex_wake_all(&word),
+            Wake::Agent(word) => {
+                let ptr = Arc::as_ptr(&word);
+                if woken[..n_woken].contains(&ptr) {
+                    continue;
+                }
+                if n_woken < woken.len() {
+                    woken[n_woken] = ptr;
+                    n_woken += 1;
+                }
+                sys::futex_wake_all(&word);
+            }
             Wake::Run { cell, pin } => {
                 if let Some(cpu) = pin {
                     let tid = cell.tid.load(Ordering::Acquire);

@@ -291,6 +291,42 @@ pub fn park() {
     }
 }
 
+/// Wakes managed thread `to` and parks the caller, as one event for the agent: its
+/// `MSG_TASK_WAKEUP` and the caller's `MSG_TASK_BLOCKED` are posted together, so the agent is
+/// woken once and can commit `to` to the CPU the caller leaves (a direct handoff; ghOSt's
+/// `switchto` without the kernel's shortcut). Outside managed threads: `unpark` then `park`.
+pub(crate) fn handoff(to_shared: &Shared, to: usize, to_cell: &ThreadCell) {
+    let same = current().is_some_and(|cur| std::ptr::eq(&*cur.shared, to_shared));
+    if !same {
+        unpark(to_shared, to, to_cell);
+        park();
+        return;
+    }
+    let called = call(|st, i| {
+        let t = &mut st.threads[to];
+        if t.state == TState::Blocked && t.block == Some(BlockKind::Park) {
+            st.wake(to);
+        } else if t.state != TState::Dead {
+            t.token = true;
+        }
+        if std::mem::take(&mut st.threads[i].token) {
+            false
+        } else {
+            st.block(i, BlockKind::Park)
+        }
+    });
+    match called {
+        Called::Done(cur, _) => {
+            cur.cell.wait_gate();
+            leave_call(&cur.cell);
+        }
+        Called::Os => {
+            unpark(to_shared, to, to_cell);
+            park();
+        }
+    }
+}
+
 /// Unparks managed thread `index` of `shared`.
 pub(crate) fn unpark(shared: &Shared, index: usize, cell: &ThreadCell) {
     let mut st = shared.lock();

@@ -300,6 +300,14 @@ impl ThreadHandle {
     pub fn unpark(&self) {
         managed::unpark(&self.shared, self.gtid.tid() as usize - 1, &self.cell);
     }
+
+    /// Wakes this thread and [`park`]s the calling managed thread, as one event: the agent is
+    /// woken once, with this thread's `MSG_TASK_WAKEUP` and the caller's `MSG_TASK_BLOCKED`,
+    /// and can hand the caller's CPU straight to this thread. From any other thread: `unpark`,
+    /// then `park`.
+    pub fn handoff(&self) {
+        managed::handoff(&self.shared, self.gtid.tid() as usize - 1, &self.cell);
+    }
 }
 
 /// Spawns a managed thread into the enclave of the calling managed thread (`MSG_TASK_NEW`).

@@ -139,3 +139,84 @@ fn sleep_park_yield_post_their_messages() {
     assert!(report.messages_of(crate::MessageKind::TaskWakeup) >= 3);
     assert_eq!(report.messages_of(crate::MessageKind::TaskYield), 1);
 }
+
+#[test]
+#[ignore = "a timing probe, run by hand in release"]
+fn probe_switch_cost() {
+    for one_call in [true, false] {
+        let mut enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let turn = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let handles: Arc<std::sync::OnceLock<[ThreadHandle; 2]>> = Arc::default();
+        let rounds = 20_000u32;
+        let mut hs = Vec::new();
+        for me in 0..2u32 {
+            let (turn, handles) = (turn.clone(), handles.clone());
+            hs.push(
+                enclave
+                    .spawn(format!("s{me}"), move || {
+                        let other = &handles.get().unwrap()[1 - me as usize];
+                        for _ in 0..rounds {
+                            while turn.load(Ordering::Acquire) != me {
+                                park();
+                            }
+                            turn.store(1 - me, Ordering::Release);
+                            if one_call {
+                                other.handoff();
+                            } else {
+                                other.unpark();
+                            }
+                        }
+                        other.unpark();
+                    })
+                    .unwrap(),
+            );
+        }
+        let _ = handles.set([hs[0].clone(), hs[1].clone()]);
+        let mut fifo = MiniFifo::default();
+        let t = std::time::Instant::now();
+        run(&mut enclave, "1", &mut fifo).unwrap();
+        let r = enclave.report();
+        println!(
+            "one_call={one_call}: {:?} per switch, {} agent runs, rt {}",
+            t.elapsed() / (2 * rounds),
+            r.agent_runs,
+            r.realtime_agents
+        );
+        println!(
+            "{:?} yields failed {} commits {}",
+            r.messages_by_kind, r.failed_yields, r.commits
+        );
+    }
+}
+
+#[test]
+#[ignore = "a timing probe, run by hand in release"]
+fn probe_os_switch_cost() {
+    let turn = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let handles: Arc<std::sync::OnceLock<[std::thread::Thread; 2]>> = Arc::default();
+    let rounds = 20_000u32;
+    let mut js = Vec::new();
+    for me in 0..2u32 {
+        let (turn, handles) = (turn.clone(), handles.clone());
+        js.push(std::thread::spawn(move || {
+            sys::set_affinity(0, &[1]).unwrap();
+            while handles.get().is_none() {
+                std::thread::yield_now();
+            }
+            let other = &handles.get().unwrap()[1 - me as usize];
+            for _ in 0..rounds {
+                while turn.load(Ordering::Acquire) != me {
+                    std::thread::park();
+                }
+                turn.store(1 - me, Ordering::Release);
+                other.unpark();
+            }
+        }));
+    }
+    let t = std::time::Instant::now();
+    let _ = handles.set([js[0].thread().clone(), js[1].thread().clone()]);
+    for j in js {
+        j.join().unwrap();
+    }
+    println!("os: {:?} per switch", t.elapsed() / (2 * rounds));
+}
