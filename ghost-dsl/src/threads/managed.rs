@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) machine: Vec<usize>,
     /// Bumped (and woken) when a thread dies or the run faults; the run thread waits on it.
     pub(crate) done: std::sync::atomic::AtomicU32,
+    /// When the run started (the report's time 0).
+    pub(crate) epoch: std::sync::OnceLock<Instant>,
     /// The OS threads of managed threads, joined by the run or by drop.
     pub(crate) joins: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
@@ -56,6 +58,14 @@ thread_local! {
 
 fn current() -> Option<Current> {
     CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Nanoseconds on the clock of the calling managed thread's enclave (the clock of its report
+/// and trace: 0 when the run started), or `None` outside managed threads.
+pub fn now_ns() -> Option<u64> {
+    let cur = current()?;
+    let epoch = *cur.shared.epoch.get()?;
+    Some(epoch.elapsed().as_nanos() as u64)
 }
 
 /// The gtid of the calling managed thread, or `None` outside managed threads.

@@ -84,7 +84,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-pub use managed::{blocking, current_gtid, park, sleep, yield_now};
+pub use managed::{blocking, current_gtid, now_ns, park, sleep, yield_now};
 pub use report::{ThreadPanic, ThreadReport, WaitPercentiles};
 pub use sys::process_threads;
 
@@ -373,6 +373,7 @@ impl ThreadEnclave {
             state: Mutex::new(State::new(topology, config.trace)),
             machine,
             done: AtomicU32::new(0),
+            epoch: std::sync::OnceLock::new(),
             joins: Mutex::new(Vec::new()),
         });
         Ok(Self {
@@ -515,6 +516,7 @@ impl ThreadEnclave {
                 } else {
                     // The run's clock starts now; threads spawned before it arrive now.
                     st.start = std::time::Instant::now();
+                    let _ = self.shared.epoch.set(st.start);
                     for i in 0..st.threads.len() {
                         if st.threads[i].state == kernel::TState::Starting {
                             st.arrive(i);
