@@ -156,7 +156,8 @@ fn commit_checks_target_state_cpu_and_affinity() {
         states,
         [
             TxnState::TargetNotRunnable,
-            TxnState::InvalidTarget,
+            // No live task has the gtid: the kernel's lookup fails (not an invalid target).
+            TxnState::TargetNotFound,
             TxnState::InvalidCpu,
             TxnState::NotPermitted,
             TxnState::CpuUnavail,
@@ -167,11 +168,12 @@ fn commit_checks_target_state_cpu_and_affinity() {
     assert!(report.tasks.iter().all(|t| t.end_ns.is_some()));
 }
 
-/// Association while the task's old channel holds one of its messages fails; after draining it,
-/// a stale barrier fails; with the current barrier it succeeds, and the task's later messages go
-/// to the new channel (waking the other CPU's agent).
+/// Association with a barrier older than the task's seqnum fails, whether the newer message was
+/// drained or not (the kernel compares the barrier with the task's seqnum, nothing else); with the
+/// current barrier it succeeds, and the task's later messages go to the new channel (waking the
+/// other CPU's agent).
 #[test]
-fn association_fails_while_the_old_queue_holds_the_tasks_messages() {
+fn association_fails_with_a_stale_barrier() {
     let workload = Workload::new(vec![TaskSpec::new("t").sleep(1_000).run(10_000)]);
     let mut results = Vec::new();
     let mut seen_on = [Vec::new(), Vec::new()];
@@ -212,7 +214,12 @@ fn association_fails_while_the_old_queue_holds_the_tasks_messages() {
     assert_eq!(
         results,
         [
-            Err(AssociateError::OldQueueNotEmpty { gtid, pending: 1 }),
+            // The WAKEUP (seq 2) is posted: barrier 1 is stale, drained or not.
+            Err(AssociateError::Stale {
+                gtid,
+                barrier: BarrierToken(1),
+                current: BarrierToken(2)
+            }),
             Err(AssociateError::Stale {
                 gtid,
                 barrier: BarrierToken(1),
@@ -249,7 +256,9 @@ fn association_fails_while_the_old_queue_holds_the_tasks_messages() {
         results[0]
             .unwrap_err()
             .to_string()
-            .contains("old channel still holds 1 of its messages")
+            .contains("barrier 1 is stale, the task is at seqnum 2"),
+        "{}",
+        results[0].unwrap_err()
     );
 }
 

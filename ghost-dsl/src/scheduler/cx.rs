@@ -20,10 +20,7 @@ impl<'a> Cx<'a> {
     #[inline]
     pub(crate) fn new<'b>(enclave: &'a mut AgentEnclave<'b>) -> Self {
         Cx {
-            enclave: AgentEnclave {
-                kernel: &mut *enclave.kernel,
-                cpu: enclave.cpu,
-            },
+            enclave: enclave.reborrow(),
         }
     }
 

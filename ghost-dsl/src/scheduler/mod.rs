@@ -107,7 +107,7 @@
 //!   task; blocked / preempted / yielded from a CPU; dead when blocked; a per-CPU agent only
 //!   hears about its own tasks), and every `pick_next` choice must be a live runnable task. A
 //!   broken rule is a [`TransitionError`] naming the message (or decision) and the task; the run
-//!   ends with [`Error::Transition`].
+//!   ends with [`ErrorKind::Transition`].
 //! - **The loop.** Read the agent barrier, drain the channel, yield with `RTLA_ON_IDLE` when
 //!   boosted, ask `pick_next`, open a transaction with the target's seqnum and the agent barrier,
 //!   commit. A commit that fails for a passing reason (stale barrier, CPU briefly unavailable)
@@ -123,8 +123,8 @@ mod task;
 
 pub use agent::{AgentStats, SchedulerAgent};
 pub use cx::Cx;
-pub use error::{Error, TransitionError};
-pub use full_agent::FullAgent;
+pub use error::{Error, ErrorKind, HandlerPanic, TransitionError};
+pub use full_agent::{Backend, FullAgent};
 pub use task::{Task, TaskState};
 
 use crate::{
@@ -232,8 +232,9 @@ pub trait Scheduler {
 /// The paths generated code uses (through `ghost_dsl::__private::scheduler`).
 #[doc(hidden)]
 pub mod __private {
-    pub use super::{Cx, Error, FullAgent, Scheduler, Task, TaskData};
-    pub use crate::sim::{SimEnclave, SimReport as Report};
+    pub use super::{Backend, Cx, Error, FullAgent, Scheduler, SchedulerAgent, Task, TaskData};
+    pub use crate::abi::Report;
+    pub use crate::sim::SimEnclave;
     pub use crate::{AgentConfig, AgentModel as Model, AgentRpcArgs, AgentRpcResponse, Cpu, Gtid};
 
     /// The message payload types handlers take.

@@ -41,21 +41,22 @@
 //! agent's spinning (it sleeps between messages when it calls `local_yield`).
 
 pub(crate) mod kernel;
-mod report;
 mod rng;
-mod trace;
 mod workload;
 pub mod workloads;
 
 use std::fmt;
 
-pub use report::{CpuReport, SimReport, TaskReport};
+pub use crate::abi::{CpuReport, TaskReport, Trace, TraceEvent, WaitStats};
 pub use rng::SimRng;
-pub use trace::{Trace, TraceEvent};
 pub use workload::{Interference, Phase, RandomInterference, TaskEnd, TaskSpec, Workload};
 
+use crate::abi::{EnclaveBackend, EnclaveKernel, Report, RunEnd};
 use crate::{Agent, AgentConfig, AgentEnclave, AgentRpcArgs, AgentRpcResponse, Gtid, Topology};
 use kernel::{Kernel, Next};
+
+/// The simulator's report: the shared [`Report`] of every enclave.
+pub type SimReport = Report;
 
 /// Simulated costs of the kernel ABI, in ns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,11 +270,14 @@ impl std::error::Error for SimError {}
 
 /// Whether [`SimEnclave::run_until`] finished the workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SimStatus {
     /// Every task has exited or departed.
     Finished,
     /// The time bound was reached first.
     Running,
+    /// The agent asked to stop ([`Agent::stop_requested`]); the clock stopped there.
+    AgentStopped,
 }
 
 /// The simulated ghOSt enclave: the kernel side of the ABI on a virtual clock.
@@ -329,11 +333,7 @@ impl SimEnclave {
         config: &AgentConfig,
     ) -> Result<(), SimError> {
         let first = self.kernel.attach(agent.model(), config)?;
-        let mut enclave = AgentEnclave {
-            kernel: &mut self.kernel,
-            cpu: first,
-        };
-        agent.enclave_ready(&mut enclave);
+        agent.enclave_ready(&mut AgentEnclave::new(&mut self.kernel, first));
         Ok(())
     }
 
@@ -355,6 +355,9 @@ impl SimEnclave {
             if self.kernel.finished() {
                 return Ok(SimStatus::Finished);
             }
+            if agent.stop_requested() {
+                return Ok(SimStatus::AgentStopped);
+            }
             let Some((time, next)) = self.kernel.peek_next() else {
                 return Err(self.kernel.stalled());
             };
@@ -370,11 +373,7 @@ impl SimEnclave {
                 Next::TaskTimer(cpu) => self.kernel.task_timer(cpu),
                 Next::AgentExec(cpu) => {
                     let cpu = self.kernel.begin_exec(cpu);
-                    let mut enclave = AgentEnclave {
-                        kernel: &mut self.kernel,
-                        cpu,
-                    };
-                    agent.run(cpu, &mut enclave);
+                    agent.run(cpu, &mut AgentEnclave::new(&mut self.kernel, cpu));
                     self.kernel.end_exec(cpu);
                 }
             }
@@ -409,20 +408,48 @@ impl SimEnclave {
         args: &AgentRpcArgs,
     ) -> Result<AgentRpcResponse, SimError> {
         let cpu = self.kernel.first_cpu().ok_or(SimError::NotAttached)?;
-        let mut enclave = AgentEnclave {
-            kernel: &mut self.kernel,
-            cpu,
-        };
-        Ok(agent.rpc(request, args, &mut enclave))
+        Ok(agent.rpc(request, args, &mut AgentEnclave::new(&mut self.kernel, cpu)))
     }
 
     /// Simulated time now, in ns.
     pub fn now_ns(&self) -> u64 {
-        self.kernel.now_ns()
+        EnclaveKernel::now_ns(&self.kernel)
     }
 
     /// What the simulation measured so far.
     pub fn report(&self) -> SimReport {
         self.kernel.report()
+    }
+}
+
+impl<A: Agent> EnclaveBackend<A> for SimEnclave {
+    type Error = SimError;
+
+    fn attach(&mut self, agent: &mut A, config: &AgentConfig) -> Result<(), SimError> {
+        SimEnclave::attach(self, agent, config)
+    }
+
+    fn run_to_end(&mut self, agent: &mut A) -> Result<RunEnd, SimError> {
+        match self.run_until(agent, u64::MAX)? {
+            SimStatus::AgentStopped => Ok(RunEnd::AgentStopped),
+            _ => Ok(RunEnd::Finished),
+        }
+    }
+
+    fn rpc(
+        &mut self,
+        agent: &mut A,
+        request: i64,
+        args: &AgentRpcArgs,
+    ) -> Result<AgentRpcResponse, SimError> {
+        SimEnclave::rpc(self, agent, request, args)
+    }
+
+    fn report(&self) -> Report {
+        SimEnclave::report(self)
+    }
+
+    fn now_ns(&self) -> u64 {
+        SimEnclave::now_ns(self)
     }
 }

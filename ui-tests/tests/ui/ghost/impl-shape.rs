@@ -41,7 +41,7 @@ impl<T> Generic<T> {
 struct OnAStruct;
 
 fn main() {
-    let _ = ViaTrait::run;
+    let _ = ViaTrait::run::<SimEnclave>;
     let _ = OnAStruct;
     let _ = Generic(0u8).0;
 }

@@ -1,16 +1,17 @@
-//! What a simulation measured: per task, per CPU, and for the kernel ABI as a whole.
+//! What an enclave measured: per task, per CPU, wait-time percentiles, and counters of the kernel
+//! ABI as a whole. Both backends fill the same [`Report`].
 
 use std::fmt;
 
 use super::trace::Trace;
 use crate::{Gtid, MessageKind, TxnState};
 
-/// One task's life in the simulation. Times are in ns since the start.
+/// One task's life in the enclave. Times are in ns since the enclave started.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskReport {
     /// The task.
     pub gtid: Gtid,
-    /// Its name in the workload.
+    /// Its name (in the workload, or given at spawn).
     pub name: String,
     /// When it joined the enclave.
     pub arrival_ns: u64,
@@ -36,7 +37,7 @@ impl TaskReport {
     }
 }
 
-/// One CPU's time in the simulation, over `[0, end_ns)` of the report.
+/// One CPU's time in the enclave, over `[0, end_ns)` of the report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CpuReport {
     /// The CPU.
@@ -55,15 +56,18 @@ pub struct CpuReport {
     pub utilisation: f64,
 }
 
-/// Everything a simulation measured.
+/// Everything an enclave measured (the simulator's and the thread enclave's report alike).
 #[derive(Clone, Debug, PartialEq)]
-pub struct SimReport {
-    /// Simulated time when it stopped (the last task's end when all finished).
+pub struct Report {
+    /// Time when it stopped (the last task's end when all finished), ns since the start.
     pub end_ns: u64,
     /// Per task, in tid order.
     pub tasks: Vec<TaskReport>,
     /// Per enclave CPU, in CPU order.
     pub cpus: Vec<CpuReport>,
+    /// The time tasks spent runnable before they got a CPU, one sample per wait (from becoming
+    /// runnable to the commit that placed the task).
+    pub waits: WaitStats,
     /// Messages posted.
     pub messages: u64,
     /// Messages posted per kind, in [`MessageKind::ALL`] order.
@@ -82,11 +86,12 @@ pub struct SimReport {
     pub failed_associations: u64,
     /// Hash of every trace event, recorded or not: equal for equal simulations.
     pub trace_hash: u64,
-    /// The events, when [`SimConfig::record_trace`](super::SimConfig) was set.
+    /// The events, when recording was asked for
+    /// ([`SimConfig::record_trace`](crate::sim::SimConfig::record_trace) in the simulator).
     pub trace: Option<Trace>,
 }
 
-impl SimReport {
+impl Report {
     /// The task named `name`.
     pub fn task(&self, name: &str) -> Option<&TaskReport> {
         self.tasks.iter().find(|t| t.name == name)
@@ -113,7 +118,7 @@ fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
-impl fmt::Display for SimReport {
+impl fmt::Display for Report {
     /// Two tables (tasks, CPUs) and the kernel counters, times in ms.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -152,6 +157,7 @@ impl fmt::Display for SimReport {
                 c.context_switches
             )?;
         }
+        writeln!(f, "waits: {}", self.waits)?;
         let failed: u64 = self.failed_commits.iter().map(|(_, n)| n).sum();
         write!(
             f,
@@ -162,5 +168,94 @@ impl fmt::Display for SimReport {
             failed,
             ms(self.end_ns)
         )
+    }
+}
+
+/// Percentiles of the waits of a run (see [`Report::waits`]), nearest-rank, exact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaitStats {
+    /// How many waits were measured.
+    pub count: u64,
+    /// Median, ns.
+    pub p50_ns: u64,
+    /// 99th percentile, ns.
+    pub p99_ns: u64,
+    /// Longest, ns.
+    pub max_ns: u64,
+}
+
+impl fmt::Display for WaitStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} waits, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            self.count,
+            ms(self.p50_ns),
+            ms(self.p99_ns),
+            ms(self.max_ns)
+        )
+    }
+}
+
+/// Collects wait samples for [`WaitStats`]: one push per wait, the percentiles computed when a
+/// report is made.
+#[derive(Clone, Debug, Default)]
+pub struct WaitRecorder {
+    samples: Vec<u64>,
+}
+
+impl WaitRecorder {
+    /// No sample yet.
+    pub const fn new() -> Self {
+        Self {
+            samples: Vec::new(),
+        }
+    }
+
+    /// One wait of `ns`.
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        self.samples.push(ns);
+    }
+
+    /// The percentiles of the samples so far (nearest rank: the smallest sample with at least
+    /// p% of the samples at or below it).
+    pub fn stats(&self) -> WaitStats {
+        let mut sorted = self.samples.clone();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        if n == 0 {
+            return WaitStats::default();
+        }
+        let rank = |p: usize| sorted[(n * p).div_ceil(100).max(1) - 1];
+        WaitStats {
+            count: n as u64,
+            p50_ns: rank(50),
+            p99_ns: rank(99),
+            max_ns: sorted[n - 1],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WaitRecorder;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut waits = WaitRecorder::new();
+        assert_eq!(waits.stats().count, 0);
+        for ns in (1..=200).rev() {
+            waits.record(ns);
+        }
+        let stats = waits.stats();
+        assert_eq!(
+            (stats.count, stats.p50_ns, stats.p99_ns, stats.max_ns),
+            (200, 100, 198, 200)
+        );
+        let mut one = WaitRecorder::new();
+        one.record(7);
+        let stats = one.stats();
+        assert_eq!((stats.p50_ns, stats.p99_ns, stats.max_ns), (7, 7, 7));
     }
 }
