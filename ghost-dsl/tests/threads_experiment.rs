@@ -126,7 +126,10 @@ fn round_robin_interleaves_the_loops() {
         println!("{report}");
         let [(s1, e1), (s2, e2)] = spans(&report);
         // Interleaved: both started before either ended, with many switches between them.
-        assert!(s1.max(s2) < e1.min(e2), "round-robin ran them one after the other");
+        assert!(
+            s1.max(s2) < e1.min(e2),
+            "round-robin ran them one after the other"
+        );
         assert!(report.messages_of(MessageKind::CpuTick) >= 10);
         assert!(report.messages_of(MessageKind::TaskPreempt) >= 10);
         let switches: u64 = report.tasks.iter().map(|t| t.context_switches).sum();

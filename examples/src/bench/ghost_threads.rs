@@ -260,7 +260,11 @@ pub fn run(effort: Effort) {
     report("ghost_threads.switch_enclave", ns(ours), "ns");
     report("ghost_threads.switch_two_calls", ns(two_calls), "ns");
     report_ratio("ghost_threads.switch_vs_os", ns(ours), ns(os));
-    report_ratio("ghost_threads.switch_two_calls_vs_os", ns(two_calls), ns(os));
+    report_ratio(
+        "ghost_threads.switch_two_calls_vs_os",
+        ns(two_calls),
+        ns(os),
+    );
     let mut os = Vec::new();
     let mut ours = Vec::new();
     for _ in 0..reps {

@@ -18,20 +18,10 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::kernel::{Outcome, State, flush};
+use super::kernel::{Kernel, State, flush};
 use super::managed::{Shared, panic_message};
 use super::sys;
-use crate::Cpu;
-
-/// The policy side the agent threads drive: what `Agent` plus its rule checks give.
-pub(crate) trait Driver: Send {
-    /// `enclave_ready`, with the enclave as seen from `cpu`.
-    fn ready(&mut self, st: &mut State, cpu: Cpu);
-    /// One iteration of the agent of `cpu`.
-    fn iterate(&mut self, st: &mut State, cpu: Cpu);
-    /// Whether the policy asks to end the run (it found a broken rule).
-    fn stop_requested(&self) -> bool;
-}
+use crate::{Agent, AgentEnclave, Cpu};
 
 /// Why a run stopped being scheduled by its agents.
 #[derive(Debug)]
@@ -57,19 +47,19 @@ pub(crate) struct AgentOptions {
 /// What an agent thread found about its own setup.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct AgentSetup {
-    pub(crate) pinned: bool,
     pub(crate) realtime: bool,
 }
 
-pub(crate) struct AgentShared<'d, D> {
+pub(crate) struct AgentShared<'d, A> {
     pub(crate) shared: &'d Shared,
-    pub(crate) driver: Mutex<D>,
+    /// The policy: one value for every agent thread, so iterations take turns.
+    pub(crate) agent: Mutex<&'d mut A>,
     pub(crate) stop: std::sync::atomic::AtomicBool,
     pub(crate) fault: Mutex<Option<Fault>>,
     pub(crate) options: AgentOptions,
 }
 
-impl<D: Driver> AgentShared<'_, D> {
+impl<A> AgentShared<'_, A> {
     /// Records `fault` (the first wins) and releases every thread.
     pub(crate) fn fail(&self, st: &mut State, fault: Fault) {
         let mut slot = self.fault.lock().unwrap_or_else(|e| e.into_inner());
@@ -79,8 +69,8 @@ impl<D: Driver> AgentShared<'_, D> {
 }
 
 /// The body of the agent thread of the CPU at enclave index `a`.
-pub(crate) fn agent_main<D: Driver>(
-    ags: &AgentShared<'_, D>,
+pub(crate) fn agent_main<A: Agent + Send>(
+    ags: &AgentShared<'_, A>,
     a: usize,
     setup: std::sync::mpsc::Sender<AgentSetup>,
 ) {
@@ -88,37 +78,41 @@ pub(crate) fn agent_main<D: Driver>(
         let st = ags.shared.lock();
         (st.cpus[a].cpu, st.cpus[a].word.clone())
     };
-    let pinned = sys::set_affinity(0, &[cpu.id()]).is_ok();
+    // The CPU was checked against the process's affinity at attach: pinning cannot fail.
+    let _ = sys::set_affinity(0, &[cpu.id()]);
     let realtime = ags
         .options
         .rt_priority
         .is_some_and(|p| sys::set_fifo_priority(p).is_ok());
-    let _ = setup.send(AgentSetup { pinned, realtime });
+    let _ = setup.send(AgentSetup { realtime });
     drop(setup);
     loop {
         if ags.stop.load(Ordering::Acquire) {
             return;
         }
-        let mut driver = ags.driver.lock().unwrap_or_else(|e| e.into_inner());
+        let mut agent = ags.agent.lock().unwrap_or_else(|e| e.into_inner());
         let mut st = ags.shared.lock();
         if st.fallen_back {
             return;
         }
         let started = st.now_ns();
         let seen = st.begin_iteration(a);
-        let result = catch_unwind(AssertUnwindSafe(|| driver.iterate(&mut st, cpu)));
-        let outcome = st.end_iteration(a, started);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut kernel = Kernel { st: &mut st };
+            agent.run(cpu, &mut AgentEnclave::new(&mut kernel, cpu));
+        }));
+        let blocks = st.end_iteration(a, started);
         let fault = match result {
             Err(payload) => Some(Fault::Panic {
                 cpu,
                 message: panic_message(payload.as_ref()),
             }),
-            Ok(()) => driver.stop_requested().then_some(Fault::Stopped),
+            Ok(()) => agent.stop_requested().then_some(Fault::Stopped),
         };
         if let Some(fault) = fault {
             ags.fail(&mut st, fault);
             drop(st);
-            drop(driver);
+            drop(agent);
             ags.shared.notify_done();
             return;
         }
@@ -126,9 +120,9 @@ pub(crate) fn agent_main<D: Driver>(
         let now = st.now_ns();
         let mut wakes = std::mem::take(&mut st.wakes);
         drop(st);
-        drop(driver);
+        drop(agent);
         flush(&mut wakes);
-        if outcome == Outcome::None {
+        if !blocks {
             continue;
         }
         let timeout = next_tick.map(|at| Duration::from_nanos(at.saturating_sub(now).max(1)));

@@ -19,11 +19,12 @@ use std::time::Instant;
 
 use super::gate::ThreadCell;
 use super::sys;
-use crate::sim::TraceEvent;
+use crate::abi::rules::{self, AgentWord, CommitCpu, CommitTarget, TaskWord, Txn};
+use crate::abi::{EnclaveKernel, TraceEvent};
 use crate::{
     AgentModel, AssociateError, BarrierToken, Channel, Cpu, CpuList, CpuTick, Gtid, Message,
-    MessageKind, Payload, RunFlags, RunRequestOptions, StatusWord, TaskBlocked, TaskDead, TaskNew,
-    TaskPreempt, TaskWakeup, TaskYield, Topology, TxnState,
+    MessageKind, Payload, RunFlags, RunRequestOptions, StatusWord, TaskAttrs, TaskBlocked,
+    TaskDead, TaskNew, TaskPreempt, TaskWakeup, TaskYield, Topology, TxnState,
 };
 
 /// A managed thread as the enclave sees it.
@@ -60,11 +61,10 @@ pub(crate) struct ThreadState {
     pub(crate) cell: Arc<ThreadCell>,
     pub(crate) state: TState,
     pub(crate) block: Option<BlockKind>,
-    seqnum: BarrierToken,
-    /// Messages of this task still in a channel.
-    pending: u32,
-    channel: u16,
+    /// Seqnum, channel, pending messages: the shared rules' task word.
+    word: TaskWord,
     affinity: CpuList,
+    pub(crate) attrs: TaskAttrs,
     /// The CPU its affinity is set to (`None`: never pinned).
     pinned: Option<usize>,
     /// A preemption the thread has not been signalled for yet.
@@ -93,27 +93,16 @@ impl ThreadState {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// Neither yielded nor committed locally: the agent runs again.
-    None,
-    /// Yielded, or committed a task to its own CPU: the agent sleeps until a message.
-    Blocked,
-}
-
 pub(crate) struct CpuState {
     pub(crate) cpu: Cpu,
     channel: u16,
-    /// Incremented by every message posted to the channel this CPU's agent waits on, and by pings.
-    barrier: BarrierToken,
-    /// The barrier as the current iteration read it.
-    snapshot: BarrierToken,
-    txn_options: Option<RunRequestOptions>,
-    txn_state: TxnState,
+    /// The agent's barrier, snapshot and outcome (the shared rules' agent word): bumped by every
+    /// message posted to the channel this CPU's agent waits on, and by pings.
+    agent: AgentWord,
+    txn: Txn,
     pub(crate) current: Option<usize>,
     pub(crate) has_agent: bool,
     runs_tasks: bool,
-    pub(crate) outcome: Outcome,
     /// The next tick of this CPU (ns), while a task runs and ticks are on.
     pub(crate) next_tick: Option<u64>,
     /// The futex word the agent thread of this CPU sleeps on (bumped with the barrier).
@@ -216,7 +205,10 @@ pub(crate) struct State {
     pub(crate) wakes: Vec<Wake>,
     pub(crate) stats: Stats,
     pub(crate) trace: Option<Vec<TraceEvent>>,
-    pub(crate) tick_ns: Option<u64>,
+    /// The tick period, ns.
+    pub(crate) tick_ns: u64,
+    /// Whether `MSG_CPU_TICK` is delivered (the agent config, or `set_deliver_ticks`).
+    pub(crate) ticks: bool,
     pub(crate) attached: bool,
     /// Set once every thread was released to the OS scheduler.
     pub(crate) fallen_back: bool,
@@ -238,7 +230,8 @@ impl State {
             wakes: Vec::new(),
             stats: Stats::default(),
             trace: trace.then(Vec::new),
-            tick_ns: None,
+            tick_ns: 1_000_000,
+            ticks: false,
             attached: false,
             fallen_back: false,
             live: 0,
@@ -250,9 +243,10 @@ impl State {
     }
 
     /// Builds CPUs and channels for `model` over `cpus` (already checked against the machine).
-    pub(crate) fn attach(&mut self, model: AgentModel, cpus: &CpuList, tick_ns: Option<u64>) {
+    pub(crate) fn attach(&mut self, model: AgentModel, cpus: &CpuList, ticks: bool, tick_ns: u64) {
         self.model = model;
         self.enclave = *cpus;
+        self.ticks = ticks;
         self.tick_ns = tick_ns;
         self.index = vec![None; self.topology.num_cpus()];
         let ids: Vec<usize> = cpus.iter().collect();
@@ -262,14 +256,11 @@ impl State {
             self.cpus.push(CpuState {
                 cpu: self.topology.cpu(id).expect("checked against the topology"),
                 channel: if per_cpu { k as u16 } else { 0 },
-                barrier: BarrierToken(0),
-                snapshot: BarrierToken(0),
-                txn_options: None,
-                txn_state: TxnState::Idle,
+                agent: AgentWord::new(),
+                txn: Txn::new(),
                 current: None,
                 has_agent: per_cpu || k == 0,
                 runs_tasks: per_cpu || k != 0,
-                outcome: Outcome::None,
                 next_tick: None,
                 word: Arc::new(AtomicU32::new(0)),
                 task_ns: 0,
@@ -296,7 +287,12 @@ impl State {
     // ---- threads ----
 
     /// Registers a new thread (before or during the run); posts `MSG_TASK_NEW` when attached.
-    pub(crate) fn add_thread(&mut self, name: String, cell: Arc<ThreadCell>) -> Gtid {
+    pub(crate) fn add_thread(
+        &mut self,
+        name: String,
+        attrs: TaskAttrs,
+        cell: Arc<ThreadCell>,
+    ) -> Gtid {
         let tid = u32::try_from(self.threads.len() + 1).expect("fewer than 2^32 threads");
         let gtid = Gtid::new(tid, 0);
         let now = self.now_ns();
@@ -306,10 +302,9 @@ impl State {
             cell,
             state: TState::Starting,
             block: None,
-            seqnum: BarrierToken(0),
-            pending: 0,
-            channel: 0,
+            word: TaskWord::new(),
             affinity: self.enclave,
+            attrs,
             pinned: None,
             stop_pending: false,
             token: false,
@@ -497,6 +492,7 @@ impl State {
 
     // ---- messages ----
 
+    /// Queues `msg` (its barrier bump done by the rules) on `channel` and wakes its agent.
     fn push_message(&mut self, channel: u16, msg: Message) {
         let now = self.now_ns();
         let ch = &mut self.channels[channel as usize];
@@ -513,12 +509,12 @@ impl State {
                 seqnum: msg.seqnum().0,
             });
         }
-        self.bump_agent(wake);
+        self.wake_agent(wake);
     }
 
-    fn bump_agent(&mut self, c: usize) {
+    /// Wakes the agent of CPU `c` (its barrier has moved on).
+    fn wake_agent(&mut self, c: usize) {
         let slot = &mut self.cpus[c];
-        slot.barrier = slot.barrier.next();
         // Bumped now, under the lock, so that an agent reading the word in `begin_iteration`
         // sees every message posted before it; the futex wake itself waits for the unlock.
         slot.word.fetch_add(1, Ordering::Release);
@@ -530,11 +526,13 @@ impl State {
         if self.fallen_back {
             return;
         }
-        let t = &mut self.threads[i];
-        t.seqnum = t.seqnum.next();
-        t.pending += 1;
-        let msg = Message::new(t.seqnum, payload);
-        let channel = t.channel;
+        let channel = self.threads[i].word.channel();
+        let wake = self.channels[channel as usize].wake;
+        let msg = rules::post_task(
+            &mut self.threads[i].word,
+            &mut self.cpus[wake].agent,
+            payload,
+        );
         self.push_message(channel, msg);
     }
 
@@ -543,18 +541,19 @@ impl State {
         let cpu = self.cpus[c].cpu;
         let channel = self.cpus[c].channel;
         let wake = self.channels[channel as usize].wake;
-        let seqnum = self.cpus[wake].barrier.next();
-        self.push_message(
-            channel,
-            Message::new(seqnum, Payload::CpuTick(CpuTick { cpu })),
+        let msg = rules::post_cpu(
+            &mut self.cpus[wake].agent,
+            Payload::CpuTick(CpuTick { cpu }),
         );
+        self.push_message(channel, msg);
     }
 
     /// Posts ticks that are due on CPUs the agent at `a` schedules, and re-arms them.
     pub(crate) fn due_ticks(&mut self, a: usize, now: u64) {
-        let Some(period) = self.tick_ns else {
+        if !self.ticks {
             return;
-        };
+        }
+        let period = self.tick_ns;
         for c in 0..self.cpus.len() {
             if self.schedules(a, c)
                 && let Some(at) = self.cpus[c].next_tick
@@ -590,18 +589,20 @@ impl State {
     /// to sleep on after the iteration.
     pub(crate) fn begin_iteration(&mut self, a: usize) -> u32 {
         let now = self.now_ns();
+        // Ticks first: the tick came while the thread ran (and leaving the CPU disarms it).
+        self.due_ticks(a, now);
         if self.model == AgentModel::PerCpu {
             self.preempt(a);
         }
-        self.due_ticks(a, now);
         let slot = &mut self.cpus[a];
-        slot.snapshot = slot.barrier;
-        slot.outcome = Outcome::None;
+        slot.agent.begin_iteration();
         self.stats.agent_runs += 1;
         slot.word.load(Ordering::Acquire)
     }
 
-    pub(crate) fn end_iteration(&mut self, a: usize, started_ns: u64) -> Outcome {
+    /// Ends the iteration: preempted threads not committed again are signalled. Returns whether
+    /// the agent blocks now.
+    pub(crate) fn end_iteration(&mut self, a: usize, started_ns: u64) -> bool {
         let now = self.now_ns();
         self.stop_preempted();
         let slot = &mut self.cpus[a];
@@ -613,19 +614,10 @@ impl State {
                 end_ns: now,
             });
         }
-        slot.outcome
+        slot.agent.after().blocks()
     }
 
-    // ---- what an agent calls (the ABI) ----
-
-    pub(crate) fn agent_status(&self, cpu: Cpu) -> StatusWord {
-        match self.cpu_index(cpu) {
-            Some(c) if self.cpus[c].has_agent => {
-                StatusWord::new(self.cpus[c].snapshot, true, true, false, 0)
-            }
-            _ => StatusWord::default(),
-        }
-    }
+    // ---- what an agent calls: the ABI's kernel side ----
 
     fn live_index(&self, gtid: Gtid) -> Option<usize> {
         let i = (gtid.tid() as usize).checked_sub(1)?;
@@ -633,170 +625,10 @@ impl State {
         (t.gtid == gtid && !matches!(t.state, TState::Starting | TState::Dead)).then_some(i)
     }
 
-    pub(crate) fn task_status(&self, gtid: Gtid) -> Option<StatusWord> {
-        let t = &self.threads[self.live_index(gtid)?];
-        let on_cpu = matches!(t.state, TState::OnCpu(_));
-        Some(StatusWord::new(
-            t.seqnum,
-            on_cpu,
-            on_cpu || t.state == TState::Runnable,
-            false,
-            t.runtime_ns,
-        ))
-    }
-
-    pub(crate) fn task_affinity(&self, gtid: Gtid) -> Option<CpuList> {
-        Some(self.threads[self.live_index(gtid)?].affinity)
-    }
-
-    pub(crate) fn channel_of(&self, cpu: Cpu) -> Channel {
-        Channel(self.cpu_index(cpu).map_or(0, |c| self.cpus[c].channel))
-    }
-
-    pub(crate) fn next_message(&mut self, channel: Channel) -> Option<Message> {
-        let msg = self.channels.get_mut(channel.index())?.queue.pop_front()?;
-        if let Some(gtid) = msg.gtid() {
-            let i = gtid.tid() as usize - 1;
-            self.threads[i].pending -= 1;
-        }
-        Some(msg)
-    }
-
-    pub(crate) fn associate_task(
-        &mut self,
-        channel: Channel,
-        gtid: Gtid,
-        barrier: BarrierToken,
-    ) -> Result<(), AssociateError> {
-        let result = self.try_associate(channel, gtid, barrier);
-        match result {
-            Ok(()) => self.stats.associations += 1,
-            Err(_) => self.stats.failed_associations += 1,
-        }
-        result
-    }
-
-    fn try_associate(
-        &mut self,
-        channel: Channel,
-        gtid: Gtid,
-        barrier: BarrierToken,
-    ) -> Result<(), AssociateError> {
-        let i = self
-            .live_index(gtid)
-            .ok_or(AssociateError::NoSuchTask { gtid })?;
-        if channel.index() >= self.channels.len() {
-            return Err(AssociateError::NoSuchTask { gtid });
-        }
-        let t = &mut self.threads[i];
-        if t.seqnum != barrier {
-            return Err(AssociateError::Stale {
-                gtid,
-                barrier,
-                current: t.seqnum,
-            });
-        }
-        if t.pending > 0 {
-            return Err(AssociateError::OldQueueNotEmpty {
-                gtid,
-                pending: t.pending,
-            });
-        }
-        t.channel = channel.0;
-        Ok(())
-    }
-
-    pub(crate) fn ping(&mut self, cpu: Cpu) -> bool {
-        match self.cpu_index(cpu) {
-            Some(c) if self.cpus[c].has_agent => {
-                self.bump_agent(c);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    pub(crate) fn open(&mut self, cpu: Cpu, options: RunRequestOptions) {
-        if let Some(c) = self.cpu_index(cpu) {
-            self.cpus[c].txn_options = Some(options);
-            self.cpus[c].txn_state = TxnState::Ready;
-        }
-    }
-
-    pub(crate) fn abort(&mut self, cpu: Cpu) -> bool {
-        match self.cpu_index(cpu) {
-            Some(c) if self.cpus[c].txn_state == TxnState::Ready => {
-                self.cpus[c].txn_state = TxnState::Aborted;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    pub(crate) fn txn_state(&self, cpu: Cpu) -> TxnState {
-        self.cpu_index(cpu)
-            .map_or(TxnState::Idle, |c| self.cpus[c].txn_state)
-    }
-
-    pub(crate) fn local_yield(
-        &mut self,
-        cpu: Cpu,
-        barrier: BarrierToken,
-        _flags: RunFlags,
-    ) -> bool {
-        let Some(a) = self.cpu_index(cpu) else {
-            return false;
-        };
-        if !self.cpus[a].has_agent || barrier != self.cpus[a].barrier {
-            self.stats.failed_yields += 1;
-            return false;
-        }
-        self.cpus[a].outcome = Outcome::Blocked;
-        true
-    }
-
-    pub(crate) fn commit(&mut self, agent_cpu: Cpu, cpu: Cpu) -> bool {
-        let (Some(a), Some(c)) = (self.cpu_index(agent_cpu), self.cpu_index(cpu)) else {
-            return false;
-        };
-        if self.cpus[c].txn_state != TxnState::Ready {
-            return false;
-        }
-        let local = a == c;
-        let (state, i) = self.check_commit(a, c, local);
-        self.cpus[c].txn_state = state;
-        let now = self.now_ns();
-        if state != TxnState::Complete {
-            let k = TxnState::FAILURES
-                .iter()
-                .position(|s| *s == state)
-                .unwrap_or(0);
-            self.stats.failed[k] += 1;
-            if let (Some(trace), Some(opts)) = (&mut self.trace, self.cpus[c].txn_options) {
-                trace.push(TraceEvent::CommitFailed {
-                    time_ns: now,
-                    cpu: cpu.id(),
-                    target: opts.target,
-                    state,
-                });
-            }
-            return false;
-        }
-        self.stats.commits += 1;
-        if self.cpus[c].current.is_some() {
-            self.preempt(c);
-        }
-        if local {
-            self.cpus[a].outcome = Outcome::Blocked;
-        }
-        self.place(i, c, now);
-        true
-    }
-
     /// Puts thread `i` on CPU `c`: accounting, the gate, the pin.
     fn place(&mut self, i: usize, c: usize, now: u64) {
         let id = self.cpus[c].cpu.id();
-        let tick = self.tick_ns.map(|p| now + p);
+        let tick = self.ticks.then(|| now + self.tick_ns);
         let t = &mut self.threads[i];
         if let Some(since) = t.runnable_since.take() {
             t.waits.push(now.saturating_sub(since));
@@ -819,33 +651,31 @@ impl State {
         slot.next_tick = tick;
     }
 
-    fn check_commit(&self, a: usize, c: usize, local: bool) -> (TxnState, usize) {
+    /// The commit check's view of CPU `c` and of the target of its open transaction.
+    fn commit_facts(&self, c: usize, options: &RunRequestOptions) -> (CommitCpu, CommitTarget) {
         let slot = &self.cpus[c];
-        if !slot.runs_tasks {
-            return (TxnState::InvalidCpu, 0);
-        }
-        let Some(opts) = slot.txn_options else {
-            return (TxnState::InvalidTarget, 0);
+        let cpu = CommitCpu {
+            in_enclave: true,
+            runs_tasks: slot.runs_tasks,
+            // Nothing of a higher class is tracked on real CPUs (the agent's real-time priority
+            // is the only one above managed threads), and iterations are serialised, so no
+            // other agent holds the CPU during a commit.
+            unavailable: false,
+            agent_holds_cpu: false,
         };
-        if local && opts.agent_barrier != self.cpus[a].barrier {
-            return (TxnState::AgentStale, 0);
-        }
-        let Some(i) = self.live_index(opts.target) else {
-            return (TxnState::InvalidTarget, 0);
+        let target = match self.live_index(options.target) {
+            Some(i) => {
+                let t = &self.threads[i];
+                CommitTarget::Live {
+                    seqnum: t.word.seqnum(),
+                    on_cpu: matches!(t.state, TState::OnCpu(_)),
+                    runnable: t.state == TState::Runnable,
+                    allowed: rules::allowed_on(&t.affinity, slot.cpu),
+                }
+            }
+            None => CommitTarget::NotFound,
         };
-        let t = &self.threads[i];
-        if opts.target_barrier != t.seqnum {
-            return (TxnState::TargetStale, 0);
-        }
-        match t.state {
-            TState::OnCpu(_) => return (TxnState::TargetOnCpu, 0),
-            TState::Blocked => return (TxnState::TargetNotRunnable, 0),
-            _ => {}
-        }
-        if !t.affinity.contains(slot.cpu.id()) {
-            return (TxnState::NotPermitted, 0);
-        }
-        (TxnState::Complete, i)
+        (cpu, target)
     }
 
     /// Releases every thread to the OS scheduler: gates freed for good, affinity back to
@@ -883,5 +713,207 @@ impl State {
                 (waited > limit_ns).then(|| (format!("{} ({})", t.name, t.gtid), waited))
             })
             .collect()
+    }
+}
+
+/// The enclave as one agent's calls see it: the kernel state, borrowed for one iteration (the
+/// agent thread holds the lock). Implements the ABI's kernel operations.
+pub(crate) struct Kernel<'a> {
+    pub(crate) st: &'a mut State,
+}
+
+impl EnclaveKernel for Kernel<'_> {
+    fn now_ns(&self) -> u64 {
+        self.st.now_ns()
+    }
+
+    fn topology(&self) -> &Topology {
+        &self.st.topology
+    }
+
+    fn enclave_cpus(&self) -> &CpuList {
+        &self.st.enclave
+    }
+
+    fn model(&self) -> AgentModel {
+        self.st.model
+    }
+
+    fn agent_status(&self, cpu: Cpu) -> StatusWord {
+        match self.st.cpu_index(cpu) {
+            Some(c) if self.st.cpus[c].has_agent => self.st.cpus[c].agent.status(false),
+            _ => StatusWord::default(),
+        }
+    }
+
+    fn task_status(&self, gtid: Gtid) -> Option<StatusWord> {
+        let t = &self.st.threads[self.st.live_index(gtid)?];
+        let on_cpu = matches!(t.state, TState::OnCpu(_));
+        Some(
+            t.word
+                .status(on_cpu, on_cpu || t.state == TState::Runnable, t.runtime_ns),
+        )
+    }
+
+    fn task_affinity(&self, gtid: Gtid) -> Option<CpuList> {
+        Some(self.st.threads[self.st.live_index(gtid)?].affinity)
+    }
+
+    fn task_attrs(&self, gtid: Gtid) -> Option<TaskAttrs> {
+        Some(self.st.threads[self.st.live_index(gtid)?].attrs.clone())
+    }
+
+    fn channel_of(&self, cpu: Cpu) -> Channel {
+        Channel::from_index(
+            self.st
+                .cpu_index(cpu)
+                .map_or(0, |c| self.st.cpus[c].channel),
+        )
+    }
+
+    fn next_message(&mut self, _caller: Cpu, channel: Channel) -> Option<Message> {
+        let msg = self
+            .st
+            .channels
+            .get_mut(channel.index())?
+            .queue
+            .pop_front()?;
+        if let Some(gtid) = msg.gtid() {
+            let i = gtid.tid() as usize - 1;
+            self.st.threads[i].word.consumed();
+        }
+        Some(msg)
+    }
+
+    fn associate_task(
+        &mut self,
+        channel: Channel,
+        gtid: Gtid,
+        barrier: BarrierToken,
+    ) -> Result<(), AssociateError> {
+        let st = &mut *self.st;
+        let i = st.live_index(gtid);
+        let index = u16::try_from(channel.index()).unwrap_or(u16::MAX);
+        let result = rules::check_associate(
+            i.map(|i| &st.threads[i].word),
+            gtid,
+            index,
+            st.channels.len(),
+            barrier,
+        );
+        match (result, i) {
+            (Ok(()), Some(i)) => {
+                rules::associate(&mut st.threads[i].word, index);
+                st.stats.associations += 1;
+                Ok(())
+            }
+            (Err(e), _) => {
+                st.stats.failed_associations += 1;
+                Err(e)
+            }
+            (Ok(()), None) => unreachable!("check_associate needs a live task"),
+        }
+    }
+
+    fn ping(&mut self, _caller: Cpu, cpu: Cpu) -> bool {
+        match self.st.cpu_index(cpu) {
+            Some(c) if self.st.cpus[c].has_agent => {
+                self.st.cpus[c].agent.bump();
+                self.st.wake_agent(c);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn open(&mut self, cpu: Cpu, options: RunRequestOptions) {
+        if let Some(c) = self.st.cpu_index(cpu) {
+            self.st.cpus[c].txn.open(options);
+        }
+    }
+
+    fn commit(&mut self, caller: Cpu, cpu: Cpu) -> bool {
+        let st = &mut *self.st;
+        let (Some(a), Some(c)) = (st.cpu_index(caller), st.cpu_index(cpu)) else {
+            return false;
+        };
+        let Some(options) = st.cpus[c].txn.to_commit() else {
+            return false;
+        };
+        let local = a == c;
+        let (facts_cpu, target) = st.commit_facts(c, &options);
+        let state = rules::check_commit(
+            &options,
+            local,
+            st.cpus[a].agent.barrier(),
+            facts_cpu,
+            target,
+        );
+        st.cpus[c].txn.finish(state);
+        let now = st.now_ns();
+        if state != TxnState::Complete {
+            if let Some(k) = TxnState::FAILURES.iter().position(|s| *s == state) {
+                st.stats.failed[k] += 1;
+            }
+            if let Some(trace) = &mut st.trace {
+                trace.push(TraceEvent::CommitFailed {
+                    time_ns: now,
+                    cpu: cpu.id(),
+                    target: options.target,
+                    state,
+                });
+            }
+            return false;
+        }
+        st.stats.commits += 1;
+        if st.cpus[c].current.is_some() {
+            st.preempt(c);
+        }
+        if local {
+            st.cpus[a].agent.committed_local(now);
+        }
+        let i = st.live_index(options.target).expect("checked live");
+        st.place(i, c, now);
+        true
+    }
+
+    fn abort(&mut self, cpu: Cpu) -> bool {
+        self.st
+            .cpu_index(cpu)
+            .is_some_and(|c| self.st.cpus[c].txn.abort())
+    }
+
+    fn txn_state(&self, cpu: Cpu) -> TxnState {
+        self.st
+            .cpu_index(cpu)
+            .map_or(TxnState::Idle, |c| self.st.cpus[c].txn.state())
+    }
+
+    fn local_yield(&mut self, cpu: Cpu, barrier: BarrierToken, flags: RunFlags) -> bool {
+        let st = &mut *self.st;
+        let Some(a) = st.cpu_index(cpu) else {
+            return false;
+        };
+        if !st.cpus[a].has_agent || !st.cpus[a].agent.try_yield(barrier, flags) {
+            st.stats.failed_yields += 1;
+            return false;
+        }
+        true
+    }
+
+    fn set_deliver_ticks(&mut self, on: bool) {
+        let st = &mut *self.st;
+        if st.ticks == on {
+            return;
+        }
+        st.ticks = on;
+        let next = st.now_ns() + st.tick_ns;
+        for slot in &mut st.cpus {
+            slot.next_tick = (on && slot.current.is_some()).then_some(next);
+        }
+    }
+
+    fn deliver_ticks(&self) -> bool {
+        self.st.ticks
     }
 }

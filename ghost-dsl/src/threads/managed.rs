@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) machine: Vec<usize>,
     /// Bumped (and woken) when a thread dies or the run faults; the run thread waits on it.
     pub(crate) done: std::sync::atomic::AtomicU32,
+    /// Whether every agent thread of the run got `SCHED_FIFO`.
+    pub(crate) realtime: AtomicBool,
     /// When the run started (the report's time 0).
     pub(crate) epoch: std::sync::OnceLock<Instant>,
     /// The OS threads of managed threads, joined by the run or by drop.
@@ -79,6 +81,7 @@ pub fn current_gtid() -> Option<Gtid> {
 pub(crate) fn spawn_managed(
     shared: &Arc<Shared>,
     name: String,
+    attrs: crate::TaskAttrs,
     f: Box<dyn FnOnce() + Send + 'static>,
 ) -> std::io::Result<(Gtid, Arc<ThreadCell>)> {
     let cell = Arc::new(ThreadCell::new());
@@ -87,7 +90,7 @@ pub(crate) fn spawn_managed(
         if st.fallen_back {
             cell.set_free();
         }
-        let gtid = st.add_thread(name.clone(), cell.clone());
+        let gtid = st.add_thread(name.clone(), attrs, cell.clone());
         let mut wakes = std::mem::take(&mut st.wakes);
         drop(st);
         flush(&mut wakes);
@@ -385,8 +388,9 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// `None` when the caller is not a managed thread; the OS error if the thread cannot be created.
 pub(crate) fn spawn_here(
     name: String,
+    attrs: crate::TaskAttrs,
     f: Box<dyn FnOnce() + Send>,
 ) -> Option<std::io::Result<(Arc<Shared>, Gtid, Arc<ThreadCell>)>> {
     let cur = current()?;
-    Some(spawn_managed(&cur.shared, name, f).map(|(g, c)| (cur.shared.clone(), g, c)))
+    Some(spawn_managed(&cur.shared, name, attrs, f).map(|(g, c)| (cur.shared.clone(), g, c)))
 }

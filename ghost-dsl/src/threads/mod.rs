@@ -85,16 +85,20 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 pub use managed::{blocking, current_gtid, now_ns, park, sleep, yield_now};
-pub use report::{ThreadPanic, ThreadReport, WaitPercentiles};
+pub use report::{ThreadPanic, ThreadReport};
 pub use sys::process_threads;
 
-use agents::{AgentOptions, AgentSetup, AgentShared, Driver, Fault};
+use agents::{AgentOptions, AgentSetup, AgentShared, Fault};
 use gate::ThreadCell;
 use kernel::State;
 use managed::Shared;
 use monitor::MonitorOptions;
 
-use crate::{AgentConfig, AgentModel, Cpu, CpuList, Gtid, Topology};
+use crate::abi::{EnclaveBackend, Report, RunEnd};
+use crate::{
+    Agent, AgentConfig, AgentEnclave, AgentModel, AgentRpcArgs, AgentRpcResponse, Cpu, CpuList,
+    Gtid, TaskAttrs, Topology,
+};
 
 /// How a [`ThreadEnclave`] runs.
 #[derive(Clone, Debug)]
@@ -320,10 +324,30 @@ pub fn spawn(
     name: impl Into<String>,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<ThreadHandle, ThreadError> {
-    match managed::spawn_here(name.into(), Box::new(f)) {
+    match managed::spawn_here(name.into(), TaskAttrs::new(), Box::new(f)) {
         None => Err(ThreadError::Attach(
             "ghost_dsl::threads::spawn is called from a managed thread; use ThreadEnclave::spawn \
              elsewhere",
+        )),
+        Some(Err(e)) => Err(ThreadError::Os(e)),
+        Some(Ok((shared, gtid, cell))) => Ok(ThreadHandle { shared, gtid, cell }),
+    }
+}
+
+/// [`spawn`] with per-task attributes the policy reads (`Cx::task_attrs`).
+///
+/// # Errors
+///
+/// As [`spawn`].
+pub fn spawn_with(
+    name: impl Into<String>,
+    attrs: TaskAttrs,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<ThreadHandle, ThreadError> {
+    match managed::spawn_here(name.into(), attrs, Box::new(f)) {
+        None => Err(ThreadError::Attach(
+            "ghost_dsl::threads::spawn_with is called from a managed thread; use \
+             ThreadEnclave::spawn_with elsewhere",
         )),
         Some(Err(e)) => Err(ThreadError::Os(e)),
         Some(Ok((shared, gtid, cell))) => Ok(ThreadHandle { shared, gtid, cell }),
@@ -334,7 +358,6 @@ pub fn spawn(
 pub struct ThreadEnclave {
     shared: Arc<Shared>,
     config: ThreadConfig,
-    realtime: bool,
     ran: bool,
 }
 
@@ -374,12 +397,12 @@ impl ThreadEnclave {
             machine,
             done: AtomicU32::new(0),
             epoch: std::sync::OnceLock::new(),
+            realtime: AtomicBool::new(false),
             joins: Mutex::new(Vec::new()),
         });
         Ok(Self {
             shared,
             config,
-            realtime: false,
             ran: false,
         })
     }
@@ -396,18 +419,35 @@ impl ThreadEnclave {
         name: impl Into<String>,
         f: impl FnOnce() + Send + 'static,
     ) -> Result<ThreadHandle, ThreadError> {
-        let (gtid, cell) = managed::spawn_managed(&self.shared, name.into(), Box::new(f))
-            .map_err(ThreadError::Os)?;
-        Ok(ThreadHandle {
-            shared: self.shared.clone(),
-            gtid,
-            cell,
-        })
+        self.spawn_with(name, TaskAttrs::new(), f)
     }
 
-    /// What the enclave measured so far.
-    pub fn report(&self) -> ThreadReport {
-        ThreadReport::from_state(&self.shared.lock(), self.realtime)
+    /// [`spawn`](Self::spawn) with per-task attributes (priority, weight, deadline, a user
+    /// value) that the policy reads in its handlers.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_with(
+        &self,
+        name: impl Into<String>,
+        attrs: TaskAttrs,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Result<ThreadHandle, ThreadError> {
+        self.handle().spawn_with(name, attrs, f)
+    }
+
+    /// A handle on this enclave that outlives it being moved into a run: spawn threads into it
+    /// from any thread (also during the run), read its [`ThreadReport`] afterwards.
+    pub fn handle(&self) -> EnclaveHandle {
+        EnclaveHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// What the enclave measured so far, with what only real threads have.
+    pub fn thread_report(&self) -> ThreadReport {
+        self.handle().thread_report()
     }
 
     /// Nanoseconds since the run started (since the enclave was made, before it).
@@ -416,11 +456,7 @@ impl ThreadEnclave {
     }
 
     /// Checks `config` against the machine and builds CPUs and channels for `model`.
-    pub(crate) fn attach_cpus(
-        &mut self,
-        model: AgentModel,
-        config: &AgentConfig,
-    ) -> Result<(), ThreadError> {
+    fn attach_cpus(&mut self, model: AgentModel, config: &AgentConfig) -> Result<(), ThreadError> {
         let mut st = self.shared.lock();
         if st.attached {
             return Err(ThreadError::Attach(
@@ -439,24 +475,32 @@ impl ThreadEnclave {
         if model == AgentModel::Centralized && asked.len() < 2 {
             return Err(ThreadError::CentralizedNeedsTwoCpus);
         }
-        let tick = (config.tick_config == crate::CpuTickConfig::AllTicks)
-            .then(|| self.config.tick.as_nanos() as u64);
-        st.attach(model, &asked, tick);
+        let ticks = config.tick_config == crate::CpuTickConfig::AllTicks;
+        st.attach(model, &asked, ticks, self.config.tick.as_nanos() as u64);
         Ok(())
     }
 
-    /// `enclave_ready` through `driver`, on the first enclave CPU.
-    pub(crate) fn ready<D: Driver>(&mut self, driver: &mut D) {
+    /// Calls into `agent` with the enclave as seen from the first enclave CPU, under the lock.
+    fn with_first_cpu<A: Agent, R>(
+        &self,
+        agent: &mut A,
+        f: impl FnOnce(&mut A, &mut AgentEnclave<'_>) -> R,
+    ) -> R {
         let mut st = self.shared.lock();
         let cpu = st.cpus[0].cpu;
-        driver.ready(&mut st, cpu);
+        let r = {
+            let mut k = kernel::Kernel { st: &mut st };
+            f(agent, &mut AgentEnclave::new(&mut k, cpu))
+        };
         let mut wakes = std::mem::take(&mut st.wakes);
         drop(st);
         kernel::flush(&mut wakes);
+        r
     }
 
-    /// Runs the attached enclave with `driver` until every managed thread has ended.
-    pub(crate) fn run_driver<D: Driver>(&mut self, driver: D) -> Result<(), ThreadError> {
+    /// Runs the attached enclave with `agent` until every managed thread has ended. Returns
+    /// whether the agent asked to stop.
+    fn run_agent<A: Agent + Send>(&mut self, agent: &mut A) -> Result<bool, ThreadError> {
         if !self.shared.lock().attached {
             return Err(ThreadError::Attach(
                 "attach an agent to the thread enclave before running it",
@@ -468,7 +512,7 @@ impl ThreadEnclave {
         self.ran = true;
         let ags = AgentShared {
             shared: &self.shared,
-            driver: Mutex::new(driver),
+            agent: Mutex::new(agent),
             stop: AtomicBool::new(false),
             fault: Mutex::new(None),
             options: AgentOptions {
@@ -541,14 +585,17 @@ impl ThreadEnclave {
             }
             realtime
         });
-        self.realtime = realtime;
         self.join_threads();
         if let Some(e) = os_error {
             return Err(ThreadError::Os(e));
         }
         let fault = ags.fault.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.shared
+            .realtime
+            .store(realtime, std::sync::atomic::Ordering::Release);
         match fault {
-            None | Some(Fault::Stopped) => Ok(()),
+            None => Ok(false),
+            Some(Fault::Stopped) => Ok(true),
             Some(Fault::Panic { cpu, message }) => Err(ThreadError::AgentPanicked { cpu, message }),
             Some(Fault::Watchdog { limit, threads }) => {
                 Err(ThreadError::Watchdog { limit, threads })
@@ -570,6 +617,119 @@ impl ThreadEnclave {
     }
 }
 
+/// A handle on a [`ThreadEnclave`] ([`ThreadEnclave::handle`]): spawns into it and reads its
+/// report, from any thread, before, during and after its run.
+#[derive(Clone)]
+pub struct EnclaveHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for EnclaveHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnclaveHandle").finish_non_exhaustive()
+    }
+}
+
+impl EnclaveHandle {
+    /// Spawns `f` as a managed thread (`MSG_TASK_NEW` at once during a run, at the run's start
+    /// before it). After the run has ended, the thread runs under the OS scheduler.
+    ///
+    /// # Errors
+    ///
+    /// [`ThreadError::Os`] when the thread cannot be created.
+    pub fn spawn(
+        &self,
+        name: impl Into<String>,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Result<ThreadHandle, ThreadError> {
+        self.spawn_with(name, TaskAttrs::new(), f)
+    }
+
+    /// [`spawn`](Self::spawn) with per-task attributes.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_with(
+        &self,
+        name: impl Into<String>,
+        attrs: TaskAttrs,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Result<ThreadHandle, ThreadError> {
+        let (gtid, cell) = managed::spawn_managed(&self.shared, name.into(), attrs, Box::new(f))
+            .map_err(ThreadError::Os)?;
+        Ok(ThreadHandle {
+            shared: self.shared.clone(),
+            gtid,
+            cell,
+        })
+    }
+
+    /// The enclave's report so far, with what only real threads have.
+    pub fn thread_report(&self) -> ThreadReport {
+        report::thread_report_of(
+            &self.shared.lock(),
+            self.shared
+                .realtime
+                .load(std::sync::atomic::Ordering::Acquire),
+        )
+    }
+}
+
+impl<A: Agent + Send> EnclaveBackend<A> for ThreadEnclave {
+    type Error = ThreadError;
+
+    fn attach(&mut self, agent: &mut A, config: &AgentConfig) -> Result<(), ThreadError> {
+        self.attach_cpus(agent.model(), config)?;
+        self.with_first_cpu(agent, |agent, enclave| agent.enclave_ready(enclave));
+        Ok(())
+    }
+
+    fn run_to_end(&mut self, agent: &mut A) -> Result<RunEnd, ThreadError> {
+        if agent.stop_requested() {
+            // `enclave_ready` already broke a rule: nothing is scheduled, threads go to the OS.
+            let mut st = self.shared.lock();
+            let machine = self.shared.machine.clone();
+            st.fall_back(&machine);
+            drop(st);
+            self.join_threads();
+            return Ok(RunEnd::AgentStopped);
+        }
+        match self.run_agent(agent)? {
+            true => Ok(RunEnd::AgentStopped),
+            false => Ok(RunEnd::Finished),
+        }
+    }
+
+    fn rpc(
+        &mut self,
+        agent: &mut A,
+        request: i64,
+        args: &AgentRpcArgs,
+    ) -> Result<AgentRpcResponse, ThreadError> {
+        if !self.shared.lock().attached {
+            return Err(ThreadError::Attach(
+                "attach an agent to the thread enclave before sending it RPCs",
+            ));
+        }
+        Ok(self.with_first_cpu(agent, |agent, enclave| agent.rpc(request, args, enclave)))
+    }
+
+    fn report(&self) -> Report {
+        report::report_of(&self.shared.lock())
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.shared.lock().now_ns()
+    }
+}
+
+impl From<ThreadError> for crate::scheduler::Error {
+    fn from(err: ThreadError) -> Self {
+        Self::enclave(err)
+    }
+}
+
 impl Drop for ThreadEnclave {
     /// Releases threads that never ran under an agent to the OS scheduler, and joins them.
     fn drop(&mut self) {
@@ -581,6 +741,3 @@ impl Drop for ThreadEnclave {
         self.join_threads();
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -22,7 +22,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::agents::{AgentShared, Driver, Fault};
+use super::agents::{AgentShared, Fault};
 use super::kernel::{BlockKind, State, TState, Wake, flush};
 use super::sys;
 
@@ -35,7 +35,7 @@ pub(crate) struct MonitorOptions {
 }
 
 /// Watches until every thread has ended (after a fault too: released threads run to the end).
-pub(crate) fn watch<D: Driver>(ags: &AgentShared<'_, D>, options: MonitorOptions) {
+pub(crate) fn watch<A>(ags: &AgentShared<'_, A>, options: MonitorOptions) {
     let shared = ags.shared;
     loop {
         let seen = shared.done.load(Ordering::Acquire);

@@ -18,13 +18,16 @@ pub fn in_child(name: &str, limit: Duration, body: impl FnOnce()) {
         body();
         return;
     }
-    let out = std::env::temp_dir().join(format!(
-        "ghost-threads-{}-{name}.log",
-        std::process::id()
-    ));
+    let out = std::env::temp_dir().join(format!("ghost-threads-{}-{name}.log", std::process::id()));
     let file = std::fs::File::create(&out).expect("a log file for the child");
     let mut child = Command::new(std::env::current_exe().expect("the test binary"))
-        .args([name, "--exact", "--nocapture", "--test-threads=1", "--include-ignored"])
+        .args([
+            name,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
         .env(CHILD_ENV, "1")
         .stdout(Stdio::from(file.try_clone().expect("dup")))
         .stderr(Stdio::from(file))
@@ -47,9 +50,9 @@ pub fn in_child(name: &str, limit: Duration, body: impl FnOnce()) {
     match status {
         Some(s) if s.success() && log.contains("1 passed") => print!("{log}"),
         Some(s) => panic!("the child test `{name}` failed ({s}):\n{log}"),
-        None => panic!(
-            "the child test `{name}` did not finish within {limit:?} and was killed:\n{log}"
-        ),
+        None => {
+            panic!("the child test `{name}` did not finish within {limit:?} and was killed:\n{log}")
+        }
     }
 }
 
