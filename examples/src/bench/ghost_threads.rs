@@ -216,7 +216,9 @@ fn os_wake(rounds: usize) -> Duration {
         p.sleeper(std::thread::park);
     });
     let t = sleeper.thread().clone();
-    let median = probe.waker(rounds, || t.unpark());
+    let waker_probe = probe.clone();
+    let waker = std::thread::spawn(move || waker_probe.waker(rounds, || t.unpark()));
+    let median = waker.join().expect("no panic");
     sleeper.join().expect("no panic");
     median
 }
