@@ -212,6 +212,8 @@ pub(crate) struct State {
     pub(crate) attached: bool,
     /// Set once every thread was released to the OS scheduler.
     pub(crate) fallen_back: bool,
+    /// Set when the run has ended: a thread spawned later runs under the OS scheduler.
+    pub(crate) ended: bool,
     /// Threads not dead yet.
     pub(crate) live: usize,
 }
@@ -234,6 +236,7 @@ impl State {
             ticks: false,
             attached: false,
             fallen_back: false,
+            ended: false,
             live: 0,
         }
     }
@@ -322,7 +325,12 @@ impl State {
             asleep_polls: 0,
         });
         self.live += 1;
-        if self.attached {
+        if self.ended || self.fallen_back {
+            // No agent any more: the thread is the OS scheduler's from the start.
+            let t = &mut self.threads[tid as usize - 1];
+            t.cell.set_free();
+            t.state = TState::Runnable;
+        } else if self.attached {
             self.arrive(tid as usize - 1);
         }
         gtid

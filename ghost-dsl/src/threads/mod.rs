@@ -572,6 +572,7 @@ impl ThreadEnclave {
                 kernel::flush(&mut wakes);
             }
             monitor::watch(&ags, monitor);
+            self.shared.lock().ended = true;
             ags.stop.store(true, std::sync::atomic::Ordering::Release);
             {
                 let st = self.shared.lock();
@@ -735,8 +736,11 @@ impl Drop for ThreadEnclave {
     fn drop(&mut self) {
         {
             let mut st = self.shared.lock();
-            let machine = self.shared.machine.clone();
-            st.fall_back(&machine);
+            // After a run every thread has ended; before one, they wait at their gates.
+            if st.live > 0 {
+                let machine = self.shared.machine.clone();
+                st.fall_back(&machine);
+            }
         }
         self.join_threads();
     }
