@@ -16,6 +16,9 @@ use threads_support::{calibrate, in_child, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// A thread's name and the times (ns) it made progress.
+type Samples = (String, Vec<u64>);
+
 fn on(cpus: &str) -> AgentConfig {
     AgentConfig::new(parse_cpu_str(cpus).unwrap())
 }
@@ -131,7 +134,7 @@ fn a_preempted_thread_stops_until_it_is_committed_again() {
         || {
             let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
             let iters = calibrate(Duration::from_millis(60));
-            let samples: Arc<Mutex<Vec<(String, Vec<u64>)>>> = Arc::default();
+            let samples: Arc<Mutex<Vec<Samples>>> = Arc::default();
             for name in ["a", "b"] {
                 let samples = samples.clone();
                 enclave

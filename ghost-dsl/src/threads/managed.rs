@@ -381,6 +381,9 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// A spawned thread: its enclave, gtid and cell.
+pub(crate) type Spawned = (Arc<Shared>, Gtid, Arc<ThreadCell>);
+
 /// Spawns a managed thread into the enclave of the calling managed thread.
 ///
 /// # Errors
@@ -390,7 +393,7 @@ pub(crate) fn spawn_here(
     name: String,
     attrs: crate::TaskAttrs,
     f: Box<dyn FnOnce() + Send>,
-) -> Option<std::io::Result<(Arc<Shared>, Gtid, Arc<ThreadCell>)>> {
+) -> Option<std::io::Result<Spawned>> {
     let cur = current()?;
     Some(spawn_managed(&cur.shared, name, attrs, f).map(|(g, c)| (cur.shared.clone(), g, c)))
 }

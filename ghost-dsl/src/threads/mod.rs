@@ -55,23 +55,57 @@
 //!
 //! # Example
 //!
-//! ```no_run
-//! use ghost_dsl::threads::{ThreadConfig, ThreadEnclave};
+//! The tutorial's FIFO, unchanged from the simulator, scheduling a real thread that sleeps,
+//! yields and computes on CPU 0:
+//!
+//! ```
+//! use std::collections::VecDeque;
+//! use std::time::Duration;
+//!
+//! use ghost_dsl::prelude::*;
+//! use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave};
+//! use ghost_dsl::{MessageKind, parse_cpu_str};
+//!
+//! #[derive(Default)]
+//! struct Fifo { rq: VecDeque<Gtid> }
+//!
+//! #[ghost_scheduler(model = per_cpu, task = ())]
+//! impl Fifo {
+//!     fn task_new(&mut self, task: &mut Task<()>, msg: &TaskNew, _cx: &mut Cx<'_>) {
+//!         if msg.runnable { self.rq.push_back(task.gtid()); }
+//!     }
+//!     fn task_runnable(&mut self, task: &mut Task<()>, _: &TaskWakeup, _cx: &mut Cx<'_>) {
+//!         self.rq.push_back(task.gtid());
+//!     }
+//!     fn task_blocked(&mut self, _: &mut Task<()>, _: &TaskBlocked, _cx: &mut Cx<'_>) {}
+//!     fn task_yield(&mut self, task: &mut Task<()>, _: &TaskYield, _cx: &mut Cx<'_>) {
+//!         self.rq.push_back(task.gtid());
+//!     }
+//!     fn task_preempted(&mut self, task: &mut Task<()>, _: &TaskPreempt, _cx: &mut Cx<'_>) {
+//!         self.rq.push_front(task.gtid());
+//!     }
+//!     fn task_departed(&mut self, _: &mut Task<()>, _: &TaskDeparted, _cx: &mut Cx<'_>) {}
+//!     fn task_dead(&mut self, _: &mut Task<()>, _: &TaskDead, _cx: &mut Cx<'_>) {}
+//!     fn pick_next(&mut self, _cpu: Cpu, _cx: &mut Cx<'_>) -> Option<Gtid> {
+//!         self.rq.pop_front()
+//!     }
+//! }
 //!
 //! let enclave = ThreadEnclave::new(ThreadConfig::new())?;
-//! for name in ["t1", "t2"] {
-//!     enclave.spawn(name, || {
-//!         let mut x = 0u64;
-//!         for i in 0..100_000_000u64 {
-//!             x = std::hint::black_box(x + i);
-//!         }
-//!     })?;
-//! }
-//! // then: `Fifo::default().run(enclave, AgentConfig::new(cpus))?` with a generated scheduler
-//! # Ok::<(), ghost_dsl::threads::ThreadError>(())
+//! enclave.spawn("worker", || {
+//!     threads::sleep(Duration::from_millis(2)); // MSG_TASK_BLOCKED, MSG_TASK_WAKEUP
+//!     threads::yield_now();                     // MSG_TASK_YIELD
+//!     let _sum: u64 = (0..1_000_000u64).map(std::hint::black_box).sum();
+//! })?;                                          // MSG_TASK_NEW now, MSG_TASK_DEAD at the end
+//! let report = Fifo::default().run(enclave, AgentConfig::new(parse_cpu_str("0")?))?;
+//! assert_eq!(report.messages_of(MessageKind::TaskYield), 1);
+//! assert!(report.task("worker").unwrap().end_ns.is_some());
+//! println!("{report}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod agents;
+mod error;
 mod gate;
 mod kernel;
 mod managed;
@@ -84,6 +118,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
+pub use error::ThreadError;
 pub use managed::{blocking, current_gtid, now_ns, park, sleep, yield_now};
 pub use report::{ThreadPanic, ThreadReport};
 pub use sys::process_threads;
@@ -96,8 +131,8 @@ use monitor::MonitorOptions;
 
 use crate::abi::{EnclaveBackend, Report, RunEnd};
 use crate::{
-    Agent, AgentConfig, AgentEnclave, AgentModel, AgentRpcArgs, AgentRpcResponse, Cpu, CpuList,
-    Gtid, TaskAttrs, Topology,
+    Agent, AgentConfig, AgentEnclave, AgentModel, AgentRpcArgs, AgentRpcResponse, CpuList, Gtid,
+    TaskAttrs, Topology,
 };
 
 /// How a [`ThreadEnclave`] runs.
@@ -179,7 +214,7 @@ impl ThreadConfig {
         self
     }
 
-    /// Records a Perfetto trace of the run ([`ThreadReport::trace`]).
+    /// Records a Perfetto trace of the run ([`Report::trace`]).
     #[must_use]
     pub fn with_trace(mut self, trace: bool) -> Self {
         self.trace = trace;
@@ -191,89 +226,6 @@ impl ThreadConfig {
     pub fn with_topology(mut self, topology: Topology) -> Self {
         self.topology = Some(topology);
         self
-    }
-}
-
-/// What can go wrong with a thread enclave.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ThreadError {
-    /// The machine's topology could not be read.
-    Topology(crate::TopologyError),
-    /// The agent configuration names CPUs the process may not use, or none.
-    Cpus {
-        /// The CPUs asked for.
-        asked: CpuList,
-        /// The CPUs this process may run on.
-        allowed: CpuList,
-    },
-    /// The centralized model needs a CPU for its agent and at least one for threads.
-    CentralizedNeedsTwoCpus,
-    /// An agent is attached already, or none is (run before attach).
-    Attach(&'static str),
-    /// A thread (managed or agent) could not be created, or the signal handler installed.
-    Os(std::io::Error),
-    /// The policy panicked in an agent iteration.
-    AgentPanicked {
-        /// The CPU of the agent.
-        cpu: Cpu,
-        /// The panic message.
-        message: String,
-    },
-    /// Runnable threads waited longer than the watchdog allows.
-    Watchdog {
-        /// The limit.
-        limit: Duration,
-        /// The threads and how long each had waited, ns.
-        threads: Vec<(String, u64)>,
-    },
-}
-
-impl fmt::Display for ThreadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Topology(e) => write!(f, "cannot read the machine's topology: {e}"),
-            Self::Cpus { asked, allowed } => write!(
-                f,
-                "the enclave's CPUs \"{asked}\" are not all CPUs this process may run on \
-                 (\"{allowed}\"); pick CPUs from that list"
-            ),
-            Self::CentralizedNeedsTwoCpus => f.write_str(
-                "the centralized model needs at least two CPUs: one for the global agent, one or \
-                 more for threads",
-            ),
-            Self::Attach(what) => f.write_str(what),
-            Self::Os(e) => write!(f, "the operating system refused: {e}"),
-            Self::AgentPanicked { cpu, message } => write!(
-                f,
-                "the agent on {cpu} panicked: {message}; every managed thread was released to \
-                 the OS scheduler and ran to completion"
-            ),
-            Self::Watchdog { limit, threads } => {
-                write!(
-                    f,
-                    "watchdog: runnable threads not scheduled for over {} ms:",
-                    limit.as_millis()
-                )?;
-                for (name, waited) in threads {
-                    write!(f, " {name} waited {} ms;", waited / 1_000_000)?;
-                }
-                f.write_str(
-                    " the agent never committed them (is pick_next losing tasks?); every managed \
-                     thread was released to the OS scheduler and ran to completion",
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for ThreadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Topology(e) => Some(e),
-            Self::Os(e) => Some(e),
-            _ => None,
-        }
     }
 }
 
@@ -470,7 +422,10 @@ impl ThreadEnclave {
             || !asked.is_subset(&allowed)
             || asked.iter().any(|id| st.topology.cpu(id).is_none())
         {
-            return Err(ThreadError::Cpus { asked, allowed });
+            return Err(ThreadError::Cpus {
+                asked: asked.to_string(),
+                allowed: allowed.to_string(),
+            });
         }
         if model == AgentModel::Centralized && asked.len() < 2 {
             return Err(ThreadError::CentralizedNeedsTwoCpus);

@@ -54,8 +54,10 @@ pub(crate) fn gettid() -> i32 {
 
 /// Sends signal `sig` to thread `tid` of this process.
 pub(crate) fn tgkill(tid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: getpid has no arguments and cannot fail.
+    let pid = unsafe { libc::getpid() };
     // SAFETY: plain syscall with integer arguments; a wrong tid gives ESRCH, never UB.
-    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig) };
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) };
     if rc == 0 {
         Ok(())
     } else {
