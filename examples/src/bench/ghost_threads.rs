@@ -5,8 +5,11 @@
 //!   the enclave ([`ThreadHandle::handoff`]: the waking thread blocks, the agent is woken, drains
 //!   `MSG_TASK_WAKEUP` + `MSG_TASK_BLOCKED`, commits the other, which runs), per switch, against
 //!   two plain threads pinned to that CPU handing off with futex park/unpark
-//!   (`std::thread::park`). `switch_two_calls` is the same handoff written as `unpark` then
-//!   `park` (two agent wakeups per switch).
+//!   (`std::thread::park`). The thread that leaves the CPU runs the agent's iteration itself
+//!   ([`ThreadConfig::with_inline_agent`], the default: one context switch per handoff, as for
+//!   the OS); `switch_agent_thread` is the same with the agent thread woken instead (ghOSt's
+//!   path: the waking thread, the agent, then the other thread), and `switch_two_calls` the
+//!   handoff written as `unpark` then `park` (the unpark wakes the agent thread).
 //! - `wake_vs_os`: a plain thread on another CPU unparks a parked managed thread; the time from
 //!   the unpark to the woken thread running (unpark → `MSG_TASK_WAKEUP` → agent → commit → run),
 //!   median over rounds, against the same with a plain parked thread.
@@ -73,8 +76,9 @@ fn os_switch(rounds: u64) -> Duration {
 }
 
 /// Per switch, two managed threads handing the enclave CPU to each other.
-fn enclave_switch(rounds: u64, one_call: bool) -> Duration {
-    let enclave = ThreadEnclave::new(ThreadConfig::new()).expect("a thread enclave");
+fn enclave_switch(rounds: u64, one_call: bool, inline: bool) -> Duration {
+    let enclave = ThreadEnclave::new(ThreadConfig::new().with_inline_agent(inline))
+        .expect("a thread enclave");
     let turn = Arc::new(AtomicU32::new(0));
     let handles: Arc<OnceLock<[ThreadHandle; 2]>> = Arc::new(OnceLock::new());
     let times = Arc::new(OnceLock::<Instant>::new());
@@ -247,10 +251,12 @@ pub fn run(effort: Effort) {
     let mut os = Vec::new();
     let mut ours = Vec::new();
     let mut two_calls = Vec::new();
+    let mut agent_thread = Vec::new();
     for _ in 0..reps {
         os.push(os_switch(switch_rounds));
-        ours.push(enclave_switch(switch_rounds, true));
-        two_calls.push(enclave_switch(switch_rounds, false));
+        ours.push(enclave_switch(switch_rounds, true, true));
+        two_calls.push(enclave_switch(switch_rounds, false, true));
+        agent_thread.push(enclave_switch(switch_rounds, true, false));
     }
     let median = |v: &mut Vec<Duration>| {
         v.sort();

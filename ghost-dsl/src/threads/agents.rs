@@ -68,6 +68,80 @@ impl<A> AgentShared<'_, A> {
     }
 }
 
+/// How one iteration went.
+struct Iterated {
+    /// The agent blocks now (it yielded or committed locally).
+    blocks: bool,
+    /// The futex value to sleep on.
+    seen: u32,
+    /// The next tick the agent must post, ns.
+    next_tick: Option<u64>,
+    now: u64,
+}
+
+/// One iteration of the agent of the CPU at index `a`, under both locks; the wakes are carried
+/// out after they are released. `None` when the run is over (a fault, now or before).
+fn iterate<A: Agent + Send>(ags: &AgentShared<'_, A>, a: usize) -> Option<Iterated> {
+    let mut agent = ags.agent.lock().unwrap_or_else(|e| e.into_inner());
+    let mut st = ags.shared.lock();
+    if st.fallen_back {
+        return None;
+    }
+    let cpu = st.cpus[a].cpu;
+    let started = st.now_ns();
+    let seen = st.begin_iteration(a);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut kernel = Kernel { st: &mut st };
+        agent.run(cpu, &mut AgentEnclave::new(&mut kernel, cpu));
+    }));
+    let blocks = st.end_iteration(a, started);
+    let fault = match result {
+        Err(payload) => Some(Fault::Panic {
+            cpu,
+            message: panic_message(payload.as_ref()),
+        }),
+        Ok(()) => agent.stop_requested().then_some(Fault::Stopped),
+    };
+    if let Some(fault) = fault {
+        ags.fail(&mut st, fault);
+        drop(st);
+        drop(agent);
+        ags.shared.notify_done();
+        return None;
+    }
+    let next_tick = st.next_tick_for(a);
+    let now = st.now_ns();
+    let mut wakes = std::mem::take(&mut st.wakes);
+    drop(st);
+    drop(agent);
+    flush(&mut wakes);
+    Some(Iterated {
+        blocks,
+        seen,
+        next_tick,
+        now,
+    })
+}
+
+/// Runs an agent iteration on the calling thread (a managed thread that just left its CPU).
+pub(crate) trait Inline: Sync {
+    /// One iteration of the agent of the CPU at index `a`; wakes the agent thread if the
+    /// iteration does not block (it will iterate again).
+    fn iterate_inline(&self, a: usize);
+}
+
+impl<A: Agent + Send> Inline for AgentShared<'_, A> {
+    fn iterate_inline(&self, a: usize) {
+        if let Some(done) = iterate(self, a)
+            && !done.blocks
+        {
+            let word = self.shared.lock().cpus[a].word.clone();
+            word.fetch_add(1, Ordering::Release);
+            sys::futex_wake_all(&word);
+        }
+    }
+}
+
 /// The body of the agent thread of the CPU at enclave index `a`.
 pub(crate) fn agent_main<A: Agent + Send>(
     ags: &AgentShared<'_, A>,
@@ -90,52 +164,25 @@ pub(crate) fn agent_main<A: Agent + Send>(
         if ags.stop.load(Ordering::Acquire) {
             return;
         }
-        let mut agent = ags.agent.lock().unwrap_or_else(|e| e.into_inner());
-        let mut st = ags.shared.lock();
-        if st.fallen_back {
+        let Some(done) = iterate(ags, a) else {
             return;
-        }
-        let started = st.now_ns();
-        let seen = st.begin_iteration(a);
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            let mut kernel = Kernel { st: &mut st };
-            agent.run(cpu, &mut AgentEnclave::new(&mut kernel, cpu));
-        }));
-        let blocks = st.end_iteration(a, started);
-        let fault = match result {
-            Err(payload) => Some(Fault::Panic {
-                cpu,
-                message: panic_message(payload.as_ref()),
-            }),
-            Ok(()) => agent.stop_requested().then_some(Fault::Stopped),
         };
-        if let Some(fault) = fault {
-            ags.fail(&mut st, fault);
-            drop(st);
-            drop(agent);
-            ags.shared.notify_done();
-            return;
-        }
-        let next_tick = st.next_tick_for(a);
-        let now = st.now_ns();
-        let mut wakes = std::mem::take(&mut st.wakes);
-        drop(st);
-        drop(agent);
-        flush(&mut wakes);
-        if !blocks {
+        if !done.blocks {
             continue;
         }
-        let timeout = next_tick.map(|at| Duration::from_nanos(at.saturating_sub(now).max(1)));
+        let timeout = done
+            .next_tick
+            .map(|at| Duration::from_nanos(at.saturating_sub(done.now).max(1)));
         if ags.options.spin {
             let until = timeout.map(|t| std::time::Instant::now() + t);
-            while word.load(Ordering::Acquire) == seen
+            while word.load(Ordering::Acquire) == done.seen
                 && !ags.stop.load(Ordering::Acquire)
                 && until.is_none_or(|u| std::time::Instant::now() < u)
             {
                 std::hint::spin_loop();
             }
         } else if timeout.is_none_or(|t| !t.is_zero()) {
-            sys::futex_wait(&word, seen, timeout);
+            sys::futex_wait(&word, done.seen, timeout);
         }
     }
 }

@@ -13,10 +13,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::agents::Inline;
 use super::gate::{CELL, ThreadCell};
-use super::kernel::{BlockKind, State, TState, flush};
+use super::kernel::{BlockKind, State, TState, Wake, flush};
 use super::sys;
 use crate::Gtid;
+
+/// The running policy as [`Inline`], for managed threads that run an agent iteration
+/// themselves when they leave their CPU (see [`call`]).
+#[derive(Clone, Copy)]
+pub(crate) struct InlineAgent(pub(crate) *const (dyn Inline + 'static));
+
+// SAFETY: the pointee is `Sync` (`Inline: Sync`); it is dereferenced only under the read lock
+// of `Shared::inline`, and the run clears the slot under the write lock (so after every reader)
+// before the pointee is dropped.
+unsafe impl Send for InlineAgent {}
+// SAFETY: as above.
+unsafe impl Sync for InlineAgent {}
 
 /// What the enclave's threads share: the kernel state and what the run waits on.
 pub(crate) struct Shared {
@@ -29,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) realtime: AtomicBool,
     /// When the run started (the report's time 0).
     pub(crate) epoch: std::sync::OnceLock<Instant>,
+    /// The policy, while a run is on and inline iterations are allowed.
+    pub(crate) inline: std::sync::RwLock<Option<InlineAgent>>,
     /// The OS threads of managed threads, joined by the run or by drop.
     pub(crate) joins: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
@@ -147,10 +162,10 @@ fn body(shared: Arc<Shared>, index: usize, cell: Arc<ThreadCell>, f: Box<dyn FnO
     cell.in_call.store(true, Ordering::Release);
     cell.wait_gate();
     let mut st = shared.lock();
+    let cpu = on_cpu(&st, index);
     st.exit(index, panic);
-    let mut wakes = std::mem::take(&mut st.wakes);
-    drop(st);
-    flush(&mut wakes);
+    let wakes = std::mem::take(&mut st.wakes);
+    finish_call(&shared, st, cpu, wakes);
     CURRENT.with(|c| c.borrow_mut().take());
     CELL.with(|c| c.set(std::ptr::null()));
     shared.notify_done();
@@ -178,6 +193,47 @@ fn leave_call(cell: &ThreadCell) {
     }
 }
 
+/// The CPU (index) thread `i` is committed to.
+fn on_cpu(st: &State, i: usize) -> Option<usize> {
+    match st.threads[i].state {
+        TState::OnCpu(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// Ends the locked part of an enclave call of a thread that was on CPU `cpu` before it: if the
+/// thread left the CPU, the per-CPU model has no ticks to keep, and inline iterations are on,
+/// the thread runs the iteration of that CPU's agent itself, the way a kernel's `schedule()`
+/// runs in the context of the task that blocks (the agent thread is not woken for it, which
+/// saves two context switches); otherwise the wakes go out as usual.
+fn finish_call(
+    shared: &Shared,
+    st: std::sync::MutexGuard<'_, State>,
+    cpu: Option<usize>,
+    mut wakes: Vec<Wake>,
+) {
+    let left = cpu.filter(|&c| {
+        st.model == crate::AgentModel::PerCpu
+            && !st.ticks
+            && !st.fallen_back
+            && st.cpus[c].current.is_none()
+    });
+    let own = left.map(|c| st.cpus[c].word.clone());
+    drop(st);
+    if let (Some(c), Some(own)) = (left, own) {
+        let slot = shared.inline.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(agent) = *slot {
+            wakes.retain(|w| !matches!(w, Wake::Agent(word) if Arc::ptr_eq(word, &own)));
+            flush(&mut wakes);
+            // SAFETY: the slot is set only while the run keeps the pointee alive, and cleared
+            // under the write lock, which waits for this read guard.
+            unsafe { &*agent.0 }.iterate_inline(c);
+            return;
+        }
+    }
+    flush(&mut wakes);
+}
+
 /// How an enclave call went.
 enum Called<R> {
     /// Not a managed thread, or released to the OS: do the plain OS thing.
@@ -201,11 +257,10 @@ fn call<R>(action: impl FnOnce(&mut State, usize) -> R) -> Called<R> {
             return Called::Os;
         }
         match st.threads[cur.index].state {
-            TState::OnCpu(_) => {
+            TState::OnCpu(c) => {
                 let r = action(&mut st, cur.index);
-                let mut wakes = std::mem::take(&mut st.wakes);
-                drop(st);
-                flush(&mut wakes);
+                let wakes = std::mem::take(&mut st.wakes);
+                finish_call(&cur.shared, st, Some(c), wakes);
                 return Called::Done(cur, r);
             }
             // It had blocked in the kernel and is back before the monitor saw it: that is its

@@ -146,6 +146,7 @@ pub struct ThreadConfig {
     rt_priority: Option<i32>,
     spin: bool,
     trace: bool,
+    inline: bool,
 }
 
 impl Default for ThreadConfig {
@@ -168,7 +169,19 @@ impl ThreadConfig {
             rt_priority: Some(10),
             spin: false,
             trace: false,
+            inline: true,
         }
+    }
+
+    /// Whether a managed thread that leaves its CPU (blocks, yields, exits) runs the iteration
+    /// of that CPU's agent itself instead of waking the agent thread (per-CPU model without
+    /// ticks; on by default). The policy, messages and rules are the same; what changes is the
+    /// thread that executes the agent code, which saves two context switches per switch. Events
+    /// from elsewhere (wakeups from other CPUs, ticks, the monitor) still wake the agent thread.
+    #[must_use]
+    pub fn with_inline_agent(mut self, on: bool) -> Self {
+        self.inline = on;
+        self
     }
 
     /// The tick period of `MSG_CPU_TICK` (ticks are on when the [`AgentConfig`] says so).
@@ -326,6 +339,34 @@ impl fmt::Debug for ThreadEnclave {
 
 static HANDLER: Once = Once::new();
 
+/// Publishes the running policy for inline iterations ([`managed::InlineAgent`]) and
+/// withdraws it when dropped, before the policy's [`AgentShared`] goes away.
+struct InlineSlot<'s> {
+    shared: &'s Shared,
+}
+
+impl<'s> InlineSlot<'s> {
+    fn set<A: Agent + Send>(shared: &'s Shared, ags: &AgentShared<'_, A>) -> Self {
+        let ptr: *const (dyn agents::Inline + '_) = ags;
+        // SAFETY: only the lifetime is erased; the slot is cleared by `drop` below, which the
+        // run calls before `ags` goes out of scope, and readers dereference it only under the
+        // read lock that `drop`'s write lock waits for.
+        let ptr: *const (dyn agents::Inline + 'static) = unsafe { std::mem::transmute(ptr) };
+        *shared.inline.write().unwrap_or_else(|e| e.into_inner()) = Some(managed::InlineAgent(ptr));
+        Self { shared }
+    }
+}
+
+impl Drop for InlineSlot<'_> {
+    fn drop(&mut self) {
+        *self
+            .shared
+            .inline
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
 impl ThreadEnclave {
     /// An enclave on this machine, with no agent and no thread yet.
     ///
@@ -349,6 +390,7 @@ impl ThreadEnclave {
             machine,
             done: AtomicU32::new(0),
             epoch: std::sync::OnceLock::new(),
+            inline: std::sync::RwLock::new(None),
             realtime: AtomicBool::new(false),
             joins: Mutex::new(Vec::new()),
         });
@@ -506,6 +548,10 @@ impl ThreadEnclave {
             }
             drop(tx);
             let setups: Vec<AgentSetup> = rx.iter().collect();
+            let _inline = self
+                .config
+                .inline
+                .then(|| InlineSlot::set(&self.shared, &ags));
             let realtime = !setups.is_empty() && setups.iter().all(|s| s.realtime);
             {
                 let mut st = self.shared.lock();
@@ -528,6 +574,7 @@ impl ThreadEnclave {
             }
             monitor::watch(&ags, monitor);
             self.shared.lock().ended = true;
+            drop(_inline);
             ags.stop.store(true, std::sync::atomic::Ordering::Release);
             {
                 let st = self.shared.lock();
