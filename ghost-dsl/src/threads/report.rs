@@ -94,6 +94,7 @@ pub(crate) fn report_of(st: &State) -> Report {
             events: events.clone(),
             cpus: st.cpus.iter().map(|c| c.cpu.id()).collect(),
             task_names,
+            title: "ghOSt enclave (real threads)",
         }
     });
     Report {
