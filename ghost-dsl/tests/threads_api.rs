@@ -1,0 +1,190 @@
+//! The thread enclave's API as a user meets it: the centralized model, bad CPU lists, spawning
+//! from a managed thread, `blocking`, `handoff`, RPCs. Each test runs in a child process.
+
+mod threads_support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use gears_examples::ghost::centralized::CentralizedFifo;
+use gears_examples::ghost::fifo::Fifo;
+use ghost_dsl::prelude::*;
+use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, ThreadHandle};
+use ghost_dsl::{MessageKind, RPC_ENODEV, parse_cpu_str};
+use threads_support::{calibrate, current_cpu, in_child, spin};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn on(cpus: &str) -> AgentConfig {
+    AgentConfig::new(parse_cpu_str(cpus).unwrap())
+}
+
+#[test]
+fn the_centralized_agent_keeps_its_cpu_and_schedules_the_other() {
+    in_child(
+        "the_centralized_agent_keeps_its_cpu_and_schedules_the_other",
+        LIMIT,
+        || {
+            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            let iters = calibrate(Duration::from_millis(30));
+            let cpus = Arc::new(Mutex::new(Vec::new()));
+            for name in ["t1", "t2"] {
+                let cpus = cpus.clone();
+                enclave
+                    .spawn(name, move || {
+                        spin(iters);
+                        cpus.lock().unwrap().push(current_cpu());
+                    })
+                    .unwrap();
+            }
+            let report = CentralizedFifo::default().run(enclave, on("0-1")).unwrap();
+            println!("{report}");
+            // CPU 0 is the global agent's: both loops ran on CPU 1, one after the other.
+            assert_eq!(*cpus.lock().unwrap(), [1, 1]);
+            let [a, b] = ["t1", "t2"].map(|n| {
+                let t = report.task(n).unwrap();
+                (t.start_ns.unwrap(), t.end_ns.unwrap())
+            });
+            assert!(
+                a.0.max(b.0) >= a.1.min(b.1),
+                "one task CPU runs one loop at a time"
+            );
+        },
+    );
+}
+
+#[test]
+fn bad_cpu_lists_are_refused_with_the_usable_cpus() {
+    in_child(
+        "bad_cpu_lists_are_refused_with_the_usable_cpus",
+        LIMIT,
+        || {
+            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            enclave.spawn("t", || {}).unwrap();
+            let text = Fifo::default()
+                .run(enclave, on("0-200"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                text.contains("\"0-200\"") && text.contains("may run on"),
+                "{text}"
+            );
+            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            let text = CentralizedFifo::default()
+                .run(enclave, on("0"))
+                .unwrap_err()
+                .to_string();
+            assert!(text.contains("at least two CPUs"), "{text}");
+        },
+    );
+}
+
+#[test]
+fn managed_threads_spawn_managed_threads() {
+    in_child("managed_threads_spawn_managed_threads", LIMIT, || {
+        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let ran = Arc::new(AtomicU64::new(0));
+        let r = ran.clone();
+        enclave
+            .spawn("parent", move || {
+                let r2 = r.clone();
+                threads::spawn("child", move || {
+                    r2.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+                r.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        assert!(
+            threads::spawn("outside", || {}).is_err(),
+            "not from a managed thread"
+        );
+        let report = Fifo::default().run(enclave, on("0")).unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+        assert_eq!(report.messages_of(MessageKind::TaskNew), 2);
+        assert!(report.task("child").unwrap().end_ns.is_some());
+    });
+}
+
+#[test]
+fn blocking_gives_the_cpu_away_for_the_call() {
+    in_child("blocking_gives_the_cpu_away_for_the_call", LIMIT, || {
+        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let handle = enclave.handle();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (o1, o2) = (order.clone(), order.clone());
+        enclave
+            .spawn("io", move || {
+                let v = threads::blocking(|| {
+                    std::thread::sleep(Duration::from_millis(50));
+                    7
+                });
+                o1.lock().unwrap().push(format!("io done {v}"));
+            })
+            .unwrap();
+        enclave
+            .spawn("cpu", move || {
+                o2.lock().unwrap().push("cpu ran".to_owned());
+            })
+            .unwrap();
+        let report = Fifo::default().run(enclave, on("0")).unwrap();
+        // FIFO on one CPU: `cpu` ran while `io` waited in its call.
+        assert_eq!(*order.lock().unwrap(), ["cpu ran", "io done 7"]);
+        assert!(report.messages_of(MessageKind::TaskWakeup) >= 1);
+        assert_eq!(handle.thread_report().kernel_blocks, 0);
+    });
+}
+
+#[test]
+fn handoff_alternates_two_threads_on_one_cpu() {
+    in_child("handoff_alternates_two_threads_on_one_cpu", LIMIT, || {
+        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let handles: Arc<OnceLock<[ThreadHandle; 2]>> = Arc::default();
+        let turn = Arc::new(AtomicU64::new(0));
+        let mut spawned = Vec::new();
+        for me in 0..2u64 {
+            let (log, handles, turn) = (log.clone(), handles.clone(), turn.clone());
+            spawned.push(
+                enclave
+                    .spawn(format!("p{me}"), move || {
+                        let other = &handles.get().unwrap()[1 - me as usize];
+                        for _ in 0..50 {
+                            while turn.load(Ordering::SeqCst) != me {
+                                threads::park();
+                            }
+                            log.lock().unwrap().push(me);
+                            turn.store(1 - me, Ordering::SeqCst);
+                            other.handoff();
+                        }
+                        other.unpark();
+                    })
+                    .unwrap(),
+            );
+        }
+        let _ = handles.set([spawned[0].clone(), spawned[1].clone()]);
+        let report = Fifo::default().run(enclave, on("1")).unwrap();
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 100);
+        assert!(
+            log.iter()
+                .enumerate()
+                .all(|(i, &who)| who == (i % 2) as u64)
+        );
+        assert!(report.messages_of(MessageKind::TaskBlocked) >= 100);
+    });
+}
+
+#[test]
+fn rpcs_reach_the_agent_of_a_thread_enclave() {
+    in_child("rpcs_reach_the_agent_of_a_thread_enclave", LIMIT, || {
+        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        enclave.spawn("t", || {}).unwrap();
+        let mut full = FullAgent::new(Fifo::default(), enclave, on("0")).unwrap();
+        let answer = full.rpc(1, &AgentRpcArgs::default()).unwrap();
+        assert_eq!(answer.response_code, RPC_ENODEV);
+        let report = full.run().unwrap();
+        assert_eq!(report.messages_of(MessageKind::TaskDead), 1);
+    });
+}
