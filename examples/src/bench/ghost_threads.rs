@@ -263,14 +263,25 @@ pub fn run(effort: Effort) {
         v[v.len() / 2]
     };
     let ns = |d: Duration| d.as_nanos() as f64;
-    let (os, ours, two_calls) = (median(&mut os), median(&mut ours), median(&mut two_calls));
+    let (os, ours, two_calls, agent_thread) = (
+        median(&mut os),
+        median(&mut ours),
+        median(&mut two_calls),
+        median(&mut agent_thread),
+    );
     report("ghost_threads.switch_os", ns(os), "ns");
     report("ghost_threads.switch_enclave", ns(ours), "ns");
     report("ghost_threads.switch_two_calls", ns(two_calls), "ns");
+    report("ghost_threads.switch_agent_thread", ns(agent_thread), "ns");
     report_ratio("ghost_threads.switch_vs_os", ns(ours), ns(os));
     report_ratio(
         "ghost_threads.switch_two_calls_vs_os",
         ns(two_calls),
+        ns(os),
+    );
+    report_ratio(
+        "ghost_threads.switch_agent_thread_vs_os",
+        ns(agent_thread),
         ns(os),
     );
     let mut os = Vec::new();
