@@ -275,3 +275,101 @@ fn without_kernel_block_detection_the_watchdog_names_the_starved_thread() {
         },
     );
 }
+
+/// A per-CPU FIFO written by hand that, once `trap` is set and it has committed another thread
+/// (stopping the one holding `lock`), takes `lock` in its next iteration: the agent waits for a
+/// thread that waits for the agent.
+struct Trapped {
+    rq: VecDeque<(Gtid, BarrierToken)>,
+    lock: Arc<std::sync::Mutex<()>>,
+    trap: Arc<std::sync::atomic::AtomicBool>,
+    armed: bool,
+}
+
+impl Agent for Trapped {
+    fn model(&self) -> AgentModel {
+        AgentModel::PerCpu
+    }
+    fn run(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_>) {
+        let barrier = enclave.agent_barrier();
+        let channel = enclave.agent_channel();
+        while let Some(msg) = enclave.next_message(channel) {
+            let Some(gtid) = msg.gtid() else { continue };
+            self.rq.retain(|(g, _)| *g != gtid);
+            if matches!(
+                msg.payload(),
+                Payload::TaskNew(_) | Payload::TaskWakeup(_) | Payload::TaskPreempt(_)
+            ) {
+                self.rq.push_back((gtid, msg.seqnum()));
+            }
+        }
+        if self.armed {
+            drop(self.lock.lock().unwrap());
+        }
+        let Some((target, target_barrier)) = self.rq.pop_front() else {
+            enclave.local_yield(barrier, RunFlags::NONE);
+            return;
+        };
+        let mut req = enclave.run_request(cpu);
+        req.open(RunRequestOptions {
+            target,
+            target_barrier,
+            agent_barrier: barrier,
+            commit_flags: CommitFlags::COMMIT_AT_TXN_COMMIT,
+        });
+        if !req.commit() {
+            self.rq.push_front((target, target_barrier));
+        } else if self.trap.load(Ordering::SeqCst) {
+            self.armed = true;
+        }
+    }
+}
+
+#[test]
+fn an_agent_stuck_on_a_stopped_threads_lock_is_broken_by_the_watchdog() {
+    in_child(
+        "an_agent_stuck_on_a_stopped_threads_lock_is_broken_by_the_watchdog",
+        LIMIT,
+        || {
+            let limit = Duration::from_millis(300);
+            let mut enclave = ThreadEnclave::new(
+                ThreadConfig::new()
+                    .with_watchdog(Some(limit))
+                    .with_inline_agent(false),
+            )
+            .unwrap();
+            let lock = Arc::new(std::sync::Mutex::new(()));
+            let trap = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let done = Arc::new(AtomicU64::new(0));
+            let d = done.clone();
+            enclave
+                .spawn("waker", move || {
+                    threads::sleep(Duration::from_millis(20)); // its wakeup preempts `holder`
+                    d.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+            let (l, t, d) = (lock.clone(), trap.clone(), done.clone());
+            let iters = calibrate(Duration::from_millis(200));
+            enclave
+                .spawn("holder", move || {
+                    let _guard = l.lock().unwrap();
+                    t.store(true, Ordering::SeqCst);
+                    spin(iters); // preempted (and stopped) in here, holding the lock
+                    d.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+            let mut agent = Trapped {
+                rq: VecDeque::new(),
+                lock,
+                trap,
+                armed: false,
+            };
+            enclave.attach(&mut agent, &on("0")).unwrap();
+            let start = Instant::now();
+            let err = enclave.run_to_end(&mut agent).unwrap_err();
+            println!("{err} (after {:?})", start.elapsed());
+            assert!(matches!(err, ThreadError::AgentStalled { .. }), "{err:?}");
+            assert_eq!(done.load(Ordering::SeqCst), 2, "both threads completed");
+        },
+    );
+}

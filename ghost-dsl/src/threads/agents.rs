@@ -30,6 +30,9 @@ pub(crate) enum Fault {
     Panic { cpu: Cpu, message: String },
     /// The policy asked to stop (it broke a rule, and says which itself).
     Stopped,
+    /// An agent held the enclave for longer than the watchdog limit (stuck in its iteration,
+    /// e.g. waiting for a lock a stopped thread holds).
+    Stalled { limit: Duration },
     /// Runnable threads were not scheduled in time.
     Watchdog {
         limit: Duration,

@@ -51,6 +51,19 @@ pub enum ThreadError {
         /// The panic message.
         message: String,
     },
+    /// An agent iteration held the enclave longer than the watchdog allows: the policy was
+    /// stuck, typically waiting for something (a lock, an allocation) that a thread it had
+    /// stopped held.
+    #[error(
+        "watchdog: an agent iteration did not finish within {} ms (the policy blocked, perhaps on \
+         a lock held by a thread it had preempted); every managed thread was released to the OS \
+         scheduler and ran to completion",
+        limit.as_millis()
+    )]
+    AgentStalled {
+        /// The limit.
+        limit: Duration,
+    },
     /// Runnable threads waited longer than the watchdog allows.
     #[error(
         "watchdog: runnable threads not scheduled for over {} ms: {}; the agent never committed \

@@ -3,9 +3,9 @@
 //!
 //! # The gate word
 //!
-//! One `AtomicU32` per managed thread, written only under the enclave's lock (so plain
-//! load/store, no read-modify-write race) and read without it by the thread itself, including
-//! from the signal handler:
+//! One `AtomicU32` per managed thread, written under the enclave's lock (and, for `FREE` only,
+//! by the stall breaker without it, hence read-modify-write updates) and read without it by the
+//! thread itself, including from the signal handler:
 //!
 //! - bit 0 ([`RUN`]): the thread may run (it is committed to a CPU);
 //! - bit 31 ([`FREE`]): the enclave released the thread to the OS scheduler (fallback, or the
@@ -58,10 +58,13 @@ impl ThreadCell {
 
     /// Sets or clears `RUN` (caller holds the enclave lock), bumping the counter.
     pub(crate) fn set_run(&self, run: bool) {
-        let g = self.gate.load(Ordering::Relaxed);
-        let counter = (g.wrapping_add(2)) & !(RUN | FREE);
-        let next = (g & FREE) | counter | u32::from(run);
-        self.gate.store(next, Ordering::Release);
+        // A loop, not a plain store: the stall breaker sets FREE without the lock.
+        let _ = self
+            .gate
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |g| {
+                let counter = (g.wrapping_add(2)) & !(RUN | FREE);
+                Some((g & FREE) | counter | u32::from(run))
+            });
     }
 
     /// Sets `FREE` for good (caller holds the enclave lock or is the last owner).

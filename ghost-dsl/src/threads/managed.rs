@@ -44,6 +44,9 @@ pub(crate) struct Shared {
     pub(crate) epoch: std::sync::OnceLock<Instant>,
     /// The policy, while a run is on and inline iterations are allowed.
     pub(crate) inline: std::sync::RwLock<Option<InlineAgent>>,
+    /// Every managed thread's cell, outside the state lock: the stall breaker opens their gates
+    /// while an agent holds that lock.
+    pub(crate) cells: Mutex<Vec<Arc<ThreadCell>>>,
     /// The OS threads of managed threads, joined by the run or by drop.
     pub(crate) joins: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
@@ -88,8 +91,26 @@ pub fn now_ns() -> Option<u64> {
 /// The gtid of the calling managed thread, or `None` outside managed threads.
 pub fn current_gtid() -> Option<Gtid> {
     let cur = current()?;
-    let st = cur.shared.lock();
-    Some(st.threads[cur.index].gtid)
+    shielded(|| cur.shared.lock().threads[cur.index].gtid).into()
+}
+
+/// Runs `f`, which takes the enclave's lock, shielded from the preemption signal when the caller
+/// is a managed thread: a thread stopped while holding the lock would stall the agent that is to
+/// commit it again. Once `f` is done, a preemption that came meanwhile is honoured.
+pub(crate) fn shielded<R>(f: impl FnOnce() -> R) -> R {
+    let cell = CELL.with(std::cell::Cell::get);
+    if cell.is_null() {
+        return f();
+    }
+    // SAFETY: set by this thread's body from an `Arc` it keeps alive while the pointer is set.
+    let cell = unsafe { &*cell };
+    if cell.in_call.swap(true, Ordering::AcqRel) {
+        // Already inside an enclave call: that call ends the shield.
+        return f();
+    }
+    let r = f();
+    leave_call(cell);
+    r
 }
 
 /// Registers and starts a managed thread (it waits at its gate until committed).
@@ -100,6 +121,11 @@ pub(crate) fn spawn_managed(
     f: Box<dyn FnOnce() + Send + 'static>,
 ) -> std::io::Result<(Gtid, Arc<ThreadCell>)> {
     let cell = Arc::new(ThreadCell::new());
+    shared
+        .cells
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(cell.clone());
     let (gtid, index) = {
         let mut st = shared.lock();
         if st.fallen_back {
@@ -366,7 +392,7 @@ pub fn park() {
 pub(crate) fn handoff(to_shared: &Shared, to: usize, to_cell: &ThreadCell) {
     let same = current().is_some_and(|cur| std::ptr::eq(&*cur.shared, to_shared));
     if !same {
-        unpark(to_shared, to, to_cell);
+        shielded(|| unpark(to_shared, to, to_cell));
         park();
         return;
     }
@@ -389,7 +415,7 @@ pub(crate) fn handoff(to_shared: &Shared, to: usize, to_cell: &ThreadCell) {
             leave_call(&cur.cell);
         }
         Called::Os => {
-            unpark(to_shared, to, to_cell);
+            shielded(|| unpark(to_shared, to, to_cell));
             park();
         }
     }

@@ -267,7 +267,9 @@ impl ThreadHandle {
     /// Wakes the thread from [`park`] (`MSG_TASK_WAKEUP`), or makes its next `park` return at
     /// once. Callable from any thread.
     pub fn unpark(&self) {
-        managed::unpark(&self.shared, self.gtid.tid() as usize - 1, &self.cell);
+        managed::shielded(|| {
+            managed::unpark(&self.shared, self.gtid.tid() as usize - 1, &self.cell);
+        });
     }
 
     /// Wakes this thread and [`park`]s the calling managed thread, as one event: the agent is
@@ -289,7 +291,7 @@ pub fn spawn(
     name: impl Into<String>,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<ThreadHandle, ThreadError> {
-    match managed::spawn_here(name.into(), TaskAttrs::new(), Box::new(f)) {
+    match managed::shielded(|| managed::spawn_here(name.into(), TaskAttrs::new(), Box::new(f))) {
         None => Err(ThreadError::Attach(
             "ghost_dsl::threads::spawn is called from a managed thread; use ThreadEnclave::spawn \
              elsewhere",
@@ -309,7 +311,7 @@ pub fn spawn_with(
     attrs: TaskAttrs,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<ThreadHandle, ThreadError> {
-    match managed::spawn_here(name.into(), attrs, Box::new(f)) {
+    match managed::shielded(|| managed::spawn_here(name.into(), attrs, Box::new(f))) {
         None => Err(ThreadError::Attach(
             "ghost_dsl::threads::spawn_with is called from a managed thread; use \
              ThreadEnclave::spawn_with elsewhere",
@@ -391,6 +393,7 @@ impl ThreadEnclave {
             done: AtomicU32::new(0),
             epoch: std::sync::OnceLock::new(),
             inline: std::sync::RwLock::new(None),
+            cells: Mutex::new(Vec::new()),
             realtime: AtomicBool::new(false),
             joins: Mutex::new(Vec::new()),
         });
@@ -603,6 +606,7 @@ impl ThreadEnclave {
             Some(Fault::Watchdog { limit, threads }) => {
                 Err(ThreadError::Watchdog { limit, threads })
             }
+            Some(Fault::Stalled { limit }) => Err(ThreadError::AgentStalled { limit }),
         }
     }
 
@@ -659,8 +663,10 @@ impl EnclaveHandle {
         attrs: TaskAttrs,
         f: impl FnOnce() + Send + 'static,
     ) -> Result<ThreadHandle, ThreadError> {
-        let (gtid, cell) = managed::spawn_managed(&self.shared, name.into(), attrs, Box::new(f))
-            .map_err(ThreadError::Os)?;
+        let (gtid, cell) = managed::shielded(|| {
+            managed::spawn_managed(&self.shared, name.into(), attrs, Box::new(f))
+        })
+        .map_err(ThreadError::Os)?;
         Ok(ThreadHandle {
             shared: self.shared.clone(),
             gtid,

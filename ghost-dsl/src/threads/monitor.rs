@@ -39,7 +39,10 @@ pub(crate) fn watch<A>(ags: &AgentShared<'_, A>, options: MonitorOptions) {
     let shared = ags.shared;
     loop {
         let seen = shared.done.load(Ordering::Acquire);
-        let mut st = shared.lock();
+        let mut st = match lock_or_break_stall(ags, options) {
+            Some(st) => st,
+            None => continue,
+        };
         if st.live == 0 {
             return;
         }
@@ -64,6 +67,43 @@ pub(crate) fn watch<A>(ags: &AgentShared<'_, A>, options: MonitorOptions) {
         drop(st);
         flush(&mut wakes);
         sys::futex_wait(&shared.done, seen, Some(options.poll));
+    }
+}
+
+/// Takes the state lock; if an agent holds it past the watchdog limit, opens every managed
+/// thread's gate without it (a thread stopped while holding what the agent waits for can then
+/// finish), records the stall, and returns `None` so the caller retries.
+fn lock_or_break_stall<'s, A>(
+    ags: &'s AgentShared<'_, A>,
+    options: MonitorOptions,
+) -> Option<std::sync::MutexGuard<'s, State>> {
+    let Some(limit) = options.watchdog else {
+        return Some(ags.shared.lock());
+    };
+    let since = std::time::Instant::now();
+    loop {
+        match ags.shared.state.try_lock() {
+            Ok(st) => return Some(st),
+            Err(std::sync::TryLockError::Poisoned(e)) => return Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {}
+        }
+        if since.elapsed() > limit {
+            {
+                let mut slot = ags.fault.lock().unwrap_or_else(|e| e.into_inner());
+                slot.get_or_insert(Fault::Stalled { limit });
+            }
+            let cells = ags.shared.cells.lock().unwrap_or_else(|e| e.into_inner());
+            for cell in cells.iter() {
+                cell.set_free();
+                sys::futex_wake_all(&cell.gate);
+            }
+            drop(cells);
+            // The agent can go on now; finish the fallback under the lock.
+            let mut st = ags.shared.lock();
+            ags.fail(&mut st, Fault::Stalled { limit });
+            return None;
+        }
+        std::thread::sleep(options.poll.min(Duration::from_millis(1)));
     }
 }
 
