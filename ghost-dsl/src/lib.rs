@@ -56,9 +56,10 @@ pub mod prelude {
     pub use crate::sim::{SimConfig, SimEnclave, SimReport};
     pub use crate::{
         Agent, AgentConfig, AgentEnclave, AgentModel, BarrierToken, Channel, CommitFlags, Cpu,
-        CpuList, CpuTick, CpuTickConfig, EnclaveBackend, Gtid, Message, Payload, PerCpu, Report,
-        RunFlags, RunRequestOptions, StatusWord, TaskAllocator, TaskAttrs, TaskBlocked, TaskDead,
-        TaskDeparted, TaskNew, TaskPreempt, TaskWakeup, TaskYield, Topology, TxnState,
+        CpuList, CpuTick, CpuTickConfig, EnclaveBackend, Gtid, Message, MessageKind, Payload,
+        PerCpu, Report, RunFlags, RunRequestOptions, StatusWord, TaskAllocator, TaskAttrs,
+        TaskBlocked, TaskDead, TaskDeparted, TaskNew, TaskPreempt, TaskWakeup, TaskYield, Topology,
+        TxnState,
     };
     // The scheduler DSL (ghost-dsl/src/scheduler).
     pub use crate::ghost_scheduler;

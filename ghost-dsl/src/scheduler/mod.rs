@@ -123,6 +123,7 @@ mod task;
 
 pub use agent::{AgentStats, SchedulerAgent};
 pub use cx::Cx;
+pub(crate) use cx::Requests;
 pub use error::{Error, ErrorKind, HandlerPanic, TransitionError};
 pub use full_agent::{Backend, FullAgent};
 pub use task::{Task, TaskState};
@@ -130,8 +131,21 @@ pub use task::{Task, TaskState};
 use crate::{
     AgentModel, AgentRpcArgs, AgentRpcResponse, Cpu, CpuAvailable, CpuNotIdle, CpuTick, Gtid,
     RPC_ENODEV, TaskAffinityChanged, TaskBlocked, TaskDead, TaskDeparted, TaskNew, TaskPreempt,
-    TaskWakeup, TaskYield,
+    TaskWakeup, TaskYield, TxnState,
 };
+
+/// What [`Scheduler::commit_failed`] did with the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailedCommit {
+    /// Nothing: the agent keeps the task and commits it again, before asking `pick_next`, at
+    /// its next decision for that CPU (ghost-userspace's FIFO: back to the front of its queue).
+    /// The default.
+    Retry,
+    /// The policy took the task back (into its run queue): the next decision asks `pick_next`
+    /// again, so a task that arrived meanwhile can go first.
+    Requeued,
+}
 
 /// What a scheduler's per-task state must be: made with `Default` when the task arrives.
 #[diagnostic::on_unimplemented(
@@ -215,6 +229,24 @@ pub trait Scheduler {
     /// The decision: the task to run on `cpu` now, or `None` to leave it idle. The task must be
     /// runnable ([`Task::is_runnable`]); the agent commits it with its seqnum as barrier.
     fn pick_next(&mut self, cpu: Cpu, cx: &mut Cx<'_>) -> Option<Gtid>;
+    /// A commit of `task` on `cpu` failed for a passing reason (`state`:
+    /// `GHOST_TXN_AGENT_STALE`, `GHOST_TXN_TARGET_STALE` or `GHOST_TXN_CPU_UNAVAIL`); the task
+    /// is runnable and not on a CPU (optional). A handler written with `#[ghost_scheduler]`
+    /// (`fn commit_failed(&mut self, task: &mut Task<T>, cpu: Cpu, state: TxnState, cx: &mut
+    /// Cx<'_>)`) takes the task back into the policy's queue and returns
+    /// [`FailedCommit::Requeued`]; without one, the agent retries the task first
+    /// ([`FailedCommit::Retry`]). A commit of a task that is gone (`GHOST_TXN_TARGET_NOT_FOUND`)
+    /// does not come here: its `MSG_TASK_DEAD` or `MSG_TASK_DEPARTED` follows.
+    fn commit_failed(
+        &mut self,
+        task: &mut Task<Self::TaskData>,
+        cpu: Cpu,
+        state: TxnState,
+        cx: &mut Cx<'_>,
+    ) -> FailedCommit {
+        let _ = (task, cpu, state, cx);
+        FailedCommit::Retry
+    }
     /// ghOSt's `RpcHandler` (optional): answers [`RPC_ENODEV`] by default.
     fn rpc(&mut self, req: i64, args: &AgentRpcArgs, cx: &mut Cx<'_>) -> AgentRpcResponse {
         let _ = (req, args, cx);
@@ -232,7 +264,10 @@ pub trait Scheduler {
 /// The paths generated code uses (through `ghost_dsl::__private::scheduler`).
 #[doc(hidden)]
 pub mod __private {
-    pub use super::{Backend, Cx, Error, FullAgent, Scheduler, SchedulerAgent, Task, TaskData};
+    pub use super::{
+        Backend, Cx, Error, FailedCommit, FullAgent, Scheduler, SchedulerAgent, Task, TaskData,
+    };
+    pub use crate::TxnState;
     pub use crate::abi::Report;
     pub use crate::sim::SimEnclave;
     pub use crate::{AgentConfig, AgentModel as Model, AgentRpcArgs, AgentRpcResponse, Cpu, Gtid};

@@ -102,6 +102,14 @@ pub struct SimConfig {
     pub record_trace: bool,
     /// Simulated time after which the run stops with [`SimError::TimeLimit`]. Default 1 hour.
     pub max_time_ns: u64,
+    /// The no-progress watchdog: agent iterations in a row with no task on any CPU and no event
+    /// (no message, commit, arrival, wakeup, tick or burst) after which the run stops with
+    /// [`SimError::NoProgress`] (a livelocking agent). Default 10 million.
+    pub max_idle_iterations: u64,
+    /// With [`record_trace`](Self::record_trace): the most events kept; a run that makes more
+    /// stops with [`SimError::TraceTooLarge`] instead of growing without bound. Default 5
+    /// million (about 200 MB).
+    pub max_trace_events: usize,
 }
 
 impl SimConfig {
@@ -118,7 +126,23 @@ impl SimConfig {
             random_interference: None,
             record_trace: false,
             max_time_ns: 3_600 * 1_000_000_000,
+            max_idle_iterations: 10_000_000,
+            max_trace_events: 5_000_000,
         }
+    }
+
+    /// With the no-progress watchdog's limit.
+    #[must_use]
+    pub fn with_max_idle_iterations(mut self, iterations: u64) -> Self {
+        self.max_idle_iterations = iterations;
+        self
+    }
+
+    /// With the trace cap.
+    #[must_use]
+    pub fn with_max_trace_events(mut self, events: usize) -> Self {
+        self.max_trace_events = events;
+        self
     }
 
     /// With `seed`.
@@ -222,6 +246,23 @@ pub enum SimError {
         /// The unfinished tasks.
         stuck: Vec<StuckTask>,
     },
+    /// The agents ran [`SimConfig::max_idle_iterations`] iterations in a row with no task on
+    /// any CPU and nothing happening: a livelock (an agent that neither commits nor yields).
+    NoProgress {
+        /// When.
+        now_ns: u64,
+        /// The iterations without progress.
+        iterations: u64,
+        /// The unfinished tasks.
+        stuck: Vec<StuckTask>,
+    },
+    /// The recorded trace reached [`SimConfig::max_trace_events`].
+    TraceTooLarge {
+        /// When.
+        now_ns: u64,
+        /// The cap.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for SimError {
@@ -262,6 +303,27 @@ impl fmt::Display for SimError {
                 )?;
                 list(f, stuck)
             }
+            Self::NoProgress {
+                now_ns,
+                iterations,
+                stuck,
+            } => {
+                write!(
+                    f,
+                    "simulation made no progress: {iterations} agent iterations in a row up to \
+                     {now_ns} ns with no task running and nothing happening, {} task(s) \
+                     unfinished (an agent that neither commits nor yields livelocks; raise \
+                     SimConfig::max_idle_iterations if this is meant)",
+                    stuck.len()
+                )?;
+                list(f, stuck)
+            }
+            Self::TraceTooLarge { now_ns, limit } => write!(
+                f,
+                "the simulation's trace reached its cap of {limit} events at {now_ns} ns \
+                 (raise SimConfig::max_trace_events, record a shorter run, or run without \
+                 SimConfig::record_trace)"
+            ),
         }
     }
 }
@@ -337,8 +399,9 @@ impl SimEnclave {
         Ok(())
     }
 
-    /// Runs the simulation until every task has finished or the next event is after `until_ns`.
-    /// `agent` must be the one attached.
+    /// Runs the simulation until every task has finished or the next event is after `until_ns`;
+    /// in the latter case the clock then reads `until_ns` (so `run_until(now_ns() + step)` in a
+    /// loop always makes progress). `agent` must be the one attached.
     ///
     /// # Errors
     ///
@@ -353,10 +416,14 @@ impl SimEnclave {
         }
         loop {
             if self.kernel.finished() {
+                self.drain(agent);
                 return Ok(SimStatus::Finished);
             }
             if agent.stop_requested() {
                 return Ok(SimStatus::AgentStopped);
+            }
+            if let Some(err) = self.kernel.watchdog() {
+                return Err(err);
             }
             let Some((time, next)) = self.kernel.peek_next() else {
                 return Err(self.kernel.stalled());
@@ -365,6 +432,8 @@ impl SimEnclave {
                 return Err(self.kernel.time_limit());
             }
             if time > until_ns {
+                // Nothing happens until then: the clock reads the bound.
+                self.kernel.advance_to(until_ns);
                 return Ok(SimStatus::Running);
             }
             match next {
@@ -376,6 +445,28 @@ impl SimEnclave {
                     agent.run(cpu, &mut AgentEnclave::new(&mut self.kernel, cpu));
                     self.kernel.end_exec(cpu);
                 }
+            }
+        }
+    }
+
+    /// After the last task finished: agents run until they have drained what its exit posted
+    /// (so that the agent sees every task's `MSG_TASK_DEAD`), within a bound, since an agent
+    /// that never yields would run forever.
+    fn drain<A: Agent>(&mut self, agent: &mut A) {
+        let mut budget = 64 * self.kernel.agent_count().max(1);
+        while budget > 0
+            && !agent.stop_requested()
+            && let Some(next) = self.kernel.drain_step()
+        {
+            budget -= 1;
+            match next {
+                Next::AgentStart(cpu) => self.kernel.agent_start(cpu),
+                Next::AgentExec(cpu) => {
+                    let cpu = self.kernel.begin_exec(cpu);
+                    agent.run(cpu, &mut AgentEnclave::new(&mut self.kernel, cpu));
+                    self.kernel.end_exec(cpu);
+                }
+                Next::Kernel | Next::TaskTimer(_) => break,
             }
         }
     }

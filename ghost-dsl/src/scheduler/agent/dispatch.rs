@@ -48,6 +48,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
             enclave_cpus,
             orphans,
             during,
+            requests,
             ..
         } = self;
         let mut fail = |problem: String| {
@@ -99,7 +100,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
             message: Some(*msg),
             gtid: Some(gtid),
         };
-        let mut cx = Cx::new(enclave);
+        let mut cx = Cx::new(enclave, requests);
         // Each arm checks the rule, moves the task, and runs the handler; a broken rule skips the
         // handler (it would act on a state that is not the task's) and says what was needed and
         // the state the kernel moved the task to.
@@ -199,7 +200,15 @@ impl<S: Scheduler> SchedulerAgent<S> {
         } else {
             TaskState::Blocked
         };
-        let task = Task::new(new.gtid, msg.seqnum(), state, cpu, S::new_task_data());
+        let attrs = enclave.task_attrs(new.gtid).unwrap_or_default();
+        let task = Task::new(
+            new.gtid,
+            msg.seqnum(),
+            state,
+            cpu,
+            attrs,
+            S::new_task_data(),
+        );
         if self.tasks.insert(new.gtid, task).is_err() {
             self.record(TransitionError {
                 now_ns: enclave.now_ns(),
@@ -212,12 +221,13 @@ impl<S: Scheduler> SchedulerAgent<S> {
         }
         self.entering("task_new", Some(msg), Some(new.gtid));
         let task = self.tasks.get_mut(new.gtid).expect("inserted just above");
-        self.scheduler.task_new(task, new, &mut Cx::new(enclave));
+        self.scheduler
+            .task_new(task, new, &mut Cx::new(enclave, &mut self.requests));
     }
 
     pub(super) fn cpu_message(&mut self, msg: &Message, enclave: &mut AgentEnclave<'_>) {
         self.entering(handler_name(msg.payload()), Some(msg), None);
-        let mut cx = Cx::new(enclave);
+        let mut cx = Cx::new(enclave, &mut self.requests);
         match *msg.payload() {
             Payload::CpuTick(m) => self.scheduler.cpu_tick(m.cpu, &m, &mut cx),
             Payload::CpuNotIdle(m) => {

@@ -15,7 +15,7 @@ use crate::{
     RPC_ENODEV, RunFlags, TaskAllocator,
 };
 
-use super::{Cx, ErrorKind, HandlerPanic, Scheduler, Task, TaskState, TransitionError};
+use super::{Cx, ErrorKind, HandlerPanic, Requests, Scheduler, Task, TaskState, TransitionError};
 
 /// What the agent is doing, for naming a handler that panics: set before every handler call.
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +36,8 @@ struct CpuSlot {
     retry: Option<Gtid>,
     /// False between `MSG_CPU_NOT_IDLE` and `MSG_CPU_AVAILABLE` (centralized model).
     available: bool,
+    /// When `current` was committed (for the centralized time slice).
+    since_ns: u64,
 }
 
 impl Default for CpuSlot {
@@ -44,6 +46,7 @@ impl Default for CpuSlot {
             current: None,
             retry: None,
             available: true,
+            since_ns: 0,
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct SchedulerAgent<S: Scheduler> {
     /// The handler that panicked; the run ends.
     panic: Option<HandlerPanic>,
     during: During,
+    /// What handlers asked through `Cx`, applied after each handler.
+    requests: Requests,
     stats: AgentStats,
 }
 
@@ -117,6 +122,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
                 message: None,
                 gtid: None,
             },
+            requests: Requests::default(),
             stats: AgentStats::default(),
         }
     }
@@ -242,7 +248,8 @@ impl<S: Scheduler> Agent for SchedulerAgent<S> {
         self.enclave_cpus = enclave.topology().cpus(enclave.cpus()).collect();
         self.entering("enclave_ready", None, None);
         self.guarded(enclave, |this, enclave| {
-            this.scheduler.enclave_ready(&mut Cx::new(enclave));
+            this.scheduler
+                .enclave_ready(&mut Cx::new(enclave, &mut this.requests));
         });
     }
 
@@ -266,7 +273,8 @@ impl<S: Scheduler> Agent for SchedulerAgent<S> {
     ) -> AgentRpcResponse {
         self.entering("rpc", None, None);
         self.guarded(enclave, |this, enclave| {
-            this.scheduler.rpc(request, args, &mut Cx::new(enclave))
+            this.scheduler
+                .rpc(request, args, &mut Cx::new(enclave, &mut this.requests))
         })
         .unwrap_or(AgentRpcResponse {
             response_code: RPC_ENODEV,
@@ -289,6 +297,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
         let channel = enclave.agent_channel();
         while let Some(msg) = enclave.next_message(channel) {
             self.dispatch(cpu, &msg, enclave);
+            self.apply_requests(enclave.now_ns());
         }
         // (3) A higher scheduling class wants the CPU: give it up, and be woken when it idles.
         if enclave.agent_status().boosted_priority() {

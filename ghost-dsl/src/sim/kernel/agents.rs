@@ -43,6 +43,7 @@ impl Kernel {
     pub(crate) fn handle_next_event(&mut self) {
         let Some(event) = self.heap.pop() else { return };
         self.now = event.time;
+        self.idle_iterations = 0;
         match event.kind {
             EventKind::Arrive(i) => self.arrive(i),
             EventKind::Wake(i) => self.wake(i),
@@ -71,14 +72,7 @@ impl Kernel {
         let slot = &mut self.cpus[c as usize];
         slot.agent = AgentPhase::Running;
         slot.run_started = time;
-        if let Some(since) = slot.interference_since.take() {
-            slot.interference_ns += time - since;
-            self.trace.record(TraceEvent::Interference {
-                cpu: c as usize,
-                start_ns: since,
-                end_ns: time,
-            });
-        }
+        self.burst_paused(c, time);
         if let Some(running) = self.cpus[c as usize].current {
             self.preempt(c, running);
         }
@@ -95,6 +89,12 @@ impl Kernel {
         // agent's timer).
         self.now = self.timer_time(2 * self.cpus[c as usize].k);
         self.stats.agent_runs += 1;
+        // The watchdog counts iterations while nothing runs; anything happening resets it.
+        self.idle_iterations = if self.on_cpu == 0 {
+            self.idle_iterations + 1
+        } else {
+            0
+        };
         self.cpus[c as usize].cpu
     }
 
@@ -110,9 +110,6 @@ impl Kernel {
             }
             AfterIteration::Yielded { on_idle } => {
                 slot.agent = AgentPhase::Blocked { on_idle };
-                if slot.interference_active {
-                    slot.interference_since = Some(end);
-                }
             }
             AfterIteration::RunAgain => {
                 slot.agent = AgentPhase::Starting;
@@ -121,7 +118,14 @@ impl Kernel {
         let start = slot.run_started;
         slot.busy_until = end;
         slot.agent_ns += end - start;
-        if slot.agent == AgentPhase::Starting {
+        let burst_waits =
+            slot.interference_active && matches!(slot.agent, AgentPhase::Blocked { .. });
+        let again = slot.agent == AgentPhase::Starting;
+        if burst_waits {
+            // The agent gave the CPU up: the burst runs from the end of its iteration.
+            self.burst_runs(c as u16, end);
+        }
+        if again {
             self.set_agent_timer(c as u16, end.max(now + 1));
         } else {
             self.take_agent_timer(c as u16);
@@ -137,6 +141,7 @@ impl Kernel {
     /// `channel` and wakes that agent.
     pub(super) fn push_message(&mut self, channel: u16, wake: u16, msg: Message) {
         self.channels[channel as usize].queue.push_back(msg);
+        self.idle_iterations = 0;
         self.stats.messages += 1;
         self.stats.by_kind[msg.kind() as usize] += 1;
         self.trace.record(TraceEvent::Message {

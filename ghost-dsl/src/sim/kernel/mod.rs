@@ -101,8 +101,13 @@ struct CpuSlot {
     current: Option<u32>,
     /// A tick event is pending for this CPU.
     tick_armed: bool,
+    /// A higher-class burst wants or holds the CPU.
     interference_active: bool,
+    /// Burst time not yet run (it runs only while it has the CPU: after the agent yields).
+    interference_pending: u64,
+    /// While the burst runs: when it will end; `u64::MAX` while it waits or is paused.
     interference_until: u64,
+    /// While the burst runs: since when.
     interference_since: Option<u64>,
     txn: Txn,
     task_ns: u64,
@@ -158,6 +163,13 @@ pub(crate) struct Kernel {
     burst_lens: Vec<u64>,
     seq: u64,
     unfinished: usize,
+    /// When the last task finished (the report's end).
+    finished_at: Option<u64>,
+    /// Tasks on a CPU now.
+    on_cpu: usize,
+    /// Agent iterations in a row with no task on a CPU and no event (the watchdog's count).
+    idle_iterations: u64,
+    max_idle_iterations: u64,
     stats: Stats,
     trace: TraceRecorder,
     /// Every wait of a task for a CPU (arrival, wakeup, preemption or yield to its commit).
@@ -209,7 +221,8 @@ impl Kernel {
                     current: None,
                     tick_armed: false,
                     interference_active: false,
-                    interference_until: 0,
+                    interference_pending: 0,
+                    interference_until: u64::MAX,
                     interference_since: None,
                     txn: Txn::new(),
                     task_ns: 0,
@@ -263,6 +276,10 @@ impl Kernel {
             channels: Vec::new(),
             tasks,
             unfinished: config.workload.tasks.len(),
+            finished_at: None,
+            on_cpu: 0,
+            idle_iterations: 0,
+            max_idle_iterations: config.max_idle_iterations,
             specs: config.workload.tasks,
             heap: BinaryHeap::new(),
             timers: TimerTree::new(0),
@@ -270,7 +287,7 @@ impl Kernel {
             burst_lens: Vec::new(),
             seq: 0,
             stats: Stats::default(),
-            trace: TraceRecorder::new(config.record_trace),
+            trace: TraceRecorder::with_cap(config.record_trace, config.max_trace_events),
             waits: WaitRecorder::new(),
             topology: config.topology,
         };
@@ -364,6 +381,53 @@ impl Kernel {
 
     pub(crate) fn is_attached(&self) -> bool {
         self.attached
+    }
+
+    /// Moves the clock to `ns` when nothing happens before (never backwards).
+    pub(crate) fn advance_to(&mut self, ns: u64) {
+        self.now = self.now.max(ns);
+    }
+
+    /// The watchdogs: a livelock, or a trace past its cap.
+    #[inline]
+    pub(crate) fn watchdog(&self) -> Option<SimError> {
+        if self.idle_iterations > self.max_idle_iterations {
+            return Some(self.no_progress());
+        }
+        if self.trace.overflowed() {
+            return Some(SimError::TraceTooLarge {
+                now_ns: self.now,
+                limit: self.trace.cap(),
+            });
+        }
+        None
+    }
+
+    /// After the last task finished: the next agent step that lets agents see the messages its
+    /// exit posted, until every channel is empty and no agent holds its CPU mid-iteration.
+    pub(crate) fn drain_step(&self) -> Option<Next> {
+        let pending = self.channels.iter().any(|ch| !ch.queue.is_empty());
+        let mid_iteration = self.cpus.iter().any(|s| s.agent == AgentPhase::Running);
+        if !pending && !mid_iteration {
+            return None;
+        }
+        match self.peek_next()? {
+            (_, next @ (Next::AgentStart(_) | Next::AgentExec(_))) => Some(next),
+            // Only agents are left to run: skip the kernel's own events (ticks, bursts).
+            _ => {
+                let (k, _) = self.timers.earliest()?;
+                let c = self.timer_cpus[k / 2];
+                (k % 2 == 0).then(|| match self.cpus[c as usize].agent {
+                    AgentPhase::Starting => Next::AgentStart(c),
+                    _ => Next::AgentExec(c),
+                })
+            }
+        }
+    }
+
+    /// How many agents the enclave has.
+    pub(crate) fn agent_count(&self) -> usize {
+        self.agent_cpus.len()
     }
 
     pub(crate) fn finished(&self) -> bool {

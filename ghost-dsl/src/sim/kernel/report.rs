@@ -44,8 +44,18 @@ impl Kernel {
         }
     }
 
+    pub(crate) fn no_progress(&self) -> SimError {
+        SimError::NoProgress {
+            now_ns: self.now,
+            iterations: self.idle_iterations,
+            stuck: self.stuck(),
+        }
+    }
+
     pub(crate) fn report(&self) -> Report {
-        let end_ns = self.now;
+        // The last task's end when all finished (agents may still have drained its messages
+        // after it), else now.
+        let end_ns = self.finished_at.unwrap_or(self.now);
         let tasks = self
             .tasks
             .iter()
@@ -54,7 +64,11 @@ impl Kernel {
                 gtid: t.gtid,
                 name: spec.name.clone(),
                 arrival_ns: t.arrival,
-                start_ns: t.first_run,
+                // Running now, past its context switch: it has started.
+                start_ns: t.first_run.or(match t.state {
+                    TaskState::OnCpu(_) if self.now >= t.run_start => Some(t.run_start),
+                    _ => None,
+                }),
                 end_ns: t.end,
                 runtime_ns: t.runtime,
                 wait_ns: t.wait,

@@ -104,13 +104,15 @@ impl Kernel {
         let waited = at.saturating_sub(task.runnable_since);
         task.wait += waited;
         self.waits.record(waited);
-        task.first_run.get_or_insert(start);
+        // `first_run` is set when the task has really run (a latched task preempted during its
+        // context switch has not).
         task.switches += 1;
         task.run_start = start;
         task.dispatched_at = at;
         let slot = &mut self.cpus[c as usize];
         slot.current = Some(i);
         slot.switches += 1;
+        self.on_cpu += 1;
         self.arm_tick(c);
         let run = match self.current_phase(i) {
             Some(Phase::Run(_)) => self.tasks[i as usize].remaining,
@@ -198,6 +200,9 @@ impl Kernel {
                     }
                     self.tasks[i as usize].end = Some(now);
                     self.unfinished -= 1;
+                    if self.unfinished == 0 {
+                        self.finished_at = Some(now);
+                    }
                     return;
                 }
             }
@@ -226,8 +231,12 @@ impl Kernel {
         let slot = &mut self.cpus[c as usize];
         task.last_cpu = Some(slot.cpu);
         slot.current = None;
+        self.on_cpu -= 1;
         slot.switch_ns += now.saturating_sub(task.dispatched_at).min(cs);
         let start = task.dispatched_at + cs;
+        if now >= start {
+            task.first_run.get_or_insert(start);
+        }
         if now > start {
             slot.task_ns += now - start;
             let gtid = task.gtid;
@@ -293,26 +302,61 @@ impl Kernel {
         if !slot.in_enclave {
             return;
         }
-        let was_active = slot.interference_active;
-        slot.interference_active = true;
-        slot.interference_until = slot.interference_until.max(now + len);
-        let until = slot.interference_until;
-        self.schedule(until, EventKind::InterferenceEnd(c));
-        if was_active {
+        if slot.interference_active {
+            // Another burst while one waits or runs: the CPU is held that much longer.
+            if slot.interference_since.is_some() {
+                slot.interference_until += len;
+                let until = slot.interference_until;
+                self.schedule(until, EventKind::InterferenceEnd(c));
+            } else {
+                slot.interference_pending += len;
+            }
             return;
         }
+        slot.interference_active = true;
+        slot.interference_pending = len;
         if let Some(running) = self.cpus[c as usize].current {
             self.preempt(c, running);
         }
         let slot = &mut self.cpus[c as usize];
         if slot.has_agent {
-            // Boosted: the agent is woken (or keeps running) to notice and yield; the burst runs
-            // once it has.
+            // Boosted: the agent is woken (or keeps running) to notice and yield; the burst runs,
+            // its whole length, once it has.
             self.wake_agent(c);
         } else {
-            slot.interference_since = Some(now);
             let cpu = slot.cpu;
+            self.burst_runs(c, now);
             self.post_cpu(c, Payload::CpuNotIdle(CpuNotIdle { cpu }));
+        }
+    }
+
+    /// The waiting burst of `c` gets the CPU at `at` and runs what it has left.
+    pub(super) fn burst_runs(&mut self, c: u16, at: u64) {
+        let slot = &mut self.cpus[c as usize];
+        slot.interference_since = Some(at);
+        slot.interference_until = at + slot.interference_pending;
+        slot.interference_pending = 0;
+        let until = slot.interference_until;
+        self.schedule(until, EventKind::InterferenceEnd(c));
+    }
+
+    /// The agent of `c` takes the CPU from its running burst at `at` (the agent runs above the
+    /// higher class, as ghOSt's agents do): the burst keeps what it has left for later.
+    pub(super) fn burst_paused(&mut self, c: u16, at: u64) {
+        let slot = &mut self.cpus[c as usize];
+        let Some(since) = slot.interference_since.take() else {
+            return;
+        };
+        let at = at.max(since);
+        slot.interference_pending = slot.interference_until.saturating_sub(at);
+        slot.interference_until = u64::MAX;
+        if at > since {
+            slot.interference_ns += at - since;
+            self.trace.record(TraceEvent::Interference {
+                cpu: c as usize,
+                start_ns: since,
+                end_ns: at,
+            });
         }
     }
 
@@ -323,8 +367,7 @@ impl Kernel {
             return;
         }
         slot.interference_active = false;
-        // `since` may be after now: the agent yielded at the end of an iteration that outlasted
-        // the burst, which then never ran.
+        slot.interference_until = u64::MAX;
         if let Some(since) = slot.interference_since.take()
             && since < now
         {
