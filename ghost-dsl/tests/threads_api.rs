@@ -188,3 +188,75 @@ fn rpcs_reach_the_agent_of_a_thread_enclave() {
         assert_eq!(report.messages_of(MessageKind::TaskDead), 1);
     });
 }
+
+/// A centralized round-robin: time slices, preempted tasks to the back (the agent-loop tests'
+/// `Sliced`, on real threads).
+#[derive(Default)]
+struct Sliced {
+    rq: std::collections::VecDeque<Gtid>,
+    slice: Option<u64>,
+}
+
+#[ghost_scheduler(model = centralized, task = ())]
+impl Sliced {
+    fn enclave_ready(&mut self, cx: &mut Cx<'_>) {
+        cx.set_time_slice(self.slice);
+    }
+    fn task_new(&mut self, task: &mut Task<()>, msg: &TaskNew, _cx: &mut Cx<'_>) {
+        if msg.runnable {
+            self.rq.push_back(task.gtid());
+        }
+    }
+    fn task_runnable(&mut self, task: &mut Task<()>, _msg: &TaskWakeup, _cx: &mut Cx<'_>) {
+        self.rq.push_back(task.gtid());
+    }
+    fn task_blocked(&mut self, _task: &mut Task<()>, _msg: &TaskBlocked, _cx: &mut Cx<'_>) {}
+    fn task_yield(&mut self, task: &mut Task<()>, _msg: &TaskYield, _cx: &mut Cx<'_>) {
+        self.rq.push_back(task.gtid());
+    }
+    fn task_preempted(&mut self, task: &mut Task<()>, _msg: &TaskPreempt, _cx: &mut Cx<'_>) {
+        self.rq.push_back(task.gtid());
+    }
+    fn task_departed(&mut self, _task: &mut Task<()>, _msg: &TaskDeparted, _cx: &mut Cx<'_>) {}
+    fn task_dead(&mut self, _task: &mut Task<()>, _msg: &TaskDead, _cx: &mut Cx<'_>) {}
+    fn pick_next(&mut self, _cpu: Cpu, _cx: &mut Cx<'_>) -> Option<Gtid> {
+        self.rq.pop_front()
+    }
+}
+
+#[test]
+fn the_centralized_agent_slices_time_by_preempting_a_remote_cpu() {
+    in_child(
+        "the_centralized_agent_slices_time_by_preempting_a_remote_cpu",
+        LIMIT,
+        || {
+            let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+            let iters = calibrate(Duration::from_millis(60));
+            for name in ["t1", "t2"] {
+                enclave
+                    .spawn(name, move || {
+                        spin(iters);
+                        assert_eq!(current_cpu(), 1, "ran on the task CPU");
+                    })
+                    .unwrap();
+            }
+            let report = Sliced {
+                slice: Some(5_000_000),
+                ..Sliced::default()
+            }
+            .run(enclave, on("0-1"))
+            .unwrap();
+            println!("{report}");
+            let [a, b] = ["t1", "t2"].map(|n| report.task(n).unwrap().clone());
+            // Interleaved on CPU 1 by remote commits to a busy CPU (each a MSG_TASK_PREEMPT and
+            // a signal that stops the running thread).
+            assert!(
+                a.start_ns.unwrap().max(b.start_ns.unwrap())
+                    < a.end_ns.unwrap().min(b.end_ns.unwrap()),
+                "{report}"
+            );
+            assert!(a.preemptions >= 3 && b.preemptions >= 3, "{report}");
+            assert!(report.messages_of(MessageKind::CpuTick) >= 10, "{report}");
+        },
+    );
+}

@@ -27,6 +27,9 @@ use crate::{
     TaskDead, TaskNew, TaskPreempt, TaskWakeup, TaskYield, Topology, TxnState,
 };
 
+/// The most trace events a run keeps (about 100 MB); later events are not recorded.
+pub(crate) const TRACE_CAP: usize = 2_000_000;
+
 /// A managed thread as the enclave sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TState {
@@ -368,7 +371,7 @@ impl State {
         slot.task_ns += ran;
         slot.current = None;
         slot.next_tick = None;
-        if let Some(trace) = &mut self.trace {
+        if let Some(trace) = self.trace.as_mut().filter(|t| t.len() < TRACE_CAP) {
             trace.push(TraceEvent::Task {
                 cpu: slot.cpu.id(),
                 gtid,
@@ -508,7 +511,7 @@ impl State {
         let wake = ch.wake;
         self.stats.messages += 1;
         self.stats.by_kind[msg.kind() as usize] += 1;
-        if let Some(trace) = &mut self.trace {
+        if let Some(trace) = self.trace.as_mut().filter(|t| t.len() < TRACE_CAP) {
             trace.push(TraceEvent::Message {
                 time_ns: now,
                 cpu: self.cpus[wake].cpu.id(),
@@ -615,7 +618,7 @@ impl State {
         self.stop_preempted();
         let slot = &mut self.cpus[a];
         slot.agent_ns += now.saturating_sub(started_ns);
-        if let Some(trace) = &mut self.trace {
+        if let Some(trace) = self.trace.as_mut().filter(|t| t.len() < TRACE_CAP) {
             trace.push(TraceEvent::Agent {
                 cpu: slot.cpu.id(),
                 start_ns: started_ns,
@@ -863,7 +866,7 @@ impl EnclaveKernel for Kernel<'_> {
             if let Some(k) = TxnState::FAILURES.iter().position(|s| *s == state) {
                 st.stats.failed[k] += 1;
             }
-            if let Some(trace) = &mut st.trace {
+            if let Some(trace) = st.trace.as_mut().filter(|t| t.len() < TRACE_CAP) {
                 trace.push(TraceEvent::CommitFailed {
                     time_ns: now,
                     cpu: cpu.id(),

@@ -227,7 +227,7 @@ impl ThreadConfig {
         self
     }
 
-    /// Records a Perfetto trace of the run ([`Report::trace`]).
+    /// Records a Perfetto trace of the run ([`Report::trace`]; the first 2 million events).
     #[must_use]
     pub fn with_trace(mut self, trace: bool) -> Self {
         self.trace = trace;
