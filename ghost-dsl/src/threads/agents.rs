@@ -18,8 +18,9 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::kernel::{Kernel, State, flush};
+use super::kernel::{State, flush};
 use super::managed::{Shared, panic_message};
+use super::ops::Kernel;
 use super::sys;
 use crate::{Agent, AgentEnclave, Cpu};
 

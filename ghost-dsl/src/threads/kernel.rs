@@ -1,15 +1,15 @@
 //! The enclave's kernel side over real threads: tasks, channels, barriers, transactions and the
 //! messages real events produce, all under one lock ([`State`]).
 //!
-//! The rules are ghOSt's, as the simulator applies them (`sim/kernel.rs`): a task message bumps
-//! the task's seqnum and the barrier of the agent its channel wakes, and wakes that agent; a
-//! local commit checks the agent barrier; every commit checks the CPU, the target's barrier, its
-//! state and its affinity; an agent taking its CPU (per-CPU model) preempts the managed thread
-//! there. What differs is only what carries them out: a commit sets the target's gate and pins
-//! it, a preemption clears the gate and (after the agent's iteration) signals the thread.
+//! The rules are the ABI's shared ones ([`rules`]: task and agent words, message posting, the
+//! commit and association checks), as the simulator applies them: a task message bumps the
+//! task's seqnum and the barrier of the agent its channel wakes, and wakes that agent; an agent
+//! taking its CPU (per-CPU model) preempts the managed thread there. What differs is only what
+//! carries them out: a commit sets the target's gate and pins it, a preemption clears the gate
+//! and (after the agent's iteration) signals the thread. The agent's calls are in `ops.rs`.
 //!
-//! Wakes (agent futexes, gates, affinity changes, signals) are collected while the lock is held
-//! and carried out after it is released ([`State::take_wakes`], [`flush`]), so that a woken
+//! Wakes (agent futexes, gates, affinity changes, signals) are collected in [`State::wakes`]
+//! while the lock is held and carried out after it is released ([`flush`]), so that a woken
 //! thread never finds the lock taken by its waker.
 
 use std::collections::VecDeque;
@@ -19,12 +19,12 @@ use std::time::Instant;
 
 use super::gate::ThreadCell;
 use super::sys;
+use crate::abi::TraceEvent;
 use crate::abi::rules::{self, AgentWord, CommitCpu, CommitTarget, TaskWord, Txn};
-use crate::abi::{EnclaveKernel, TraceEvent};
 use crate::{
-    AgentModel, AssociateError, BarrierToken, Channel, Cpu, CpuList, CpuTick, Gtid, Message,
-    MessageKind, Payload, RunFlags, RunRequestOptions, StatusWord, TaskAttrs, TaskBlocked,
-    TaskDead, TaskNew, TaskPreempt, TaskWakeup, TaskYield, Topology, TxnState,
+    AgentModel, Cpu, CpuList, CpuTick, Gtid, Message, MessageKind, Payload, RunRequestOptions,
+    TaskAttrs, TaskBlocked, TaskDead, TaskNew, TaskPreempt, TaskWakeup, TaskYield, Topology,
+    TxnState,
 };
 
 /// The most trace events a run keeps (about 100 MB); later events are not recorded.
@@ -65,11 +65,11 @@ pub(crate) struct ThreadState {
     pub(crate) state: TState,
     pub(crate) block: Option<BlockKind>,
     /// Seqnum, channel, pending messages: the shared rules' task word.
-    word: TaskWord,
-    affinity: CpuList,
+    pub(crate) word: TaskWord,
+    pub(crate) affinity: CpuList,
     pub(crate) attrs: TaskAttrs,
     /// The CPU its affinity is set to (`None`: never pinned).
-    pinned: Option<usize>,
+    pub(crate) pinned: Option<usize>,
     /// A preemption the thread has not been signalled for yet.
     pub(crate) stop_pending: bool,
     /// `unpark` came while the thread was not parked.
@@ -78,12 +78,12 @@ pub(crate) struct ThreadState {
     pub(crate) start_ns: Option<u64>,
     pub(crate) end_ns: Option<u64>,
     pub(crate) runtime_ns: u64,
-    on_since: u64,
+    pub(crate) on_since: u64,
     pub(crate) runnable_since: Option<u64>,
     pub(crate) waits: Vec<u64>,
     pub(crate) switches: u64,
     pub(crate) preemptions: u64,
-    last_cpu: Option<Cpu>,
+    pub(crate) last_cpu: Option<Cpu>,
     pub(crate) panic: Option<String>,
     /// Consecutive monitor polls that saw the running thread asleep in the kernel.
     pub(crate) asleep_polls: u8,
@@ -98,14 +98,14 @@ impl ThreadState {
 
 pub(crate) struct CpuState {
     pub(crate) cpu: Cpu,
-    channel: u16,
+    pub(crate) channel: u16,
     /// The agent's barrier, snapshot and outcome (the shared rules' agent word): bumped by every
     /// message posted to the channel this CPU's agent waits on, and by pings.
-    agent: AgentWord,
-    txn: Txn,
+    pub(crate) agent: AgentWord,
+    pub(crate) txn: Txn,
     pub(crate) current: Option<usize>,
     pub(crate) has_agent: bool,
-    runs_tasks: bool,
+    pub(crate) runs_tasks: bool,
     /// The next tick of this CPU (ns), while a task runs and ticks are on.
     pub(crate) next_tick: Option<u64>,
     /// The futex word the agent thread of this CPU sleeps on (bumped with the barrier).
@@ -115,10 +115,10 @@ pub(crate) struct CpuState {
     pub(crate) switches: u64,
 }
 
-struct ChannelState {
-    queue: VecDeque<Message>,
+pub(crate) struct ChannelState {
+    pub(crate) queue: VecDeque<Message>,
     /// The CPU index whose agent the channel wakes.
-    wake: usize,
+    pub(crate) wake: usize,
 }
 
 /// A wake to carry out once the lock is released.
@@ -202,8 +202,8 @@ pub(crate) struct State {
     pub(crate) model: AgentModel,
     pub(crate) cpus: Vec<CpuState>,
     /// Enclave index by CPU id.
-    index: Vec<Option<usize>>,
-    channels: Vec<ChannelState>,
+    pub(crate) index: Vec<Option<usize>>,
+    pub(crate) channels: Vec<ChannelState>,
     pub(crate) threads: Vec<ThreadState>,
     pub(crate) wakes: Vec<Wake>,
     pub(crate) stats: Stats,
@@ -360,7 +360,7 @@ impl State {
         );
     }
 
-    fn leave(&mut self, i: usize, c: usize, now: u64) {
+    pub(crate) fn leave(&mut self, i: usize, c: usize, now: u64) {
         let t = &mut self.threads[i];
         let ran = now.saturating_sub(t.on_since);
         t.runtime_ns += ran;
@@ -504,7 +504,7 @@ impl State {
     // ---- messages ----
 
     /// Queues `msg` (its barrier bump done by the rules) on `channel` and wakes its agent.
-    fn push_message(&mut self, channel: u16, msg: Message) {
+    pub(crate) fn push_message(&mut self, channel: u16, msg: Message) {
         let now = self.now_ns();
         let ch = &mut self.channels[channel as usize];
         ch.queue.push_back(msg);
@@ -524,7 +524,7 @@ impl State {
     }
 
     /// Wakes the agent of CPU `c` (its barrier has moved on).
-    fn wake_agent(&mut self, c: usize) {
+    pub(crate) fn wake_agent(&mut self, c: usize) {
         let slot = &mut self.cpus[c];
         // Bumped now, under the lock, so that an agent reading the word in `begin_iteration`
         // sees every message posted before it; the futex wake itself waits for the unlock.
@@ -532,7 +532,7 @@ impl State {
         self.wakes.push(Wake::Agent(slot.word.clone()));
     }
 
-    fn post_task(&mut self, i: usize, payload: Payload) {
+    pub(crate) fn post_task(&mut self, i: usize, payload: Payload) {
         // After a fallback the agents are gone: the threads' events are no one's business.
         if self.fallen_back {
             return;
@@ -586,7 +586,7 @@ impl State {
     }
 
     /// Whether the agent at `a` schedules CPU `c`.
-    fn schedules(&self, a: usize, c: usize) -> bool {
+    pub(crate) fn schedules(&self, a: usize, c: usize) -> bool {
         match self.model {
             AgentModel::PerCpu => a == c,
             _ => self.cpus[c].runs_tasks,
@@ -630,14 +630,14 @@ impl State {
 
     // ---- what an agent calls: the ABI's kernel side ----
 
-    fn live_index(&self, gtid: Gtid) -> Option<usize> {
+    pub(crate) fn live_index(&self, gtid: Gtid) -> Option<usize> {
         let i = (gtid.tid() as usize).checked_sub(1)?;
         let t = self.threads.get(i)?;
         (t.gtid == gtid && !matches!(t.state, TState::Starting | TState::Dead)).then_some(i)
     }
 
     /// Puts thread `i` on CPU `c`: accounting, the gate, the pin.
-    fn place(&mut self, i: usize, c: usize, now: u64) {
+    pub(crate) fn place(&mut self, i: usize, c: usize, now: u64) {
         let id = self.cpus[c].cpu.id();
         let tick = self.ticks.then(|| now + self.tick_ns);
         let t = &mut self.threads[i];
@@ -663,7 +663,11 @@ impl State {
     }
 
     /// The commit check's view of CPU `c` and of the target of its open transaction.
-    fn commit_facts(&self, c: usize, options: &RunRequestOptions) -> (CommitCpu, CommitTarget) {
+    pub(crate) fn commit_facts(
+        &self,
+        c: usize,
+        options: &RunRequestOptions,
+    ) -> (CommitCpu, CommitTarget) {
         let slot = &self.cpus[c];
         let cpu = CommitCpu {
             in_enclave: true,
@@ -724,207 +728,5 @@ impl State {
                 (waited > limit_ns).then(|| (format!("{} ({})", t.name, t.gtid), waited))
             })
             .collect()
-    }
-}
-
-/// The enclave as one agent's calls see it: the kernel state, borrowed for one iteration (the
-/// agent thread holds the lock). Implements the ABI's kernel operations.
-pub(crate) struct Kernel<'a> {
-    pub(crate) st: &'a mut State,
-}
-
-impl EnclaveKernel for Kernel<'_> {
-    fn now_ns(&self) -> u64 {
-        self.st.now_ns()
-    }
-
-    fn topology(&self) -> &Topology {
-        &self.st.topology
-    }
-
-    fn enclave_cpus(&self) -> &CpuList {
-        &self.st.enclave
-    }
-
-    fn model(&self) -> AgentModel {
-        self.st.model
-    }
-
-    fn agent_status(&self, cpu: Cpu) -> StatusWord {
-        match self.st.cpu_index(cpu) {
-            Some(c) if self.st.cpus[c].has_agent => self.st.cpus[c].agent.status(false),
-            _ => StatusWord::default(),
-        }
-    }
-
-    fn task_status(&self, gtid: Gtid) -> Option<StatusWord> {
-        let t = &self.st.threads[self.st.live_index(gtid)?];
-        let on_cpu = matches!(t.state, TState::OnCpu(_));
-        Some(
-            t.word
-                .status(on_cpu, on_cpu || t.state == TState::Runnable, t.runtime_ns),
-        )
-    }
-
-    fn task_affinity(&self, gtid: Gtid) -> Option<CpuList> {
-        Some(self.st.threads[self.st.live_index(gtid)?].affinity)
-    }
-
-    fn task_attrs(&self, gtid: Gtid) -> Option<TaskAttrs> {
-        Some(self.st.threads[self.st.live_index(gtid)?].attrs.clone())
-    }
-
-    fn channel_of(&self, cpu: Cpu) -> Channel {
-        Channel::from_index(
-            self.st
-                .cpu_index(cpu)
-                .map_or(0, |c| self.st.cpus[c].channel),
-        )
-    }
-
-    fn next_message(&mut self, _caller: Cpu, channel: Channel) -> Option<Message> {
-        let msg = self
-            .st
-            .channels
-            .get_mut(channel.index())?
-            .queue
-            .pop_front()?;
-        if let Some(gtid) = msg.gtid() {
-            let i = gtid.tid() as usize - 1;
-            self.st.threads[i].word.consumed();
-        }
-        Some(msg)
-    }
-
-    fn associate_task(
-        &mut self,
-        channel: Channel,
-        gtid: Gtid,
-        barrier: BarrierToken,
-    ) -> Result<(), AssociateError> {
-        let st = &mut *self.st;
-        let i = st.live_index(gtid);
-        let index = u16::try_from(channel.index()).unwrap_or(u16::MAX);
-        let result = rules::check_associate(
-            i.map(|i| &st.threads[i].word),
-            gtid,
-            index,
-            st.channels.len(),
-            barrier,
-        );
-        match (result, i) {
-            (Ok(()), Some(i)) => {
-                rules::associate(&mut st.threads[i].word, index);
-                st.stats.associations += 1;
-                Ok(())
-            }
-            (Err(e), _) => {
-                st.stats.failed_associations += 1;
-                Err(e)
-            }
-            (Ok(()), None) => unreachable!("check_associate needs a live task"),
-        }
-    }
-
-    fn ping(&mut self, _caller: Cpu, cpu: Cpu) -> bool {
-        match self.st.cpu_index(cpu) {
-            Some(c) if self.st.cpus[c].has_agent => {
-                self.st.cpus[c].agent.bump();
-                self.st.wake_agent(c);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn open(&mut self, cpu: Cpu, options: RunRequestOptions) {
-        if let Some(c) = self.st.cpu_index(cpu) {
-            self.st.cpus[c].txn.open(options);
-        }
-    }
-
-    fn commit(&mut self, caller: Cpu, cpu: Cpu) -> bool {
-        let st = &mut *self.st;
-        let (Some(a), Some(c)) = (st.cpu_index(caller), st.cpu_index(cpu)) else {
-            return false;
-        };
-        let Some(options) = st.cpus[c].txn.to_commit() else {
-            return false;
-        };
-        let local = a == c;
-        let (facts_cpu, target) = st.commit_facts(c, &options);
-        let state = rules::check_commit(
-            &options,
-            local,
-            st.cpus[a].agent.barrier(),
-            facts_cpu,
-            target,
-        );
-        st.cpus[c].txn.finish(state);
-        let now = st.now_ns();
-        if state != TxnState::Complete {
-            if let Some(k) = TxnState::FAILURES.iter().position(|s| *s == state) {
-                st.stats.failed[k] += 1;
-            }
-            if let Some(trace) = st.trace.as_mut().filter(|t| t.len() < TRACE_CAP) {
-                trace.push(TraceEvent::CommitFailed {
-                    time_ns: now,
-                    cpu: cpu.id(),
-                    target: options.target,
-                    state,
-                });
-            }
-            return false;
-        }
-        st.stats.commits += 1;
-        if st.cpus[c].current.is_some() {
-            st.preempt(c);
-        }
-        if local {
-            st.cpus[a].agent.committed_local(now);
-        }
-        let i = st.live_index(options.target).expect("checked live");
-        st.place(i, c, now);
-        true
-    }
-
-    fn abort(&mut self, cpu: Cpu) -> bool {
-        self.st
-            .cpu_index(cpu)
-            .is_some_and(|c| self.st.cpus[c].txn.abort())
-    }
-
-    fn txn_state(&self, cpu: Cpu) -> TxnState {
-        self.st
-            .cpu_index(cpu)
-            .map_or(TxnState::Idle, |c| self.st.cpus[c].txn.state())
-    }
-
-    fn local_yield(&mut self, cpu: Cpu, barrier: BarrierToken, flags: RunFlags) -> bool {
-        let st = &mut *self.st;
-        let Some(a) = st.cpu_index(cpu) else {
-            return false;
-        };
-        if !st.cpus[a].has_agent || !st.cpus[a].agent.try_yield(barrier, flags) {
-            st.stats.failed_yields += 1;
-            return false;
-        }
-        true
-    }
-
-    fn set_deliver_ticks(&mut self, on: bool) {
-        let st = &mut *self.st;
-        if st.ticks == on {
-            return;
-        }
-        st.ticks = on;
-        let next = st.now_ns() + st.tick_ns;
-        for slot in &mut st.cpus {
-            slot.next_tick = (on && slot.current.is_some()).then_some(next);
-        }
-    }
-
-    fn deliver_ticks(&self) -> bool {
-        self.st.ticks
     }
 }

@@ -105,19 +105,21 @@
 //! ```
 
 mod agents;
+mod config;
 mod error;
 mod gate;
 mod kernel;
 mod managed;
 pub mod monitor;
+mod ops;
 mod report;
 mod sys;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex, Once};
-use std::time::Duration;
 
+pub use config::ThreadConfig;
 pub use error::ThreadError;
 pub use managed::{blocking, current_gtid, now_ns, park, sleep, yield_now};
 pub use report::{ThreadPanic, ThreadReport};
@@ -134,113 +136,6 @@ use crate::{
     Agent, AgentConfig, AgentEnclave, AgentModel, AgentRpcArgs, AgentRpcResponse, CpuList, Gtid,
     TaskAttrs, Topology,
 };
-
-/// How a [`ThreadEnclave`] runs.
-#[derive(Clone, Debug)]
-pub struct ThreadConfig {
-    topology: Option<Topology>,
-    tick: Duration,
-    watchdog: Option<Duration>,
-    poll: Duration,
-    kernel_blocks: bool,
-    rt_priority: Option<i32>,
-    spin: bool,
-    trace: bool,
-    inline: bool,
-}
-
-impl Default for ThreadConfig {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ThreadConfig {
-    /// The defaults: this machine's topology, 1 ms ticks (when the agent config asks for
-    /// ticks), a 5 s watchdog, kernel-block polling every 1 ms, `SCHED_FIFO` priority 10 for
-    /// agents where permitted, sleeping agents, no trace.
-    pub fn new() -> Self {
-        Self {
-            topology: None,
-            tick: Duration::from_millis(1),
-            watchdog: Some(Duration::from_secs(5)),
-            poll: Duration::from_millis(1),
-            kernel_blocks: true,
-            rt_priority: Some(10),
-            spin: false,
-            trace: false,
-            inline: true,
-        }
-    }
-
-    /// Whether a managed thread that leaves its CPU (blocks, yields, exits) runs the iteration
-    /// of that CPU's agent itself instead of waking the agent thread (per-CPU model without
-    /// ticks; on by default). The policy, messages and rules are the same; what changes is the
-    /// thread that executes the agent code, which saves two context switches per switch. Events
-    /// from elsewhere (wakeups from other CPUs, ticks, the monitor) still wake the agent thread.
-    #[must_use]
-    pub fn with_inline_agent(mut self, on: bool) -> Self {
-        self.inline = on;
-        self
-    }
-
-    /// The tick period of `MSG_CPU_TICK` (ticks are on when the [`AgentConfig`] says so).
-    #[must_use]
-    pub fn with_tick(mut self, tick: Duration) -> Self {
-        self.tick = tick.max(Duration::from_micros(50));
-        self
-    }
-
-    /// Ends the run when a runnable thread has waited `limit` for a CPU; `None` disables it.
-    #[must_use]
-    pub fn with_watchdog(mut self, limit: Option<Duration>) -> Self {
-        self.watchdog = limit;
-        self
-    }
-
-    /// How often the monitor polls (kernel blocks, watchdog).
-    #[must_use]
-    pub fn with_poll(mut self, poll: Duration) -> Self {
-        self.poll = poll.max(Duration::from_micros(100));
-        self
-    }
-
-    /// Whether the monitor detects kernel blocks outside the enclave's calls (on by default).
-    #[must_use]
-    pub fn with_kernel_block_detection(mut self, on: bool) -> Self {
-        self.kernel_blocks = on;
-        self
-    }
-
-    /// `SCHED_FIFO` priority of the agent threads (1-99), or `None` to keep them in the normal
-    /// class.
-    #[must_use]
-    pub fn with_rt_priority(mut self, priority: Option<i32>) -> Self {
-        self.rt_priority = priority.map(|p| p.clamp(1, 99));
-        self
-    }
-
-    /// Agents spin instead of sleeping between messages (lower latency, one core each at 100%).
-    #[must_use]
-    pub fn with_spin(mut self, spin: bool) -> Self {
-        self.spin = spin;
-        self
-    }
-
-    /// Records a Perfetto trace of the run ([`Report::trace`]; the first 2 million events).
-    #[must_use]
-    pub fn with_trace(mut self, trace: bool) -> Self {
-        self.trace = trace;
-        self
-    }
-
-    /// The machine to check CPUs against (this machine's `/sys` by default).
-    #[must_use]
-    pub fn with_topology(mut self, topology: Topology) -> Self {
-        self.topology = Some(topology);
-        self
-    }
-}
 
 /// A managed thread: its gtid, and a way to unpark it.
 #[derive(Clone)]
@@ -489,7 +384,7 @@ impl ThreadEnclave {
         let mut st = self.shared.lock();
         let cpu = st.cpus[0].cpu;
         let r = {
-            let mut k = kernel::Kernel { st: &mut st };
+            let mut k = ops::Kernel { st: &mut st };
             f(agent, &mut AgentEnclave::new(&mut k, cpu))
         };
         let mut wakes = std::mem::take(&mut st.wakes);
