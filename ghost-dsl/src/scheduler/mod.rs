@@ -49,8 +49,9 @@
 //! `Default`), optionally `crate = path` for a renamed `ghost-dsl`. Required handlers:
 //! `task_new`, `task_runnable` (`MSG_TASK_WAKEUP`), `task_blocked`, `task_yield`,
 //! `task_preempted`, `task_departed`, `task_dead`, `pick_next`; optional: `task_affinity_changed`,
-//! `cpu_tick`, `cpu_not_idle`, `cpu_available`, `rpc`, `enclave_ready` (signatures: the methods
-//! of [`Scheduler`]). Other methods are helpers; one whose name looks like a handler's
+//! `cpu_tick`, `cpu_not_idle`, `cpu_available`, `commit_failed`, `rpc`, `enclave_ready`
+//! (signatures: the methods of [`Scheduler`]; `commit_failed` is written
+//! `fn commit_failed(&mut self, task: &mut Task<T>, cpu: Cpu, state: TxnState, cx: &mut Cx<'_>)`). Other methods are helpers; one whose name looks like a handler's
 //! (`task_*`, `cpu_*`, or a near miss) is reported as an unknown handler unless marked
 //! `#[helper]`. The macro generates `impl Scheduler for Fifo` and `Fifo::run` /
 //! `Fifo::full_agent`.
@@ -98,8 +99,9 @@
 //!
 //! What the agent does for every scheduler, so that handlers only hold policy:
 //!
-//! - **Task allocation.** A [`Task`] (gtid, seqnum, [`TaskState`], channel CPU, and the
-//!   scheduler's `T::default()`) is made on `MSG_TASK_NEW` and freed after `MSG_TASK_DEAD` /
+//! - **Task allocation.** A [`Task`] (gtid, seqnum, [`TaskState`], channel CPU, the task's
+//!   [`attrs`](Task::attrs) — priority, weight, deadline, a user value — and the scheduler's
+//!   `T::default()`) is made on `MSG_TASK_NEW` and freed after `MSG_TASK_DEAD` /
 //!   `MSG_TASK_DEPARTED`.
 //! - **Seqnums.** A task message's seqnum becomes the task's before its handler runs (its
 //!   barrier for commits); a message whose seqnum is not newer is dropped as ghOSt does.
@@ -111,9 +113,22 @@
 //! - **The loop.** Read the agent barrier, drain the channel, yield with `RTLA_ON_IDLE` when
 //!   boosted, ask `pick_next`, open a transaction with the target's seqnum and the agent barrier,
 //!   commit. A commit that fails for a passing reason (stale barrier, CPU briefly unavailable)
-//!   is retried with the same task by the next iteration; any other failure is an error.
-//!   Centralized: one global agent asks `pick_next` for every free CPU but its own and commits
-//!   them in one batch (`commit_run_requests`).
+//!   goes to `commit_failed`, which takes the task back, and the next iteration asks `pick_next`
+//!   again (so a task that arrived meanwhile can go first); without that handler the agent
+//!   commits the same task first (ghost-userspace's FIFO: back to the front of the queue). A
+//!   commit of a task that is gone (`GHOST_TXN_TARGET_NOT_FOUND`) is forgotten; any other
+//!   failure is an error. Centralized: one global agent asks `pick_next` for every free CPU but
+//!   its own, and for busy CPUs the policy wants reconsidered ([`Cx::preempt`], or a time slice
+//!   over: [`Cx::set_time_slice`]), and commits them in one batch (`commit_run_requests`); one
+//!   task chosen for two CPUs is a `pick_next` error naming both.
+//! - **From handlers.** [`Cx::commit`] commits a task to a CPU at once (a remote commit, e.g. a
+//!   woken task onto an idle CPU); [`Cx::set_deliver_ticks`] turns ticks on and off (the seed's
+//!   `SetDeliverTicks(true)` in `enclave_ready`); [`Cx::associate_task`], [`Cx::ping`].
+//! - **Faults.** The first broken rule, or a handler's panic (caught; the error names the
+//!   handler, the message and the task), stops the run at once; the [`Error`] carries the
+//!   enclave's report as it was then.
+//! - **Any enclave.** The generated `run` and `full_agent` take any [`Backend`]: the simulator
+//!   (`SimEnclave`) or the thread enclave, with the same handlers and the same rules.
 
 mod agent;
 mod cx;

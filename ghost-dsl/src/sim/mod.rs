@@ -3,7 +3,11 @@
 //! The simulator plays the kernel under an [`Agent`]: tasks from a [`Workload`] join the enclave,
 //! run, sleep, yield and exit on a virtual clock (ns); every change produces the message ghOSt
 //! produces, in a channel, with ghOSt's seqnums and barriers; agents run when messages wake them
-//! and commit transactions that the kernel's checks accept or refuse.
+//! and commit transactions that the kernel's checks accept or refuse. It is one of the two
+//! backends of the [ABI](crate::abi) (the thread enclave is the other): seqnums, barriers,
+//! transactions and the commit and association checks are the shared
+//! [`rules`](crate::abi::rules), and [`SimEnclave`] is an
+//! [`EnclaveBackend`].
 //!
 //! # The model
 //!
@@ -22,21 +26,33 @@
 //!   [`Costs::context_switch_ns`] after the commit. An iteration that neither yields nor commits
 //!   on its own CPU is followed by another (the agent loop); an agent never starts an iteration
 //!   before the previous one, messages included, has ended.
-//! - **Commits** are checked as the kernel checks them: CPU in the enclave; CPU available (no
-//!   higher-class task; a boosted agent must yield first); agent barrier (local commits only);
-//!   target alive, target barrier equal to its seqnum, target runnable and not on a CPU; target
-//!   allowed on the CPU. A remote commit to a CPU running a task preempts it.
-//! - **Ticks.** With [`CpuTickConfig::AllTicks`](crate::CpuTickConfig), every
+//! - **Commits** are checked as the kernel checks them ([`check_commit`](crate::abi::rules::check_commit)):
+//!   CPU in the enclave; CPU available (no higher-class task; a boosted agent must yield first);
+//!   agent barrier (local commits only); target alive (`GHOST_TXN_TARGET_NOT_FOUND` once it is
+//!   reaped), target barrier equal to its seqnum, target runnable and not on a CPU; target allowed
+//!   on the CPU. A remote commit to a CPU running a task preempts it. A ping bumps the pinged
+//!   agent's barrier.
+//! - **Ticks.** While ticks are on ([`CpuTickConfig::AllTicks`](crate::CpuTickConfig) at first,
+//!   then [`AgentEnclave::set_deliver_ticks`](crate::AgentEnclave::set_deliver_ticks)), every
 //!   [`SimConfig::tick_ns`] each CPU running a ghOSt task gets `MSG_CPU_TICK`.
-//! - **Association.** [`Channel::associate_task`](crate::Channel::associate_task) fails while the
-//!   task's old channel holds undrained messages of it, or when the barrier is stale.
+//! - **Association.** [`Channel::associate_task`](crate::Channel::associate_task) fails only when
+//!   the barrier is stale or the task is gone; messages already in the old channel stay there.
 //! - **Higher-class interference** ([`Interference`], [`RandomInterference`]) preempts the ghOSt
-//!   task on its CPU and boosts that CPU's agent; the burst runs once the agent yields, and an
-//!   agent that yielded with `RTLA_ON_IDLE` is woken when it ends. In the centralized model, a
-//!   burst on a task CPU posts `MSG_CPU_NOT_IDLE` and, at its end, `MSG_CPU_AVAILABLE`.
+//!   task on its CPU and boosts that CPU's agent; the burst needs the CPU for its whole length and
+//!   gets it once the agent yields (an agent woken meanwhile takes the CPU back, as ghOSt's agents
+//!   run above the higher class, and the burst resumes when it yields again); an agent that
+//!   yielded with `RTLA_ON_IDLE` is woken when it ends. An agent that never yields starves it:
+//!   nothing runs there, and the run ends with [`SimError::TimeLimit`]. In the centralized model,
+//!   a burst on a task CPU runs at once and posts `MSG_CPU_NOT_IDLE` and, at its end,
+//!   `MSG_CPU_AVAILABLE`.
+//! - **Watchdogs.** Agent iterations in a row with no task on any CPU and nothing happening end
+//!   the run with [`SimError::NoProgress`] (a livelock) after
+//!   [`SimConfig::max_idle_iterations`]; a recorded trace stops at
+//!   [`SimConfig::max_trace_events`] with [`SimError::TraceTooLarge`].
 //!
-//! A run ends when the last task has exited or departed; work the agents would still do then is
-//! not simulated. Not simulated either: `COMMIT_AT_SCHEDULE` latching, sync groups, `switchto`, satellite agents of the
+//! A run ends when the last task has exited or departed (the report's `end_ns`); the agents then
+//! still run until they have drained the messages that posted (so a scheduler sees every
+//! `MSG_TASK_DEAD`), within a bound. Not simulated: `COMMIT_AT_SCHEDULE` latching, sync groups, `switchto`, satellite agents of the
 //! centralized model (their CPUs simply run what the global agent commits), and the global
 //! agent's spinning (it sleeps between messages when it calls `local_yield`).
 
