@@ -34,6 +34,12 @@
 //! on, its agent wakes every [`ThreadConfig::with_tick`] (1 ms by default) and posts
 //! `MSG_CPU_TICK` first in its iteration.
 //!
+//! In the per-CPU model without ticks, a managed thread that leaves its CPU (blocks, yields,
+//! exits) runs that CPU's agent iteration itself, as a kernel's `schedule()` runs in the context
+//! of the task that blocks, instead of waking the agent thread: the same policy code, messages
+//! and rules, one context switch per handoff instead of three
+//! ([`ThreadConfig::with_inline_agent`]).
+//!
 //! # Faults
 //!
 //! A panic of the policy or a broken rule (the agent asks to stop) releases every managed thread
@@ -41,7 +47,13 @@
 //! back to CFS when its agent dies); they run to completion, their enclave calls become the
 //! plain OS calls, and the run returns the error; the report so far stays readable. A watchdog
 //! ([`ThreadConfig::with_watchdog`], 5 s by default) does the same when a runnable thread has
-//! not been scheduled for that long, naming the threads (sched_ext's "runnable task stall").
+//! not been scheduled for that long, naming the threads (sched_ext's "runnable task stall"),
+//! and when an agent iteration holds the enclave that long ([`ThreadError::AgentStalled`]): the
+//! agent lives in the threads' process (ghOSt puts it in a process of its own), so a policy that
+//! waits for something a stopped thread holds (a lock of its own; in principle an allocator
+//! lock) would otherwise wait forever; the watchdog then opens every gate without the enclave's
+//! lock, the stopped thread lets go, and the run ends with the error. The enclave's own lock is
+//! never held by a stopped thread: every enclave call masks the preemption signal's stop.
 //! Dropping an enclave that never ran releases and joins its threads; the run joins every agent
 //! and managed thread before it returns, so no thread outlives it. `SIGINT` keeps its default
 //! action: the process ends, and with it every thread (managed threads are threads of this
