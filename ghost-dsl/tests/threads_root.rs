@@ -33,3 +33,45 @@ fn agents_run_at_realtime_priority() {
         },
     );
 }
+
+#[test]
+#[ignore = "needs root (perf_event_open on sched:sched_switch, tracefs); run by .ci/run with --ignored"]
+fn kernel_blocks_are_seen_through_scheduler_tracepoints() {
+    in_child(
+        "kernel_blocks_are_seen_through_scheduler_tracepoints",
+        Duration::from_secs(30),
+        || {
+            use std::sync::{Arc, Mutex};
+            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            let handle = enclave.handle();
+            let lock = Arc::new(Mutex::new(0u32));
+            let (l1, l2) = (lock.clone(), lock.clone());
+            enclave
+                .spawn("holder", move || {
+                    let mut guard = l1.lock().unwrap();
+                    threads::yield_now();
+                    *guard += 1;
+                })
+                .unwrap();
+            enclave
+                .spawn("waiter", move || *l2.lock().unwrap() += 1)
+                .unwrap();
+            Fifo::default()
+                .run(enclave, AgentConfig::new(parse_cpu_str("0").unwrap()))
+                .unwrap();
+            let details = handle.thread_report();
+            assert_eq!(
+                details.block_detection,
+                threads::BlockDetection::Tracepoints,
+                "tracepoints unavailable: {:?} (run as root)",
+                details.block_detection_note
+            );
+            assert!(details.kernel_blocks >= 1, "{details}");
+            assert!(
+                details.switch_records > 0,
+                "no sched_switch record was read"
+            );
+            assert_eq!(*lock.lock().unwrap(), 2);
+        },
+    );
+}

@@ -16,6 +16,7 @@ pub struct ThreadConfig {
     pub(crate) spin: bool,
     pub(crate) trace: bool,
     pub(crate) inline: bool,
+    pub(crate) tracepoints: bool,
 }
 
 impl Default for ThreadConfig {
@@ -39,7 +40,18 @@ impl ThreadConfig {
             spin: false,
             trace: false,
             inline: true,
+            tracepoints: true,
         }
+    }
+
+    /// Whether kernel-block detection may use the `sched:sched_switch` tracepoint through
+    /// `perf_event_open` (root; on by default; it mounts tracefs briefly on a private temporary
+    /// directory if it is not mounted). Without it, or when it cannot be opened, the monitor
+    /// polls `/proc` alone ([`ThreadReport::block_detection`](super::ThreadReport) says which).
+    #[must_use]
+    pub fn with_tracepoints(mut self, on: bool) -> Self {
+        self.tracepoints = on;
+        self
     }
 
     /// Whether a managed thread that leaves its CPU (blocks, yields, exits) runs the iteration

@@ -192,6 +192,8 @@ pub(crate) struct Stats {
     pub(crate) associations: u64,
     pub(crate) failed_associations: u64,
     pub(crate) kernel_blocks: u64,
+    /// `sched_switch` records the monitor read.
+    pub(crate) switch_records: u64,
 }
 
 /// The enclave's kernel state.
@@ -217,6 +219,10 @@ pub(crate) struct State {
     pub(crate) fallen_back: bool,
     /// Set when the run has ended: a thread spawned later runs under the OS scheduler.
     pub(crate) ended: bool,
+    /// How the run detects kernel blocks.
+    pub(crate) block_detection: super::report::BlockDetection,
+    /// Why tracepoints could not be used, if they were asked for.
+    pub(crate) block_detection_note: Option<String>,
     /// Threads not dead yet.
     pub(crate) live: usize,
 }
@@ -240,6 +246,8 @@ impl State {
             attached: false,
             fallen_back: false,
             ended: false,
+            block_detection: super::report::BlockDetection::Polling,
+            block_detection_note: None,
             live: 0,
         }
     }

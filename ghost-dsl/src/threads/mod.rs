@@ -62,7 +62,8 @@
 //! # Blocking outside the enclave's calls
 //!
 //! See [`monitor`]: a thread asleep in the kernel (a `std::sync::Mutex`, I/O) is noticed within
-//! two polls of `/proc/self/task/<tid>/stat` and gives its CPU up; wrap known blocking calls in
+//! a millisecond poll through the `sched:sched_switch` tracepoint (root), or within two polls of
+//! `/proc/self/task/<tid>/stat` without it, and gives its CPU up; wrap known blocking calls in
 //! [`blocking`] to make that immediate.
 //!
 //! # Example
@@ -126,6 +127,7 @@ pub mod monitor;
 mod ops;
 mod report;
 mod sys;
+mod tracepoints;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32};
@@ -134,7 +136,7 @@ use std::sync::{Arc, Mutex, Once};
 pub use config::ThreadConfig;
 pub use error::ThreadError;
 pub use managed::{blocking, current_gtid, now_ns, park, sleep, yield_now};
-pub use report::{ThreadPanic, ThreadReport};
+pub use report::{BlockDetection, ThreadPanic, ThreadReport};
 pub use sys::process_threads;
 
 use agents::{AgentOptions, AgentSetup, AgentShared, Fault};
@@ -482,7 +484,26 @@ impl ThreadEnclave {
                 drop(st);
                 kernel::flush(&mut wakes);
             }
-            monitor::watch(&ags, monitor);
+            let tracepoints = (monitor.kernel_blocks && self.config.tracepoints)
+                .then(|| {
+                    let cpus: Vec<usize> = self.shared.lock().enclave.iter().collect();
+                    tracepoints::Tracepoints::open(&cpus)
+                })
+                .and_then(|opened| match opened {
+                    Ok(tp) => Some(tp),
+                    Err(e) => {
+                        self.shared.lock().block_detection_note = Some(e.to_string());
+                        None
+                    }
+                });
+            self.shared.lock().block_detection = if !monitor.kernel_blocks {
+                BlockDetection::Off
+            } else if tracepoints.is_some() {
+                BlockDetection::Tracepoints
+            } else {
+                BlockDetection::Polling
+            };
+            monitor::watch(&ags, monitor, tracepoints);
             self.shared.lock().ended = true;
             drop(_inline);
             ags.stop.store(true, std::sync::atomic::Ordering::Release);

@@ -5,19 +5,26 @@
 //!
 //! # Kernel blocks without the enclave's calls
 //!
-//! This kernel has neither ghOSt nor sched_ext, so nothing tells user space that a thread went
-//! to sleep in the kernel. The monitor polls the scheduler state of each committed thread in
-//! `/proc/self/task/<tid>/stat` every [`ThreadConfig::poll`](super::ThreadConfig::with_poll)
-//! (1 ms by default): two consecutive polls that find it sleeping (`S` or `D`) while it is not
-//! inside an enclave call post `MSG_TASK_BLOCKED`, so the agent can give the CPU to another
-//! thread (a `std::sync::Mutex` held by a thread that is not running would otherwise stall the
-//! CPU for good). Once the blocked thread is seen running (`R`) again, `MSG_TASK_WAKEUP` is
-//! posted and the thread is stopped by the preemption signal until it is committed. What a user
-//! gets: a kernel block costs one to two poll periods before the CPU moves on, and a thread that
-//! wakes from it runs uncommitted (sharing its CPU with the committed one under the OS scheduler)
-//! for up to a poll period. Calls wrapped in [`blocking`](super::blocking) have neither delay.
-//! Scheduler tracepoints (`sched:sched_switch` through `perf_event_open`) would remove the
-//! polling delay; they are not used (see the module documentation).
+//! This kernel has neither ghOSt nor sched_ext, so nothing tells user space at once that a
+//! thread went to sleep in the kernel. The best this machine allows, as root, is the
+//! `sched:sched_switch` tracepoint through `perf_event_open` (one ring buffer per enclave CPU): every poll
+//! (1 ms by default, [`ThreadConfig::with_poll`](super::ThreadConfig::with_poll)) the monitor
+//! reads the switch records of the enclave's CPUs, and a committed thread switched out asleep
+//! (`S`/`D`) outside an enclave call, and still asleep in `/proc/self/task/<tid>/stat`, posts
+//! `MSG_TASK_BLOCKED`, so the agent can give the CPU to another thread (a `std::sync::Mutex` held
+//! by a thread that is not running would otherwise stall the CPU for good). A kernel-blocked
+//! thread switched back in and running posts `MSG_TASK_WAKEUP` and is stopped by the preemption
+//! signal until it is committed. A full `/proc` sweep every 16 polls covers records a full ring
+//! dropped.
+//!
+//! Without the tracepoints (not root, or [`ThreadConfig::with_tracepoints`](super::ThreadConfig)
+//! off), the monitor samples the state of every committed thread in `/proc` each poll, and two
+//! consecutive polls that find it asleep count as a block. What a user gets either way: a kernel
+//! block costs up to one poll (tracepoints) or two (polling) before the CPU moves on, and a
+//! thread that wakes from it runs uncommitted, sharing its CPU with the committed one under the
+//! OS scheduler, until the next poll stops it. Calls wrapped in [`blocking`](super::blocking)
+//! have neither delay. [`ThreadReport::block_detection`](super::ThreadReport) says which way a
+//! run used.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -25,6 +32,7 @@ use std::time::Duration;
 use super::agents::{AgentShared, Fault};
 use super::kernel::{BlockKind, State, TState, Wake, flush};
 use super::sys;
+use super::tracepoints::{Switch, Tracepoints};
 
 /// What the monitor does.
 #[derive(Clone, Copy, Debug)]
@@ -34,10 +42,26 @@ pub(crate) struct MonitorOptions {
     pub(crate) kernel_blocks: bool,
 }
 
+/// With tracepoints, the full `/proc` sweep runs every this many polls only (a safety net for
+/// records a full ring dropped).
+const SWEEP_EVERY: u32 = 16;
+
 /// Watches until every thread has ended (after a fault too: released threads run to the end).
-pub(crate) fn watch<A>(ags: &AgentShared<'_, A>, options: MonitorOptions) {
+/// With `tracepoints`, the threads the switch records name are checked at once each poll.
+pub(crate) fn watch<A>(
+    ags: &AgentShared<'_, A>,
+    options: MonitorOptions,
+    mut tracepoints: Option<Tracepoints>,
+) {
     let shared = ags.shared;
+    let mut switches = Vec::new();
+    let mut polls: u32 = 0;
     loop {
+        polls = polls.wrapping_add(1);
+        switches.clear();
+        if let Some(tp) = &mut tracepoints {
+            tp.drain(&mut switches);
+        }
         let seen = shared.done.load(Ordering::Acquire);
         let mut st = match lock_or_break_stall(ags, options) {
             Some(st) => st,
@@ -60,7 +84,13 @@ pub(crate) fn watch<A>(ags: &AgentShared<'_, A>, options: MonitorOptions) {
                 }
             }
             if options.kernel_blocks && !st.fallen_back {
-                poll_kernel_blocks(&mut st);
+                if tracepoints.is_some() {
+                    st.stats.switch_records += switches.len() as u64;
+                    check_switched(&mut st, &switches);
+                }
+                if tracepoints.is_none() || polls.is_multiple_of(SWEEP_EVERY) {
+                    poll_kernel_blocks(&mut st);
+                }
             }
         }
         let mut wakes = std::mem::take(&mut st.wakes);
@@ -104,6 +134,60 @@ fn lock_or_break_stall<'s, A>(
             return None;
         }
         std::thread::sleep(options.poll.min(Duration::from_millis(1)));
+    }
+}
+
+/// The threads the switch records name, checked now: one switched out asleep and still asleep
+/// outside an enclave call has blocked in the kernel; a kernel-blocked one switched in and
+/// running again has woken. (`/proc` confirms, so a stale record changes nothing.)
+fn check_switched(st: &mut State, switches: &[Switch]) {
+    if switches.is_empty() {
+        return;
+    }
+    let tids: std::collections::HashMap<i32, usize> = st
+        .threads
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.state != TState::Dead)
+        .map(|(i, t)| (t.cell.tid.load(Ordering::Acquire), i))
+        .collect();
+    let mut asleep = std::collections::BTreeSet::new();
+    let mut running = std::collections::BTreeSet::new();
+    for sw in switches {
+        if sw.prev_asleep
+            && let Some(&i) = tids.get(&sw.prev_tid)
+        {
+            asleep.insert(i);
+        }
+        if let Some(&i) = tids.get(&sw.next_tid) {
+            running.insert(i);
+        }
+    }
+    for i in asleep {
+        let t = &st.threads[i];
+        if matches!(t.state, TState::OnCpu(_))
+            && !t.cell.in_call.load(Ordering::Acquire)
+            && matches!(
+                sys::thread_state(t.cell.tid.load(Ordering::Acquire)),
+                Some(b'S' | b'D')
+            )
+        {
+            st.block(i, BlockKind::Kernel);
+        }
+    }
+    for i in running {
+        let t = &st.threads[i];
+        if t.state == TState::Blocked
+            && t.block == Some(BlockKind::Kernel)
+            && matches!(
+                sys::thread_state(t.cell.tid.load(Ordering::Acquire)),
+                Some(b'R')
+            )
+        {
+            st.wake(i);
+            let cell = st.threads[i].cell.clone();
+            st.wakes.push(Wake::Stop(cell));
+        }
     }
 }
 

@@ -17,6 +17,19 @@ pub struct ThreadPanic {
     pub message: String,
 }
 
+/// How a run noticed managed threads blocking in the kernel outside the enclave's calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlockDetection {
+    /// `sched:sched_switch` records (through `perf_event_open`), confirmed in `/proc`, each
+    /// monitor poll; a `/proc` sweep every 16 polls as a safety net.
+    Tracepoints,
+    /// `/proc/self/task/<tid>/stat` of every committed thread, each poll.
+    Polling,
+    /// Not at all ([`ThreadConfig::with_kernel_block_detection`](super::ThreadConfig)).
+    Off,
+}
+
 /// The [`Report`] of a thread-enclave run, and what only real threads have.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThreadReport {
@@ -32,6 +45,12 @@ pub struct ThreadReport {
     pub realtime_agents: bool,
     /// Whether the threads were released to the OS scheduler (a fault, a stop, a drop).
     pub fell_back: bool,
+    /// How kernel blocks were detected.
+    pub block_detection: BlockDetection,
+    /// Why the tracepoints could not be used, when they were asked for and were not.
+    pub block_detection_note: Option<String>,
+    /// `sched_switch` records read from the tracepoints.
+    pub switch_records: u64,
 }
 
 /// FNV-1a over the events' words, as the simulator's trace hash (times differ run to run, so
@@ -138,6 +157,9 @@ pub(crate) fn thread_report_of(st: &State, realtime_agents: bool) -> ThreadRepor
         kernel_blocks: st.stats.kernel_blocks,
         realtime_agents,
         fell_back: st.fallen_back,
+        block_detection: st.block_detection,
+        block_detection_note: st.block_detection_note.clone(),
+        switch_records: st.stats.switch_records,
     }
 }
 
@@ -147,13 +169,14 @@ impl fmt::Display for ThreadReport {
         write!(f, "{}", self.report)?;
         write!(
             f,
-            "\nagents {}; {} kernel blocks detected{}",
+            "\nagents {}; {} kernel blocks detected ({:?}){}",
             if self.realtime_agents {
                 "at SCHED_FIFO priority"
             } else {
                 "in the normal class (no permission for SCHED_FIFO)"
             },
             self.kernel_blocks,
+            self.block_detection,
             if self.fell_back {
                 "; threads were released to the OS scheduler"
             } else {
