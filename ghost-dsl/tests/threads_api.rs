@@ -260,3 +260,71 @@ fn the_centralized_agent_slices_time_by_preempting_a_remote_cpu() {
         },
     );
 }
+
+/// Highest `TaskAttrs::priority` first, on one CPU.
+#[derive(Default)]
+struct ByPriority {
+    rq: Vec<(i32, Gtid)>,
+}
+
+impl ByPriority {
+    fn push(&mut self, task: &Task<()>) {
+        self.rq.push((task.attrs().priority, task.gtid()));
+        self.rq.sort();
+    }
+}
+
+#[ghost_scheduler(model = per_cpu, task = ())]
+impl ByPriority {
+    fn task_new(&mut self, task: &mut Task<()>, msg: &TaskNew, cx: &mut Cx<'_>) {
+        // The user value given at spawn comes through too (a panic here fails the run).
+        let attrs = cx
+            .task_attrs(task.gtid())
+            .expect("a live task has attributes");
+        assert_eq!(attrs.priority, task.attrs().priority);
+        assert!(
+            attrs.user::<&'static str>().is_some(),
+            "the label given at spawn"
+        );
+        if msg.runnable {
+            self.push(task);
+        }
+    }
+    fn task_runnable(&mut self, task: &mut Task<()>, _msg: &TaskWakeup, _cx: &mut Cx<'_>) {
+        self.push(task);
+    }
+    fn task_blocked(&mut self, _task: &mut Task<()>, _msg: &TaskBlocked, _cx: &mut Cx<'_>) {}
+    fn task_yield(&mut self, task: &mut Task<()>, _msg: &TaskYield, _cx: &mut Cx<'_>) {
+        self.push(task);
+    }
+    fn task_preempted(&mut self, task: &mut Task<()>, _msg: &TaskPreempt, _cx: &mut Cx<'_>) {
+        self.push(task);
+    }
+    fn task_departed(&mut self, _task: &mut Task<()>, _msg: &TaskDeparted, _cx: &mut Cx<'_>) {}
+    fn task_dead(&mut self, _task: &mut Task<()>, _msg: &TaskDead, _cx: &mut Cx<'_>) {}
+    fn pick_next(&mut self, _cpu: Cpu, _cx: &mut Cx<'_>) -> Option<Gtid> {
+        self.rq.pop().map(|(_, gtid)| gtid)
+    }
+}
+
+#[test]
+fn spawn_attributes_reach_the_handlers() {
+    in_child("spawn_attributes_reach_the_handlers", LIMIT, || {
+        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for (name, priority) in [("low", 1), ("high", 9), ("mid", 5)] {
+            let order = order.clone();
+            enclave
+                .spawn_with(
+                    name,
+                    TaskAttrs::new()
+                        .with_priority(priority)
+                        .with_user::<&'static str>(name),
+                    move || order.lock().unwrap().push(name),
+                )
+                .unwrap();
+        }
+        ByPriority::default().run(enclave, on("0")).unwrap();
+        assert_eq!(*order.lock().unwrap(), ["high", "mid", "low"]);
+    });
+}
