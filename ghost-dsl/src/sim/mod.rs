@@ -430,16 +430,18 @@ impl SimEnclave {
         if !self.kernel.is_attached() {
             return Err(SimError::NotAttached);
         }
+        // The agent can ask to stop only from a call into it (checked after each); `attach`
+        // made the first.
+        if agent.stop_requested() {
+            return Ok(SimStatus::AgentStopped);
+        }
         loop {
             if self.kernel.finished() {
                 self.drain(agent);
-                return Ok(SimStatus::Finished);
-            }
-            if agent.stop_requested() {
-                return Ok(SimStatus::AgentStopped);
-            }
-            if let Some(err) = self.kernel.watchdog() {
-                return Err(err);
+                return match self.kernel.watchdog() {
+                    Some(err) => Err(err),
+                    None => Ok(SimStatus::Finished),
+                };
             }
             let Some((time, next)) = self.kernel.peek_next() else {
                 return Err(self.kernel.stalled());
@@ -460,6 +462,13 @@ impl SimEnclave {
                     let cpu = self.kernel.begin_exec(cpu);
                     agent.run(cpu, &mut AgentEnclave::new(&mut self.kernel, cpu));
                     self.kernel.end_exec(cpu);
+                    if agent.stop_requested() {
+                        return Ok(SimStatus::AgentStopped);
+                    }
+                    // Only agents livelock, and the trace grows fastest with them: checked here.
+                    if let Some(err) = self.kernel.watchdog() {
+                        return Err(err);
+                    }
                 }
             }
         }

@@ -24,11 +24,11 @@ impl<S: Scheduler> SchedulerAgent<S> {
         {
             return Some((gtid, task.seqnum()));
         }
-        self.entering("pick_next", None, None);
+        self.entering("pick_next", None);
         let gtid = self
             .scheduler
             .pick_next(cpu, &mut Cx::new(enclave, &mut self.requests))?;
-        self.apply_requests(enclave.now_ns());
+        self.apply_requests(enclave);
         let problem = match self.tasks.get(gtid) {
             Some(task) if task.is_runnable() => return Some((gtid, task.seqnum())),
             Some(task) => format!(
@@ -77,7 +77,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
             // Passing: new messages (for the agent or the task) or a higher class on the CPU.
             // The policy takes the task back, or the agent keeps it to commit first.
             _ if state.is_passing() => {
-                self.entering("commit_failed", None, Some(gtid));
+                self.entering("commit_failed", Some(gtid));
                 let Self {
                     scheduler,
                     tasks,
@@ -93,7 +93,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
                 if outcome == FailedCommit::Retry {
                     self.cpus[cpu].retry = Some(gtid);
                 }
-                self.apply_requests(enclave.now_ns());
+                self.apply_requests(enclave);
                 true
             }
             _ => {
@@ -121,10 +121,11 @@ impl<S: Scheduler> SchedulerAgent<S> {
 
     /// Applies what handlers asked through [`Cx`]: the tasks they committed.
     #[inline]
-    pub(super) fn apply_requests(&mut self, now_ns: u64) {
+    pub(super) fn apply_requests(&mut self, enclave: &AgentEnclave<'_>) {
         if self.requests.placed.is_empty() {
             return;
         }
+        let now_ns = enclave.now_ns();
         let mut placed = std::mem::take(&mut self.requests.placed);
         for &(gtid, cpu) in &placed {
             self.stats.commits += 1;

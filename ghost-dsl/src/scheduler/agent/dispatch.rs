@@ -3,11 +3,11 @@
 
 use crate::{AgentEnclave, AgentModel, Cpu, Message, Payload};
 
-use super::{During, SchedulerAgent, leave_cpu, record};
+use super::{SchedulerAgent, leave_cpu, record};
 use crate::scheduler::{Cx, Scheduler, Task, TaskState, TransitionError};
 
 /// The handler a message goes to (its name in the scheduler).
-fn handler_name(payload: &Payload) -> &'static str {
+pub(super) fn handler_name(payload: &Payload) -> &'static str {
     match payload {
         Payload::TaskNew(_) => "task_new",
         Payload::TaskWakeup(_) => "task_runnable",
@@ -36,8 +36,6 @@ impl<S: Scheduler> SchedulerAgent<S> {
             self.cpu_message(msg, enclave);
             return;
         };
-        let now_ns = enclave.now_ns();
-        let model = enclave.model();
         let Self {
             scheduler,
             tasks,
@@ -47,11 +45,11 @@ impl<S: Scheduler> SchedulerAgent<S> {
             stats,
             enclave_cpus,
             orphans,
-            during,
             requests,
             ..
         } = self;
-        let mut fail = |problem: String| {
+        // Errors are rare: the time is read only for them.
+        let mut fail = |now_ns: u64, problem: String| {
             let during = msg.to_string();
             record(
                 first_error,
@@ -67,6 +65,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
         };
         let Some(task) = tasks.get_mut(gtid) else {
             fail(
+                enclave.now_ns(),
                 "the scheduler has no such task: no MSG_TASK_NEW was seen for it, or it is \
                   already dead or departed"
                     .to_owned(),
@@ -87,19 +86,17 @@ impl<S: Scheduler> SchedulerAgent<S> {
         task.set_seqnum(seqnum, msg.kind());
         // The tutorial's CHECK_EQ(task->GetCpu(), MyCpu()): a per-CPU agent only hears about
         // the tasks associated with its channel.
-        if model == AgentModel::PerCpu && task.channel_cpu() != cpu {
-            fail(format!(
-                "the message was drained on {cpu}, but the task is associated with {}'s channel",
-                task.channel_cpu()
-            ));
+        if S::MODEL == AgentModel::PerCpu && task.channel_cpu() != cpu {
+            fail(
+                enclave.now_ns(),
+                format!(
+                    "the message was drained on {cpu}, but the task is associated with {}'s channel",
+                    task.channel_cpu()
+                ),
+            );
         }
         let state = task.state();
         let on_cpu = matches!(state, TaskState::OnCpu(_));
-        *during = During {
-            handler: handler_name(&payload),
-            message: Some(*msg),
-            gtid: Some(gtid),
-        };
         let mut cx = Cx::new(enclave, requests);
         // Each arm checks the rule, moves the task, and runs the handler; a broken rule skips the
         // handler (it would act on a state that is not the task's) and says what was needed and
@@ -165,7 +162,10 @@ impl<S: Scheduler> SchedulerAgent<S> {
                 leave_cpu(cpus, gtid, state);
                 task.set_state(after);
             }
-            fail(format!("{needs}, but the task is {}", state.describe()));
+            fail(
+                enclave.now_ns(),
+                format!("{needs}, but the task is {}", state.describe()),
+            );
         }
         if matches!(payload, Payload::TaskDead(_) | Payload::TaskDeparted(_)) {
             tasks.remove(gtid);
@@ -219,14 +219,12 @@ impl<S: Scheduler> SchedulerAgent<S> {
             });
             return;
         }
-        self.entering("task_new", Some(msg), Some(new.gtid));
         let task = self.tasks.get_mut(new.gtid).expect("inserted just above");
         self.scheduler
             .task_new(task, new, &mut Cx::new(enclave, &mut self.requests));
     }
 
     pub(super) fn cpu_message(&mut self, msg: &Message, enclave: &mut AgentEnclave<'_>) {
-        self.entering(handler_name(msg.payload()), Some(msg), None);
         let mut cx = Cx::new(enclave, &mut self.requests);
         match *msg.payload() {
             Payload::CpuTick(m) => self.scheduler.cpu_tick(m.cpu, &m, &mut cx),

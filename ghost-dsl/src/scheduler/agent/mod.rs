@@ -8,6 +8,7 @@ mod dispatch;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
@@ -17,12 +18,29 @@ use crate::{
 
 use super::{Cx, ErrorKind, HandlerPanic, Requests, Scheduler, Task, TaskState, TransitionError};
 
-/// What the agent is doing, for naming a handler that panics: set before every handler call.
+/// Which handler the agent calls outside the drain (`pick_next`, `commit_failed`,
+/// `enclave_ready`, `rpc`), for naming it if it panics. Message handlers are named from the
+/// message ([`OnUnwind`]).
 #[derive(Clone, Copy, Debug)]
 struct During {
     handler: &'static str,
-    message: Option<Message>,
     gtid: Option<Gtid>,
+}
+
+thread_local! {
+    /// The message whose handler panicked, set while unwinding through the drain (and taken by
+    /// `guarded`, which catches the panic on the same thread).
+    static UNWOUND_ON: Cell<Option<Message>> = const { Cell::new(None) };
+}
+
+/// Held around a message's dispatch and forgotten after it: its `drop` runs only when a handler
+/// unwinds, so naming the message costs nothing on the normal path.
+struct OnUnwind(Message);
+
+impl Drop for OnUnwind {
+    fn drop(&mut self) {
+        UNWOUND_ON.with(|on| on.set(Some(self.0)));
+    }
 }
 
 /// What the agent keeps per CPU.
@@ -119,7 +137,6 @@ impl<S: Scheduler> SchedulerAgent<S> {
             panic: None,
             during: During {
                 handler: "",
-                message: None,
                 gtid: None,
             },
             requests: Requests::default(),
@@ -196,11 +213,10 @@ impl<S: Scheduler> SchedulerAgent<S> {
                     .map(|s| (*s).to_owned())
                     .or_else(|| payload.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "<non-string panic>".to_owned());
-                let During {
-                    handler,
-                    message,
-                    gtid,
-                } = self.during;
+                let (handler, message, gtid) = match UNWOUND_ON.with(Cell::take) {
+                    Some(msg) => (dispatch::handler_name(msg.payload()), Some(msg), msg.gtid()),
+                    None => (self.during.handler, None, self.during.gtid),
+                };
                 self.panic = Some(HandlerPanic {
                     handler,
                     message,
@@ -214,14 +230,10 @@ impl<S: Scheduler> SchedulerAgent<S> {
         }
     }
 
-    /// Notes which handler runs next, on what.
+    /// Notes which handler (outside the drain) runs next, on what task.
     #[inline]
-    fn entering(&mut self, handler: &'static str, message: Option<&Message>, gtid: Option<Gtid>) {
-        self.during = During {
-            handler,
-            message: message.copied(),
-            gtid,
-        };
+    fn entering(&mut self, handler: &'static str, gtid: Option<Gtid>) {
+        self.during = During { handler, gtid };
     }
 }
 
@@ -246,7 +258,7 @@ impl<S: Scheduler> Agent for SchedulerAgent<S> {
 
     fn enclave_ready(&mut self, enclave: &mut AgentEnclave<'_>) {
         self.enclave_cpus = enclave.topology().cpus(enclave.cpus()).collect();
-        self.entering("enclave_ready", None, None);
+        self.entering("enclave_ready", None);
         self.guarded(enclave, |this, enclave| {
             this.scheduler
                 .enclave_ready(&mut Cx::new(enclave, &mut this.requests));
@@ -271,7 +283,7 @@ impl<S: Scheduler> Agent for SchedulerAgent<S> {
         args: &AgentRpcArgs,
         enclave: &mut AgentEnclave<'_>,
     ) -> AgentRpcResponse {
-        self.entering("rpc", None, None);
+        self.entering("rpc", None);
         self.guarded(enclave, |this, enclave| {
             this.scheduler
                 .rpc(request, args, &mut Cx::new(enclave, &mut this.requests))
@@ -296,8 +308,10 @@ impl<S: Scheduler> SchedulerAgent<S> {
         // (2) Drain the agent's channel.
         let channel = enclave.agent_channel();
         while let Some(msg) = enclave.next_message(channel) {
-            self.dispatch(cpu, &msg, enclave);
-            self.apply_requests(enclave.now_ns());
+            let named = OnUnwind(msg);
+            self.dispatch(cpu, &named.0, enclave);
+            std::mem::forget(named);
+            self.apply_requests(enclave);
         }
         // (3) A higher scheduling class wants the CPU: give it up, and be woken when it idles.
         if enclave.agent_status().boosted_priority() {
