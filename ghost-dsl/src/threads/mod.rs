@@ -440,6 +440,27 @@ impl ThreadEnclave {
             watchdog: self.config.watchdog,
             kernel_blocks: self.config.kernel_blocks,
         };
+        // Before any thread runs: once agents iterate, a stuck one may hold the lock, and the
+        // monitor must never wait for it outside its stall-breaking try-lock.
+        let tracepoints = (monitor.kernel_blocks && self.config.tracepoints)
+            .then(|| {
+                let cpus: Vec<usize> = self.shared.lock().enclave.iter().collect();
+                tracepoints::Tracepoints::open(&cpus)
+            })
+            .and_then(|opened| match opened {
+                Ok(tp) => Some(tp),
+                Err(e) => {
+                    self.shared.lock().block_detection_note = Some(e.to_string());
+                    None
+                }
+            });
+        self.shared.lock().block_detection = if !monitor.kernel_blocks {
+            BlockDetection::Off
+        } else if tracepoints.is_some() {
+            BlockDetection::Tracepoints
+        } else {
+            BlockDetection::Polling
+        };
         let mut os_error = None;
         let realtime = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<AgentSetup>();
@@ -484,25 +505,6 @@ impl ThreadEnclave {
                 drop(st);
                 kernel::flush(&mut wakes);
             }
-            let tracepoints = (monitor.kernel_blocks && self.config.tracepoints)
-                .then(|| {
-                    let cpus: Vec<usize> = self.shared.lock().enclave.iter().collect();
-                    tracepoints::Tracepoints::open(&cpus)
-                })
-                .and_then(|opened| match opened {
-                    Ok(tp) => Some(tp),
-                    Err(e) => {
-                        self.shared.lock().block_detection_note = Some(e.to_string());
-                        None
-                    }
-                });
-            self.shared.lock().block_detection = if !monitor.kernel_blocks {
-                BlockDetection::Off
-            } else if tracepoints.is_some() {
-                BlockDetection::Tracepoints
-            } else {
-                BlockDetection::Polling
-            };
             monitor::watch(&ags, monitor, tracepoints);
             self.shared.lock().ended = true;
             drop(_inline);
