@@ -186,8 +186,25 @@ fn body(shared: Arc<Shared>, index: usize, cell: Arc<ThreadCell>, f: Box<dyn FnO
     let panic = result.err().map(|payload| panic_message(payload.as_ref()));
     // The exit is an event like any other: it is seen once the thread runs.
     cell.in_call.store(true, Ordering::Release);
-    cell.wait_gate();
-    let mut st = shared.lock();
+    // As for any call: the exit is posted while the thread is committed (an agent may have
+    // preempted it while it waited for the lock).
+    let mut st = loop {
+        cell.wait_gate();
+        let mut st = shared.lock();
+        if st.fallen_back || cell.is_free() {
+            break st;
+        }
+        match (st.threads[index].state, st.threads[index].block) {
+            (TState::OnCpu(_), _) => break st,
+            (TState::Blocked, Some(BlockKind::Kernel)) => {
+                st.wake(index);
+                let mut wakes = std::mem::take(&mut st.wakes);
+                drop(st);
+                flush(&mut wakes);
+            }
+            _ => drop(st),
+        }
+    };
     let cpu = on_cpu(&st, index);
     st.exit(index, panic);
     let wakes = std::mem::take(&mut st.wakes);
