@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use super::kernel::EnclaveKernel;
+use super::kernel::{AsKernel, EnclaveKernel};
 use crate::{
     AgentModel, AgentRpcArgs, AgentRpcResponse, BarrierToken, Cpu, CpuList, Gtid, Message,
     RPC_ENODEV, RunFlags, RunRequestOptions, StatusWord, TaskAttrs, Topology, TxnState,
@@ -45,6 +45,17 @@ pub trait Agent {
 
     /// One iteration of the agent loop of the agent on `cpu` (`enclave.cpu() == cpu`).
     fn run(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_>);
+
+    /// [`run`](Self::run) with the backend's kernel type known, which a backend with one
+    /// concrete kernel (the simulator) calls instead, so that an agent can have the kernel's
+    /// calls inlined in its loop (the generated agent does; its handlers still see the dyn
+    /// enclave through `Cx`). The default forwards to `run`.
+    fn run_direct<K: EnclaveKernel>(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_, K>)
+    where
+        Self: Sized,
+    {
+        self.run(cpu, &mut enclave.as_dyn());
+    }
 
     /// Handles an RPC from the controlling process (ghOSt's `RpcHandler`); by default answers
     /// [`RPC_ENODEV`].
@@ -96,9 +107,9 @@ impl Channel {
     /// [`AssociateError`]: the barrier is stale, or the task is gone. On error the task stays
     /// where it was. Messages of the task already waiting in its old channel stay there (the
     /// kernel fails only on a stale barrier or a missing task).
-    pub fn associate_task(
+    pub fn associate_task<K: ?Sized + AsKernel>(
         self,
-        enclave: &mut AgentEnclave<'_>,
+        enclave: &mut AgentEnclave<'_, K>,
         gtid: Gtid,
         barrier: BarrierToken,
     ) -> Result<(), AssociateError> {
@@ -149,12 +160,15 @@ impl std::error::Error for AssociateError {}
 /// The kernel as seen by the agent running on one CPU, for the duration of one [`Agent::run`]
 /// (or `enclave_ready` / `rpc`): every call is a syscall or shared-memory read of the backend
 /// behind it, the simulated kernel or the thread enclave, made on behalf of [`cpu`](Self::cpu).
-pub struct AgentEnclave<'k> {
-    kernel: &'k mut dyn EnclaveKernel,
+///
+/// `K` is the kernel behind it: `dyn EnclaveKernel` (the default, what [`Agent::run`] and
+/// handlers get), or a backend's own kernel type in [`Agent::run_direct`].
+pub struct AgentEnclave<'k, K: ?Sized + AsKernel = dyn EnclaveKernel + 'k> {
+    kernel: &'k mut K,
     cpu: Cpu,
 }
 
-impl fmt::Debug for AgentEnclave<'_> {
+impl<K: ?Sized + AsKernel> fmt::Debug for AgentEnclave<'_, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AgentEnclave")
             .field("cpu", &self.cpu)
@@ -170,12 +184,23 @@ impl<'k> AgentEnclave<'k> {
     pub fn new(kernel: &'k mut dyn EnclaveKernel, cpu: Cpu) -> Self {
         Self { kernel, cpu }
     }
+}
 
-    /// The same enclave, reborrowed for a shorter call (a handler).
+impl<'k, K: EnclaveKernel> AgentEnclave<'k, K> {
+    /// The enclave `kernel`, of a concrete type, as seen by the agent on `cpu` (for
+    /// [`Agent::run_direct`]).
     #[inline]
-    pub fn reborrow(&mut self) -> AgentEnclave<'_> {
+    pub fn direct(kernel: &'k mut K, cpu: Cpu) -> Self {
+        Self { kernel, cpu }
+    }
+}
+
+impl<'k, K: ?Sized + AsKernel> AgentEnclave<'k, K> {
+    /// The same enclave behind `dyn EnclaveKernel`, reborrowed for a shorter call (a handler).
+    #[inline]
+    pub fn as_dyn(&mut self) -> AgentEnclave<'_> {
         AgentEnclave {
-            kernel: &mut *self.kernel,
+            kernel: self.kernel.as_dyn(),
             cpu: self.cpu,
         }
     }
@@ -298,7 +323,7 @@ impl<'k> AgentEnclave<'k> {
 
     /// The transaction of `cpu` (ghOSt's `GetRunRequest`).
     #[inline]
-    pub fn run_request(&mut self, cpu: Cpu) -> RunRequest<'_, 'k> {
+    pub fn run_request(&mut self, cpu: Cpu) -> RunRequest<'_, 'k, K> {
         RunRequest { enclave: self, cpu }
     }
 
@@ -319,12 +344,12 @@ impl<'k> AgentEnclave<'k> {
 
 /// The transaction of one CPU (ghOSt's `RunRequest`), borrowed from the [`AgentEnclave`].
 #[derive(Debug)]
-pub struct RunRequest<'a, 'k> {
-    enclave: &'a mut AgentEnclave<'k>,
+pub struct RunRequest<'a, 'k, K: ?Sized + AsKernel = dyn EnclaveKernel + 'k> {
+    enclave: &'a mut AgentEnclave<'k, K>,
     cpu: Cpu,
 }
 
-impl RunRequest<'_, '_> {
+impl<K: ?Sized + AsKernel> RunRequest<'_, '_, K> {
     /// The CPU of this transaction.
     pub fn cpu(&self) -> Cpu {
         self.cpu

@@ -78,3 +78,25 @@ pub trait EnclaveKernel {
     /// Whether ticks are delivered.
     fn deliver_ticks(&self) -> bool;
 }
+
+/// A kernel an [`AgentEnclave`](super::AgentEnclave) can hold: any [`EnclaveKernel`], sized or
+/// `dyn`, which can be seen as `dyn EnclaveKernel` (for handlers). Implemented for every
+/// kernel; not to be implemented by hand.
+pub trait AsKernel: EnclaveKernel {
+    /// The kernel as `dyn EnclaveKernel`.
+    fn as_dyn(&mut self) -> &mut dyn EnclaveKernel;
+}
+
+impl<K: EnclaveKernel> AsKernel for K {
+    #[inline]
+    fn as_dyn(&mut self) -> &mut dyn EnclaveKernel {
+        self
+    }
+}
+
+impl AsKernel for dyn EnclaveKernel + '_ {
+    #[inline]
+    fn as_dyn(&mut self) -> &mut dyn EnclaveKernel {
+        self
+    }
+}

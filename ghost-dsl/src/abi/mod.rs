@@ -118,6 +118,6 @@ pub use config::{
     AgentConfig, AgentModel, AgentRpcArgs, AgentRpcResponse, CpuTickConfig, RPC_ENODEV,
 };
 pub use enclave::{Agent, AgentEnclave, AssociateError, Channel, RunRequest};
-pub use kernel::EnclaveKernel;
+pub use kernel::{AsKernel, EnclaveKernel};
 pub use report::{CpuReport, Report, TaskReport, WaitRecorder, WaitStats};
 pub use trace::{Trace, TraceEvent};

@@ -171,7 +171,8 @@ impl fmt::Display for Report {
     }
 }
 
-/// Percentiles of the waits of a run (see [`Report::waits`]), nearest-rank, exact.
+/// Percentiles of the waits of a run (see [`Report::waits`]): nearest rank, each rounded down to
+/// 1/64 relative precision (exact below 128 ns); the maximum is exact.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WaitStats {
     /// How many waits were measured.
@@ -197,46 +198,92 @@ impl fmt::Display for WaitStats {
     }
 }
 
-/// Collects wait samples for [`WaitStats`]: one push per wait, the percentiles computed when a
-/// report is made.
-#[derive(Clone, Debug, Default)]
+/// Sub-buckets per power of two: 64, so a bucket is at most 1/64 of its values wide.
+const SUB_BITS: u32 = 6;
+const SUB: usize = 1 << SUB_BITS;
+/// Buckets for every `u64`: values below `2 * SUB` one each, then `SUB` per power of two.
+const BUCKETS: usize = 2 * SUB + (64 - SUB_BITS as usize - 1) * SUB;
+
+/// Collects wait samples for [`WaitStats`] in a log-linear histogram: recording is a few
+/// instructions and never allocates (it runs once per dispatch in the simulator's hot path);
+/// percentiles are read from the buckets.
+#[derive(Clone, Debug)]
 pub struct WaitRecorder {
-    samples: Vec<u64>,
+    counts: Vec<u64>,
+    count: u64,
+    max: u64,
+}
+
+impl Default for WaitRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl WaitRecorder {
     /// No sample yet.
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Self {
-            samples: Vec::new(),
+            counts: vec![0; BUCKETS],
+            count: 0,
+            max: 0,
         }
+    }
+
+    fn bucket(ns: u64) -> usize {
+        if ns < 2 * SUB as u64 {
+            return ns as usize;
+        }
+        let msb = 63 - ns.leading_zeros();
+        let shift = msb - SUB_BITS;
+        // `ns >> shift` is in [SUB, 2 * SUB): the top SUB_BITS + 1 bits.
+        2 * SUB + (shift as usize - 1) * SUB + ((ns >> shift) as usize - SUB)
+    }
+
+    /// The smallest value of bucket `index`.
+    fn floor(index: usize) -> u64 {
+        if index < 2 * SUB {
+            return index as u64;
+        }
+        let shift = (index - 2 * SUB) / SUB + 1;
+        let top = (index - 2 * SUB) % SUB + SUB;
+        (top as u64) << shift
     }
 
     /// One wait of `ns`.
     #[inline]
     pub fn record(&mut self, ns: u64) {
-        self.samples.push(ns);
+        self.counts[Self::bucket(ns)] += 1;
+        self.count += 1;
+        self.max = self.max.max(ns);
     }
 
     /// The percentiles of the samples so far (nearest rank: the smallest sample with at least
-    /// p% of the samples at or below it).
+    /// p% of the samples at or below it, rounded down to its bucket).
     pub fn stats(&self) -> WaitStats {
-        let n = self.samples.len();
+        let n = self.count;
         if n == 0 {
             return WaitStats::default();
         }
-        // Two selections (O(n) each) instead of a sort: reports are made often in benchmarks.
-        let mut samples = self.samples.clone();
-        let index = |p: usize| (n * p).div_ceil(100).max(1) - 1;
-        let (p50, p99) = (index(50), index(99));
-        let (_, &mut p99_ns, above) = samples.select_nth_unstable(p99);
-        let max_ns = above.iter().copied().max().unwrap_or(p99_ns);
-        let (_, &mut p50_ns, _) = samples[..=p99].select_nth_unstable(p50);
+        let rank = |p: u64| (n * p).div_ceil(100).max(1);
+        let (r50, r99) = (rank(50), rank(99));
+        let (mut p50, mut p99) = (None, None);
+        let mut seen = 0;
+        for (index, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if p50.is_none() && seen >= r50 {
+                p50 = Some(Self::floor(index));
+            }
+            if seen >= r99 {
+                p99 = Some(Self::floor(index));
+                break;
+            }
+        }
         WaitStats {
-            count: n as u64,
-            p50_ns,
-            p99_ns,
-            max_ns,
+            count: n,
+            p50_ns: p50.unwrap_or(self.max),
+            p99_ns: p99.unwrap_or(self.max).min(self.max),
+            max_ns: self.max,
         }
     }
 }
@@ -244,6 +291,15 @@ impl WaitRecorder {
 #[cfg(test)]
 mod tests {
     use super::WaitRecorder;
+
+    #[test]
+    fn buckets_cover_every_value_and_round_down_by_at_most_a_64th() {
+        for ns in (0..5_000u64).chain([u64::MAX, u64::MAX / 3, 1 << 40, (1 << 40) + 12_345]) {
+            let floor = WaitRecorder::floor(WaitRecorder::bucket(ns));
+            assert!(floor <= ns && ns - floor <= ns / 64, "{ns} -> {floor}");
+        }
+        assert_eq!(WaitRecorder::bucket(u64::MAX), super::BUCKETS - 1);
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

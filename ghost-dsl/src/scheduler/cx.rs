@@ -1,5 +1,6 @@
 //! [`Cx`]: what a handler may ask of the enclave while it runs.
 
+use crate::abi::AsKernel;
 use crate::{
     AgentEnclave, AgentModel, AssociateError, CommitFlags, Cpu, CpuList, Gtid, RunRequestOptions,
     StatusWord, TaskAttrs, Topology, TxnState,
@@ -34,9 +35,12 @@ pub struct Cx<'a> {
 impl<'a> Cx<'a> {
     /// A context over `enclave`, reborrowed for one handler call.
     #[inline]
-    pub(crate) fn new<'b>(enclave: &'a mut AgentEnclave<'b>, requests: &'a mut Requests) -> Self {
+    pub(crate) fn new<'b, K: ?Sized + AsKernel>(
+        enclave: &'a mut AgentEnclave<'b, K>,
+        requests: &'a mut Requests,
+    ) -> Self {
         Cx {
-            enclave: enclave.reborrow(),
+            enclave: enclave.as_dyn(),
             requests,
         }
     }

@@ -460,7 +460,8 @@ impl SimEnclave {
                 Next::TaskTimer(cpu) => self.kernel.task_timer(cpu),
                 Next::AgentExec(cpu) => {
                     let cpu = self.kernel.begin_exec(cpu);
-                    agent.run(cpu, &mut AgentEnclave::new(&mut self.kernel, cpu));
+                    // The kernel's type is known here: its calls inline into agents that want it.
+                    agent.run_direct(cpu, &mut AgentEnclave::direct(&mut self.kernel, cpu));
                     self.kernel.end_exec(cpu);
                     if agent.stop_requested() {
                         return Ok(SimStatus::AgentStopped);
@@ -488,7 +489,8 @@ impl SimEnclave {
                 Next::AgentStart(cpu) => self.kernel.agent_start(cpu),
                 Next::AgentExec(cpu) => {
                     let cpu = self.kernel.begin_exec(cpu);
-                    agent.run(cpu, &mut AgentEnclave::new(&mut self.kernel, cpu));
+                    // The kernel's type is known here: its calls inline into agents that want it.
+                    agent.run_direct(cpu, &mut AgentEnclave::direct(&mut self.kernel, cpu));
                     self.kernel.end_exec(cpu);
                 }
                 Next::Kernel | Next::TaskTimer(_) => break,

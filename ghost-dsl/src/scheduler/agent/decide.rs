@@ -7,15 +7,16 @@ use crate::{
 };
 
 use super::SchedulerAgent;
+use crate::abi::AsKernel;
 use crate::scheduler::{Cx, FailedCommit, Scheduler, TaskState, TransitionError};
 
 impl<S: Scheduler> SchedulerAgent<S> {
     /// The next task for `cpu`: the one whose commit must be retried, else `pick_next`'s
     /// choice, checked to be a live runnable task.
-    pub(super) fn choose(
+    pub(super) fn choose<K: ?Sized + AsKernel>(
         &mut self,
         cpu: Cpu,
-        enclave: &mut AgentEnclave<'_>,
+        enclave: &mut AgentEnclave<'_, K>,
     ) -> Option<(Gtid, BarrierToken)> {
         let retry = self.cpus[cpu].retry.take().or_else(|| self.orphans.pop());
         if let Some(gtid) = retry
@@ -55,12 +56,12 @@ impl<S: Scheduler> SchedulerAgent<S> {
     /// After a commit on `cpu` of `gtid`: the task is on the CPU, or the failure is handled
     /// (a passing one goes to [`Scheduler::commit_failed`], or to the retry slot). Returns
     /// whether the agent must decide again (a passing failure).
-    pub(super) fn committed(
+    pub(super) fn committed<K: ?Sized + AsKernel>(
         &mut self,
         cpu: Cpu,
         gtid: Gtid,
         state: TxnState,
-        enclave: &mut AgentEnclave<'_>,
+        enclave: &mut AgentEnclave<'_, K>,
     ) -> bool {
         if state == TxnState::Complete {
             self.stats.commits += 1;
@@ -121,7 +122,7 @@ impl<S: Scheduler> SchedulerAgent<S> {
 
     /// Applies what handlers asked through [`Cx`]: the tasks they committed.
     #[inline]
-    pub(super) fn apply_requests(&mut self, enclave: &AgentEnclave<'_>) {
+    pub(super) fn apply_requests<K: ?Sized + AsKernel>(&mut self, enclave: &AgentEnclave<'_, K>) {
         if self.requests.placed.is_empty() {
             return;
         }
@@ -135,11 +136,11 @@ impl<S: Scheduler> SchedulerAgent<S> {
         self.requests.placed = placed;
     }
 
-    pub(super) fn run_per_cpu(
+    pub(super) fn run_per_cpu<K: ?Sized + AsKernel>(
         &mut self,
         cpu: Cpu,
         barrier: BarrierToken,
-        enclave: &mut AgentEnclave<'_>,
+        enclave: &mut AgentEnclave<'_, K>,
     ) {
         if self.cpus[cpu].current.is_some() {
             // A handler committed a task here in this iteration (or the preemption of the last
@@ -176,11 +177,11 @@ impl<S: Scheduler> SchedulerAgent<S> {
             .is_some_and(|slice| now_ns.saturating_sub(self.cpus[cpu].since_ns) >= slice)
     }
 
-    pub(super) fn run_centralized(
+    pub(super) fn run_centralized<K: ?Sized + AsKernel>(
         &mut self,
         agent_cpu: Cpu,
         barrier: BarrierToken,
-        enclave: &mut AgentEnclave<'_>,
+        enclave: &mut AgentEnclave<'_, K>,
     ) {
         let now_ns = enclave.now_ns();
         let mut opened = std::mem::take(&mut self.opened);

@@ -4,6 +4,7 @@
 use crate::{AgentEnclave, AgentModel, Cpu, Message, Payload};
 
 use super::{SchedulerAgent, leave_cpu, record};
+use crate::abi::AsKernel;
 use crate::scheduler::{Cx, Scheduler, Task, TaskState, TransitionError};
 
 /// The handler a message goes to (its name in the scheduler).
@@ -25,7 +26,12 @@ pub(super) fn handler_name(payload: &Payload) -> &'static str {
 
 impl<S: Scheduler> SchedulerAgent<S> {
     /// One message: seqnum rules, the state check, the handler, the state change.
-    pub(super) fn dispatch(&mut self, cpu: Cpu, msg: &Message, enclave: &mut AgentEnclave<'_>) {
+    pub(super) fn dispatch<K: ?Sized + AsKernel>(
+        &mut self,
+        cpu: Cpu,
+        msg: &Message,
+        enclave: &mut AgentEnclave<'_, K>,
+    ) {
         self.stats.messages += 1;
         let payload = *msg.payload();
         if let Payload::TaskNew(new) = payload {
@@ -178,12 +184,12 @@ impl<S: Scheduler> SchedulerAgent<S> {
         }
     }
 
-    pub(super) fn task_new(
+    pub(super) fn task_new<K: ?Sized + AsKernel>(
         &mut self,
         cpu: Cpu,
         msg: &Message,
         new: &crate::TaskNew,
-        enclave: &mut AgentEnclave<'_>,
+        enclave: &mut AgentEnclave<'_, K>,
     ) {
         if self.tasks.contains(new.gtid) {
             self.record(TransitionError {
@@ -224,7 +230,11 @@ impl<S: Scheduler> SchedulerAgent<S> {
             .task_new(task, new, &mut Cx::new(enclave, &mut self.requests));
     }
 
-    pub(super) fn cpu_message(&mut self, msg: &Message, enclave: &mut AgentEnclave<'_>) {
+    pub(super) fn cpu_message<K: ?Sized + AsKernel>(
+        &mut self,
+        msg: &Message,
+        enclave: &mut AgentEnclave<'_, K>,
+    ) {
         let mut cx = Cx::new(enclave, &mut self.requests);
         match *msg.payload() {
             Payload::CpuTick(m) => self.scheduler.cpu_tick(m.cpu, &m, &mut cx),

@@ -11,6 +11,8 @@ mod tests;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::abi::{AsKernel, EnclaveKernel};
+
 use crate::{
     Agent, AgentEnclave, AgentModel, AgentRpcArgs, AgentRpcResponse, Cpu, Gtid, Message, PerCpu,
     RPC_ENODEV, RunFlags, TaskAllocator,
@@ -197,10 +199,10 @@ impl<S: Scheduler> SchedulerAgent<S> {
 
     /// Runs `f` (a call into the scheduler's handlers); a panic in it is recorded with what
     /// [`During`] says, and the run will stop. Returns `None` after a panic.
-    fn guarded<R>(
+    fn guarded<K: ?Sized + AsKernel, R>(
         &mut self,
-        enclave: &mut AgentEnclave<'_>,
-        f: impl FnOnce(&mut Self, &mut AgentEnclave<'_>) -> R,
+        enclave: &mut AgentEnclave<'_, K>,
+        f: impl FnOnce(&mut Self, &mut AgentEnclave<'_, K>) -> R,
     ) -> Option<R> {
         if self.panic.is_some() {
             return None;
@@ -266,15 +268,11 @@ impl<S: Scheduler> Agent for SchedulerAgent<S> {
     }
 
     fn run(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_>) {
-        if self
-            .guarded(enclave, |this, enclave| this.iteration(cpu, enclave))
-            .is_none()
-        {
-            // A handler panicked: the run ends; yield so that a backend that looks at the
-            // iteration's end before it looks at `stop_requested` does not run it again.
-            let barrier = enclave.agent_barrier();
-            enclave.local_yield(barrier, RunFlags::NONE);
-        }
+        self.run_generic(cpu, enclave);
+    }
+
+    fn run_direct<K: EnclaveKernel>(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_, K>) {
+        self.run_generic(cpu, enclave);
     }
 
     fn rpc(
@@ -300,8 +298,22 @@ impl<S: Scheduler> Agent for SchedulerAgent<S> {
 }
 
 impl<S: Scheduler> SchedulerAgent<S> {
+    /// [`Agent::run`] for any kernel type: one iteration, its panics caught.
+    #[inline]
+    fn run_generic<K: ?Sized + AsKernel>(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_, K>) {
+        if self
+            .guarded(enclave, |this, enclave| this.iteration(cpu, enclave))
+            .is_none()
+        {
+            // A handler panicked: the run ends; yield so that a backend that looks at the
+            // iteration's end before it looks at `stop_requested` does not run it again.
+            let barrier = enclave.agent_barrier();
+            enclave.local_yield(barrier, RunFlags::NONE);
+        }
+    }
+
     /// One iteration of the agent loop.
-    fn iteration(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_>) {
+    fn iteration<K: ?Sized + AsKernel>(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_, K>) {
         // (1) The barrier before draining: a message posted during the drain makes the commit
         // fail instead of going unseen.
         let barrier = enclave.agent_barrier();
