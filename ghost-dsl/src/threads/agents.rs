@@ -96,7 +96,7 @@ fn iterate<A: Agent + Send>(ags: &AgentShared<'_, A>, a: usize) -> Option<Iterat
     let seen = st.begin_iteration(a);
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mut kernel = Kernel { st: &mut st };
-        agent.run(cpu, &mut AgentEnclave::new(&mut kernel, cpu));
+        agent.run_direct(cpu, &mut AgentEnclave::direct(&mut kernel, cpu));
     }));
     let blocks = st.end_iteration(a, started);
     let fault = match result {
