@@ -4,11 +4,13 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use gears_runtime::registry::Site;
 
 use crate::error::Error;
+use crate::gear::InterfaceInfo;
 use crate::heap::Heap;
 use crate::value::{Args, TypeMismatch, Value};
 
@@ -52,13 +54,16 @@ pub struct CodeGearInfo {
     /// The unique registry key: `module_path::name`.
     pub path: &'static str,
     /// The interface it implements an API of, if any.
-    pub interface: Option<&'static str>,
+    pub interface: Option<&'static InterfaceInfo>,
     /// Its parameters (for an API code gear, `self` first).
     pub params: &'static [Param],
     /// Where it was defined.
     pub site: Site,
     stub: Stub,
     id: AtomicU32,
+    /// The name tables and traces show, set when the table is built: `name`, module-qualified
+    /// only as far as needed where two modules define the same name.
+    display: OnceLock<&'static str>,
 }
 
 impl CodeGearInfo {
@@ -67,7 +72,7 @@ impl CodeGearInfo {
     pub const fn new(
         name: &'static str,
         path: &'static str,
-        interface: Option<&'static str>,
+        interface: Option<&'static InterfaceInfo>,
         params: &'static [Param],
         site: Site,
         stub: Stub,
@@ -80,7 +85,19 @@ impl CodeGearInfo {
             site,
             stub,
             id: AtomicU32::new(NO_ID),
+            display: OnceLock::new(),
         }
+    }
+
+    /// The name tables, traces and errors show: [`name`](Self::name) where it is unique among
+    /// the linked code gears, else qualified by as many trailing module segments as tell the
+    /// homonyms apart (`a::Cell::put` beside `b::Cell::put`).
+    pub fn display_name(&self) -> &'static str {
+        self.display.get().copied().unwrap_or(self.name)
+    }
+
+    pub(crate) fn set_display_name(&self, name: &'static str) {
+        let _ = self.display.set(name);
     }
 
     /// The id in the code-gear table (name order), once a table has been built.
@@ -116,7 +133,7 @@ impl CodeGearInfo {
 
 impl fmt::Debug for CodeGearInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.name, self.signature())
+        write!(f, "{}({})", self.display_name(), self.signature())
     }
 }
 
@@ -250,7 +267,7 @@ struct GotoView<'a> {
 
 impl fmt::Debug for GotoView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.gear.name)?;
+        f.write_str(self.gear.display_name())?;
         let args = format!("{:?}", self.args);
         match args.strip_suffix(",)") {
             // `(x,)` is how Debug prints a one-tuple.
@@ -371,7 +388,7 @@ impl<O> fmt::Debug for Next<O> {
         if self.target.is_exit() {
             return f.write_str("exit");
         }
-        f.write_str(self.target.name)?;
+        f.write_str(self.target.display_name())?;
         match &self.prefix {
             None => f.write_str("(..)"),
             Some(prefix) => {
@@ -481,5 +498,100 @@ macro_rules! all_arities {
     };
 }
 
-// Code gears take up to 10 parameters (GearsOS code gears rarely exceed 5).
+// Code gears take up to 10 parameters (GearsOS code gears rarely exceed 5); `#[code_gear]` says
+// so at a definition with more (`MAX_PARAMS` in the macro crate).
 all_arities!(A B C D E F G H I J);
+
+/// What `#[code_gear] fn f` defines as `f` when the definition has an error: a code gear that
+/// accepts arguments of the types written (`A`, a tuple, without the bounds a real code gear
+/// needs), or of any type ([`Untyped`], where a written type cannot be named in a static),
+/// so that the uses of `f` (`goto!(f(..))`, `next!(f(..))`) add no errors of their own to the one
+/// the macro reported. Never reached: the program does not compile.
+#[doc(hidden)]
+pub struct BrokenCodeGear<A>(PhantomData<fn(A)>);
+
+impl<A> BrokenCodeGear<A> {
+    /// The stand-in.
+    #[doc(hidden)]
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+/// As [`BrokenCodeGear`], with `N` parameters of any type.
+#[doc(hidden)]
+pub struct Untyped<const N: usize>;
+
+impl<const N: usize> Untyped<N> {
+    /// Used by `next!(f(..))`.
+    #[doc(hidden)]
+    pub fn __gears_bind<P, R>(&'static self, _prefix: P) -> Next<R> {
+        unreachable!("a code gear that did not compile")
+    }
+}
+
+/// Binding a prefix of a broken code gear's written parameters (no bounds: see
+/// [`BrokenCodeGear`]).
+#[doc(hidden)]
+pub trait BrokenBind<P> {
+    /// The parameters left.
+    type Rest;
+}
+
+impl<A> BrokenCodeGear<A> {
+    /// Used by `next!(f(..))`.
+    #[doc(hidden)]
+    pub fn __gears_bind<P>(&'static self, _prefix: P) -> Next<<Self as BrokenBind<P>>::Rest>
+    where
+        Self: BrokenBind<P>,
+    {
+        unreachable!("a code gear that did not compile")
+    }
+}
+
+macro_rules! broken_arity {
+    ($($n:literal: [$($name:ident)*])*) => {$(
+        impl Untyped<$n> {
+            /// Used by `goto!(f(..))`.
+            #[doc(hidden)]
+            #[allow(non_snake_case, clippy::too_many_arguments, unused_variables)]
+            pub fn __gears_goto<$($name,)*>(&'static self, $($name: $name),*) -> Goto {
+                unreachable!("a code gear that did not compile")
+            }
+        }
+
+        impl<$($name,)*> BrokenCodeGear<($($name,)*)> {
+            /// Used by `goto!(f(..))`.
+            #[doc(hidden)]
+            #[allow(non_snake_case, clippy::too_many_arguments, unused_variables)]
+            pub fn __gears_goto(&'static self, $($name: $name),*) -> Goto {
+                unreachable!("a code gear that did not compile")
+            }
+        }
+
+        broken_splits!([] [$($name)*]);
+    )*};
+}
+
+macro_rules! broken_splits {
+    ([$($bound:ident)*] []) => {
+        impl<$($bound,)*> BrokenBind<($($bound,)*)> for BrokenCodeGear<($($bound,)*)> {
+            type Rest = ();
+        }
+    };
+    ([$($bound:ident)*] [$first:ident $($rest:ident)*]) => {
+        impl<$($bound,)* $first, $($rest,)*> BrokenBind<($($bound,)*)>
+            for BrokenCodeGear<($($bound,)* $first, $($rest,)*)>
+        {
+            type Rest = ($first, $($rest,)*);
+        }
+        broken_splits!([$($bound)* $first] [$($rest)*]);
+    };
+}
+
+broken_arity! {
+    0: [] 1: [A] 2: [A B] 3: [A B C] 4: [A B C D] 5: [A B C D E] 6: [A B C D E F]
+    7: [A B C D E F G] 8: [A B C D E F G H] 9: [A B C D E F G H I] 10: [A B C D E F G H I J]
+    11: [A B C D E F G H I J K] 12: [A B C D E F G H I J K L]
+}

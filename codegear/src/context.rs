@@ -5,7 +5,7 @@ use crate::code::{CodeGearInfo, Goto};
 use crate::error::{Error, ErrorKind};
 use crate::gear::{DataGear, Gear};
 use crate::heap::Heap;
-use crate::meta::{Meta, Selector, Transition};
+use crate::meta::{Meta, Redirect, Selector, Transition};
 use crate::tables::Tables;
 use crate::value::Args;
 
@@ -78,7 +78,7 @@ impl Context {
     /// # Errors
     /// [`ErrorKind::Registry`] listing every duplicated name.
     pub fn try_new() -> Result<Self, Error> {
-        let tables = Tables::get().map_err(|e| Error::new(ErrorKind::Registry(e.to_string())))?;
+        let tables = Tables::get().map_err(|e| Error::new(ErrorKind::Registry(e.clone())))?;
         Ok(Self {
             heap: Heap::new(),
             tables,
@@ -91,6 +91,11 @@ impl Context {
     /// Stores a data gear and returns its handle.
     pub fn alloc<T: DataGear>(&mut self, value: T) -> Gear<T> {
         self.heap.alloc(value)
+    }
+
+    /// Stores the data gear `make` builds from its own handle (see [`Heap::alloc_with`]).
+    pub fn alloc_with<T: DataGear>(&mut self, make: impl FnOnce(Gear<T>) -> T) -> Gear<T> {
+        self.heap.alloc_with(make)
     }
 
     /// The data gear behind a handle.
@@ -181,7 +186,7 @@ impl Context {
             while !goto.is_exit() {
                 let gear = goto.code_gear();
                 (gear.stub())(&mut self.heap, &mut goto)
-                    .map_err(|error| error.at(gear.name, self.steps))?;
+                    .map_err(|error| error.at(gear.display_name(), self.steps))?;
                 self.steps += 1;
             }
         } else {
@@ -221,7 +226,7 @@ impl Context {
             None => (gear.stub())(&mut self.heap, goto),
             Some(meta) => self.step_with_meta(meta, goto),
         }
-        .map_err(|error| error.at(gear.name, self.steps))?;
+        .map_err(|error| error.at(gear.display_name(), self.steps))?;
         self.steps += 1;
         Ok(())
     }
@@ -235,6 +240,32 @@ impl Context {
             step: self.steps,
             code_gear: gear,
             args: &seen,
+        };
+        match self.metas.installed[meta].redirect(&transition) {
+            Redirect::Run => {}
+            Redirect::To(elsewhere) => {
+                *goto = elsewhere;
+                let target = goto.code_gear();
+                if target.is_exit() {
+                    return Ok(());
+                }
+                return (target.stub())(&mut self.heap, goto)
+                    .map_err(|error| error.at(target.display_name(), self.steps));
+            }
+            Redirect::Insert(inserted) => {
+                let mut inserted = inserted;
+                while !inserted.is_exit() {
+                    let target = inserted.code_gear();
+                    (target.stub())(&mut self.heap, &mut inserted)
+                        .map_err(|error| error.at(target.display_name(), self.steps))?;
+                    self.steps += 1;
+                }
+            }
+            Redirect::Stop(stop) => return Err(Error::new(stop.0)),
+        }
+        let transition = Transition {
+            step: self.steps,
+            ..transition
         };
         self.metas.installed[meta]
             .before(&transition)

@@ -120,6 +120,26 @@ impl Heap {
         self.alloc_owned(value, SHARED)
     }
 
+    /// Stores the value `make` builds from the handle it will have: for a data gear that holds
+    /// its own handle (an interface implementation that passes itself on in continuations,
+    /// `next!(me.api(..))`).
+    pub fn alloc_with<T: DataGear>(&mut self, make: impl FnOnce(Gear<T>) -> T) -> Gear<T> {
+        self.alloc_owned_with(make, SHARED)
+    }
+
+    /// As [`Heap::alloc_with`], private to task `owner` (or [`SHARED`]).
+    pub(crate) fn alloc_owned_with<T: DataGear>(
+        &mut self,
+        make: impl FnOnce(Gear<T>) -> T,
+        owner: u32,
+    ) -> Gear<T> {
+        let index = u32::try_from(self.slots.len()).expect("more than 2^32 data gears in one heap");
+        let gear = Gear::from_parts(RawGear::new(self.id, index, 0), ());
+        let value = make(gear);
+        // `make` cannot reach this heap, so the slot it was promised is still the next one.
+        self.alloc_owned(value, owner)
+    }
+
     /// Stores `value` as private to task `owner` (or [`SHARED`]).
     pub(crate) fn alloc_owned<T: DataGear>(&mut self, value: T, owner: u32) -> Gear<T> {
         let index = u32::try_from(self.slots.len()).expect("more than 2^32 data gears in one heap");

@@ -95,6 +95,82 @@
 //! fn start(next: Next<(i64,)>) -> Goto { goto!(add(1, "two", next)) }
 //! ```
 //!
+//! # Generics
+//!
+//! An interface may be generic over types (the seed's `Stack<Type>`); a generic data gear or
+//! implementation lists the instances the program uses, and each gets its own rows in the tables
+//! (Rust registers an item once, at link time, not once per use). Free code gears are not
+//! generic: a code gear is one row of the code-gear table.
+//!
+//! ```
+//! use codegear::prelude::*;
+//!
+//! #[interface]
+//! pub trait Stack<T> {
+//!     fn push(&mut self, data: T, next: Next<()>) -> Goto;
+//!     fn pop(&mut self, next: Next<(Option<T>,)>) -> Goto;
+//! }
+//!
+//! #[data_gear(instances(i64, String))]
+//! #[derive(Default)]
+//! pub struct SingleLinkedStack<T> { items: Vec<T> }
+//!
+//! #[code_gear(instances(i64, String))]
+//! impl<T: codegear::Value> Stack<T> for SingleLinkedStack<T> {
+//!     fn push(&mut self, data: T, next: Next<()>) -> Goto { self.items.push(data); goto!(next()) }
+//!     fn pop(&mut self, next: Next<(Option<T>,)>) -> Goto { let top = self.items.pop(); goto!(next(top)) }
+//! }
+//!
+//! #[code_gear]
+//! fn push_then_pop(stack: Gear<dyn Stack<String>>, next: Next<(Option<String>,)>) -> Goto {
+//!     // `next!(gear.api(..))`: an interface code gear as the continuation.
+//!     goto!(stack.push("seed".to_string(), next!(stack.pop(next))))
+//! }
+//!
+//! let mut ctx = Context::new();
+//! let words = ctx.alloc(SingleLinkedStack::<String>::default()).upcast::<dyn Stack<String>>();
+//! let exit = ctx.run(goto!(push_then_pop(words, Next::exit()))).unwrap();
+//! assert_eq!(exit.outputs.take::<(Option<String>,)>().unwrap(), (Some("seed".to_string()),));
+//! assert!(ctx.describe().contains("C_SingleLinkedStack<String>_push"));
+//! ```
+//!
+//! A use at a type the list leaves out is the compile error "`SingleLinkedStack<u8>` is not a
+//! data gear".
+//!
+//! # Metas
+//!
+//! A [`Meta`] sees every transition of the code gears a [`Selector`] picks (by glob, regular
+//! expression, or interface) and may redirect it ([`Redirect`]): run it, send it elsewhere, insert
+//! steps before it, or stop. Metas go on a [`Context`] ([`Context::replace_meta`]) or on a
+//! [`World`] ([`World::replace_meta`], [`World::replace_task_meta`], and
+//! [`World::observe_meta`] for observers that also see the steps [`World::check`] explores).
+//!
+//! ```
+//! use codegear::prelude::*;
+//! use codegear::{Meta, Redirect, Selector, Transition};
+//!
+//! #[code_gear]
+//! fn count(n: u64, next: Next<(u64,)>) -> Goto {
+//!     if n == 0 { goto!(next(0)) } else { goto!(count(n - 1, next)) }
+//! }
+//!
+//! /// meta.pm's `replaceMeta`: sends every `count` with `n == 3` straight to the exit.
+//! struct Shortcut;
+//! impl Meta for Shortcut {
+//!     fn redirect(&mut self, t: &Transition<'_>) -> Redirect {
+//!         match t.args.clone().take::<(u64, Next<(u64,)>)>() {
+//!             Ok((3, _)) => Redirect::To(Goto::exit((3u64,))),
+//!             _ => Redirect::Run,
+//!         }
+//!     }
+//! }
+//!
+//! let mut ctx = Context::new();
+//! ctx.replace_meta(Selector::regex("^count$").unwrap(), Shortcut);
+//! let exit = ctx.run(goto!(count(10, Next::exit()))).unwrap();
+//! assert_eq!(exit.outputs.take::<(u64,)>().unwrap(), (3,));
+//! ```
+//!
 //! # Model checking and state
 //!
 //! A program state is the [`Heap`] plus the pending [`Goto`] of each task. Both are plain values:
@@ -110,6 +186,13 @@
 //! linked (used by something, or `use that_crate as _;`), or its gears are missing from the
 //! tables. Running a `Goto` works regardless; only `describe()`, metas by selector and ids need
 //! the tables.
+//!
+//! # Platform
+//!
+//! Built and tested on Linux (x86-64), the only system the workspace's CI runs. codegear itself
+//! needs nothing Linux-specific (the context, the meta level, the checker and parallel runs use
+//! `std` only; pinning a parallel run's workers is the one call that reports
+//! `AffinityError::Unsupported` elsewhere).
 
 mod code;
 mod context;
@@ -120,21 +203,24 @@ mod meta;
 mod tables;
 mod value;
 mod world;
+mod world_meta;
 
 pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind};
 pub use context::{Context, Exit};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, PoolFailure};
 pub use gear::{
     DataGear, DataGearInfo, Gear, GearTarget, Implements, Interface, InterfaceInfo, Mut, RawGear,
     Ref,
 };
 pub use heap::{DataGearObject, Heap};
-pub use meta::{Meta, Record, Selector, StepLimit, Stop, Tracing, Transition};
+pub use meta::{
+    Meta, Pattern, PatternError, Record, Redirect, Selector, StepLimit, Stop, Tracing, Transition,
+};
 pub use tables::Tables;
 pub use value::{Args, INLINE_BYTES, TypeMismatch, Value};
 pub use world::{
-    Bound, Check, Parallel, Report, RunStats, TaskId, TraceStep, Verdict, View, Violation,
-    ViolationKind, World,
+    Bound, Check, Fairness, Parallel, Report, RunStats, TaskId, TraceStep, Verdict, View,
+    Violation, ViolationKind, World,
 };
 
 pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
@@ -142,17 +228,21 @@ pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
 /// Everything a module of code gears needs: `use codegear::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Check, Context, Gear, Goto, Mut, Next, Parallel, Ref, World, code_gear, data_gear, goto,
-        interface, next, par_goto,
+        Check, Context, Error, Gear, Goto, Mut, Next, Parallel, Ref, World, choose, code_gear,
+        data_gear, goto, interface, next, par_goto,
     };
 }
 
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::code::Stub;
+    pub use crate::code::{BrokenCodeGear, Stub, Untyped};
     pub use crate::heap::downcast_mut;
-    pub use crate::tables::{CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry};
+    pub use crate::tables::{
+        CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, data_gear_display,
+        interface_display,
+    };
+    pub use crate::world::par_goto_from_code_gear;
     pub use gears_macros::__codegear_impl_interface as impl_interface;
     pub use gears_runtime;
     pub use gears_runtime::registry::{Site, inventory};

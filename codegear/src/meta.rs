@@ -1,11 +1,38 @@
 //! The meta level's hooks: what runs around every code gear (GearsOS's meta code gears), and
-//! replacing them per code gear by name pattern or interface (meta.pm's `replaceMeta`).
+//! replacing them per code gear by name pattern, regular expression or interface (meta.pm's
+//! `replaceMeta`).
+//!
+//! A [`Meta`] observes ([`Meta::before`], [`Meta::after`]) and decides ([`Meta::redirect`]):
+//! run the code gear as written, send the transition elsewhere, insert steps before it, or stop.
+//! meta.pm's `[qr/PhilsImpl/ => \&generateMcMeta]` is
+//! `ctx.replace_meta(Selector::regex("PhilsImpl")?, McMeta)` with `McMeta::redirect` returning
+//! `Redirect::To(goto!(mc_meta(transition.pending())))`.
 
 use std::fmt;
 
 use crate::code::{CodeGearInfo, Goto};
 use crate::error::ErrorKind;
 use crate::value::Args;
+
+/// What a meta decides for the transition about to run ([`Meta::redirect`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Redirect {
+    /// Run the code gear as written, with [`Meta::before`] and [`Meta::after`] around it: the
+    /// default meta.
+    Run,
+    /// Send the transition elsewhere: run this one instead, in the same step (GearsOS's
+    /// `goto mcMeta(context, next)` in place of `goto meta(context, next)`). It runs at the meta
+    /// level, without metas around it; what it returns continues as usual (and meets the metas
+    /// again). Redirecting to an exit transition ends the run. To run a step of the meta's own
+    /// and then the original transition, use [`Redirect::Insert`].
+    To(Goto),
+    /// Insert steps: run this transition to its exit first (each step counts, no metas around
+    /// them; its outputs are dropped), then the original one as [`Redirect::Run`] would.
+    Insert(Goto),
+    /// Stop the run before the code gear.
+    Stop(Stop),
+}
 
 /// One transition as the meta level sees it, before the code gear runs.
 #[derive(Clone, Copy)]
@@ -20,9 +47,22 @@ pub struct Transition<'a> {
     pub args: &'a Args,
 }
 
+impl Transition<'_> {
+    /// The pending transition itself (code gear and arguments), e.g. to hand it to a meta code
+    /// gear as an argument: `Redirect::To(goto!(audit(t.pending())))`.
+    pub fn pending(&self) -> Goto {
+        Goto::new(self.code_gear, self.args.clone())
+    }
+}
+
 impl fmt::Debug for Transition<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}{:?}", self.task, self.code_gear.name, self.args)
+        write!(
+            f,
+            "{}: {:?}",
+            self.task,
+            Goto::describe(self.code_gear, self.args)
+        )
     }
 }
 
@@ -39,9 +79,16 @@ impl Stop {
     }
 }
 
-/// A meta computation around code gears. Both hooks default to doing nothing, which is the
+/// A meta computation around code gears. Every hook defaults to doing nothing, which is the
 /// default meta: plain dispatch.
 pub trait Meta: Send {
+    /// Decides what the transition does, before anything else runs for it; the default runs it
+    /// as written. See [`Redirect`].
+    fn redirect(&mut self, transition: &Transition<'_>) -> Redirect {
+        let _ = transition;
+        Redirect::Run
+    }
+
     /// Runs before the code gear; `Err` stops the run before it.
     fn before(&mut self, transition: &Transition<'_>) -> Result<(), Stop> {
         let _ = transition;
@@ -56,21 +103,74 @@ pub trait Meta: Send {
 }
 
 /// Which code gears a meta replacement applies to.
+///
+/// Names are matched against a code gear's short name (`pickup_lfork`,
+/// `PhilsImpl::pickup_lfork`), its display name and its full path (`crate::module::name`), so
+/// that homonyms in different modules can be told apart by qualifying the pattern
+/// (`"store_a::Cell::*"`).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Selector {
     /// Every code gear.
     All,
     /// Code gears whose name matches a glob (`*` any run of characters, `?` one character),
-    /// e.g. `"pickup_*"` or `"SingleLinkedStack::*"`.
+    /// e.g. `"pickup_*"` or `"SingleLinkedStack::*"`; the whole name must match.
     Name(String),
-    /// The API code gears of every implementation of an interface, e.g. `"Stack"`.
+    /// Code gears whose name contains a match of a regular expression, as meta.pm's
+    /// `qr/PhilsImpl/` (anchor it with `^..$` to match whole names).
+    Regex(Pattern),
+    /// The API code gears of every implementation of an interface, e.g. `"Stack"`, or
+    /// `"module::Stack"` where two modules define a `Stack`.
     Interface(String),
 }
+
+/// A compiled regular expression for [`Selector::Regex`] (syntax of the `regex-lite` crate).
+#[derive(Clone, Debug)]
+pub struct Pattern(regex_lite::Regex);
+
+impl Pattern {
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// A [`Selector::regex`] pattern that does not compile.
+#[derive(Clone, Debug)]
+pub struct PatternError {
+    pattern: String,
+    message: String,
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "selector pattern `{}` is not a regular expression: {}",
+            self.pattern, self.message
+        )
+    }
+}
+
+impl std::error::Error for PatternError {}
 
 impl Selector {
     /// Code gears whose name matches `glob`.
     pub fn name(glob: impl Into<String>) -> Self {
         Self::Name(glob.into())
+    }
+
+    /// Code gears whose name contains a match of `pattern` (meta.pm's `qr/PhilsImpl/`).
+    ///
+    /// # Errors
+    /// A pattern that is not a regular expression, with the parser's message.
+    pub fn regex(pattern: &str) -> Result<Self, PatternError> {
+        regex_lite::Regex::new(pattern)
+            .map(|regex| Self::Regex(Pattern(regex)))
+            .map_err(|error| PatternError {
+                pattern: pattern.to_string(),
+                message: error.to_string(),
+            })
     }
 
     /// API code gears of `interface`.
@@ -80,10 +180,19 @@ impl Selector {
 
     /// Whether it selects `gear`.
     pub fn matches(&self, gear: &CodeGearInfo) -> bool {
+        let names = [gear.name, gear.display_name(), gear.path];
         match self {
             Self::All => true,
-            Self::Name(glob) => glob_matches(glob.as_bytes(), gear.name.as_bytes()),
-            Self::Interface(name) => gear.interface == Some(name.as_str()),
+            Self::Name(glob) => names
+                .iter()
+                .any(|name| glob_matches(glob.as_bytes(), name.as_bytes())),
+            Self::Regex(pattern) => names.iter().any(|name| pattern.0.is_match(name)),
+            Self::Interface(name) => gear.interface.is_some_and(|interface| {
+                interface.name == name
+                    || format!("{}::{}", interface.module, interface.name)
+                        .strip_suffix(name.as_str())
+                        .is_some_and(|rest| rest.ends_with("::"))
+            }),
         }
     }
 }
@@ -126,7 +235,7 @@ impl Meta for Tracing {
             target: "codegear",
             task = t.task,
             step = t.step,
-            code_gear = t.code_gear.name,
+            code_gear = t.code_gear.display_name(),
             args = ?t.args,
             "goto"
         );
@@ -138,7 +247,7 @@ impl Meta for Tracing {
             target: "codegear",
             task = t.task,
             step = t.step,
-            code_gear = t.code_gear.name,
+            code_gear = t.code_gear.display_name(),
             next = ?next,
             "returned"
         );

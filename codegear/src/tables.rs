@@ -1,6 +1,7 @@
 //! The code-gear, data-gear and interface tables: GearsOS's generated `enum Code`,
 //! `enum DataType` and interface headers, built here from the registrations the macros emit.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
@@ -31,8 +32,8 @@ pub struct InterfaceEntry(pub &'static InterfaceInfo, pub &'static str);
 /// "data gear `D` implements interface `I`" (emitted by `#[code_gear] impl I for D`).
 #[doc(hidden)]
 pub struct ImplEntry {
-    pub interface: &'static str,
-    pub data_gear: &'static str,
+    pub interface: &'static InterfaceInfo,
+    pub data_gear: &'static DataGearInfo,
     pub key: &'static str,
     pub site: Site,
 }
@@ -85,12 +86,79 @@ static DATA_GEARS: Registry<DataGearEntry> = Registry::new("data gear");
 static INTERFACES: Registry<InterfaceEntry> = Registry::new("interface");
 static IMPLS: Registry<ImplEntry> = Registry::new("interface implementation");
 
+/// A data gear type's display name ([`Tables::data_gear_name`]), for handles' `Debug`.
+#[doc(hidden)]
+pub fn data_gear_display(info: &'static DataGearInfo) -> &'static str {
+    Tables::get().map_or(info.name, |tables| tables.data_gear_name(info))
+}
+
+/// `dyn` and an interface's display name ([`Tables::interface_name`]), for handles' `Debug`.
+#[doc(hidden)]
+pub fn interface_display(info: &'static InterfaceInfo) -> &'static str {
+    static DYN: OnceLock<std::sync::Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let name = Tables::get().map_or(info.name, |tables| tables.interface_name(info));
+    let mut names = DYN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    names
+        .entry(name)
+        .or_insert_with(|| Box::leak(format!("dyn {name}").into_boxed_str()))
+}
+
 /// Every code gear, data gear and interface linked into the program, indexed.
 pub struct Tables {
     code_gears: &'static Table<CodeGearEntry>,
     data_gears: &'static Table<DataGearEntry>,
     interfaces: &'static Table<InterfaceEntry>,
     impls: &'static Table<ImplEntry>,
+    /// Display names of data gears and interfaces by `module::name` key (see [`qualify`]).
+    short: HashMap<&'static str, &'static str>,
+}
+
+/// Same (module, name) for infos that may live at several addresses (consts are not unique).
+fn same_interface(a: &InterfaceInfo, b: &InterfaceInfo) -> bool {
+    a.name == b.name && a.module == b.module
+}
+
+/// Display names for `(module, name)` rows: the name where it is unique, else prefixed by as
+/// many trailing module segments as tell the rows sharing it apart. Leaked once per program
+/// (the tables are built once).
+fn qualify(rows: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    rows.iter()
+        .map(|&(module, name)| {
+            let homonyms: Vec<&str> = rows
+                .iter()
+                .filter(|(_, other)| *other == name)
+                .map(|(other_module, _)| *other_module)
+                .collect();
+            if homonyms.len() < 2 {
+                return name;
+            }
+            let segments: Vec<&str> = module.split("::").collect();
+            for keep in 1..=segments.len() {
+                let suffix = segments[segments.len() - keep..].join("::");
+                let clashes = homonyms
+                    .iter()
+                    .filter(|other| {
+                        **other == module
+                            || other.ends_with(&format!("::{suffix}"))
+                            || **other == suffix
+                    })
+                    .count();
+                if clashes == 1 {
+                    return &*Box::leak(format!("{suffix}::{name}").into_boxed_str());
+                }
+            }
+            &*Box::leak(format!("{module}::{name}").into_boxed_str())
+        })
+        .collect()
+}
+
+fn module_of(path: &'static str, name: &str) -> &'static str {
+    path.strip_suffix(name)
+        .and_then(|m| m.strip_suffix("::"))
+        .unwrap_or("")
 }
 
 impl std::fmt::Debug for Tables {
@@ -108,14 +176,37 @@ impl Tables {
         static TABLES: OnceLock<Result<Tables, &'static RegistryError>> = OnceLock::new();
         TABLES
             .get_or_init(|| {
-                let tables = Tables {
+                let mut tables = Tables {
                     code_gears: CODE_GEARS.table()?,
                     data_gears: DATA_GEARS.table()?,
                     interfaces: INTERFACES.table()?,
                     impls: IMPLS.table()?,
+                    short: HashMap::new(),
                 };
-                for (id, entry) in tables.code_gears.iter() {
+                let rows: Vec<_> = tables
+                    .code_gears
+                    .iter()
+                    .map(|(_, e)| (module_of(e.0.path, e.0.name), e.0.name))
+                    .collect();
+                for ((id, entry), display) in tables.code_gears.iter().zip(qualify(&rows)) {
                     entry.0.set_id(id.as_u32());
+                    entry.0.set_display_name(display);
+                }
+                let rows: Vec<_> = tables
+                    .data_gears
+                    .iter()
+                    .map(|(_, e)| (e.0.module, e.0.name))
+                    .collect();
+                for ((_, entry), display) in tables.data_gears.iter().zip(qualify(&rows)) {
+                    tables.short.insert(entry.1, display);
+                }
+                let rows: Vec<_> = tables
+                    .interfaces
+                    .iter()
+                    .map(|(_, e)| (e.0.module, e.0.name))
+                    .collect();
+                for ((_, entry), display) in tables.interfaces.iter().zip(qualify(&rows)) {
+                    tables.short.insert(entry.1, display);
                 }
                 Ok(tables)
             })
@@ -138,16 +229,48 @@ impl Tables {
         self.interfaces.iter().map(|(_, entry)| entry.0)
     }
 
-    /// The code gear registered under `path` (`module::name`), or the only one named `name`.
+    /// The code gear registered under `path` (`module::name`), shown as `name` (see
+    /// [`CodeGearInfo::display_name`]), or the only one named `name`.
     pub fn code_gear(&self, name: &str) -> Option<&'static CodeGearInfo> {
         if let Some((_, entry)) = self.code_gears.get(name) {
             return Some(entry.0);
+        }
+        if let Some(gear) = self.code_gears().find(|gear| gear.display_name() == name) {
+            return Some(gear);
         }
         let mut matching = self.code_gears().filter(|gear| gear.name == name);
         match (matching.next(), matching.next()) {
             (Some(gear), None) => Some(gear),
             _ => None,
         }
+    }
+
+    /// The name tables and traces show for a data gear type: its name, module-qualified as far
+    /// as needed where two modules define the same name.
+    pub fn data_gear_name(&self, info: &'static DataGearInfo) -> &'static str {
+        self.short
+            .get(format!("{}::{}", info.module, info.name).as_str())
+            .copied()
+            .unwrap_or(info.name)
+    }
+
+    /// As [`Tables::data_gear_name`], for an interface.
+    pub fn interface_name(&self, info: &'static InterfaceInfo) -> &'static str {
+        self.short
+            .get(format!("{}::{}", info.module, info.name).as_str())
+            .copied()
+            .unwrap_or(info.name)
+    }
+
+    /// The data gear types implementing `interface`.
+    pub fn implementors(
+        &self,
+        interface: &'static InterfaceInfo,
+    ) -> impl Iterator<Item = &'static DataGearInfo> + '_ {
+        self.impls
+            .iter()
+            .filter(move |(_, i)| same_interface(i.interface, interface))
+            .map(|(_, i)| i.data_gear)
     }
 
     /// Number of code gears.
@@ -168,11 +291,12 @@ impl Tables {
         out.push_str("enum Code {\n");
         for (id, entry) in self.code_gears.iter() {
             let gear = entry.0;
-            let mut line = format!("    C_{} = {id},", gear.name.replace("::", "_"));
-            let pad = 34usize.saturating_sub(line.len());
-            let _ = write!(line, "{:pad$}// {}({})", "", gear.name, gear.signature());
+            let name = gear.display_name();
+            let mut line = format!("    C_{} = {id},", name.replace("::", "_"));
+            let pad = 34usize.saturating_sub(line.len()).max(1);
+            let _ = write!(line, "{:pad$}// {name}({})", "", gear.signature());
             if let Some(interface) = gear.interface {
-                let _ = write!(line, "  [impl {interface}]");
+                let _ = write!(line, "  [impl {}]", self.interface_name(interface));
             }
             let _ = writeln!(out, "{line}");
         }
@@ -180,28 +304,30 @@ impl Tables {
         out.push_str("enum DataType {\n");
         for (id, entry) in self.data_gears.iter() {
             let data = entry.0;
-            let mut line = format!("    D_{} = {id},", data.name);
-            let pad = 34usize.saturating_sub(line.len());
+            let name = self.data_gear_name(data);
+            let mut line = format!("    D_{} = {id},", name.replace("::", "_"));
+            let pad = 34usize.saturating_sub(line.len()).max(1);
             let _ = write!(line, "{:pad$}// {}", "", data.declaration);
             let _ = writeln!(out, "{line}");
         }
         out.push_str("};\n");
         for (_, entry) in self.interfaces.iter() {
             let interface = entry.0;
-            let _ = writeln!(out, "typedef struct {} {{", interface.name);
-            for (name, signature) in interface.methods {
-                let _ = writeln!(out, "    __code {name}({signature});");
+            let name = self.interface_name(interface);
+            let generics = interface.generics;
+            let _ = writeln!(out, "typedef struct {name}{generics} {{");
+            for (method, signature) in interface.methods {
+                let _ = writeln!(out, "    __code {method}({signature});");
             }
             let implementors: Vec<&str> = self
                 .impls
                 .iter()
-                .filter(|(_, i)| i.interface == interface.name)
-                .map(|(_, i)| i.data_gear)
+                .filter(|(_, i)| same_interface(i.interface, interface))
+                .map(|(_, i)| self.data_gear_name(i.data_gear))
                 .collect();
             let _ = writeln!(
                 out,
-                "}} {};  // implemented by: {}",
-                interface.name,
+                "}} {name}{generics};  // implemented by: {}",
                 if implementors.is_empty() {
                     "(none)".to_string()
                 } else {

@@ -112,7 +112,7 @@ fn the_tables_list_every_gear() {
     assert!(described.contains("enum Code {"), "{described}");
     assert!(described.contains("D_SingleLinkedStack"), "{described}");
     assert!(
-        described.contains("__code pop2(&mut self, next: Next<(Option<i64>,Option<i64>)>);"),
+        described.contains("__code pop2(&mut self, next: Next<(Option<i64>, Option<i64>)>);"),
         "{described}"
     );
     assert!(

@@ -23,6 +23,12 @@
 //!
 //! The ABI an agent uses, and the contract of the two kernels behind it (the simulator and the
 //! thread enclave), is in [`abi`]; the crate's `API.md` summarises it.
+//!
+//! # Platform
+//!
+//! Built and tested on Linux (x86-64). The simulated enclave needs no kernel support;
+//! [`Topology::from_sysfs`] reads Linux's sysfs and fails with a [`TopologyError`] elsewhere,
+//! while [`Topology::test`] and the simulator work anywhere.
 
 pub mod abi;
 mod alloc;
@@ -45,6 +51,8 @@ pub use message::{
     CpuAvailable, CpuNotIdle, CpuTick, Message, MessageKind, Payload, TaskAffinityChanged,
     TaskBlocked, TaskDead, TaskDeparted, TaskNew, TaskPreempt, TaskWakeup, TaskYield,
 };
+/// Why a generated scheduler's run failed (also at [`scheduler::Error`]).
+pub use scheduler::{Error, TransitionError};
 pub use topology::{Cpu, PerCpu, Topology, TopologyError};
 
 /// Turns an `impl` block of ghOSt message handlers into a scheduler; see [`scheduler`] for the
@@ -63,7 +71,7 @@ pub mod prelude {
     };
     // The scheduler DSL (ghost-dsl/src/scheduler).
     pub use crate::ghost_scheduler;
-    pub use crate::scheduler::{Cx, FullAgent, Scheduler, Task, TaskState};
+    pub use crate::scheduler::{Cx, Error, FullAgent, Scheduler, Task, TaskState};
     pub use crate::{
         AgentRpcArgs, AgentRpcResponse, CpuAvailable, CpuNotIdle, TaskAffinityChanged,
     };

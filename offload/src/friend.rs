@@ -2,13 +2,18 @@
 
 use core::fmt;
 use std::any::Any;
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use gears_runtime::cpu_list::{CpuList, parse_cpu_str};
+use gears_runtime::cpu_list::{AffinityError, CpuList, parse_cpu_str};
 use gears_runtime::handoff::WaitStrategy;
 
 use crate::Error;
-use crate::sandbox::Sandbox;
+use crate::hakase::Hakase;
+use crate::sandbox::{OnDenied, Sandbox, SandboxError};
 
 /// The index of a friend among those one [`Hakase::spawn_friends`](crate::Hakase::spawn_friends)
 /// call started, from 0.
@@ -27,10 +32,12 @@ impl fmt::Display for FriendId {
 /// than CPUs, in which case they share cores).
 ///
 /// ```
-/// use offload::{FriendConfig, Sandbox};
+/// use offload::{FriendConfig, FriendId, Sandbox};
 ///
 /// let config = FriendConfig::cpus("0-1")?.count(4).sandbox(Sandbox::NoSyscalls);
 /// assert_eq!(config.friend_count(), 4);
+/// assert_eq!(config.cpu_of(FriendId(3)), Some(1));
+/// assert_eq!(config.cpu_of(FriendId(4)), None); // there is no friend 4
 /// assert!(FriendConfig::cpus("1-0").is_err());
 /// # Ok::<(), offload::Error>(())
 /// ```
@@ -39,7 +46,9 @@ pub struct FriendConfig {
     pub(crate) cpus: CpuList,
     pub(crate) count: Option<usize>,
     pub(crate) sandbox: Sandbox,
+    pub(crate) on_denied: OnDenied,
     pub(crate) wait: Option<WaitStrategy>,
+    pub(crate) wait_timeout: Option<Duration>,
 }
 
 impl FriendConfig {
@@ -49,7 +58,7 @@ impl FriendConfig {
     /// # Errors
     ///
     /// [`Error::CpuList`] if the string is not a valid CPU list (the error says what is wrong and
-    /// where), or names no CPU.
+    /// where), [`Error::NoCpus`] if it names no CPU.
     pub fn cpus(list: &str) -> Result<Self, Error> {
         let cpus = parse_cpu_str(list).map_err(Error::CpuList)?;
         if cpus.is_empty() {
@@ -59,13 +68,17 @@ impl FriendConfig {
     }
 
     /// Friends on the CPUs of `cpus`, one per CPU unless [`count`](Self::count) says otherwise.
+    /// An empty list is refused by [`spawn_friends`](crate::Hakase::spawn_friends) with
+    /// [`Error::NoCpus`], as [`cpus("")`](Self::cpus) is.
     #[must_use]
     pub fn on(cpus: CpuList) -> Self {
         Self {
             cpus,
             count: None,
             sandbox: Sandbox::None,
+            on_denied: OnDenied::Errno,
             wait: None,
+            wait_timeout: None,
         }
     }
 
@@ -83,16 +96,38 @@ impl FriendConfig {
         self
     }
 
+    /// What a system call the sandbox denies does (see [`OnDenied`]; `EPERM` by default).
+    /// Meaningless without [`Sandbox::NoSyscalls`].
+    #[must_use]
+    pub fn on_denied(mut self, on_denied: OnDenied) -> Self {
+        self.on_denied = on_denied;
+        self
+    }
+
     /// How friends wait for the hakase inside `offload!`. The default spins and backs off
     /// without system calls ([`WaitStrategy::SPIN_ONLY`]) for sandboxed friends, and yields to
     /// the OS once it has spun for a while ([`WaitStrategy::SPIN_THEN_YIELD`]) for the others,
-    /// which is kinder when friends share cores with each other or with the hakase.
-    ///
-    /// A sandboxed friend cannot yield (`sched_yield` is a system call):
-    /// [`spawn_friends`](crate::Hakase::spawn_friends) refuses such a configuration.
+    /// which is kinder when friends share cores with each other or with the hakase. Sandboxed
+    /// friends may yield too (`sched_yield` is allowed).
     #[must_use]
     pub fn wait(mut self, wait: WaitStrategy) -> Self {
         self.wait = Some(wait);
+        self
+    }
+
+    /// How long a friend waits for the hakase to *take* an offloaded block before it gives up:
+    /// the block does not run, and `offload!` panics with "the hakase did not take this request
+    /// within ..." (so a hakase that stopped serving shows up as an error instead of a friend
+    /// spinning forever). None by default: friends wait as long as it takes.
+    ///
+    /// The clock is read only once the friend's wait has backed off (a few µs in, see
+    /// [`WaitStrategy`]), from the vDSO, so the check costs neither time on a quick round trip
+    /// nor a system call. Once the hakase has started running the block, the friend waits for
+    /// it to end however long it takes. With a timeout, the hakase claims each request with one
+    /// compare-and-swap more (the claim is what makes taking a request back safe).
+    #[must_use]
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = Some(timeout);
         self
     }
 
@@ -102,45 +137,97 @@ impl FriendConfig {
         self.count.unwrap_or(self.cpus.len())
     }
 
-    /// The CPU friend `id` is pinned to.
+    /// The CPU friend `id` is pinned to, or `None` if this configuration starts no friend `id`.
     #[must_use]
     pub fn cpu_of(&self, id: FriendId) -> Option<usize> {
-        let cpus: Vec<usize> = self.cpus.iter().collect();
-        (!cpus.is_empty()).then(|| cpus[id.0 % cpus.len()])
+        if id.0 >= self.friend_count() || self.cpus.is_empty() {
+            return None;
+        }
+        self.cpus.iter().nth(id.0 % self.cpus.len())
     }
 
     pub(crate) fn wait_strategy(&self) -> WaitStrategy {
         self.wait.unwrap_or(match self.sandbox {
-            Sandbox::None => WaitStrategy::SPIN_THEN_YIELD,
             Sandbox::NoSyscalls => WaitStrategy::SPIN_ONLY,
+            _ => WaitStrategy::SPIN_THEN_YIELD,
         })
     }
 }
 
 /// The friends one [`Hakase::spawn_friends`](crate::Hakase::spawn_friends) call started.
 ///
-/// Friends only make progress in `offload!` while the hakase serves them: keep calling
-/// [`Hakase::try_receive`](crate::Hakase::try_receive) (or
-/// [`serve_until`](crate::Hakase::serve_until)) until [`finished`](Self::finished), then
-/// [`join`](Self::join). Dropping `Friends` detaches the threads.
+/// It borrows the hakase, so the hakase cannot be dropped while its friends may still offload,
+/// and it stays on the hakase's thread. Friends only make progress in `offload!` while the
+/// hakase serves them: [`join`](Self::join) serves until every friend has ended, or call
+/// [`Hakase::serve_until`](crate::Hakase::serve_until) yourself, e.g.
+/// `hakase.serve_until(|| friends.finished())`. Dropping `Friends` detaches the threads.
 #[derive(Debug)]
-pub struct Friends {
-    pub(crate) threads: Vec<(FriendId, JoinHandle<()>)>,
+pub struct Friends<'h> {
+    pub(crate) hakase: &'h Hakase,
+    pub(crate) threads: Vec<(FriendId, JoinHandle<Result<(), FriendPanic>>)>,
+    /// Friends whose body has not ended yet.
+    pub(crate) running: Arc<AtomicUsize>,
 }
 
-/// A friend whose body panicked outside an offloaded block (its thread ended; the others and
-/// the hakase went on).
+/// Why one friend could not start, in [`Error::FriendStart`]: the friend, the step that failed
+/// and, as the [`source`](std::error::Error::source), the typed cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FriendStartError {
+    /// The friend thread could not be pinned to its CPU.
+    #[error("{id}: could not pin to CPU {cpu}")]
+    Pin {
+        /// Which friend.
+        id: FriendId,
+        /// The CPU it was to run on.
+        cpu: usize,
+        /// Why pinning failed.
+        source: AffinityError,
+    },
+    /// The sandbox filter could not be installed on the friend thread.
+    #[error("{id}: could not enter the sandbox")]
+    Sandbox {
+        /// Which friend.
+        id: FriendId,
+        /// Why installing the filter failed.
+        source: SandboxError,
+    },
+}
+
+impl FriendStartError {
+    /// The friend that could not start.
+    #[must_use]
+    pub fn id(&self) -> FriendId {
+        match self {
+            Self::Pin { id, .. } | Self::Sandbox { id, .. } => *id,
+        }
+    }
+}
+
+/// A friend whose body panicked (its thread ended; the others and the hakase went on).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FriendPanic {
     /// Which friend.
     pub id: FriendId,
     /// The panic message, if the payload was a string.
     pub message: String,
+    /// Where the `offload!` was, if the panic came from an offloaded block (raised on the
+    /// hakase, re-raised in the friend, and not caught there).
+    pub offloaded_at: Option<&'static Location<'static>>,
 }
 
 impl fmt::Display for FriendPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} panicked: {}", self.id, self.message)
+        match self.offloaded_at {
+            Some(at) => write!(
+                f,
+                "{}: the block it offloaded at {at} panicked on the hakase, and the friend did \
+                 not catch the panic: {}",
+                self.id, self.message
+            ),
+            None => write!(f, "{} panicked: {}", self.id, self.message),
+        }
     }
 }
 
@@ -154,11 +241,12 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-impl Friends {
-    /// Whether every friend's body has returned (or panicked).
+impl Friends<'_> {
+    /// Whether every friend's body has returned (or panicked). A parked hakase is woken when
+    /// the last one ends, so `hakase.serve_until(|| friends.finished())` returns promptly.
     #[must_use]
     pub fn finished(&self) -> bool {
-        self.threads.iter().all(|(_, thread)| thread.is_finished())
+        self.running.load(Ordering::Acquire) == 0
     }
 
     /// The number of friends.
@@ -173,23 +261,25 @@ impl Friends {
         self.threads.is_empty()
     }
 
-    /// Waits for every friend to end.
-    ///
-    /// Call it once [`finished`](Self::finished) (or from a thread other than the hakase's):
-    /// a friend still offloading needs the hakase to serve it.
+    /// Serves the friends' requests until every friend has ended, then waits for their threads.
     ///
     /// # Errors
     ///
     /// [`Error::FriendsPanicked`] listing every friend whose body panicked.
     pub fn join(self) -> Result<(), Error> {
+        self.hakase.serve_until(|| self.finished());
         let panics: Vec<FriendPanic> = self
             .threads
             .into_iter()
-            .filter_map(|(id, thread)| {
-                thread.join().err().map(|payload| FriendPanic {
+            .filter_map(|(id, thread)| match thread.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(panic)) => Some(panic),
+                // friend_main catches the body's panics; this is a panic of our own code.
+                Err(payload) => Some(FriendPanic {
                     id,
                     message: panic_message(&*payload),
-                })
+                    offloaded_at: None,
+                }),
             })
             .collect();
         if panics.is_empty() {

@@ -31,7 +31,7 @@
 //!     while !friends.finished() {
 //!         hakase.try_receive(); // offloader_tryreceive(): serves what is pending, never waits
 //!     }
-//!     friends.join()
+//!     friends.join() // (join also serves, until every friend has ended)
 //! }
 //! ```
 //!
@@ -41,18 +41,52 @@
 //!   A panic in the block is caught on the hakase, which keeps serving, and re-raised in the
 //!   friend. `return`, `?`, `break` and `continue` that would leave the block are compile errors.
 //! - [`Hakase::try_receive`] serves whatever is pending, one request per friend, and returns at
-//!   once if nothing is; [`Hakase::serve_until`] loops. Every friend has its own slot, so
-//!   requests from several friends are served back to back, each exactly once, with no lock.
+//!   once if nothing is; [`Hakase::serve_until`] loops, and [`Friends::join`] serves until every
+//!   friend has ended. Every friend has its own slot, so requests from several friends are
+//!   served back to back, each exactly once, with no lock. An idle hakase spins briefly, then
+//!   parks in the kernel (a friend's request wakes it), so it does not burn its core.
 //! - [`#[export_symbol]`](export_symbol) exports a hakase function; [`declare_exports!`]
 //!   declares signatures in a crate both sides share (Toshokan's `shared.h`); [`exported!`]
 //!   calls an exported function from inside an `offload!` block. Returning a reference or raw
 //!   pointer from an exported function is a compile error: friend code cannot use hakase memory.
 //!
-//! # Memory
+//! # Platform
+//!
+//! Linux only: friends are pinned with `sched_setaffinity` and sandboxed with seccomp-BPF,
+//! neither of which exists elsewhere; on another system this crate does not compile (it says
+//! so). codegear and ghost-dsl, which need neither, build anywhere `std` does.
+//!
+//! # Memory, and what the sandbox does not give
 //!
 //! Friends and the hakase are threads of one process here, so unlike Toshokan's friends, a
 //! friend could dereference a hakase address; the compile-time rule against exported functions
 //! returning references or pointers keeps code honest for the real asymmetric setting.
+//!
+//! [`Sandbox::NoSyscalls`] limits the system calls of the friend *thread*: no I/O, no new
+//! threads or processes, no executable memory, futex waits and wakes only. It does not isolate
+//! memory: a friend thread can read and write every byte of hakase data (its heap, its stacks
+//! and the return addresses on them), and through them make the unfiltered hakase do anything.
+//! It holds against safe Rust friend code and accidental I/O, not against hostile native code in
+//! a friend; that needs a friend in a process of its own.
+//!
+//! # Failures
+//!
+//! - A panic in an offloaded block is caught on the hakase (whose report names the friend and
+//!   the `offload!` site) and re-raised in the friend; a friend that does not catch it is
+//!   reported by [`Friends::join`] as such.
+//! - `abort()` in a friend, sandboxed or not (a `panic = "abort"` build, a panic while
+//!   panicking, an allocation failure), ends the process with `SIGABRT` as it does anywhere.
+//! - [`Friends`] borrows the hakase, so the hakase cannot be dropped while friends may offload;
+//!   if it goes anyway (the `Friends` leaked), an offloading friend panics with "the hakase is
+//!   gone" instead of waiting forever. [`FriendConfig::wait_timeout`] bounds how long a friend
+//!   waits for the hakase to take a request.
+//! - [`OnDenied::KillProcess`] makes a denied system call end the process with a diagnostic.
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "offload runs on Linux only: friends are pinned with sched_setaffinity and sandboxed with \
+     seccomp-BPF (see the README's \"Platforms\")"
+);
 
 mod call;
 mod friend;
@@ -62,13 +96,15 @@ mod symbols;
 
 use core::fmt;
 
-pub use call::{offload, on_friend_thread};
-pub use friend::{FriendConfig, FriendId, FriendPanic, Friends};
+pub use call::{OnHakase, offload, on_friend_thread};
+pub use friend::{FriendConfig, FriendId, FriendPanic, FriendStartError, Friends};
 pub use gears_runtime::cpu_list::{CpuList, CpuListParseError};
 pub use gears_runtime::handoff::WaitStrategy;
-pub use hakase::Hakase;
-pub use sandbox::Sandbox;
+pub use hakase::{DEFAULT_SPIN_BEFORE_PARKING, Hakase, ParkedProbe};
+pub use sandbox::{OnDenied, Sandbox, SandboxError};
 pub use symbols::{Declaration, Export, ExportedSymbol, SymbolError, export_table};
+#[doc(hidden)]
+pub use symbols::{SameSignature, same_signature};
 
 /// Runs a block on the hakase and returns its value: `offload!({ .. })`, Toshokan's
 /// `OFFLOAD({ .. })`.
@@ -104,8 +140,28 @@ pub use gears_macros::offload;
 /// The name must be in scope as an exported symbol: a function marked
 /// [`#[export_symbol]`](export_symbol) or a signature declared by [`declare_exports!`] (imported
 /// with `use`). An unknown name is a compile error at the name (rustc also suggests similar
-/// names); a name that is not an exported symbol says so. The function is looked up in the
-/// hakase's export table, once per call site, with its exact signature.
+/// names); a type that is not an exported symbol says so; a plain function that was never
+/// exported is rustc's "expected type, found function" (exported symbols live in the type
+/// namespace, beside their function). The function is looked up in the hakase's export table,
+/// once per call site, with its exact signature.
+///
+/// It must be called where it stands, `exported!(name)(args)`, and only in the block itself or
+/// in a closure that stays inside it: a hakase function taken as a value, a closure calling one
+/// returned as the block's value, or a call inside a nested `fn` item could run later on the
+/// friend, so each is a compile error (the block's [`OnHakase`] proof, which every `exported!`
+/// call uses, cannot leave the block):
+///
+/// ```compile_fail
+/// # use offload::prelude::*;
+/// #[export_symbol]
+/// pub fn hakase_print(msg: &str) -> usize { msg.len() }
+///
+/// fn friend() -> usize {
+///     // error: lifetime may not live long enough (the closure holds the `OnHakase` proof)
+///     let g = offload!({ move |msg: &str| exported!(hakase_print)(msg) });
+///     g("x")
+/// }
+/// ```
 ///
 /// Outside `offload!` it is a compile error, as the seed says (only the hakase can run it):
 ///
@@ -147,12 +203,13 @@ pub use gears_macros::exported;
 ///
 /// An implementation that does not match its declaration:
 ///
-/// ```compile_fail,E0308
+/// ```compile_fail,E0277
 /// mod shared {
 ///     offload::declare_exports! { pub fn hakase_len(msg: &str) -> usize; }
 /// }
 ///
-/// // error[E0308]: mismatched types (expected `fn(&str) -> usize`)
+/// // error[E0277]: `hakase_len` is declared as `for<'a> fn(&'a str) -> usize` but implemented
+/// // as `for<'a> fn(&'a str) -> u32`
 /// #[offload::export_symbol(declared_in = shared)]
 /// pub fn hakase_len(msg: &str) -> u32 {
 ///     msg.len() as u32
@@ -192,80 +249,83 @@ pub use gears_macros::declare_exports;
 /// The usual imports: `use offload::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        FriendConfig, FriendId, Friends, Hakase, Sandbox, declare_exports, export_symbol, exported,
-        offload,
+        FriendConfig, FriendId, Friends, Hakase, OnDenied, Sandbox, declare_exports, export_symbol,
+        exported, offload,
     };
 }
 
 /// Everything that can go wrong starting or running friends.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The exported symbols are inconsistent (duplicates, missing implementations, signature
     /// mismatches), from [`Hakase::new`].
+    #[error(transparent)]
     Symbols(SymbolError),
     /// A CPU list string was invalid.
+    #[error(transparent)]
     CpuList(CpuListParseError),
     /// A CPU list named no CPU.
+    #[error("friend CPUs: the CPU list names no CPU")]
     NoCpus,
-    /// Friends could not be pinned or sandboxed; none ran its body.
-    FriendStart(Vec<(FriendId, String)>),
+    /// Friend CPUs that this machine does not have.
+    #[error("friend CPUs: this machine has no CPU {absent} (its CPUs are {existing})")]
+    CpusAbsent {
+        /// The configured CPUs that do not exist.
+        absent: Box<CpuList>,
+        /// The CPUs that do (online).
+        existing: Box<CpuList>,
+    },
+    /// Friends could not be pinned or sandboxed; none ran its body. One entry per failed friend,
+    /// in friend order; `Display` lists the first few, each with its causes.
+    #[error(fmt = fmt_friend_start)]
+    FriendStart(Vec<FriendStartError>),
     /// The sandbox filter could not be built.
-    Sandbox(String),
-    /// A sandboxed friend was configured to yield to the OS, which is a system call.
-    SandboxCannotYield,
+    #[error(transparent)]
+    Sandbox(SandboxError),
     /// The OS would not start a friend thread.
-    Spawn(std::io::Error),
-    /// Friends whose bodies panicked outside an offloaded block, from [`Friends::join`].
+    #[error("could not start a friend thread")]
+    Spawn(#[source] std::io::Error),
+    /// Friends whose bodies panicked, from [`Friends::join`] (each says whether the panic came
+    /// from a block it offloaded).
+    #[error(fmt = fmt_friends_panicked)]
     FriendsPanicked(Vec<FriendPanic>),
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Symbols(error) => error.fmt(f),
-            Self::CpuList(error) => write!(f, "friend CPUs: {error}"),
-            Self::NoCpus => f.write_str("friend CPUs: the CPU list names no CPU"),
-            Self::FriendStart(failures) => {
-                f.write_str("could not start the friends (none ran):")?;
-                for (id, why) in failures {
-                    write!(f, "\n  {id}: {why}")?;
-                }
-                Ok(())
-            }
-            Self::Sandbox(why) => write!(f, "friend sandbox: {why}"),
-            Self::SandboxCannotYield => f.write_str(
-                "a sandboxed friend cannot wait with a strategy that yields to the OS \
-                 (sched_yield is a system call); use WaitStrategy::spin_only",
-            ),
-            Self::Spawn(error) => write!(f, "could not start a friend thread: {error}"),
-            Self::FriendsPanicked(panics) => {
-                f.write_str("friends panicked outside an offloaded block:")?;
-                for panic in panics {
-                    write!(f, "\n  {panic}")?;
-                }
-                Ok(())
-            }
+fn fmt_friend_start(failures: &[FriendStartError], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Enough to see the pattern; the rest are counted.
+    const SHOWN: usize = 8;
+    f.write_str("could not start the friends (none ran):")?;
+    for failure in failures.iter().take(SHOWN) {
+        // Several failures, so none is this error's source: each is printed with its causes.
+        write!(f, "\n  {failure}")?;
+        let mut cause = std::error::Error::source(failure);
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
         }
     }
+    if failures.len() > SHOWN {
+        write!(f, "\n  and {} more friends", failures.len() - SHOWN)?;
+    }
+    Ok(())
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Symbols(error) => Some(error),
-            Self::CpuList(error) => Some(error),
-            Self::Spawn(error) => Some(error),
-            _ => None,
-        }
+fn fmt_friends_panicked(panics: &[FriendPanic], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str("friends panicked:")?;
+    for panic in panics {
+        write!(f, "\n  {panic}")?;
     }
+    Ok(())
 }
 
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::offload;
-    pub use crate::symbols::{Declaration, Export, ExportedSymbol, SymbolCache};
+    pub use crate::call::{OnHakase, offload};
+    pub use crate::symbols::{
+        Declaration, Export, ExportedSymbol, SameSignature, SymbolCache, same_signature,
+    };
     pub use core::any::TypeId;
     pub use gears_runtime;
     pub use gears_runtime::registry::inventory;

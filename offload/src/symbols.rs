@@ -33,12 +33,35 @@ pub trait ExportedSymbol: 'static {
     /// The function, resolved through the export table once per call site (`cache`); what
     /// `exported!(name)` expands to.
     #[doc(hidden)]
-    fn resolve(cache: &SymbolCache) -> Self::Fn
+    fn resolve(cache: &SymbolCache, on_hakase: crate::call::OnHakase<'_>) -> Self::Fn
     where
         Self: Sized,
     {
+        let _ = on_hakase;
         cache.resolve::<Self>()
     }
+}
+
+/// Implemented only for `Declared == Implemented`: `#[export_symbol(declared_in = m)]` asks for
+/// it, so that an implementation whose signature differs from the declaration is one error that
+/// names both.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Symbol}` is declared as `{Self}` but implemented as `{Implemented}`",
+    label = "this signature differs from the declaration's",
+    note = "make the implementation's signature the declaration's, or change the declaration \
+            (in `declare_exports!`)"
+)]
+pub trait SameSignature<Implemented, Symbol> {}
+
+impl<F, S> SameSignature<F, S> for F {}
+
+/// The check `#[export_symbol(declared_in = m)]` generates (it never runs).
+#[doc(hidden)]
+pub const fn same_signature<Declared, Implemented, Symbol>()
+where
+    Declared: SameSignature<Implemented, Symbol>,
+{
 }
 
 /// A hakase function exported by `#[export_symbol]`.
@@ -79,7 +102,7 @@ impl Export {
         self.function.downcast_ref::<F>().copied()
     }
 
-    fn type_id(&self) -> TypeId {
+    fn fn_type_id(&self) -> TypeId {
         self.function.type_id()
     }
 }
@@ -145,7 +168,8 @@ pub fn export_table() -> Result<&'static Table<Export>, &'static RegistryError> 
 
 /// What is wrong with the program's exported symbols, as [`Hakase::new`](crate::Hakase::new)
 /// reports it: every problem at once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", fmt::from_fn(|f| self.render(f)))]
 pub struct SymbolError {
     duplicates: Option<RegistryError>,
     missing: Vec<(&'static str, &'static str, Site)>,
@@ -184,8 +208,8 @@ impl SymbolError {
     }
 }
 
-impl fmt::Display for SymbolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SymbolError {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut lines = Vec::new();
         if let Some(duplicates) = &self.duplicates {
             lines.push(format!(
@@ -211,19 +235,21 @@ impl fmt::Display for SymbolError {
     }
 }
 
-impl std::error::Error for SymbolError {}
-
 /// Checks the export table against every declaration: duplicates, missing implementations and
 /// signature mismatches, all reported together.
 pub(crate) fn check_symbols() -> Result<&'static Table<Export>, SymbolError> {
     check_symbols_from(
         export_table(),
+        gears_runtime::registry::inventory::iter::<Export>,
         gears_runtime::registry::inventory::iter::<Declaration>,
     )
 }
 
+/// `exports` are every registered export, duplicates included: a duplicated name must not make
+/// the declarations of other names look unimplemented.
 fn check_symbols_from<'d>(
     table: Result<&'static Table<Export>, &'static RegistryError>,
+    exports: impl IntoIterator<Item = &'static Export>,
     declarations: impl IntoIterator<Item = &'d Declaration>,
 ) -> Result<&'static Table<Export>, SymbolError> {
     let mut error = SymbolError {
@@ -238,12 +264,22 @@ fn check_symbols_from<'d>(
             None
         }
     };
+    let exports: Vec<&Export> = exports.into_iter().collect();
     let mut declarations: Vec<&Declaration> = declarations.into_iter().collect();
     declarations.sort_by_key(|d| (d.name, d.site));
     for declaration in declarations {
-        let duplicated = error.duplicated().contains(&declaration.name);
-        match table.and_then(|t| t.get(declaration.name)) {
-            Some((_, export)) if export.type_id() != (declaration.type_id)() => {
+        let implementations: Vec<&&Export> = exports
+            .iter()
+            .filter(|export| export.name == declaration.name)
+            .collect();
+        if implementations.is_empty() {
+            error
+                .missing
+                .push((declaration.name, declaration.signature, declaration.site));
+        }
+        // A duplicated name is reported as such; each of its implementations is still compared.
+        for export in implementations {
+            if export.fn_type_id() != (declaration.type_id)() {
                 error.mismatched.push(Mismatch {
                     name: declaration.name,
                     declared: declaration.signature,
@@ -251,13 +287,6 @@ fn check_symbols_from<'d>(
                     implemented: export.signature,
                     implemented_at: export.site,
                 });
-            }
-            Some(_) => {}
-            None if duplicated => {}
-            None => {
-                error
-                    .missing
-                    .push((declaration.name, declaration.signature, declaration.site));
             }
         }
     }
@@ -361,7 +390,7 @@ mod tests {
             Declaration::new("gone", "fn()", Site::new("s.rs", 2, 1), type_of_add),
             Declaration::new("alpha", "fn()", Site::new("s.rs", 3, 1), type_of_add),
         ];
-        let error = check_symbols_from(Ok(table), &declarations).unwrap_err();
+        let error = check_symbols_from(Ok(table), [&ADD_ENTRY], &declarations).unwrap_err();
         assert_eq!(error.missing(), ["alpha", "gone"]);
         assert!(error.mismatched().is_empty() && error.duplicated().is_empty());
         assert!(error.to_string().contains(
@@ -375,7 +404,7 @@ mod tests {
             Site::new("s.rs", 9, 1),
             type_of_other,
         )];
-        let error = check_symbols_from(Ok(table), &declarations).unwrap_err();
+        let error = check_symbols_from(Ok(table), [&ADD_ENTRY], &declarations).unwrap_err();
         assert_eq!(error.mismatched(), ["add"]);
         assert_eq!(
             error.to_string(),
@@ -390,7 +419,7 @@ mod tests {
             Site::new("s.rs", 1, 1),
             type_of_add,
         )];
-        assert!(check_symbols_from(Ok(table), &ok).is_ok());
+        assert!(check_symbols_from(Ok(table), [&ADD_ENTRY], &ok).is_ok());
     }
 
     #[test]

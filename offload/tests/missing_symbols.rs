@@ -46,8 +46,17 @@ fn missing_and_mismatched_symbols_are_all_reported() {
         "as `fn also_missing()`, but no linked crate implements it (add `#[export_symbol]` to a \
          hakase function of that name, and make sure its crate is linked)"
     ), "{text}");
+    // Each points at its own declaration's line (7 and 8), not at the `declare_exports!`.
     assert!(
-        lines[1].starts_with("missing exported symbol \"never_implemented\""),
+        lines[0].starts_with(&format!(
+            "missing exported symbol \"also_missing\": declared at {file}:8:16 "
+        )),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "missing exported symbol \"never_implemented\": declared at {file}:7:16 "
+        )),
         "{text}"
     );
     assert!(

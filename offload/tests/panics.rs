@@ -4,12 +4,14 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use offload::CpuList;
 use offload::prelude::*;
 
 #[derive(Debug, PartialEq)]
 struct BlockFailed(usize);
 
 static COMPLETED: AtomicUsize = AtomicUsize::new(0);
+static UNCAUGHT_LINE: AtomicUsize = AtomicUsize::new(0);
 
 #[test]
 fn panics_reach_their_friend_and_everyone_else_goes_on() {
@@ -40,6 +42,7 @@ fn panics_reach_their_friend_and_everyone_else_goes_on() {
                         }
                     }
                     // A panic it does not catch ends it, like friend 0.
+                    UNCAUGHT_LINE.store(line!() as usize + 1, Ordering::Relaxed);
                     offload!({ panic!("uncaught in a block") });
                 }
                 // The others just offload.
@@ -59,10 +62,15 @@ fn panics_reach_their_friend_and_everyone_else_goes_on() {
     let error = friends.join().unwrap_err();
     panic::set_hook(hook);
     assert_eq!(COMPLETED.load(Ordering::Relaxed), 2);
+    let line = UNCAUGHT_LINE.load(Ordering::Relaxed);
     assert_eq!(
         error.to_string(),
-        "friends panicked outside an offloaded block:\n  friend 0 panicked: friend 0 gives up\n  \
-         friend 1 panicked: uncaught in a block"
+        format!(
+            "friends panicked:\n  friend 0 panicked: friend 0 gives up\n  friend 1: the block \
+             it offloaded at {}:{line}:21 panicked on the hakase, and the friend did not catch \
+             the panic: uncaught in a block",
+            file!()
+        )
     );
     // The hakase still serves new friends.
     let friends = hakase
@@ -75,28 +83,83 @@ fn panics_reach_their_friend_and_everyone_else_goes_on() {
 }
 
 #[test]
-#[should_panic(expected = "which is not a friend")]
-fn offload_outside_a_friend_panics_with_a_clear_message() {
-    offload!({ 1 });
+fn offload_outside_a_friend_panics_at_the_users_call_with_a_clear_message() {
+    static AT: std::sync::Mutex<Option<(String, u32)>> = std::sync::Mutex::new(None);
+    let hook = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| (l.file().to_owned(), l.line()));
+        *AT.lock().unwrap() = at;
+    }));
+    let line = line!() + 1;
+    let result = panic::catch_unwind(|| offload!({ 1 }));
+    panic::set_hook(hook);
+    let message = result
+        .unwrap_err()
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("which is not a friend"), "{message}");
+    assert_eq!(*AT.lock().unwrap(), Some((file!().to_owned(), line)));
 }
 
 #[test]
 fn bad_cpu_lists_are_clear_errors() {
     let error = FriendConfig::cpus("1-0").unwrap_err();
     assert!(
-        error
-            .to_string()
-            .starts_with("friend CPUs: invalid CPU list \"1-0\""),
+        error.to_string().starts_with("invalid CPU list \"1-0\""),
         "{error}"
     );
     let hakase = Hakase::new().unwrap();
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let online = online.trim();
     let error = hakase
         .spawn_friends(FriendConfig::cpus("511").unwrap(), |_| unreachable!())
         .unwrap_err();
-    assert!(
-        error.to_string().starts_with(
-            "could not start the friends (none ran):\n  friend 0: could not pin to CPU 511"
-        ),
-        "{error}"
+    assert_eq!(
+        error.to_string(),
+        format!("friend CPUs: this machine has no CPU 511 (its CPUs are {online})")
     );
+    // 512 friends on mostly absent CPUs: one short error, not one line per friend.
+    let error = hakase
+        .spawn_friends(FriendConfig::cpus("0-511").unwrap(), |_| unreachable!())
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(text.len() < 200, "{} bytes: {text}", text.len());
+    assert!(
+        text.starts_with("friend CPUs: this machine has no CPU "),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("-511 (its CPUs are {online})")),
+        "{text}"
+    );
+    // An empty CpuList fails like an empty string, instead of starting nobody.
+    let error = hakase
+        .spawn_friends(FriendConfig::on(CpuList::new()), |_| unreachable!())
+        .unwrap_err();
+    assert!(matches!(error, offload::Error::NoCpus), "{error}");
+    assert_eq!(
+        FriendConfig::cpus("").unwrap_err().to_string(),
+        error.to_string()
+    );
+    // cpu_of knows how many friends there are.
+    let config = FriendConfig::cpus("0").unwrap().count(2);
+    assert_eq!(config.cpu_of(FriendId(1)), Some(0));
+    assert_eq!(config.cpu_of(FriendId(2)), None);
+    assert_eq!(
+        hakase.friend_count(),
+        0,
+        "no failed start left a slot behind"
+    );
+    // The absent CPUs stay typed, beside the ones that exist.
+    let error = hakase
+        .spawn_friends(FriendConfig::cpus("0,511").unwrap(), |_| unreachable!())
+        .unwrap_err();
+    match &error {
+        offload::Error::CpusAbsent { absent, existing } => {
+            assert_eq!(absent.iter().collect::<Vec<_>>(), [511]);
+            assert!(existing.contains(0));
+        }
+        other => panic!("expected CpusAbsent, got {other:?}"),
+    }
 }

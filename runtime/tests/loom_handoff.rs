@@ -178,3 +178,92 @@ fn the_server_may_work_on_client_memory_named_in_the_request() {
         server.join().unwrap()
     });
 }
+
+/// A timeout of zero, on a retractable slot: the client either gets its
+/// outcome (the server claimed the request first) or takes the request back (it retracted
+/// first), never both, and the server serves it exactly when the client did not retract it.
+/// Loom checks the payload accesses of both paths. Results: whether the call was served.
+#[test]
+fn a_retracted_request_is_never_served_and_a_served_one_is_never_retracted() {
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    check_results([false, true], || {
+        let (client, server) =
+            handoff::slot_with::<u32, u32>(handoff::SlotOptions::new().retractable());
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let server = thread::spawn({
+            let done = done.clone();
+            move || loop {
+                if server.try_serve(|x| x + 1) {
+                    return true;
+                }
+                if done.load(Ordering::Acquire) {
+                    // One more look after the client is done: a request it left would be here.
+                    return server.try_serve(|x| x + 1);
+                }
+                thread::yield_now();
+            }
+        });
+        let result = client.call_until(7, &WAIT, Some(std::time::Duration::ZERO));
+        done.store(true, Ordering::Release);
+        let served = server.join().unwrap();
+        assert_eq!(served, result.is_ok(), "served exactly when not retracted");
+        match result {
+            Ok(outcome) => assert_eq!(outcome.unwrap(), 8),
+            Err(handoff::CallError::TimedOut(req)) => assert_eq!(req, 7),
+            Err(other) => panic!("unexpected {other}"),
+        }
+        served
+    });
+}
+
+/// The bell: a server that parks whenever it finds no request, and a client that rings after
+/// posting. A lost wake-up would leave the server asleep forever (the futex model waits without
+/// a time limit) and the client spinning, which loom reports (with the light fence removed, it
+/// does: "exceeded maximum number of branches"). Results: whether the server slept.
+#[test]
+fn a_parked_server_is_always_woken_by_a_request() {
+    check_results([false, true], || {
+        let bell = loom::sync::Arc::new(handoff::Bell::new());
+        let (client, server) =
+            handoff::slot_with::<u32, u32>(handoff::SlotOptions::new().ring(bell.clone()));
+        let server = thread::spawn(move || {
+            let mut slept = false;
+            while !server.try_serve(|x| x * 3) {
+                slept |= bell.park(|| server.has_request(), std::time::Duration::from_secs(1));
+            }
+            slept
+        });
+        assert_eq!(client.call(2, &WAIT), 6);
+        server.join().unwrap()
+    });
+}
+
+/// A server dropped while the client waits: the client gets its outcome if the server served
+/// before it went, and its request back otherwise, never a wait forever. Results: whether it
+/// was served.
+#[test]
+fn a_dropped_server_ends_the_wait_with_the_request_or_the_outcome() {
+    check_results([false, true], || {
+        let (client, server) = handoff::slot::<u32, u32>();
+        let server = thread::spawn(move || {
+            let served = server.try_serve(|x| x + 100);
+            drop(server);
+            served
+        });
+        let result = client.call_until(1, &WAIT, None);
+        let served = server.join().unwrap();
+        match result {
+            Ok(outcome) => {
+                assert!(served);
+                assert_eq!(outcome.unwrap(), 101);
+                true
+            }
+            Err(handoff::CallError::ServerGone(req)) => {
+                assert!(!served);
+                assert_eq!(req, 1);
+                false
+            }
+            Err(other) => panic!("unexpected {other}"),
+        }
+    });
+}

@@ -9,6 +9,10 @@
 //! Two distinct states share a fingerprint with probability about 2^-64 each, so the chance of
 //! any collision among `n` stored states is about `n² / 2^65` (3·10^-6 for ten million states);
 //! a collision would make the checker skip a state, never report a false violation.
+//!
+//! Fingerprints are stable: nothing in them depends on the process (no addresses, no random
+//! seeds, no heap ids: a handle hashes as its slot and generation), so the same state of the same
+//! program has the same fingerprint in another world and in another process.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -100,12 +104,12 @@ pub(crate) fn slot_term(index: u32, object: Option<&Arc<dyn DataGearObject>>) ->
     hasher.finish()
 }
 
-/// The term of task `task` about to take `goto` (the code gear by address: fingerprints live
-/// within one process).
+/// The term of task `task` about to take `goto`: the code gear by its registry path (unique per
+/// program, the same in every process; an address would not be) and its arguments by value.
 #[inline]
 pub(crate) fn task_term(task: u32, goto: &Goto) -> u64 {
     let mut hasher = FpHasher::seeded(u64::from(task) | (1 << 40));
-    hasher.write_usize(std::ptr::from_ref(goto.code_gear()) as usize);
+    goto.code_gear().path.hash(&mut hasher);
     goto.args().hash(&mut hasher);
     hasher.finish()
 }

@@ -8,24 +8,35 @@
 //! gears it takes (`Mut`/`Ref`): that is the unit the checker interleaves and the parallel run
 //! locks, so what the checker proves holds for the parallel run.
 //!
-//! `par_goto!(world, f(args))` adds a task. Tasks are added by set-up code, not by code gears:
-//! a code gear returns exactly one `Goto`, which keeps a step's successor a single state and
-//! the stub signature (and `Context::step`'s hot path) unchanged.
+//! `par_goto!(world, f(args))` adds a task from set-up code; `par_goto!(f(args))` inside a
+//! code gear adds one from the running task's step (task creation is part of the step: the
+//! checker's states include how many tasks there are). A code gear may continue
+//! nondeterministically with `choose!(goto!(a(..)), goto!(b(..)))` ([`Goto::choose`]): the
+//! checker explores every alternative, a run takes one with a seeded generator.
 
 mod check;
+mod choice;
 mod fingerprint;
 mod parallel;
+mod spawn;
 
 use std::panic::{self, AssertUnwindSafe};
 
-pub use check::{Bound, Check, Report, TraceStep, Verdict, View, Violation, ViolationKind};
+pub(crate) use check::note_handle;
+pub use check::{
+    Bound, Check, Fairness, Report, TraceStep, Verdict, View, Violation, ViolationKind,
+};
 pub use parallel::{Parallel, RunStats};
+#[doc(hidden)]
+pub use spawn::par_goto_from_code_gear;
 
 use crate::code::{Goto, Next, ParamKind};
 use crate::error::{Error, ErrorKind};
 use crate::gear::{DataGear, Gear, RawGear};
 use crate::heap::{ANY_TASK, Heap, PROBE};
+use crate::meta::{Meta, Selector};
 use crate::value::Args;
+use crate::world_meta::{Begun, Tasks, WorldMetas};
 
 /// A task of a [`World`]: its index, as traces print it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,9 +72,11 @@ impl std::fmt::Display for TaskId {
 /// gears it takes (`Mut`/`Ref`): the unit the checker interleaves and the parallel run locks
 /// (in slot order), so what the checker proves holds for the parallel run.
 ///
-/// `par_goto!(world, f(args))` adds a task. Tasks are added by set-up code, not by code gears:
-/// a code gear returns exactly one `Goto`, which keeps a step's successor a single state and
-/// the stub signature (and `Context::step`'s hot path) unchanged.
+/// `par_goto!(world, f(args))` adds a task from set-up code; `par_goto!(f(args))` inside a
+/// code gear adds one from the running task's step (task creation is part of the step: the
+/// checker's states include how many tasks there are). A code gear may continue
+/// nondeterministically with `choose!(goto!(a(..)), goto!(b(..)))` ([`Goto::choose`]): the
+/// checker explores every alternative, a run takes one with a seeded generator.
 ///
 /// ```
 /// use codegear::prelude::*;
@@ -100,6 +113,11 @@ pub struct World {
     heap: Heap,
     pending: Vec<Goto>,
     started: Vec<bool>,
+    /// Per task, the generator [`World::step`] resolves its choices with.
+    streams: Vec<u64>,
+    seed: u64,
+    /// Metas around the steps of `step` and `run` (see [`World::replace_meta`]).
+    pub(crate) metas: WorldMetas,
 }
 
 impl Default for World {
@@ -122,12 +140,59 @@ fn not_started() -> Goto {
 }
 
 impl World {
+    /// The seed of the generators that resolve choices (`choose!`) unless
+    /// [`World::seed_choices`] or [`Parallel::seed`] sets another.
+    pub const DEFAULT_SEED: u64 = choice::DEFAULT_SEED;
+
     /// A world with no tasks and no data gears.
     pub fn new() -> Self {
         Self {
             heap: Heap::new(),
             pending: Vec::new(),
             started: Vec::new(),
+            streams: Vec::new(),
+            seed: choice::DEFAULT_SEED,
+            metas: WorldMetas::default(),
+        }
+    }
+
+    /// Installs `meta` around the steps of every task whose code gear `selector` matches, in
+    /// [`World::step`] and [`World::run`] (later installations win where they overlap), as
+    /// [`Context::replace_meta`](crate::Context::replace_meta) does for a context: tracing,
+    /// recording, step limits, redirects. See the `world_meta` notes on [`World::run`].
+    pub fn replace_meta(&mut self, selector: Selector, meta: impl Meta + 'static) -> &mut Self {
+        self.metas
+            .install(Tasks::All, selector, false, Box::new(meta));
+        self
+    }
+
+    /// As [`World::replace_meta`], for the steps of `task` only.
+    pub fn replace_task_meta(
+        &mut self,
+        task: TaskId,
+        selector: Selector,
+        meta: impl Meta + 'static,
+    ) -> &mut Self {
+        self.metas
+            .install(Tasks::One(task.0), selector, false, Box::new(meta));
+        self
+    }
+
+    /// As [`World::replace_meta`], and [`World::check`] shows the meta every step it explores
+    /// too (`before` and `after`; its redirects and stops apply to runs only: a check explores
+    /// the program as written).
+    pub fn observe_meta(&mut self, selector: Selector, meta: impl Meta + 'static) -> &mut Self {
+        self.metas
+            .install(Tasks::All, selector, true, Box::new(meta));
+        self
+    }
+
+    /// Reseeds the generators [`World::step`] resolves choices (`choose!`) with: one stream per
+    /// task, so the same seed and the same steps give the same choices.
+    pub fn seed_choices(&mut self, seed: u64) {
+        self.seed = seed;
+        for (task, stream) in self.streams.iter_mut().enumerate() {
+            *stream = choice::task_stream(seed, task as u32);
         }
     }
 
@@ -145,6 +210,7 @@ impl World {
             .expect("fewer than 2^32 - 2 tasks");
         self.pending.push(not_started());
         self.started.push(false);
+        self.streams.push(choice::task_stream(self.seed, id));
         TaskId(id)
     }
 
@@ -156,6 +222,20 @@ impl World {
             "no {task:?} in this world"
         );
         self.heap.alloc_owned(value, task.0)
+    }
+
+    /// As [`World::alloc_private`], for a data gear that holds its own handle (see
+    /// [`Heap::alloc_with`]).
+    pub fn alloc_private_with<T: DataGear>(
+        &mut self,
+        task: TaskId,
+        make: impl FnOnce(Gear<T>) -> T,
+    ) -> Gear<T> {
+        assert!(
+            task.index() < self.pending.len(),
+            "no {task:?} in this world"
+        );
+        self.heap.alloc_owned_with(make, task.0)
     }
 
     /// Gives a reserved task its first transition.
@@ -232,7 +312,9 @@ impl World {
         fingerprint::state(&self.heap, &self.pending)
     }
 
-    /// Runs one step of `task` here, on this thread; returns whether the task has finished.
+    /// Runs one step of `task` here, on this thread; returns whether the task has finished. A
+    /// choice (`choose!`) the step returns is resolved with the task's seeded generator
+    /// ([`World::seed_choices`]).
     ///
     /// # Errors
     /// The step's error (the world is then unchanged except for the gears the failed step
@@ -243,10 +325,36 @@ impl World {
             self.pending[task.index()] = goto;
             return Ok(true);
         }
-        match step_task(&mut self.heap, task.0, goto.clone(), 0) {
+        let stream = &mut self.streams[task.index()];
+        let mut spawned = Vec::new();
+        let result = if self.metas.is_empty() {
+            step_resolving(
+                &mut self.heap,
+                task.0,
+                goto.clone(),
+                0,
+                stream,
+                &mut spawned,
+            )
+        } else {
+            step_with_metas(
+                &self.metas,
+                &mut self.heap,
+                task.0,
+                goto.clone(),
+                0,
+                stream,
+                &mut spawned,
+            )
+            .map(|(next, _)| next)
+        };
+        match result {
             Ok(next) => {
                 let done = next.is_exit();
                 self.pending[task.index()] = next;
+                for first in spawned {
+                    self.par_goto(first);
+                }
                 Ok(done)
             }
             Err(error) => {
@@ -274,12 +382,22 @@ impl World {
 }
 
 /// One step of `task`: its code gear runs on `heap` with the private gears of other tasks
-/// off limits; a panic becomes [`ErrorKind::Panicked`].
-pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Result<Goto, Error> {
+/// off limits; a panic becomes [`ErrorKind::Panicked`]. The tasks the step spawns
+/// (`par_goto!` inside the code gear) are appended to `spawned` (nothing on an error).
+pub(crate) fn step_task(
+    heap: &mut Heap,
+    task: u32,
+    goto: Goto,
+    step: u64,
+    spawned: &mut Vec<Goto>,
+) -> Result<Goto, Error> {
     let gear = goto.code_gear();
     let mut goto = goto;
     heap.set_stepping(task);
-    let result = panic::catch_unwind(AssertUnwindSafe(|| (gear.stub())(heap, &mut goto)));
+    let mut new_tasks = Vec::new();
+    let result = spawn::collecting(&mut new_tasks, || {
+        panic::catch_unwind(AssertUnwindSafe(|| (gear.stub())(heap, &mut goto)))
+    });
     heap.set_stepping(ANY_TASK);
     let result = match result {
         Ok(result) => result,
@@ -289,9 +407,75 @@ pub(crate) fn step_task(heap: &mut Heap, task: u32, goto: Goto, step: u64) -> Re
         .into()),
     };
     match result {
-        Ok(()) => Ok(goto),
+        Ok(()) => {
+            spawned.extend(new_tasks);
+            Ok(goto)
+        }
         Err(error) => Err(error.at(gear.name, step).in_task(task)),
     }
+}
+
+/// One step of `task` as a run takes it: a pending choice is resolved without running code, and
+/// a choice the step returns is resolved, both with the task's generator `stream`.
+pub(crate) fn step_resolving(
+    heap: &mut Heap,
+    task: u32,
+    goto: Goto,
+    step: u64,
+    stream: &mut u64,
+    spawned: &mut Vec<Goto>,
+) -> Result<Goto, Error> {
+    let at = goto.code_gear().name;
+    let next = if goto.alternatives().is_some() {
+        goto
+    } else {
+        step_task(heap, task, goto, step, spawned)?
+    };
+    choice::resolve(next, stream).map_err(|error| error.at(at, step).in_task(task))
+}
+
+/// [`step_resolving`] with the world's metas around it (see [`WorldMetas`]): a redirect and
+/// the inserted steps first; returns the next transition and the steps taken.
+pub(crate) fn step_with_metas(
+    metas: &WorldMetas,
+    heap: &mut Heap,
+    task: u32,
+    goto: Goto,
+    step: u64,
+    stream: &mut u64,
+    spawned: &mut Vec<Goto>,
+) -> Result<(Goto, u64), Error> {
+    let begun = metas.begin(task, step, goto)?;
+    step_begun(metas, begun, heap, task, step, stream, spawned)
+}
+
+/// The rest of [`step_with_metas`] once the metas have decided (a parallel run locks the gears
+/// of `begun.goto` in between).
+pub(crate) fn step_begun(
+    metas: &WorldMetas,
+    mut begun: Begun,
+    heap: &mut Heap,
+    task: u32,
+    step: u64,
+    stream: &mut u64,
+    spawned: &mut Vec<Goto>,
+) -> Result<(Goto, u64), Error> {
+    let mut steps = 0;
+    if let Some(mut inserted) = begun.inserted.take() {
+        while !inserted.is_exit() {
+            inserted = step_resolving(heap, task, inserted, step + steps, stream, spawned)?;
+            steps += 1;
+        }
+    }
+    let goto = std::mem::replace(&mut begun.goto, not_started());
+    let next = if goto.is_exit() {
+        goto
+    } else {
+        steps += 1;
+        step_resolving(heap, task, goto, step + steps - 1, stream, spawned)?
+    };
+    metas.end(begun, task, step, &next)?;
+    Ok((next, steps))
 }
 
 /// Appends the data gears a step of `goto` takes, `(handle, is_mut)` in parameter order

@@ -21,11 +21,12 @@ use std::time::{Duration, Instant};
 
 use gears_runtime::pool::{Pool, Worker};
 
-use super::{World, not_started, step_task, taken_gears};
+use super::{World, choice, not_started, step_begun, step_resolving, taken_gears};
 use crate::code::Goto;
 use crate::error::{Error, ErrorKind};
 use crate::gear::RawGear;
 use crate::heap::{DataGearObject, Heap};
+use crate::world_meta::WorldMetas;
 
 /// Runs a world's tasks on `workers` threads of a gears-runtime pool.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +34,7 @@ pub struct Parallel {
     workers: usize,
     slice: u32,
     step_limit: Option<u64>,
+    seed: u64,
 }
 
 impl Parallel {
@@ -42,7 +44,15 @@ impl Parallel {
             workers: workers.max(1),
             slice: 64,
             step_limit: None,
+            seed: choice::DEFAULT_SEED,
         }
+    }
+
+    /// Seeds the generators that resolve choices (`choose!`): one stream per task, so a task
+    /// makes the same choices in every run with this seed, however the tasks interleave.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
     }
 
     /// Steps a task takes before the worker moves on to the next task in the queue.
@@ -79,6 +89,8 @@ struct TaskRun {
     heap: Heap,
     pending: Goto,
     steps: u64,
+    /// The generator this task's choices are resolved with.
+    stream: u64,
 }
 
 struct Run {
@@ -86,7 +98,11 @@ struct Run {
     /// Whether slot `i` is shared (private slots have no lock to take).
     is_shared: Vec<bool>,
     heap_id: u32,
-    tasks: Vec<Mutex<TaskRun>>,
+    /// The tasks, growing as code gears spawn more (`par_goto!` in a step).
+    tasks: RwLock<Vec<Arc<Mutex<TaskRun>>>>,
+    /// A spawned task's view of the heap: no private gears of its own.
+    empty_view: Heap,
+    seed: u64,
     queue: Mutex<VecDeque<u32>>,
     unfinished: AtomicUsize,
     steps: AtomicU64,
@@ -94,6 +110,8 @@ struct Run {
     error: Mutex<Option<Error>>,
     slice: u32,
     step_limit: u64,
+    /// The world's metas (see `world_meta`).
+    metas: WorldMetas,
 }
 
 enum Held<'a> {
@@ -103,16 +121,17 @@ enum Held<'a> {
 
 pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Error> {
     let started = Instant::now();
-    let pool = Pool::new(parallel.workers)
-        .map_err(|error| Error::new(ErrorKind::Pool(error.to_string())))?;
+    let pool =
+        Pool::new(parallel.workers).map_err(|error| Error::new(ErrorKind::Pool(error.into())))?;
     let slots = world.heap.slot_count() as u32;
-    let tasks: Vec<Mutex<TaskRun>> = (0..world.tasks() as u32)
+    let tasks: Vec<Arc<Mutex<TaskRun>>> = (0..world.tasks() as u32)
         .map(|task| {
-            Mutex::new(TaskRun {
+            Arc::new(Mutex::new(TaskRun {
                 heap: world.heap.view(|owner| owner == task),
                 pending: world.pending[task as usize].clone(),
                 steps: 0,
-            })
+                stream: choice::task_stream(parallel.seed, task),
+            }))
         })
         .collect();
     let is_shared: Vec<bool> = (0..slots)
@@ -135,7 +154,9 @@ pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Err
         shared,
         is_shared,
         heap_id: world.heap.id(),
-        tasks,
+        tasks: RwLock::new(tasks),
+        empty_view: world.heap.view(|_| false),
+        seed: parallel.seed,
         queue: Mutex::new(
             (0..world.tasks() as u32)
                 .filter(|&t| !world.pending[t as usize].is_exit())
@@ -147,6 +168,7 @@ pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Err
         error: Mutex::new(None),
         slice: parallel.slice,
         step_limit: parallel.step_limit.unwrap_or(u64::MAX),
+        metas: world.metas.clone(),
     };
     pool.install(|worker| spawn_workers(worker, parallel.workers, &run));
 
@@ -157,9 +179,20 @@ pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Err
             world.heap.put_object(slot as u32, object);
         }
     }
-    let mut task_steps = Vec::with_capacity(run.tasks.len());
-    for (task, state) in run.tasks.into_iter().enumerate() {
+    let tasks = run
+        .tasks
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut task_steps = Vec::with_capacity(tasks.len());
+    for (task, state) in tasks.into_iter().enumerate() {
+        let state =
+            Arc::try_unwrap(state).unwrap_or_else(|_| unreachable!("the workers have finished"));
         let mut state = state.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if task >= world.tasks() {
+            // Spawned during the run.
+            let id = world.reserve_task();
+            world.start(id, not_started());
+        }
         for slot in 0..slots {
             if world.heap.owner_of(slot) == Some(task as u32) {
                 world.heap.put_object(slot, state.heap.take_object(slot));
@@ -210,7 +243,9 @@ fn work(run: &Run) {
             std::thread::yield_now();
             continue;
         };
-        let mut state = lock(&run.tasks[task as usize]);
+        let state =
+            Arc::clone(&run.tasks.read().unwrap_or_else(PoisonError::into_inner)[task as usize]);
+        let mut state = lock(&state);
         let mut finished = false;
         for _ in 0..run.slice {
             if run.steps.fetch_add(1, Ordering::Relaxed) >= run.step_limit {
@@ -243,6 +278,26 @@ fn work(run: &Run) {
     }
 }
 
+/// Adds the tasks a step spawned, ready to run (counted as unfinished before the spawning task
+/// can finish, so the run does not end under them).
+fn spawn(run: &Run, spawned: Vec<Goto>) {
+    let mut tasks = run.tasks.write().unwrap_or_else(PoisonError::into_inner);
+    let mut queue = lock(&run.queue);
+    for first in spawned {
+        let id = u32::try_from(tasks.len()).expect("fewer than 2^32 tasks");
+        if !first.is_exit() {
+            run.unfinished.fetch_add(1, Ordering::AcqRel);
+            queue.push_back(id);
+        }
+        tasks.push(Arc::new(Mutex::new(TaskRun {
+            heap: run.empty_view.clone(),
+            pending: first,
+            steps: 0,
+            stream: choice::task_stream(run.seed, id),
+        })));
+    }
+}
+
 fn fail(run: &Run, error: Error) {
     lock(&run.error).get_or_insert(error);
     run.stop.store(true, Ordering::Release);
@@ -257,8 +312,29 @@ fn step_locked(
     order: &mut Vec<(u32, bool)>,
 ) -> Result<bool, Error> {
     let goto = std::mem::replace(&mut state.pending, not_started());
+    // Metas decide before the gears are taken, so that the gears of the transition that really
+    // runs are the ones locked.
+    let begun = if run.metas.is_empty() {
+        None
+    } else {
+        match run.metas.begin(task, state.steps, goto.clone()) {
+            Ok(begun) => Some(begun),
+            Err(error) => {
+                state.pending = goto;
+                return Err(error);
+            }
+        }
+    };
     taken.clear();
-    taken_gears(&goto, taken);
+    match &begun {
+        None => taken_gears(&goto, taken),
+        Some(begun) => {
+            taken_gears(&begun.goto, taken);
+            if let Some(inserted) = &begun.inserted {
+                taken_gears(inserted, taken);
+            }
+        }
+    }
     order.clear();
     order.extend(
         taken
@@ -292,7 +368,27 @@ fn step_locked(
             held.push(Held::Read(guard));
         }
     }
-    let result = step_task(&mut state.heap, task, goto.clone(), state.steps);
+    let mut spawned = Vec::new();
+    let result = match begun {
+        None => step_resolving(
+            &mut state.heap,
+            task,
+            goto.clone(),
+            state.steps,
+            &mut state.stream,
+            &mut spawned,
+        )
+        .map(|next| (next, 1)),
+        Some(begun) => step_begun(
+            &run.metas,
+            begun,
+            &mut state.heap,
+            task,
+            state.steps,
+            &mut state.stream,
+            &mut spawned,
+        ),
+    };
     for (&(slot, _), guard) in order.iter().zip(held) {
         let object = state.heap.take_object(slot);
         if let Held::Write(mut guard) = guard {
@@ -300,10 +396,13 @@ fn step_locked(
         }
     }
     match result {
-        Ok(next) => {
-            state.steps += 1;
+        Ok((next, steps)) => {
+            state.steps += steps;
             let done = next.is_exit();
             state.pending = next;
+            if !spawned.is_empty() {
+                spawn(run, spawned);
+            }
             Ok(done)
         }
         Err(error) => {

@@ -4,6 +4,11 @@
 //! to another, in the same run; then throughput with 2 and 4 friends sharing one CPU, against
 //! Toshokan's arbitration (one slot for all friends, one request in flight).
 //!
+//! Then an idle hakase: the CPU time it spends per second of wall time serving a friend that
+//! sleeps (`offload.idle_hakase_cpu`, target ≤ 0.01), and the round trip of a request to a
+//! parked hakase beside a futex ping-pong between two threads that each sleep in the kernel
+//! until woken (`offload.wake_from_park_vs_futex`, target ≤ 1.5).
+//!
 //! Each figure is the median over interleaved repetitions (A B C D A B C D ..) of the time of
 //! a batch of round trips divided by its length; a repetition starts its threads, pins them,
 //! runs the batch and joins (thread start-up is under 0.1% of a batch).
@@ -159,6 +164,171 @@ fn suite(effort: Effort, cpus: Cpus) {
             shared_ns,
         );
     }
+
+    let idle_wall = match effort {
+        Effort::Full => Duration::from_secs(1),
+        Effort::Quick => Duration::from_millis(200),
+    };
+    let (cpu, wall) = idle_hakase(&hakase, &friend_cpu, idle_wall);
+    report(
+        "offload.idle_hakase_cpu_time",
+        cpu.as_secs_f64() * 1e3,
+        "ms",
+    );
+    report(
+        "offload.idle_hakase_wall_time",
+        wall.as_secs_f64() * 1e3,
+        "ms",
+    );
+    report_ratio(
+        "offload.idle_hakase_cpu",
+        cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+    );
+
+    let wakes = match effort {
+        Effort::Full => 2_000,
+        Effort::Quick => 100,
+    };
+    let wake = wake_from_park(&hakase, &friend_cpu, wakes);
+    let futex = futex_ping_pong(cpus, wakes);
+    report("offload.wake_from_park_ns", wake, "ns");
+    report("offload.futex_ping_pong_round_trip_ns", futex, "ns");
+    report_ratio("offload.wake_from_park_vs_futex", wake, futex);
+}
+
+/// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes a timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut now) };
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// The hakase's CPU and wall time serving one friend that sleeps for `sleep` and then ends.
+fn idle_hakase(hakase: &Hakase, config: &FriendConfig, sleep: Duration) -> (Duration, Duration) {
+    let friends = hakase
+        .spawn_friends(config.clone(), move |_| thread::sleep(sleep))
+        .expect("start the friend");
+    let (cpu, wall) = (thread_cpu_time(), std::time::Instant::now());
+    hakase.serve_until(|| friends.finished());
+    let measured = (thread_cpu_time() - cpu, wall.elapsed());
+    friends.join().expect("the friend");
+    measured
+}
+
+/// The median round trip of an empty `offload!` made while the hakase is parked in the kernel
+/// (the friend waits until it has parked, and 50 µs more so that it is asleep).
+fn wake_from_park(hakase: &Hakase, config: &FriendConfig, trips: usize) -> f64 {
+    let probe = hakase.parked_probe();
+    let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(trips)));
+    let sink = times.clone();
+    hakase.spin_before_parking(Duration::ZERO);
+    let friends = hakase
+        .spawn_friends(spin_only(config), move |_| {
+            let mut own = Vec::with_capacity(trips);
+            for _ in 0..trips {
+                while !probe.is_parked() {
+                    std::hint::spin_loop();
+                }
+                let asleep = std::time::Instant::now();
+                while asleep.elapsed() < Duration::from_micros(50) {
+                    std::hint::spin_loop();
+                }
+                let start = std::time::Instant::now();
+                offload!({});
+                own.push(start.elapsed());
+            }
+            *sink.lock().expect("the friend's results") = own;
+        })
+        .expect("start the friend");
+    hakase.serve_until(|| friends.finished());
+    friends.join().expect("the friend");
+    hakase.spin_before_parking(offload::DEFAULT_SPIN_BEFORE_PARKING);
+    median_ns(&mut times.lock().expect("the results"))
+}
+
+fn median_ns(times: &mut [Duration]) -> f64 {
+    times.sort();
+    times[times.len() / 2].as_secs_f64() * 1e9
+}
+
+fn futex_wait(word: &AtomicU32, expected: u32) {
+    // SAFETY: a futex wait on a live, aligned u32; spurious returns are handled by the caller's
+    // loop.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: a futex wake on a live, aligned u32.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
+    }
+}
+
+/// The anchor: two pinned threads passing a turn through one futex word, each sleeping in the
+/// kernel until the other wakes it (the round trip is two wake-ups); the median of `trips`
+/// round trips timed one by one, the caller waiting 50 µs before each so that the server is
+/// asleep.
+fn futex_ping_pong(cpus: Cpus, trips: usize) -> f64 {
+    let word = CachePadded::new(AtomicU32::new(0));
+    let mut times = Vec::with_capacity(trips);
+    thread::scope(|s| {
+        s.spawn(|| {
+            // The server: waits for each odd turn, answers with the next even one.
+            for i in 0..trips {
+                let ping = 2 * i as u32 + 1;
+                loop {
+                    let now = word.load(Ordering::Acquire);
+                    if now == ping {
+                        break;
+                    }
+                    futex_wait(&word, now);
+                }
+                word.store(ping + 1, Ordering::Release);
+                futex_wake(&word);
+            }
+        });
+        pin(cpus.caller);
+        for i in 0..trips {
+            let ping = 2 * i as u32 + 1;
+            let asleep = std::time::Instant::now();
+            while asleep.elapsed() < Duration::from_micros(50) {
+                std::hint::spin_loop();
+            }
+            let start = std::time::Instant::now();
+            word.store(ping, Ordering::Release);
+            futex_wake(&word);
+            loop {
+                let now = word.load(Ordering::Acquire);
+                if now == ping + 1 {
+                    break;
+                }
+                futex_wait(&word, now);
+            }
+            times.push(start.elapsed());
+        }
+    });
+    median_ns(&mut times)
 }
 
 /// The floor: one atomic in its own cache line, flipped by two pinned threads.

@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cpu_list_section()?;
     gears_examples::codegear::tour()?;
     gears_examples::dpp::tour(args.quick);
+    gears_examples::dpp_seed::tour(args.quick);
     offload_section(&args)?;
     gears_examples::ghost::tutorial::tour_section(args.quick)?;
     gears_examples::ghost::real_threads::tour_section(args.quick)?;
@@ -136,7 +137,8 @@ fn cpu_list_section() -> Result<(), Box<dyn std::error::Error>> {
 /// Toshokan's friend → hakase offloading: the seed's examples, with a sandboxed friend.
 fn offload_section(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     use gears_examples::offload::{
-        friends_contending, sandboxed_friend_calls_exports, set_x_in_offloaded_block,
+        friends_contending, idle_hakase, sandboxed_friend_calls_exports, set_x_in_offloaded_block,
+        the_sandbox_holds,
     };
     println!("\n== offload (Toshokan friends and hakase)");
     let hakase = offload::Hakase::new()?;
@@ -155,7 +157,10 @@ fn offload_section(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         "friend on CPU {friend_cpu}: `let mut x = 0; offload!({{ x = 1; }});` leaves x == {x}"
     );
 
-    println!("sandboxed friend (seccomp: every system call but a few fails with EPERM):");
+    println!(
+        "sandboxed friend (seccomp: every system call but {} reviewed ones fails with EPERM):",
+        offload::Sandbox::NoSyscalls.allowed_calls().len()
+    );
     let report = sandboxed_friend_calls_exports(&hakase, friend_cpu)?;
     println!(
         "  its own println!:         panicked: {}",
@@ -166,6 +171,26 @@ fn offload_section(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  offload!({{ exported!(hakase_func)() }}) = {}, exported!(hakase_print) printed {} bytes",
         report.func, report.printed
+    );
+
+    let hold = the_sandbox_holds(&hakase, friend_cpu)?;
+    println!("  ordinary std code in it:  {}", hold.std_works);
+    println!("  mprotect(hakase code, RWX): {}", hold.mprotect_rwx);
+    println!("  mmap(anonymous, RWX):     {}", hold.mmap_rwx);
+    println!(
+        "  (abort() there ends the process with SIGABRT; OnDenied::KillProcess ends it with \
+         SIGSYS and the friend and call named; the filter limits system calls, not memory)"
+    );
+
+    let sleep = std::time::Duration::from_millis(if args.quick { 50 } else { 300 });
+    let (cpu, wall) = idle_hakase(&hakase, friend_cpu, sleep)?;
+    println!(
+        "idle hakase: {:.2} ms of CPU in {:.0} ms serving a sleeping friend ({:.2}% of a core: it \
+         spins {} µs, then parks until a request wakes it)",
+        cpu.as_secs_f64() * 1e3,
+        wall.as_secs_f64() * 1e3,
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+        offload::DEFAULT_SPIN_BEFORE_PARKING.as_micros()
     );
 
     let (friends, requests) = (4, if args.quick { 10_000 } else { 250_000 });

@@ -1,5 +1,5 @@
 //! The `dispatch` workload: a loop of three code gears passing a small value, and the same work
-//! as a hand-written `enum` + `match` state machine (the anchor).
+//! as a hand-written `enum` + `match` state machine and as GearsOS's own dispatch (the anchors).
 
 use codegear::prelude::*;
 
@@ -97,4 +97,64 @@ pub fn run_match_opaque(rounds: u64) -> (u64, u64) {
         state = transition(state);
         transitions += 1;
     }
+}
+
+/// GearsOS's context for the function-table anchor: the arguments of the next code gear live in
+/// the context (`Gearef(context, ..)`), and `next` is the number of the code gear to run
+/// (`enum Code`).
+pub struct FnContext {
+    n: u64,
+    acc: u64,
+    next: usize,
+}
+
+/// `enum Code` of the anchor.
+const C_MIX: usize = 0;
+const C_SHIFT: usize = 1;
+const C_COUNT: usize = 2;
+const C_EXIT: usize = 3;
+
+/// A GearsOS code gear after the Perl transpiler: takes the context only, writes the next code
+/// gear's arguments into it and `goto meta(context, next)` (here: sets `next` and returns to the
+/// trampoline, since Rust has no guaranteed tail calls).
+type CodeFn = fn(&mut FnContext);
+
+fn mix_c(ctx: &mut FnContext) {
+    ctx.acc = ctx.acc.wrapping_mul(MULTIPLIER).wrapping_add(ctx.n);
+    ctx.next = C_SHIFT;
+}
+
+fn shift_c(ctx: &mut FnContext) {
+    ctx.acc ^= ctx.acc >> 29;
+    ctx.next = C_COUNT;
+}
+
+fn count_c(ctx: &mut FnContext) {
+    if ctx.n == 0 {
+        ctx.next = C_EXIT;
+    } else {
+        ctx.n -= 1;
+        ctx.next = C_MIX;
+    }
+}
+
+/// `context->code`: the code-gear table, indexed by code-gear number.
+static CODE: [CodeFn; 3] = [mix_c, shift_c, count_c];
+
+/// GearsOS's own dispatch: `goto meta(context, next)` is `context->code[next](context)`, an
+/// indirect call through the table per transition. The table is opaque to rustc (`black_box`),
+/// as GearsOS's is to the C compiler (filled at run time from the generated `enum Code`).
+pub fn run_fn_table(rounds: u64) -> (u64, u64) {
+    let code: &[CodeFn; 3] = std::hint::black_box(&CODE);
+    let mut ctx = FnContext {
+        n: rounds,
+        acc: 0,
+        next: C_MIX,
+    };
+    let mut transitions = 0;
+    while ctx.next != C_EXIT {
+        code[ctx.next](&mut ctx);
+        transitions += 1;
+    }
+    (ctx.acc, transitions)
 }

@@ -141,3 +141,97 @@ fn offload_panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_default()
 }
+
+/// What the sandboxed friend of [`the_sandbox_holds`] saw.
+#[derive(Debug, Default, Clone)]
+pub struct HoldReport {
+    /// A `HashMap` (random keys through `getrandom`), `thread::sleep` and a `Mutex` in the
+    /// friend itself: what ordinary no-I/O std code needs works.
+    pub std_works: String,
+    /// `mprotect` of a page of hakase code to read-write-execute (the escape the filter blocks).
+    pub mprotect_rwx: String,
+    /// An anonymous read-write-execute `mmap`.
+    pub mmap_rwx: String,
+}
+
+/// The sandbox holds where an escape would start, and lets ordinary std code run.
+pub fn the_sandbox_holds(hakase: &Hakase, cpus: &str) -> Result<HoldReport, offload::Error> {
+    static REPORT: Mutex<Option<HoldReport>> = Mutex::new(None);
+    let config = FriendConfig::cpus(cpus)?.sandbox(Sandbox::NoSyscalls);
+    let friends = hakase.spawn_friends(config, |_| {
+        let map: std::collections::HashMap<&str, u32> = [("a", 1), ("b", 2)].into();
+        let start = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        let lock = Mutex::new(map.len());
+        let std_works = format!(
+            "HashMap of {}, slept {:?}, Mutex holds {}",
+            map.len(),
+            start.elapsed().max(std::time::Duration::from_millis(1)),
+            *lock.lock().unwrap_or_else(|e| e.into_inner())
+        );
+        let rwx = libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC;
+        let page = (hakase_func as *const () as usize) & !4095;
+        // SAFETY: denied by the filter, it changes nothing; were it allowed, the page of hakase
+        // code would become writable too (which is what the tour shows does not happen).
+        let r = unsafe { libc::mprotect(page as *mut libc::c_void, 4096, rwx) };
+        let mprotect_rwx = format!("{r} ({})", std::io::Error::last_os_error());
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing, if any.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                4096,
+                rwx,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        let mmap_rwx = if p == libc::MAP_FAILED {
+            format!("MAP_FAILED ({})", std::io::Error::last_os_error())
+        } else {
+            // SAFETY: the mapping just made.
+            unsafe { libc::munmap(p, 4096) };
+            "mapped (the sandbox has a hole)".to_owned()
+        };
+        let report = HoldReport {
+            std_works,
+            mprotect_rwx,
+            mmap_rwx,
+        };
+        offload!(move { *REPORT.lock().unwrap_or_else(|e| e.into_inner()) = Some(report) });
+    })?;
+    friends.join()?;
+    Ok(REPORT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default())
+}
+
+/// The hakase's own CPU time and the wall time while it serves one friend that sleeps for
+/// `sleep`: an idle hakase parks instead of spinning.
+pub fn idle_hakase(
+    hakase: &Hakase,
+    cpus: &str,
+    sleep: std::time::Duration,
+) -> Result<(std::time::Duration, std::time::Duration), offload::Error> {
+    let friends = hakase.spawn_friends(FriendConfig::cpus(cpus)?, move |_| {
+        std::thread::sleep(sleep);
+        offload!({});
+    })?;
+    let thread_cpu = || {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: writes a timespec we own.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut now) };
+        std::time::Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        )
+    };
+    let (cpu, wall) = (thread_cpu(), std::time::Instant::now());
+    friends.join()?;
+    Ok((thread_cpu() - cpu, wall.elapsed()))
+}

@@ -118,10 +118,11 @@ impl Channel {
 }
 
 /// Why [`Channel::associate_task`] failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AssociateError {
     /// The task has had messages since `barrier`.
+    #[error("cannot associate {gtid}: barrier {barrier} is stale, the task is at seqnum {current}")]
     Stale {
         /// The task.
         gtid: Gtid,
@@ -131,31 +132,12 @@ pub enum AssociateError {
         current: BarrierToken,
     },
     /// No live task of this enclave has that gtid.
+    #[error("cannot associate {gtid}: no live task has this gtid")]
     NoSuchTask {
         /// The gtid passed.
         gtid: Gtid,
     },
 }
-
-impl fmt::Display for AssociateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Stale {
-                gtid,
-                barrier,
-                current,
-            } => write!(
-                f,
-                "cannot associate {gtid}: barrier {barrier} is stale, the task is at seqnum {current}"
-            ),
-            Self::NoSuchTask { gtid } => {
-                write!(f, "cannot associate {gtid}: no live task has this gtid")
-            }
-        }
-    }
-}
-
-impl std::error::Error for AssociateError {}
 
 /// The kernel as seen by the agent running on one CPU, for the duration of one [`Agent::run`]
 /// (or `enclave_ready` / `rpc`): every call is a syscall or shared-memory read of the backend

@@ -13,7 +13,8 @@ use crate::{Cpu, Gtid, Message};
 /// A task state rule broken while the scheduler ran: a message that does not fit the task's
 /// state, or a decision about a task that cannot run. Names the message (or the decision) and
 /// the task.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{during} (agent on {cpu}, at {now_ns} ns): {problem}")]
 pub struct TransitionError {
     /// Time, ns since the enclave started.
     pub now_ns: u64,
@@ -28,18 +29,6 @@ pub struct TransitionError {
     /// What is wrong, and what the scheduler should have done.
     pub problem: String,
 }
-
-impl fmt::Display for TransitionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (agent on {}, at {} ns): {}",
-            self.during, self.cpu, self.now_ns, self.problem
-        )
-    }
-}
-
-impl std::error::Error for TransitionError {}
 
 /// A handler of the scheduler panicked: which handler, on which message (if any) and task (if
 /// any), and the panic's message. The run ended there.
@@ -82,10 +71,10 @@ pub enum ErrorKind {
     #[error(transparent)]
     Enclave(Arc<dyn std::error::Error + Send + Sync + 'static>),
     /// The scheduler broke a task state rule; `first` is the first, `total` counts all of them.
+    /// `Display` shows the first (it is the error's subject, not a cause, so not its source).
     #[error("task state check failed: {first}{}", more(*total))]
     Transition {
         /// The first broken rule.
-        #[source]
         first: TransitionError,
         /// How many were found.
         total: usize,
@@ -177,6 +166,32 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         // `kind` is displayed as this error's own message, so the chain continues below it.
         std::error::Error::source(&self.0.kind)
+    }
+}
+
+impl PartialEq for ErrorKind {
+    /// Equal kinds with equal contents; enclave errors are equal when they are the same error.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Sim(a), Self::Sim(b)) => a == b,
+            (Self::Enclave(a), Self::Enclave(b)) => Arc::ptr_eq(a, b),
+            (
+                Self::Transition { first, total },
+                Self::Transition {
+                    first: first_b,
+                    total: total_b,
+                },
+            ) => first == first_b && total == total_b,
+            (Self::HandlerPanicked(a), Self::HandlerPanicked(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq for Error {
+    /// Equal kinds and equal reports.
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kind == other.0.kind && self.0.report == other.0.report
     }
 }
 

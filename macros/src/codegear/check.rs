@@ -4,6 +4,8 @@ use std::collections::BTreeSet;
 
 use syn::spanned::Spanned;
 
+use super::args::Instances;
+use super::generics;
 use super::model::{CodeGearFn, DataGearDef, ImplDef, InterfaceDef, Method, Problem};
 use super::parse;
 use crate::common::{Errors, did_you_mean};
@@ -81,41 +83,184 @@ fn signature(errors: &mut Errors, sig: &syn::Signature, what: &str) {
     }
 }
 
+/// Makes `sig` fit the code-gear shape (the stand-in of a broken interface code gear, and of its
+/// implementations): `&mut self` first, `-> Goto`, no `async`/`const`/`unsafe`/ABI/generics.
+/// Returns whether anything changed.
+pub(crate) fn repair_sig(sig: &mut syn::Signature) -> bool {
+    let mut changed = false;
+    match sig.inputs.first() {
+        Some(syn::FnArg::Receiver(receiver))
+            if receiver.reference.is_some() && receiver.colon_token.is_none() => {}
+        Some(syn::FnArg::Receiver(_)) => {
+            sig.inputs[0] = syn::parse_quote!(&mut self);
+            changed = true;
+        }
+        _ => {
+            sig.inputs.insert(0, syn::parse_quote!(&mut self));
+            changed = true;
+        }
+    }
+    if !returns_goto(&sig.output) {
+        // `Goto` as the prelude names it: the interface's module imports it to write code gears.
+        sig.output = syn::parse_quote!(-> Goto);
+        changed = true;
+    }
+    if sig.asyncness.take().is_some()
+        | sig.constness.take().is_some()
+        | sig.unsafety.take().is_some()
+        | sig.abi.take().is_some()
+        | sig.variadic.take().is_some()
+    {
+        changed = true;
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        sig.generics = syn::Generics::default();
+        changed = true;
+    }
+    changed
+}
+
+/// The interface with every code gear made to fit the shape (bodies and non-code-gear items
+/// dropped), and the names of the code gears that had to change: what `#[interface]` emits
+/// beside its errors, so that implementations and calls of it add none.
+pub(crate) fn repair_interface(item: &syn::ItemTrait) -> (syn::ItemTrait, Vec<String>) {
+    let mut item = item.clone();
+    let mut repaired = Vec::new();
+    item.supertraits.clear();
+    item.colon_token = None;
+    item.unsafety = None;
+    item.items.retain_mut(|trait_item| match trait_item {
+        syn::TraitItem::Fn(function) => {
+            let body = function.default.take().is_some();
+            if repair_sig(&mut function.sig) || body {
+                repaired.push(function.sig.ident.to_string());
+            }
+            function.semi_token = Some(Default::default());
+            true
+        }
+        _ => false,
+    });
+    (item, repaired)
+}
+
+/// Parameters a code gear may take: `goto!`/`next!` are typed per arity by the runtime, up to
+/// this many (GearsOS code gears rarely take more than five).
+pub(crate) const MAX_PARAMS: usize = 10;
+
+fn arity(errors: &mut Errors, sig: &syn::Signature, taken: usize, what: &str) {
+    if taken > MAX_PARAMS {
+        let extra: Vec<&syn::FnArg> = sig
+            .inputs
+            .iter()
+            .skip(sig.inputs.len() - (taken - MAX_PARAMS))
+            .collect();
+        errors.error(
+            quote::quote!(#(#extra),*),
+            format!(
+                "{what} `{}` takes {taken} parameters; at most {MAX_PARAMS} are supported{}: \
+                 group some in a tuple or a struct value, or keep them in a data gear",
+                sig.ident,
+                if what.contains("interface") {
+                    " (the data gear itself counts as one)"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+}
+
 /// `#[code_gear] fn`.
 pub(crate) fn code_gear_fn(def: &CodeGearFn) -> syn::Result<()> {
     let mut errors = Errors::new();
     signature(&mut errors, &def.function.sig, "a code gear");
+    arity(
+        &mut errors,
+        &def.function.sig,
+        def.function.sig.inputs.len(),
+        "code gear",
+    );
     report(&mut errors, &def.problems);
     errors.finish()
 }
 
 /// `#[data_gear]`.
-pub(crate) fn data_gear(def: &DataGearDef) -> syn::Result<()> {
+pub(crate) fn data_gear(def: &DataGearDef, instances: &Instances) -> syn::Result<()> {
     let mut errors = Errors::new();
-    if !def.item.generics.params.is_empty() {
-        errors.error(
-            &def.item.generics,
-            "a data gear cannot be generic: the data-gear table (GearsOS's `enum DataType`) has \
-             one row per concrete type; define one data gear per instantiation",
-        );
-    }
+    generic_rows(
+        &mut errors,
+        &def.item.generics,
+        instances,
+        "a data gear",
+        "#[data_gear",
+    );
     report(&mut errors, &def.problems);
     errors.finish()
 }
 
+/// A generic item lists its instances, each fitting its type parameters; a plain one lists none.
+fn generic_rows(
+    errors: &mut Errors,
+    generics: &syn::Generics,
+    instances: &Instances,
+    what: &str,
+    attribute: &str,
+) {
+    if generics.params.is_empty() {
+        if let Some(first) = instances.0.first() {
+            errors.error(
+                first,
+                format!("`instances(..)` lists the instances of a generic item; {what} without type parameters has one row already: remove it"),
+            );
+        }
+        return;
+    }
+    if let Err(error) = generics::only_type_params(generics, what) {
+        errors.push(error);
+        return;
+    }
+    if instances.0.is_empty() {
+        let params: Vec<String> = generics
+            .type_params()
+            .map(|p| p.ident.to_string())
+            .collect();
+        errors.error(
+            generics,
+            format!(
+                "{what} generic over {} lists the instances the program uses: \
+                 `{attribute}(instances(i64, String))]` (GearsOS's tables have one row per \
+                 concrete type, and Rust registers an item once, at link time, not once per use)",
+                params
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        return;
+    }
+    if let Err(error) = generics::substitutions(generics, instances) {
+        errors.push(error);
+    }
+}
+
 fn method_rules(errors: &mut Errors, method: &Method, what: &str) {
     signature(errors, &method.sig, what);
+    // The receiver travels as the data gear's handle: one of the parameters.
+    let taken = method.sig.inputs.len()
+        + usize::from(!matches!(
+            method.sig.inputs.first(),
+            Some(syn::FnArg::Receiver(_))
+        ));
+    arity(errors, &method.sig, taken, "interface code gear");
     report(errors, &method.problems);
 }
 
 /// `#[interface]`.
 pub(crate) fn interface(def: &InterfaceDef) -> syn::Result<()> {
     let mut errors = Errors::new();
-    if !def.item.generics.params.is_empty() {
-        errors.error(
-            &def.item.generics,
-            "an interface cannot be generic: `Gear<dyn Interface>` needs one API table type",
-        );
+    if let Err(error) = generics::only_type_params(&def.item.generics, "an interface") {
+        errors.push(error);
     }
     if let Some(token) = &def.item.unsafety {
         errors.error(token, "an interface cannot be an `unsafe trait`");
@@ -144,9 +289,10 @@ pub(crate) fn interface(def: &InterfaceDef) -> syn::Result<()> {
 pub(crate) fn impl_interface(
     interface: &InterfaceDef,
     block: &syn::ItemImpl,
+    instances: &Instances,
 ) -> Result<ImplDef, (syn::Error, Option<Box<ImplDef>>)> {
     let mut errors = Errors::new();
-    let head = match parse::impl_head(block) {
+    let head = match parse::impl_head(block, instances) {
         Ok(head) => head,
         Err(error) => return Err((error, None)),
     };
@@ -202,12 +348,57 @@ pub(crate) fn impl_interface(
             ),
         );
     }
+    // The interface's type parameters as this impl instantiates them (`Stack<i64>`: T ↦ i64).
+    let trait_args: generics::Substitution = {
+        let params = interface
+            .item
+            .generics
+            .type_params()
+            .map(|p| p.ident.clone());
+        let args = match head.trait_path.segments.last().map(|s| &s.arguments) {
+            Some(syn::PathArguments::AngleBracketed(args)) => args
+                .args
+                .iter()
+                .filter_map(|arg| match arg {
+                    syn::GenericArgument::Type(ty) => Some(quote::quote!(#ty)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        params.zip(args).collect()
+    };
     let mut kept = Vec::new();
     for method in methods {
         let name = method.sig.ident.to_string();
-        if declared.contains(&name) {
-            method_rules(&mut errors, &method, "an interface code gear");
-            kept.push(method);
+        if let Some(declaration) = interface.methods.iter().find(|m| m.sig.ident == name) {
+            // A method the interface marks as broken was reported there; its copy here is the
+            // same mistake, not a second one.
+            if !interface.repaired.contains(&name) {
+                method_rules(&mut errors, &method, "an interface code gear");
+            }
+            // The API code gear is generated from the interface's declaration: where the impl's
+            // signature differs, rustc says so at the impl (E0053/E0050) and nothing generated
+            // adds to it.
+            let params = declaration
+                .params
+                .iter()
+                .map(|p| {
+                    let mut p = p.clone();
+                    if let Ok(ty) = generics::substitute_parse::<syn::Type>(&p.ty, &trait_args) {
+                        if let Ok(kind) = parse::classify(&ty) {
+                            p.kind = kind;
+                        }
+                        p.ty = ty;
+                    }
+                    p
+                })
+                .collect();
+            kept.push(Method {
+                params,
+                receiver_mut: declaration.receiver_mut,
+                ..method
+            });
             continue;
         }
         let mut message =
@@ -226,8 +417,20 @@ pub(crate) fn impl_interface(
         errors.error(&method.sig.ident, message);
     }
 
+    let mut block = block.clone();
+    for item in &mut block.items {
+        if let syn::ImplItem::Fn(function) = item
+            && interface.repaired.contains(&function.sig.ident.to_string())
+        {
+            repair_sig(&mut function.sig);
+            function.block = syn::parse_quote!({ ::core::unreachable!() });
+            function
+                .attrs
+                .push(syn::parse_quote!(#[allow(unused_variables)]));
+        }
+    }
     let mut def = ImplDef {
-        block: block.clone(),
+        block,
         trait_path: head.trait_path,
         interface_name,
         self_name,

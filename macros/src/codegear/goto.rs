@@ -49,7 +49,7 @@ pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
             &path,
             format!(
                 "`goto!` needs the arguments too: write `goto!({}(..))`; {GOTO_SHAPES}",
-                quote!(#path).to_string().replace(' ', "")
+                super::text::tokens_text(&path)
             ),
         )),
         other => Err(syn::Error::new_spanned(other, GOTO_SHAPES)),
@@ -66,7 +66,9 @@ pub(crate) fn next(input: TokenStream) -> TokenStream {
 
 pub(crate) fn expand_next(input: TokenStream) -> syn::Result<TokenStream> {
     const SHAPE: &str = "expected `next!(code_gear(first_args..))`: a code gear with its first \
-                         parameters bound; the continuation receives the rest";
+                         parameters bound (the continuation receives the rest), or \
+                         `next!(gear.api(args..))`: an interface code gear with all its \
+                         arguments bound";
     if input.is_empty() {
         return Err(syn::Error::new(proc_macro2::Span::call_site(), SHAPE));
     }
@@ -80,11 +82,25 @@ pub(crate) fn expand_next(input: TokenStream) -> syn::Result<TokenStream> {
             let tuple = quote_spanned! {call.paren_token.span.join()=> (#(#args,)*) };
             Ok(quote! { (#func).#method(#tuple) })
         }
+        syn::Expr::MethodCall(call) => {
+            if let Some(turbofish) = &call.turbofish {
+                return Err(syn::Error::new_spanned(
+                    turbofish,
+                    "interface code gears are not generic; remove the turbofish",
+                ));
+            }
+            let receiver = &call.receiver;
+            let method = &call.method;
+            let args = call.args.iter();
+            let api = quote_spanned! {receiver.span()=> __gears_api };
+            let next = quote_spanned! {receiver.span()=> __gears_next };
+            Ok(quote! { (#receiver).#api().#next().#method(#(#args),*) })
+        }
         syn::Expr::Path(path) => Err(syn::Error::new_spanned(
             &path,
             format!(
                 "write `next!({}())` to bind no arguments; {SHAPE}",
-                quote!(#path).to_string().replace(' ', "")
+                super::text::tokens_text(&path)
             ),
         )),
         other => Err(syn::Error::new_spanned(other, SHAPE)),

@@ -12,10 +12,12 @@
 mod args;
 mod check;
 mod codegen;
+mod generics;
 mod goto;
 mod model;
 mod par_goto;
 mod parse;
+mod text;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -25,77 +27,193 @@ use crate::common::{CrateRoot, emit_or_fallback, parse_args};
 pub(crate) use goto::{goto, next};
 pub(crate) use par_goto::par_goto;
 
+/// Parses the attribute's arguments; on error, records it and goes on with the defaults, so that
+/// a typo in an argument is one error and the item still expands (and its uses compile).
+fn args_or_default<T: crate::common::AttrArgs + Default>(
+    attr: TokenStream,
+    errors: &mut Vec<syn::Error>,
+) -> T {
+    parse_args(attr).unwrap_or_else(|error| {
+        errors.push(error);
+        T::default()
+    })
+}
+
+/// The crate root for an attribute without `crate = path`: `::codegear`, or, where the user's
+/// manifest renames the dependency (`cg = { package = "codegear", .. }`), an error saying to
+/// add `crate = ::cg` beside an expansion through `::cg` (so that nothing else fails).
+fn default_root(
+    krate: Option<&syn::Path>,
+    attribute: &str,
+    errors: &mut Vec<syn::Error>,
+) -> CrateRoot {
+    if krate.is_some() {
+        return CrateRoot::new(krate, "codegear");
+    }
+    let Some(renamed) = renamed_dependency("codegear") else {
+        return CrateRoot::new(None, "codegear");
+    };
+    errors.push(syn::Error::new(
+        proc_macro2::Span::call_site(),
+        format!(
+            "this crate depends on codegear under another name (`{renamed} = {{ package = \
+             \"codegear\", .. }}` in its Cargo.toml), so the generated code cannot name \
+             `::codegear`: write `#[{attribute}(crate = ::{renamed})]`"
+        ),
+    ));
+    let path: syn::Path =
+        syn::parse_str(&format!("::{renamed}")).unwrap_or_else(|_| syn::parse_quote!(::codegear));
+    CrateRoot::new(Some(&path), "codegear")
+}
+
+/// The name the manifest of the crate being compiled gives dependency `package`, if it renames
+/// it (`name = { package = "codegear", .. }` or a `[dependencies.name]` table with
+/// `package = "codegear"`). A plain line scan: enough for the two spellings Cargo documents.
+fn renamed_dependency(package: &str) -> Option<String> {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
+    let manifest = std::fs::read_to_string(std::path::Path::new(&dir).join("Cargo.toml")).ok()?;
+    renamed_in(&manifest, package)
+}
+
+/// [`renamed_dependency`] on the manifest's text. A crate that also depends on the package
+/// under its own name is not renaming it.
+pub(crate) fn renamed_in(manifest: &str, package: &str) -> Option<String> {
+    let direct = manifest.lines().map(str::trim).any(|line| {
+        line.starts_with(&format!("{package} "))
+            || line.starts_with(&format!("{package}="))
+            || line.starts_with(&format!("{package}."))
+            || (line.starts_with('[') && line.ends_with(&format!("dependencies.{package}]")))
+    });
+    if direct {
+        return None;
+    }
+    let wanted = format!("package = \"{package}\"");
+    let mut table: Option<String> = None;
+    for line in manifest.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            // `[dependencies.cg]`, `[dev-dependencies.cg]`, `[target.'..'.dependencies.cg]`.
+            table = header
+                .rsplit_once("dependencies.")
+                .map(|(_, name)| name.trim_matches('"').to_string());
+            continue;
+        }
+        if !line.replace(' ', "").contains(&wanted.replace(' ', "")) {
+            continue;
+        }
+        let name = match line.split_once('=') {
+            Some((key, _)) if key.trim() != "package" => key.trim().trim_matches('"').to_string(),
+            _ => table.clone()?,
+        };
+        return (name != package).then_some(name);
+    }
+    None
+}
+
+/// `tokens` followed by every error.
+fn with_errors(mut tokens: TokenStream, errors: Vec<syn::Error>) -> TokenStream {
+    for error in errors {
+        tokens.extend(error.to_compile_error());
+    }
+    tokens
+}
+
 /// `#[data_gear]` on a struct or enum.
 pub(crate) fn data_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let fallback_item = item.clone();
-    emit_or_fallback(
-        (|| {
-            let args: args::CodegearArgs = parse_args(attr)?;
-            let root = CrateRoot::new(args.krate.as_ref(), "codegear");
-            let def = parse::data_gear(item)?;
-            check::data_gear(&def)?;
-            Ok(codegen::data_gear::expand(&def, &root))
-        })(),
-        || fallback_item,
-    )
+    let mut errors = Vec::new();
+    let args: args::DataGearArgs = args_or_default(attr, &mut errors);
+    let root = default_root(args.krate.as_ref(), "data_gear", &mut errors);
+    let def = match parse::data_gear(item.clone()) {
+        Ok(def) => def,
+        Err(error) => return emit_or_fallback(Err(error), || item),
+    };
+    let tokens = match check::data_gear(&def, &args.instances) {
+        Ok(()) => codegen::data_gear::expand(&def, &root, &args.instances),
+        Err(error) => {
+            errors.push(error);
+            codegen::data_gear::stand_in(&def, &root)
+        }
+    };
+    with_errors(tokens, errors)
 }
 
 /// `#[interface]` on a trait.
 pub(crate) fn interface(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let fallback_item = item.clone();
-    emit_or_fallback(
-        (|| {
-            let args: args::CodegearArgs = parse_args(attr)?;
-            let root = CrateRoot::new(args.krate.as_ref(), "codegear");
-            let def = parse::interface(item)?;
-            check::interface(&def)?;
-            Ok(codegen::interface::expand(&def, &root))
-        })(),
-        || fallback_item,
-    )
+    let mut errors = Vec::new();
+    let args: args::InterfaceArgs = args_or_default(attr, &mut errors);
+    let root = default_root(args.krate.as_ref(), "interface", &mut errors);
+    let def = match parse::interface(item.clone()) {
+        Ok(def) => def,
+        Err(error) => return emit_or_fallback(Err(error), || item),
+    };
+    let def = match check::interface(&def) {
+        Ok(()) => def,
+        Err(error) => {
+            errors.push(error);
+            // The stand-in: the interface with its code gears made to fit, so that the
+            // implementations and calls of it add no errors of their own.
+            let (item, repaired) = check::repair_interface(&def.item);
+            match parse::interface(item.into_token_stream()) {
+                Ok(mut fixed) => {
+                    fixed.repaired = repaired;
+                    fixed
+                }
+                Err(_) => def,
+            }
+        }
+    };
+    with_errors(codegen::interface::expand(&def, &root), errors)
 }
 
 /// `#[code_gear]` on a function or on `impl Interface for DataGear`.
 pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let fallback_item = item.clone();
-    let parsed = (|| {
-        let args: args::CodegearArgs = parse_args(attr)?;
-        let root = CrateRoot::new(args.krate.as_ref(), "codegear");
-        let item: syn::Item = syn::parse2(item)?;
-        Ok((root, item))
-    })();
-    let (root, item) = match parsed {
-        Ok(parsed) => parsed,
-        Err(error) => return emit_or_fallback(Err(error), || fallback_item),
+    let mut errors = Vec::new();
+    let args: args::CodeGearArgs = args_or_default(attr, &mut errors);
+    let root = default_root(args.krate.as_ref(), "code_gear", &mut errors);
+    let item: syn::Item = match syn::parse2(item.clone()) {
+        Ok(item) => item,
+        Err(error) => return emit_or_fallback(Err(error), || item),
     };
-    match item {
+    let tokens = match item {
         syn::Item::Fn(function) => {
-            let fallback = codegen::code_gear_fn::fallback(&function);
-            emit_or_fallback(
-                (|| {
-                    let def = parse::code_gear_fn(function)?;
-                    check::code_gear_fn(&def)?;
-                    Ok(codegen::code_gear_fn::expand(&def, &root))
-                })(),
-                || fallback,
-            )
+            if let Some(first) = args.instances.0.first() {
+                errors.push(syn::Error::new_spanned(
+                    first,
+                    "`instances(..)` belongs on a generic interface implementation \
+                     (`#[code_gear(instances(..))] impl<T> I<T> for D<T>`); a free code gear is \
+                     not generic",
+                ));
+            }
+            let stand_in = codegen::code_gear_fn::stand_in(&function, &root);
+            match parse::code_gear_fn(function).and_then(|def| {
+                check::code_gear_fn(&def)?;
+                Ok(def)
+            }) {
+                Ok(def) => codegen::code_gear_fn::expand(&def, &root),
+                Err(error) => {
+                    errors.push(error);
+                    stand_in
+                }
+            }
         }
-        syn::Item::Impl(block) => emit_or_fallback(
-            (|| {
-                let def = parse::impl_head(&block)?;
-                Ok(codegen::impl_interface::forward(&def, &block, &root))
-            })(),
-            || block.into_token_stream(),
-        ),
-        other => emit_or_fallback(
-            Err(syn::Error::new_spanned(
+        syn::Item::Impl(block) => match parse::impl_head(&block, &args.instances) {
+            Ok(def) => {
+                codegen::impl_interface::forward(&def, &block, &args.instances, args.krate.as_ref())
+            }
+            Err(error) => {
+                errors.push(error);
+                block.into_token_stream()
+            }
+        },
+        other => {
+            errors.push(syn::Error::new_spanned(
                 &other,
                 "#[code_gear] goes on a function (`fn f(..) -> Goto`) or on an interface \
                  implementation (`impl Interface for DataGear { .. }`)",
-            )),
-            || other.into_token_stream(),
-        ),
-    }
+            ));
+            other.into_token_stream()
+        }
+    };
+    with_errors(tokens, errors)
 }
 
 /// The hidden second half of `#[code_gear] impl I for D`, reached through the `I!` macro that
@@ -107,13 +225,14 @@ pub(crate) fn impl_interface(input: TokenStream) -> TokenStream {
         Err(error) => return error.to_compile_error(),
     };
     let root = CrateRoot::new(Some(&root), "codegear");
-    match check::impl_interface(&interface, &block) {
-        Ok(def) => codegen::impl_interface::expand(&def, &root),
+    let (block, instances) = codegen::impl_interface::take_instances(block);
+    match check::impl_interface(&interface, &block, &instances) {
+        Ok(def) => codegen::impl_interface::expand(&def, &root, &interface, &instances),
         Err((error, repaired)) => {
             // The impl with missing code gears stubbed and unknown ones dropped, so that rustc
             // adds no "not all trait items implemented" on top of our message.
             let mut tokens = match repaired {
-                Some(def) => codegen::impl_interface::expand(&def, &root),
+                Some(def) => codegen::impl_interface::expand(&def, &root, &interface, &instances),
                 None => TokenStream::new(),
             };
             tokens.extend(error.to_compile_error());

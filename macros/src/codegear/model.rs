@@ -86,6 +86,9 @@ pub(crate) struct InterfaceDef {
     pub(crate) item: syn::ItemTrait,
     pub(crate) methods: Vec<Method>,
     pub(crate) problems: Vec<Problem>,
+    /// Code gears `#[interface]` reported and repaired (carried to implementations by the `I!`
+    /// macro, which then do not report the same mistake again).
+    pub(crate) repaired: Vec<String>,
 }
 
 /// `#[code_gear] impl Interface for DataGear`, head only (the first half).

@@ -1,10 +1,11 @@
 //! `par_goto!(world, f(args))`: GearsOS's `par goto`, a new task of a `World` whose first
-//! transition is `goto!(f(args))`.
+//! transition is `goto!(f(args))`; and `par_goto!(f(args))` inside a code gear: a new task of
+//! the world whose step is running.
 //!
-//! It expands to `world.par_goto(goto!(f(args)))`, a method call, so rustc checks the world's
-//! type and the transition's arguments at the user's tokens. The world comes first because a
-//! code gear cannot spawn: it returns exactly one `Goto` (see `codegear::World`), so tasks are
-//! added by the set-up code that owns the world.
+//! The first expands to `world.par_goto(goto!(f(args)))`, a method call, so rustc checks the
+//! world's type and the transition's arguments at the user's tokens. The second expands to
+//! `::codegear::__private::par_goto_from_code_gear(goto!(f(args)))`: the running world step
+//! collects the task (see `codegear::World`), which exists from the end of that step on.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
@@ -17,7 +18,8 @@ const SHAPE: &str = "expected `par_goto!(world, code_gear(args..))`: the `World`
                      to, a comma, then the task's first transition as in `goto!`";
 
 struct Input {
-    world: syn::Expr,
+    /// `None`: `par_goto!(f(args))` inside a code gear.
+    world: Option<syn::Expr>,
     first: TokenStream,
 }
 
@@ -37,24 +39,24 @@ impl Input {
     /// Parses the input; `parsed_world` receives the world expression as soon as it parsed, so
     /// that the error fallback can still use it.
     fn parse(input: ParseStream<'_>, parsed_world: &mut Option<syn::Expr>) -> syn::Result<Self> {
+        let fork = input.fork();
         let world: syn::Expr = input.parse()?;
         *parsed_world = Some(world.clone());
         if input.is_empty() {
             if matches!(world, syn::Expr::Call(_) | syn::Expr::MethodCall(_)) {
-                // That was the transition, not a world: nothing to fall back on.
+                // The transition alone: a task started from inside a code gear.
                 *parsed_world = None;
+                return Ok(Self {
+                    world: None,
+                    first: fork.parse()?,
+                });
             }
-            let hint = match &world {
-                syn::Expr::Call(_) | syn::Expr::MethodCall(_) => format!(
-                    "`par_goto!` needs the world first: write `par_goto!(world, {})`",
-                    written(&world)
-                ),
-                _ => format!(
-                    "`par_goto!` needs the task's first transition after the world: write \
-                     `par_goto!({}, code_gear(args..))`",
-                    written(&world)
-                ),
-            };
+            let hint = format!(
+                "`par_goto!` needs the task's first transition: write `par_goto!({}, \
+                 code_gear(args..))` in set-up code, or `par_goto!(code_gear(args..))` inside a \
+                 code gear",
+                written(&world)
+            );
             return Err(syn::Error::new_spanned(&world, hint));
         }
         let comma: syn::Token![,] = input.parse()?;
@@ -66,7 +68,10 @@ impl Input {
                  `par_goto!(world, code_gear(args..))`",
             ));
         }
-        Ok(Self { world, first })
+        Ok(Self {
+            world: Some(world),
+            first,
+        })
     }
 }
 
@@ -101,10 +106,15 @@ pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Opt
     })?;
     let goto = match expand_goto(first) {
         Ok(goto) => goto,
-        Err(error) => return Err((error, Some(world.to_token_stream()))),
+        Err(error) => return Err((error, world.as_ref().map(ToTokens::to_token_stream))),
     };
-    let method = quote_spanned! {world.span()=> par_goto };
-    Ok(quote! { (#world).#method(#goto) })
+    match world {
+        Some(world) => {
+            let method = quote_spanned! {world.span()=> par_goto };
+            Ok(quote! { (#world).#method(#goto) })
+        }
+        None => Ok(quote! { ::codegear::__private::par_goto_from_code_gear(#goto) }),
+    }
 }
 
 #[cfg(test)]
@@ -141,26 +151,37 @@ mod tests {
     #[test]
     fn each_malformed_shape_says_what_to_write() {
         assert!(error(quote!()).contains("expected `par_goto!(world, code_gear(args..))`"));
-        assert_eq!(
-            error(quote!(f(1, Next::exit()))),
-            "`par_goto!` needs the world first: write `par_goto!(world, f(1, Next::exit()))`"
-        );
-        assert!(
-            error(quote!(philosopher(0, x)))
-                .contains("needs the world first: write `par_goto!(world, philosopher(0, x))`"),
-            "{}",
-            error(quote!(philosopher(0, x)))
-        );
-        assert!(error(quote!(world)).contains("first transition after the world"));
+        assert!(error(quote!(world)).contains(
+            "needs the task's first transition: write `par_goto!(world, code_gear(args..))` in \
+             set-up code, or `par_goto!(code_gear(args..))` inside a code gear"
+        ));
         assert!(error(quote!(world,)).contains("first transition is missing"));
         assert!(error(quote!(world, philosopher)).contains("needs the arguments too"));
         assert!(error(quote!(world, 1 + 2)).contains("expected `goto!(code_gear(args..))`"));
     }
 
     #[test]
+    fn the_transition_alone_starts_a_task_from_inside_a_code_gear() {
+        let out = expand(quote!(philosopher(0, left, Next::exit())))
+            .unwrap_or_else(|(error, _)| panic!("{error}"))
+            .to_string();
+        assert_eq!(
+            out,
+            ":: codegear :: __private :: par_goto_from_code_gear ((philosopher) . __gears_goto \
+             (0 , left , Next :: exit ()))"
+        );
+        assert!(
+            error(quote!(philosopher)).contains("needs the arguments too") || {
+                // A bare path is no transition: the world-less form needs a call.
+                error(quote!(philosopher)).contains("first transition")
+            }
+        );
+    }
+
+    #[test]
     fn errors_still_give_an_expression() {
-        let out = par_goto(quote!(f(1))).to_string();
-        assert!(out.contains("unreachable"), "{out}");
+        let out = par_goto(quote!(f)).to_string();
+        assert!(out.contains("compile_error"), "{out}");
         let out = par_goto(quote!(1 +)).to_string();
         assert!(out.contains("compile_error"), "{out}");
         assert!(out.contains("unreachable"), "{out}");

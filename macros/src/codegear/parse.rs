@@ -120,7 +120,16 @@ pub(crate) fn classify(ty: &Type) -> Result<ParamKind, Problem> {
                          gear and take it as `Mut<'_, T>`"
                     ),
                 )),
-                _ => Ok(ParamKind::Value),
+                _ => match nested_unsupported(quote::quote!(#ty)) {
+                    Some((inner, why)) => Err(problem(
+                        ty,
+                        format!(
+                            "a code gear cannot take `{}`: it holds `{inner}`, and {why}",
+                            super::text::tokens_text(ty)
+                        ),
+                    )),
+                    None => Ok(ParamKind::Value),
+                },
             }
         }
     }
@@ -176,6 +185,55 @@ pub(crate) fn code_gear_fn(function: syn::ItemFn) -> syn::Result<CodeGearFn> {
     })
 }
 
+/// Why a type the meta level must clone, hash and compare cannot be, by name.
+fn unsupported_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "f32" | "f64" => {
+            "floats are neither `Eq` nor `Hash`, which the meta level needs to store visited \
+             states; store an integer (fixed point, or `to_bits()`)"
+        }
+        "Rc" | "Weak" => {
+            "`Rc` is not `Send`/`Sync` and hashes by pointer semantics the checker cannot see \
+             through; use `Arc`, or another data gear"
+        }
+        "Cell" | "RefCell" | "UnsafeCell" => {
+            "interior mutability hides state changes from the meta level; take the data gear as \
+             `Mut<'_, T>` to change it"
+        }
+        "Mutex" | "RwLock" => {
+            "locks are neither `Clone`, `Hash` nor `Eq`, and code gears are already atomic over \
+             the data gears they take; hold the value itself"
+        }
+        _ => return None,
+    })
+}
+
+/// The first name inside `tokens` (type arguments, tuples, arrays) that no data gear can hold.
+/// Only names no user type plausibly shadows are looked for inside other types: `Cell` or
+/// `Mutex` in `Gear<Cell>` may well be the user's own data gear.
+fn nested_unsupported(tokens: proc_macro2::TokenStream) -> Option<(String, &'static str)> {
+    for token in tokens {
+        match token {
+            TokenTree::Ident(ident) => {
+                let name = ident.to_string();
+                if matches!(
+                    name.as_str(),
+                    "f32" | "f64" | "Rc" | "RefCell" | "UnsafeCell"
+                ) {
+                    return unsupported_name(&name).map(|why| (name, why));
+                }
+            }
+            TokenTree::Group(group) => {
+                if let Some(found) = nested_unsupported(group.stream()) {
+                    return Some(found);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Field types the meta level can never clone, hash and compare, recognised by name so that the
 /// error is ours and rustc's derives do not pile up behind it.
 fn unsupported_field(ty: &Type) -> Option<String> {
@@ -191,30 +249,18 @@ fn unsupported_field(ty: &Type) -> Option<String> {
                 .into(),
         ),
         _ => {
-            let (name, _) = last_segment(ty)?;
-            let why = match name.to_string().as_str() {
-                "f32" | "f64" => {
-                    "floats are neither `Eq` nor `Hash`, which the meta level needs to \
-                                  store visited states; store an integer (fixed point, or \
-                                  `to_bits()`)"
-                }
-                "Rc" | "Weak" => {
-                    "`Rc` is not `Send`/`Sync` and hashes by pointer semantics the \
-                                  checker cannot see through; use `Arc`, or another data gear"
-                }
-                "Cell" | "RefCell" | "UnsafeCell" => {
-                    "interior mutability hides state changes from the meta level; take the \
-                     data gear as `Mut<'_, T>` to change it"
-                }
-                "Mutex" | "RwLock" => {
-                    "locks are neither `Clone`, `Hash` nor `Eq`, and code gears are already \
-                     atomic over the data gears they take; hold the value itself"
-                }
-                _ => return None,
-            };
+            let text = super::text::tokens_text(ty);
+            if let Some(why) =
+                last_segment(ty).and_then(|(name, _)| unsupported_name(&name.to_string()))
+            {
+                return Some(format!(
+                    "data gear field of type `{text}` cannot be cloned, hashed and compared: {why}"
+                ));
+            }
+            let (inner, why) = nested_unsupported(quote::quote!(#ty))?;
             Some(format!(
-                "data gear field of type `{}` cannot be cloned, hashed and compared: {why}",
-                quote::quote!(#ty).to_string().replace(' ', "")
+                "data gear field of type `{text}` cannot be cloned, hashed and compared: it holds \
+                 `{inner}`, and {why}"
             ))
         }
     }
@@ -322,10 +368,26 @@ pub(crate) fn interface(item: TokenStream) -> syn::Result<InterfaceDef> {
             )),
         }
     }
+    // `#[__gears_repaired(a, b)]`: set by a repaired interface's `I!` macro.
+    let mut repaired = Vec::new();
+    let mut item = item;
+    item.attrs.retain(|attr| {
+        if !attr.path().is_ident("__gears_repaired") {
+            return true;
+        }
+        let _ = attr.parse_nested_meta(|meta| {
+            if let Some(ident) = meta.path.get_ident() {
+                repaired.push(ident.to_string());
+            }
+            Ok(())
+        });
+        false
+    });
     Ok(InterfaceDef {
         item,
         methods,
         problems,
+        repaired,
     })
 }
 
@@ -346,7 +408,10 @@ pub(crate) fn impl_methods(block: &syn::ItemImpl) -> (Vec<Method>, Vec<Problem>)
 }
 
 /// The head of `#[code_gear] impl Interface for DataGear`.
-pub(crate) fn impl_head(block: &syn::ItemImpl) -> syn::Result<ImplHead> {
+pub(crate) fn impl_head(
+    block: &syn::ItemImpl,
+    instances: &super::args::Instances,
+) -> syn::Result<ImplHead> {
     let Some((negative, path, _)) = &block.trait_ else {
         return Err(syn::Error::new_spanned(
             &block.self_ty,
@@ -360,12 +425,25 @@ pub(crate) fn impl_head(block: &syn::ItemImpl) -> syn::Result<ImplHead> {
             "a negative impl cannot implement an interface",
         ));
     }
-    if !block.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(
-            &block.generics,
-            "an interface implementation cannot be generic: each data gear type has its own \
-             row of API code gears",
-        ));
+    if block.generics.params.is_empty() {
+        if let Some(first) = instances.0.first() {
+            return Err(syn::Error::new_spanned(
+                first,
+                "`instances(..)` lists the instances of a generic implementation; this one has \
+                 no type parameters: remove it",
+            ));
+        }
+    } else {
+        super::generics::only_type_params(&block.generics, "an interface implementation")?;
+        if instances.0.is_empty() {
+            return Err(syn::Error::new_spanned(
+                &block.generics,
+                "a generic interface implementation lists the instances the program uses: \
+                 `#[code_gear(instances(i64, String))]` (each instance gets its own row of API \
+                 code gears; Rust registers an item once, at link time, not once per use)",
+            ));
+        }
+        super::generics::substitutions(&block.generics, instances)?;
     }
     Ok(ImplHead {
         trait_path: path.clone(),
@@ -392,7 +470,14 @@ pub(crate) fn impl_interface_input(
     input: TokenStream,
 ) -> syn::Result<(syn::Path, InterfaceDef, syn::ItemImpl)> {
     let mut tokens = input.into_iter();
-    let root: syn::Path = syn::parse2(brace_group(&mut tokens, "crate root")?)?;
+    let interface_root: syn::Path = syn::parse2(brace_group(&mut tokens, "crate root")?)?;
+    // The impl's own `crate = path`, if it has one, wins over the interface's.
+    let impl_root = brace_group(&mut tokens, "impl crate root")?;
+    let root = if impl_root.is_empty() {
+        interface_root
+    } else {
+        syn::parse2(impl_root)?
+    };
     let interface = interface(brace_group(&mut tokens, "trait")?)?;
     let block: syn::ItemImpl = syn::parse2(brace_group(&mut tokens, "impl")?)?;
     Ok((root, interface, block))

@@ -114,6 +114,7 @@ fn exported_is_rewritten_at_any_depth_and_with_a_path_prefix() {
             format!("{}", offload::exported!(other)(1));
         }),
         &private,
+        false,
     )
     .to_string();
     assert!(!out.contains("exported !"), "{out}");
@@ -121,8 +122,36 @@ fn exported_is_rewritten_at_any_depth_and_with_a_path_prefix() {
     assert!(out.contains("< other as"), "{out}");
     assert!(!out.contains("offload :: ("), "{out}");
     // Not a path: left alone, so the bare macro reports it.
-    let out = codegen::offload_block::rewrite_exported(quote!(exported!(1 + 2)), &private);
+    let out = codegen::offload_block::rewrite_exported(quote!(exported!(1 + 2)), &private, false);
     assert_eq!(out.to_string(), "exported ! (1 + 2)");
+}
+
+#[test]
+fn exported_must_be_called_and_not_inside_nested_items() {
+    let private = quote!(::offload::__private);
+    let rewrite =
+        |tokens| codegen::offload_block::rewrite_exported(tokens, &private, false).to_string();
+    let out = rewrite(quote!({
+        let f = exported!(print);
+    }));
+    assert!(out.contains("must be called where it stands"), "{out}");
+    let out = rewrite(quote!({
+        fn g() {
+            exported!(print)("x")
+        }
+        g()
+    }));
+    assert!(out.contains("cannot be used inside an item"), "{out}");
+    assert!(
+        !out.contains("\"x\""),
+        "the call's arguments go with it: {out}"
+    );
+    // A closure and a `fn` pointer type are not items.
+    let out = rewrite(quote!({
+        let h: fn(&str) = |s| exported!(print)(s);
+    }));
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(out.contains("< print as"), "{out}");
 }
 
 #[test]

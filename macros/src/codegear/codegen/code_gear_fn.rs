@@ -25,9 +25,13 @@ pub(crate) fn expand(def: &CodeGearFn, root: &CrateRoot) -> TokenStream {
     body.vis = syn::Visibility::Inherited;
     body.attrs = other_attrs.into_iter().cloned().collect();
 
-    let names: Vec<&syn::Ident> = def.params.iter().map(|p| &p.name).collect();
     let wire: Vec<TokenStream> = def.params.iter().map(|p| p.wire_type(root)).collect();
-    let stub = stub::stub(root, None, &def.params, quote! { #body_ident(#(#names),*) });
+    let stub = stub::stub(
+        root,
+        None,
+        &def.params,
+        |names| quote! { #body_ident(#(#names),*) },
+    );
     let assertions = param_assertions(root, &def.params);
     let params = param_table(root, None, &def.params);
     let site = site(root, ident.span());
@@ -53,10 +57,84 @@ pub(crate) fn expand(def: &CodeGearFn, root: &CrateRoot) -> TokenStream {
     }
 }
 
-/// The user's function, unchanged, so that its body is still checked while the real error shows.
-pub(crate) fn fallback(function: &syn::ItemFn) -> TokenStream {
+/// What `#[code_gear] fn f` emits beside its errors: `f` as a code gear of the same arity that
+/// accepts any arguments (so that `goto!(f(..))` elsewhere adds no errors), and the user's
+/// function under a hidden name, so that its body is still checked.
+pub(crate) fn stand_in(function: &syn::ItemFn, root: &CrateRoot) -> TokenStream {
+    let private = root.private();
+    let ident = &function.sig.ident;
+    let vis = &function.vis;
+    let arity = function.sig.inputs.len();
+    // The written parameter types where all of them can be named in a static (uses are then
+    // still checked against them); any types otherwise.
+    let generic_names: Vec<String> = function
+        .sig
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
+    let written: Option<Vec<TokenStream>> = function
+        .sig
+        .inputs
+        .iter()
+        .map(|input| match input {
+            syn::FnArg::Typed(arg) if nameable(&arg.ty, &generic_names) => {
+                Some(wire_of(&arg.ty, root))
+            }
+            _ => None,
+        })
+        .collect();
+    let (ty, init) = match written {
+        Some(types) if arity <= 12 => (
+            quote!(#private::BrokenCodeGear<(#(#types,)*)>),
+            quote!(#private::BrokenCodeGear::new()),
+        ),
+        _ => (quote!(#private::Untyped<#arity>), quote!(#private::Untyped)),
+    };
+    let mut body = function.clone();
+    body.sig.ident = format_ident!("__gears_body");
+    body.vis = syn::Visibility::Inherited;
+    body.attrs.retain(|attr| !attr.path().is_ident("doc"));
     quote! {
-        #[allow(dead_code)]
-        #function
+        #[allow(non_upper_case_globals)]
+        #vis static #ident: #ty = #init;
+        const _: () = {
+            #[allow(dead_code, clippy::needless_pass_by_value)]
+            #body
+        };
+    }
+}
+
+/// Whether `ty` can be written in a static's type: no `impl Trait`, no type parameter of the
+/// function, no `Self`.
+fn nameable(ty: &syn::Type, generic_names: &[String]) -> bool {
+    if matches!(
+        ty,
+        syn::Type::ImplTrait(_) | syn::Type::Infer(_) | syn::Type::Macro(_)
+    ) {
+        return false;
+    }
+    fn walk(tokens: TokenStream, generic_names: &[String]) -> bool {
+        tokens.into_iter().all(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => {
+                let name = ident.to_string();
+                name != "impl" && name != "Self" && !generic_names.contains(&name)
+            }
+            proc_macro2::TokenTree::Group(group) => walk(group.stream(), generic_names),
+            _ => true,
+        })
+    }
+    walk(quote!(#ty), generic_names)
+}
+
+/// How a written parameter travels: `Mut<'_, T>`/`Ref<'_, T>` as `Gear<T>`, others as written.
+fn wire_of(ty: &syn::Type, root: &CrateRoot) -> TokenStream {
+    match super::super::parse::classify(ty) {
+        Ok(
+            super::super::model::ParamKind::Mut(inner) | super::super::model::ParamKind::Ref(inner),
+        ) => {
+            quote!(#root::Gear<#inner>)
+        }
+        _ => quote!(#ty),
     }
 }

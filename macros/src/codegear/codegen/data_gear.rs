@@ -5,7 +5,10 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
+use super::super::args::Instances;
+use super::super::generics;
 use super::super::model::DataGearDef;
+use super::super::text::tokens_text;
 use super::site;
 use crate::common::CrateRoot;
 
@@ -26,13 +29,12 @@ fn existing_derives(attrs: &[syn::Attribute]) -> Vec<String> {
 }
 
 /// `struct Name { a: T, .. }` as one line, for `describe()`.
-fn declaration(item: &syn::DeriveInput) -> String {
+fn declaration(item: &syn::DeriveInput, name: &str) -> String {
     let fields = |fields: &syn::Fields| -> String {
         let list: Vec<String> = fields
             .iter()
             .map(|f| {
-                let ty = &f.ty;
-                let ty = quote!(#ty).to_string().replace(' ', "");
+                let ty = tokens_text(&f.ty);
                 match &f.ident {
                     Some(name) => format!("{name}: {ty}"),
                     None => ty,
@@ -45,7 +47,6 @@ fn declaration(item: &syn::DeriveInput) -> String {
             syn::Fields::Unit => String::new(),
         }
     };
-    let name = &item.ident;
     match &item.data {
         syn::Data::Struct(data) => format!("struct {name}{}", fields(&data.fields)),
         syn::Data::Enum(data) => {
@@ -60,11 +61,9 @@ fn declaration(item: &syn::DeriveInput) -> String {
     }
 }
 
-pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot) -> TokenStream {
-    let private = root.private();
+pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot, instances: &Instances) -> TokenStream {
     let item = &def.item;
     let ident = &item.ident;
-    let name = ident.to_string();
     let existing = existing_derives(&item.attrs);
     let missing: Vec<syn::Ident> = NEEDED
         .iter()
@@ -76,6 +75,34 @@ pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot) -> TokenStream {
     } else {
         quote! { #[derive(#(#missing),*)] }
     };
+    let rows = if item.generics.params.is_empty() {
+        row(item, quote!(#ident), root)
+    } else {
+        // The check stage made sure the instances fit the parameters.
+        let subs = generics::substitutions(&item.generics, instances).unwrap_or_default();
+        let mut plain = item.clone();
+        plain.generics = syn::Generics::default();
+        subs.iter()
+            .filter_map(|with| {
+                let args: Vec<&TokenStream> = with.iter().map(|(_, ty)| ty).collect();
+                let concrete: syn::DeriveInput = generics::substitute_parse(&plain, with).ok()?;
+                Some(row(&concrete, quote!(#ident<#(#args),*>), root))
+            })
+            .collect()
+    };
+    quote! {
+        #derive
+        #item
+        #rows
+    }
+}
+
+/// The impls and the registration of one concrete data gear type `ty` whose definition (with
+/// the type parameters substituted) is `item`.
+fn row(item: &syn::DeriveInput, ty: TokenStream, root: &CrateRoot) -> TokenStream {
+    let private = root.private();
+    let ident = &item.ident;
+    let name = tokens_text(&ty);
     let field_types: Vec<&syn::Type> = match &item.data {
         syn::Data::Struct(data) => data.fields.iter().map(|f| &f.ty).collect(),
         syn::Data::Enum(data) => data
@@ -88,20 +115,17 @@ pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot) -> TokenStream {
     let field_checks = field_types.iter().map(|ty| {
         quote_spanned! {ty.span()=> #private::assert_data_gear_field::<#ty>(); }
     });
-    let declaration = declaration(item);
+    let declaration = declaration(item, &name);
     let site = site(root, ident.span());
     quote! {
-        #derive
-        #item
-
-        impl #root::GearTarget for #ident {
+        impl #root::GearTarget for #ty {
             type Target = ();
             fn gear_type_name() -> &'static str {
-                #name
+                #private::data_gear_display(<Self as #root::DataGear>::INFO)
             }
         }
 
-        impl #root::DataGear for #ident {
+        impl #root::DataGear for #ty {
             const INFO: &'static #root::DataGearInfo = &#root::DataGearInfo {
                 name: #name,
                 module: ::core::module_path!(),
@@ -114,9 +138,85 @@ pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot) -> TokenStream {
 
         #private::inventory::submit! {
             #private::DataGearEntry(
-                <#ident as #root::DataGear>::INFO,
+                <#ty as #root::DataGear>::INFO,
                 ::core::concat!(::core::module_path!(), "::", #name),
             )
         }
+    }
+}
+
+/// What `#[data_gear]` emits beside its errors: the item with the impls the meta level needs
+/// (the derives it asks for replaced by impls whose bodies are never reached, since the program
+/// does not compile), so that every use of the broken data gear type-checks and only the real
+/// error shows.
+pub(crate) fn stand_in(def: &DataGearDef, root: &CrateRoot) -> TokenStream {
+    let mut item = def.item.clone();
+    // Drop the derives the stand-in implements by hand (the user's own `#[derive(Hash)]` of a
+    // float field would fail too).
+    for attr in &mut item.attrs {
+        if !attr.path().is_ident("derive") {
+            continue;
+        }
+        let mut kept: Vec<syn::Path> = Vec::new();
+        let _ = attr.parse_nested_meta(|meta| {
+            let needed = meta
+                .path
+                .segments
+                .last()
+                .is_some_and(|last| NEEDED.iter().any(|n| last.ident == n));
+            if !needed {
+                kept.push(meta.path.clone());
+            }
+            Ok(())
+        });
+        *attr = syn::parse_quote! { #[derive(#(#kept),*)] };
+    }
+    let ident = &item.ident;
+    let name = ident.to_string();
+    let mut generics = item.generics.clone();
+    for param in generics.type_params_mut() {
+        param.bounds.push(syn::parse_quote!('static));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let site = site(root, ident.span());
+    let unreachable = quote! { ::core::unreachable!("a data gear that did not compile") };
+    quote! {
+        #item
+
+        const _: () = {
+            impl #impl_generics ::core::clone::Clone for #ident #ty_generics #where_clause {
+                fn clone(&self) -> Self { #unreachable }
+            }
+            impl #impl_generics ::core::fmt::Debug for #ident #ty_generics #where_clause {
+                fn fmt(&self, _: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result { #unreachable }
+            }
+            impl #impl_generics ::core::cmp::PartialEq for #ident #ty_generics #where_clause {
+                fn eq(&self, _: &Self) -> bool { #unreachable }
+            }
+            impl #impl_generics ::core::cmp::Eq for #ident #ty_generics #where_clause {}
+            impl #impl_generics ::core::hash::Hash for #ident #ty_generics #where_clause {
+                fn hash<H: ::core::hash::Hasher>(&self, _: &mut H) { #unreachable }
+            }
+            // SAFETY: never part of a program: a `compile_error!` is emitted beside this
+            // stand-in, so no value of the type is ever sent or shared; the impls only keep the
+            // uses of the type from adding errors of their own.
+            unsafe impl #impl_generics ::core::marker::Send for #ident #ty_generics #where_clause {}
+            // SAFETY: as for `Send` above.
+            unsafe impl #impl_generics ::core::marker::Sync for #ident #ty_generics #where_clause {}
+            impl #impl_generics #root::GearTarget for #ident #ty_generics #where_clause {
+                type Target = ();
+                fn gear_type_name() -> &'static str {
+                    #name
+                }
+            }
+            impl #impl_generics #root::DataGear for #ident #ty_generics #where_clause {
+                const INFO: &'static #root::DataGearInfo = &#root::DataGearInfo {
+                    name: #name,
+                    module: ::core::module_path!(),
+                    declaration: "",
+                    site: #site,
+                };
+            }
+        };
     }
 }

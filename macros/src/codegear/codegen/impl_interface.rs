@@ -4,45 +4,116 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::super::model::{ImplDef, ImplHead};
+use super::super::args::Instances;
+use super::super::check;
+use super::super::generics;
+use super::super::model::{ImplDef, ImplHead, InterfaceDef};
+use super::super::text::tokens_text;
 use super::stub::{self, Receiver};
 use super::{param_assertions, param_table, site};
 use crate::common::CrateRoot;
 
+/// The hidden attribute that carries `#[code_gear(instances(..))]` through the `I!` macro.
+const INSTANCES_ATTR: &str = "__gears_instances";
+
 /// First half: hand the impl to the `I!` macro `#[interface]` left beside the trait, which comes
 /// back with the declaration to [`expand`].
-pub(crate) fn forward(head: &ImplHead, block: &syn::ItemImpl, root: &CrateRoot) -> TokenStream {
-    let path = &head.trait_path;
-    let private = root.private();
-    let _ = private;
-    quote! { #path! { #block } }
-}
-
-/// The path of the API table type: the trait's path with its last segment renamed.
-fn api_path(trait_path: &syn::Path, interface: &syn::Ident) -> syn::Path {
-    let mut path = trait_path.clone();
-    if let Some(last) = path.segments.last_mut() {
-        last.ident = super::interface::api_ident(interface);
-        last.arguments = syn::PathArguments::None;
+/// `I! { { <the impl's crate override, if any> } <impl> }`: the interface's macro adds its
+/// declaration (and its own crate root, used when the impl has no override).
+pub(crate) fn forward(
+    head: &ImplHead,
+    block: &syn::ItemImpl,
+    instances: &Instances,
+    overridden: Option<&syn::Path>,
+) -> TokenStream {
+    // The macro is named by the trait's path without its type arguments (`Stack<T>` → `Stack!`).
+    let mut path = head.trait_path.clone();
+    for segment in &mut path.segments {
+        segment.arguments = syn::PathArguments::None;
     }
-    path
+    let carried = if instances.0.is_empty() {
+        TokenStream::new()
+    } else {
+        let attr = format_ident!("{}", INSTANCES_ATTR);
+        let list = &instances.0;
+        quote! { #[#attr(#(#list),*)] }
+    };
+    quote! { #path! { { #overridden } #carried #block } }
 }
 
-pub(crate) fn expand(def: &ImplDef, root: &CrateRoot) -> TokenStream {
+/// Takes the instances [`forward`] attached back off the impl.
+pub(crate) fn take_instances(mut block: syn::ItemImpl) -> (syn::ItemImpl, Instances) {
+    let mut instances = Instances::default();
+    block.attrs.retain(|attr| {
+        if !attr.path().is_ident(INSTANCES_ATTR) {
+            return true;
+        }
+        if let Ok(list) = attr.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Type, syn::Token![,]>::parse_terminated,
+        ) {
+            instances.0.extend(list);
+        }
+        false
+    });
+    (block, instances)
+}
+
+/// The impl as written, and the API code gears and table of each concrete implementation: the
+/// impl itself, or each listed instance of a generic one.
+pub(crate) fn expand(
+    def: &ImplDef,
+    root: &CrateRoot,
+    interface: &InterfaceDef,
+    instances: &Instances,
+) -> TokenStream {
+    let block = &def.block;
+    if block.generics.params.is_empty() {
+        let rows = rows(def, root);
+        return quote! { #block #rows };
+    }
+    let mut plain = block.clone();
+    plain.generics = syn::Generics::default();
+    let subs = generics::substitutions(&block.generics, instances).unwrap_or_default();
+    let rows = subs.iter().filter_map(|with| {
+        let concrete: syn::ItemImpl = generics::substitute_parse(&plain, with).ok()?;
+        let concrete = check::impl_interface(interface, &concrete, &Instances::default()).ok()?;
+        Some(rows(&concrete, root))
+    });
+    quote! {
+        #block
+        #(#rows)*
+    }
+}
+
+/// The API code gears (statics with their stubs, registered), the `Implements` table and the
+/// implementation's registration, for one concrete implementation.
+fn rows(def: &ImplDef, root: &CrateRoot) -> TokenStream {
     let private = root.private();
     let block = &def.block;
     let self_ty = &block.self_ty;
     let trait_path = &def.trait_path;
-    let interface = def.interface_name.to_string();
-    let self_name = def.self_name.to_string();
-    let api = api_path(trait_path, &def.interface_name);
+    // `SingleLinkedStack` or `SingleLinkedStack<i64>`: the last segment, as written.
+    let self_name = match &**self_ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map_or_else(|| tokens_text(self_ty), tokens_text),
+        other => tokens_text(other),
+    };
+    let interface_name = def.interface_name.to_string();
+    let interface = quote! { <dyn #trait_path as #root::Interface>::INFO };
 
     let mut gears = Vec::new();
     let mut table = Vec::new();
     for method in &def.methods {
         let m = &method.sig.ident;
         let static_ident = format_ident!("__gears_code_{}", m);
-        let names: Vec<&syn::Ident> = method.params.iter().map(|p| &p.name).collect();
+        // Hidden names: a parameter named like a code gear (a static) must not be reported
+        // again here.
+        let names: Vec<syn::Ident> = (0..method.params.len())
+            .map(|i| format_ident!("__gears_arg_{}", i))
+            .collect();
         let wire: Vec<TokenStream> = method.params.iter().map(|p| p.wire_type(root)).collect();
         let receiver = Receiver {
             self_ty,
@@ -57,7 +128,7 @@ pub(crate) fn expand(def: &ImplDef, root: &CrateRoot) -> TokenStream {
             root,
             Some(&receiver),
             &method.params,
-            quote! { <#self_ty as #trait_path>::#m(#this, #(#names),*) },
+            |names| quote! { <#self_ty as #trait_path>::#m(#this, #(#names),*) },
         );
         let assertions = param_assertions(root, &method.params);
         let params = param_table(
@@ -84,26 +155,28 @@ pub(crate) fn expand(def: &ImplDef, root: &CrateRoot) -> TokenStream {
             #private::inventory::submit! { #private::CodeGearEntry::of(&#static_ident) }
         });
         table.push(quote! {
-            #m: |gear, #(#names),*| #static_ident.__gears_goto(#root::Gear::__from_raw(gear), #(#names),*)
+            |gear, #(#names),*| #static_ident.__gears_goto(#root::Gear::__from_raw(gear), #(#names),*)
+        });
+        table.push(quote! {
+            |gear, #(#names),*| #static_ident.__gears_bind((#root::Gear::__from_raw(gear), #(#names,)*))
         });
     }
     let site = site(root, def.self_name.span());
 
     quote! {
-        #block
-
         const _: () = {
             #(#gears)*
 
             impl #root::Implements<dyn #trait_path> for #self_ty {
-                const API: &'static #api = &#api { #(#table,)* };
+                const API: <dyn #trait_path as #root::GearTarget>::Target =
+                    &<<dyn #trait_path as #root::Interface>::Api>::__gears_new(#(#table),*);
             }
 
             #private::inventory::submit! {
                 #private::ImplEntry {
                     interface: #interface,
-                    data_gear: #self_name,
-                    key: ::core::concat!(::core::module_path!(), "::", #self_name, " as ", #interface),
+                    data_gear: <#self_ty as #root::DataGear>::INFO,
+                    key: ::core::concat!(::core::module_path!(), "::", #self_name, " as ", #interface_name),
                     site: #site,
                 }
             }

@@ -10,6 +10,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 
 use super::model::{Param, ParamKind};
+use super::text::tokens_text;
 use crate::common::CrateRoot;
 
 /// `Site::new(file!(), line!(), column!())` at the user's token.
@@ -31,16 +32,7 @@ fn param_table(root: &CrateRoot, receiver: Option<(&str, bool)>, params: &[Param
     }
     for param in params {
         let name = param.name.to_string();
-        let ty = &param.ty;
-        let ty = quote!(#ty)
-            .to_string()
-            .replace(" < ", "<")
-            .replace(" >", ">")
-            .replace(" ,", ",")
-            .replace("< ", "<")
-            .replace("( ", "(")
-            .replace(" )", ")")
-            .replace("' _", "'_");
+        let ty = tokens_text(&param.ty);
         let kind = syn::Ident::new(param.kind.runtime_name(), Span::call_site());
         rows.push(quote! { #root::Param { name: #name, ty: #ty, kind: #root::ParamKind::#kind } });
     }

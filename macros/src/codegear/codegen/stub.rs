@@ -13,13 +13,15 @@ pub(crate) struct Receiver<'a> {
     pub(crate) is_mut: bool,
 }
 
-/// `fn __gears_stub(heap, goto) -> Result<(), Error>` whose last step writes `call` (which may
-/// use the parameters by name, and `__gears_self` for the receiver) into `goto`.
+/// `fn __gears_stub(heap, goto) -> Result<(), Error>` whose last step writes the call `call`
+/// makes of the arguments into `goto`. The arguments are bound under hidden names (`call` gets
+/// them in parameter order; the receiver is `__gears_self`), so that a parameter named like a
+/// code gear (a static) is reported once, at the user's parameter, not again in the stub.
 pub(crate) fn stub(
     root: &CrateRoot,
     receiver: Option<&Receiver<'_>>,
     params: &[Param],
-    call: TokenStream,
+    call: impl FnOnce(&[syn::Ident]) -> TokenStream,
 ) -> TokenStream {
     let private = root.private();
     let self_ident = format_ident!("__gears_self");
@@ -33,15 +35,19 @@ pub(crate) fn stub(
         wire.push(quote!(#root::Gear<#ty>));
         gears.push((self_ident.clone(), quote!(#ty), receiver.is_mut));
     }
-    for param in params {
-        names.push(param.name.clone());
+    let hidden: Vec<syn::Ident> = (0..params.len())
+        .map(|i| format_ident!("__gears_arg_{}", i))
+        .collect();
+    for (param, name) in params.iter().zip(&hidden) {
+        names.push(name.clone());
         wire.push(param.wire_type(root));
         match &param.kind {
-            ParamKind::Mut(inner) => gears.push((param.name.clone(), quote!(#inner), true)),
-            ParamKind::Ref(inner) => gears.push((param.name.clone(), quote!(#inner), false)),
+            ParamKind::Mut(inner) => gears.push((name.clone(), quote!(#inner), true)),
+            ParamKind::Ref(inner) => gears.push((name.clone(), quote!(#inner), false)),
             _ => {}
         }
     }
+    let call = call(&hidden);
 
     let aliasing = if gears.len() >= 2 {
         let rows = gears.iter().map(|(name, ty, is_mut)| {

@@ -19,21 +19,34 @@ pub(crate) fn expand(
     let name = &symbol.name;
     let name_text = name.to_string();
     let text = &symbol.text;
-    let (symbol_type, symbol_path) = match declared_in {
-        // The declaration's symbol type is the symbol: the static's type comes from it, so an
-        // implementation with another signature fails to coerce, at the function's name.
-        Some(module) => (TokenStream::new(), quote!(#module::#name)),
-        None => (symbol_type::expand(root, symbol), quote!(#name)),
+    let fn_type = &symbol.fn_type;
+    let (symbol_type, check) = match declared_in {
+        // The declaration's symbol type is the symbol. The path is spanned at the `declared_in`
+        // module, so that rustc's suggestions for a wrong module edit the attribute; the
+        // signature check names the declaration and both types (and is the one error).
+        Some(module) => {
+            let in_module = syn::Ident::new(&name_text, module.span());
+            let declared = quote_spanned!(module.span()=> #module::#in_module);
+            let check = quote_spanned! {function.sig.ident.span()=>
+                #private::same_signature::<
+                    <#declared as #private::ExportedSymbol>::Fn,
+                    #fn_type,
+                    #declared,
+                >();
+            };
+            (TokenStream::new(), check)
+        }
+        None => (symbol_type::expand(root, symbol), TokenStream::new()),
     };
     let value = quote_spanned!(function.sig.ident.span()=> #name);
-    let static_type = quote_spanned!(function.sig.span()=>
-        <#symbol_path as #private::ExportedSymbol>::Fn
-    );
     quote! {
         #function
         #symbol_type
         const _: () = {
-            static __GEARS_EXPORTED_FN: #static_type = #value;
+            const fn __gears_check() {
+                #check
+            }
+            static __GEARS_EXPORTED_FN: #fn_type = #value;
             #private::inventory::submit! {
                 #private::Export::new(#name_text, #text, #private::site!(), &__GEARS_EXPORTED_FN)
             }

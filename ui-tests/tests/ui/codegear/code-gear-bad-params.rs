@@ -20,4 +20,14 @@ fn pointer(raw: *const u8, next: Next<()>) -> Goto {
     goto!(next())
 }
 
-fn main() {}
+// The broken code gears are used: their uses add no errors.
+#[code_gear]
+fn uses(next: Next<()>) -> Goto {
+    let k: Next<()> = next!(borrowed("name", next));
+    let k2: Next<()> = next!(pointer(std::ptr::null(), k));
+    goto!(shared(Rc::new(1), k2))
+}
+
+fn main() {
+    let _ = goto!(borrowed("x", Next::exit()));
+}

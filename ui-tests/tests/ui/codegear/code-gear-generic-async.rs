@@ -11,4 +11,10 @@ async fn later(next: Next<()>) -> Goto {
     goto!(next())
 }
 
+#[code_gear]
+fn uses(next: Next<()>) -> Goto {
+    let then: Next<()> = next!(later(next));
+    goto!(generic(1u8, then))
+}
+
 fn main() {}

@@ -11,4 +11,9 @@ fn bump(plain: Mut<'_, Plain>, next: Next<()>) -> Goto {
     goto!(next())
 }
 
+#[code_gear]
+fn uses(plain: Gear<Plain>, next: Next<()>) -> Goto {
+    goto!(bump(plain, next))
+}
+
 fn main() {}

@@ -14,4 +14,9 @@ fn takes_opaque(x: Opaque, next: Next<()>) -> Goto {
     goto!(next())
 }
 
+#[code_gear]
+fn uses(next: Next<()>) -> Goto {
+    goto!(takes_float(1.5, next!(takes_opaque(Opaque))))
+}
+
 fn main() {}

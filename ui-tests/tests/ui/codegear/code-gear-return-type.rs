@@ -10,4 +10,15 @@ fn returns_value(x: i64) -> i64 {
     x + 1
 }
 
+#[code_gear]
+fn uses(next: Next<()>) -> Goto {
+    let _ = next;
+    goto!(no_return(returns_value_input()))
+}
+
+fn returns_value_input() -> i64 {
+    let _ = goto!(returns_value(1));
+    1
+}
+
 fn main() {}

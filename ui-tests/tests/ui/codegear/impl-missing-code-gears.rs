@@ -23,4 +23,13 @@ impl Phils for PhilsImpl {
     }
 }
 
-fn main() {}
+#[code_gear]
+fn dine(phil: Gear<dyn Phils>, next: Next<()>) -> Goto {
+    goto!(phil.eating(next))
+}
+
+fn main() {
+    let mut ctx = Context::new();
+    let phil = ctx.alloc(PhilsImpl { id: 0 }).upcast::<dyn Phils>();
+    let _ = ctx.run(goto!(dine(phil, Next::exit())));
+}

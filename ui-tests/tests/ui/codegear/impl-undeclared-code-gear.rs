@@ -27,4 +27,13 @@ impl Stack for VecStack {
     }
 }
 
-fn main() {}
+#[code_gear]
+fn uses(stack: Gear<dyn Stack>, next: Next<(Option<i64>,)>) -> Goto {
+    goto!(stack.pop(next))
+}
+
+fn main() {
+    let mut ctx = Context::new();
+    let stack = ctx.alloc(VecStack { items: vec![1] }).upcast::<dyn Stack>();
+    let _ = ctx.run(goto!(uses(stack, Next::exit())));
+}

@@ -1,0 +1,196 @@
+//! The intern tables of collapse compression (every distinct data-gear value and pending
+//! transition stored once, a state being the row of their ids) and the memo of steps.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use crate::code::Goto;
+use crate::heap::DataGearObject;
+use crate::world::fingerprint::task_term;
+use crate::world::taken_gears;
+
+/// Fingerprints are already mixed: the set uses them as their own hash.
+#[derive(Default)]
+pub(super) struct Identity(u64);
+
+impl Hasher for Identity {
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 fingerprints are hashed")
+    }
+    fn write_u64(&mut self, fingerprint: u64) {
+        self.0 = fingerprint;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(super) type FingerprintSet = HashSet<u64, BuildHasherDefault<Identity>>;
+
+/// A distinct value of one heap slot.
+pub(super) struct ObjectEntry {
+    pub(super) slot: u32,
+    pub(super) object: Option<Arc<dyn DataGearObject>>,
+    pub(super) term: u64,
+    /// The next entry with the same term (a fingerprint-term collision), or [`NONE`].
+    pub(super) next: u32,
+}
+
+/// A distinct pending transition of one task.
+pub(super) struct GotoEntry {
+    pub(super) task: u32,
+    pub(super) goto: Goto,
+    pub(super) term: u64,
+    pub(super) exit: bool,
+    pub(super) next: u32,
+    /// The slots of this world's heap its step takes, `(slot, is_mut)`.
+    pub(super) taken: Box<[(u32, bool)]>,
+    /// Whether its steps can be memoized: at most [`MAX_TAKEN`] gears, all of this world's heap
+    /// (a foreign handle is an error the step itself must report).
+    pub(super) memoizable: bool,
+    /// For a choice (`choose!`): the ids of its alternatives, pending in the same task.
+    pub(super) alternatives: Option<Box<[u32]>>,
+}
+
+/// Gears a step may take and still be memoized.
+pub(super) const MAX_TAKEN: usize = 4;
+
+/// A step's inputs: the transition and the values of the gears it takes. A code gear is a
+/// function of these (its stub reaches the heap only through them), so equal inputs give equal
+/// outputs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct StepInputs {
+    pub(super) goto: u32,
+    pub(super) taken: [u32; MAX_TAKEN],
+}
+
+/// A step's outputs: the next transition and the values of the gears it took, afterwards.
+#[derive(Clone, Copy)]
+pub(super) struct StepOutputs {
+    pub(super) next: u32,
+    pub(super) taken: [u32; MAX_TAKEN],
+}
+
+pub(super) const NONE: u32 = u32::MAX;
+
+/// The intern tables of collapse compression.
+pub(super) struct Interned {
+    pub(super) heap_id: u32,
+    pub(super) slots: usize,
+    pub(super) objects: Vec<ObjectEntry>,
+    pub(super) object_ids: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+    pub(super) gotos: Vec<GotoEntry>,
+    pub(super) goto_ids: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+}
+
+impl Interned {
+    /// The id of `object` in `slot`, whose term is `term`, adding it if new.
+    pub(super) fn object(
+        &mut self,
+        slot: u32,
+        object: Option<&Arc<dyn DataGearObject>>,
+        term: u64,
+    ) -> u32 {
+        let fresh = self.objects.len() as u32;
+        let mut id = *self.object_ids.entry(term).or_insert(fresh);
+        if id != fresh {
+            loop {
+                let entry = &self.objects[id as usize];
+                let same = entry.slot == slot
+                    && match (&entry.object, object) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a.eq_object(&**b),
+                        _ => false,
+                    };
+                if same {
+                    return id;
+                }
+                if entry.next == NONE {
+                    self.objects[id as usize].next = fresh;
+                    break;
+                }
+                id = entry.next;
+            }
+        }
+        self.objects.push(ObjectEntry {
+            slot,
+            object: object.cloned(),
+            term,
+            next: NONE,
+        });
+        fresh
+    }
+
+    /// The id of `goto` pending in `task`, whose term is `term`, adding it if new (and, for a
+    /// choice, its alternatives first).
+    pub(super) fn goto(&mut self, task: u32, goto: Goto, term: u64) -> u32 {
+        let mut last = NONE;
+        if let Some(&first) = self.goto_ids.get(&term) {
+            let mut id = first;
+            while id != NONE {
+                let entry = &self.gotos[id as usize];
+                if entry.task == task && entry.goto == goto {
+                    return id;
+                }
+                last = id;
+                id = entry.next;
+            }
+        }
+        let alternatives = goto.alternatives().map(|alternatives| {
+            alternatives
+                .iter()
+                .map(|alternative| {
+                    let term = task_term(task, alternative);
+                    self.goto(task, alternative.clone(), term)
+                })
+                .collect()
+        });
+        let fresh = self.gotos.len() as u32;
+        if alternatives.is_some() {
+            // Interning the alternatives may have added entries with this term.
+            last = NONE;
+            let mut id = self.goto_ids.get(&term).copied().unwrap_or(NONE);
+            while id != NONE {
+                last = id;
+                id = self.gotos[id as usize].next;
+            }
+        }
+        if last == NONE {
+            self.goto_ids.insert(term, fresh);
+        } else {
+            self.gotos[last as usize].next = fresh;
+        }
+        let mut taken = Vec::new();
+        taken_gears(&goto, &mut taken);
+        let memoizable = taken.len() <= MAX_TAKEN
+            && taken
+                .iter()
+                .all(|(raw, _)| raw.owner() == self.heap_id && (raw.index() as usize) < self.slots);
+        self.gotos.push(GotoEntry {
+            task,
+            exit: goto.is_exit(),
+            goto,
+            term,
+            next: NONE,
+            taken: taken
+                .iter()
+                .filter(|(raw, _)| {
+                    raw.owner() == self.heap_id && (raw.index() as usize) < self.slots
+                })
+                .map(|(raw, is_mut)| (raw.index(), *is_mut))
+                .collect(),
+            memoizable,
+            alternatives,
+        });
+        fresh
+    }
+
+    pub(super) fn bytes(&self) -> usize {
+        self.objects.capacity() * size_of::<ObjectEntry>()
+            + self.gotos.iter().map(|g| g.taken.len() * 8).sum::<usize>()
+            + self.gotos.capacity() * size_of::<GotoEntry>()
+            + (self.object_ids.capacity() + self.goto_ids.capacity())
+                * (size_of::<(u64, u32)>() + 1)
+    }
+}

@@ -1,0 +1,325 @@
+//! [`World::check`]: breadth-first (or depth-first) exploration of every interleaving of the
+//! tasks' code-gear steps, with deadlock detection, `always` invariants, panics as violations,
+//! bounds, and shortest counterexamples.
+//!
+//! # Storage
+//!
+//! Visited states are kept as 64-bit fingerprints (see `fingerprint.rs`) in a hash set, plus one
+//! `(parent, task)` pair per state for traces: about 17-26 bytes per state whatever the state's
+//! size (the figure is in the report), so memory is bounded by `max_states` and not by the
+//! program. A trace is rebuilt by replaying the recorded task choices from the initial state,
+//! which is exact because a code gear is a function of its inputs. (Code gears that read clocks
+//! or randomness are outside what the checker can explore.)
+//!
+//! # The frontier: collapse compression
+//!
+//! States waiting to be expanded are not kept as heaps. Every distinct data-gear value of a slot
+//! and every distinct pending transition of a task is stored once, in an intern table, and a
+//! state is the row of their ids: `slots + tasks` u32s in one flat queue (SPIN's "collapse
+//! compression"). Programs have few distinct values per component (a fork is free or held by
+//! one of two philosophers), so the tables stay small and hot, and the frontier costs a few
+//! bytes per component with no allocation per state.
+//!
+//! # One step's successor: memoized
+//!
+//! A step's outcome is a function of its inputs: the task's pending transition and the values
+//! of the data gears it takes (its stub reaches the heap only through them, and they are
+//! listed, with their `Mut`-ness, by probing the stub on an empty heap; see
+//! [`World::gears_taken_by`]). In ids, that is `(transition id, ids of the taken gears)` ->
+//! `(next transition id, ids of the gears afterwards)`, kept in a memo table. A program has few
+//! distinct local steps (a philosopher picking up a free fork) and many global states, so almost
+//! every step is a table lookup; the successor's fingerprint is the parent's with the changed
+//! components' terms swapped.
+//!
+//! A step the memo has not seen runs on one scratch heap that holds the state being expanded
+//! (the slots whose ids differ from it are replaced). The gears it wrote, copied on write, are
+//! interned, and the slots are put back for the next step. A step that takes more than
+//! `MAX_TAKEN` gears is never memoized and always runs this way.
+//!
+//! # Symmetry
+//!
+//! With [`Check::symmetry`], the visited set stores the user's key of a state's symmetry class
+//! instead of its fingerprint. Steps, traces and deadlock detection still use real states.
+
+//!
+//! # Layout
+//!
+//! `mod.rs` is the builder ([`Check`]); `view.rs` the state as properties see it ([`View`]);
+//! `report.rs` the outcome and its printing ([`Report`]); `intern.rs` the intern and memo tables;
+//! `explore.rs` the explorer; `liveness.rs` fair-cycle detection on the stored graph; `por.rs`
+//! partial-order reduction.
+
+mod explore;
+mod intern;
+mod liveness;
+mod por;
+mod report;
+mod view;
+
+use std::fmt;
+
+#[allow(unused_imports, reason = "named by the rustdoc links")]
+use super::World;
+
+pub use report::{Bound, Report, TraceStep, Verdict, Violation, ViolationKind};
+pub use view::View;
+
+pub(super) use explore::explore;
+pub(crate) use por::note_handle;
+
+/// An `always` invariant: shared by the workers of a check, so `Send + Sync`.
+type Invariant = Box<dyn Fn(&View<'_>) -> bool + Send + Sync>;
+type SymmetryKey = Box<dyn Fn(&View<'_>) -> u64 + Send + Sync>;
+/// A state predicate of a liveness property.
+type Predicate = Box<dyn Fn(&View<'_>) -> bool + Send + Sync>;
+/// An action property: a predicate over a step's (before, after) states.
+type Action = Box<dyn Fn(&View<'_>, &View<'_>) -> bool + Send + Sync>;
+
+/// Which infinite runs a liveness property is checked on: the fair ones.
+///
+/// A task is *enabled* in a state when one of its steps changes the state; a step that leaves
+/// the state unchanged (a busy-wait retry) waits, as in the deadlock definition. Every run in
+/// which some task is enabled forever from some point on and never steps again is unfair under
+/// both notions: a scheduler that never runs a ready task is not one anybody writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Fairness {
+    /// Weak fairness per task (the default): a task enabled continuously from some point on
+    /// steps infinitely often. A task that is enabled only now and then (a lock taken back
+    /// each time it is free) may be passed over forever.
+    #[default]
+    Weak,
+    /// Strong fairness per task: a task enabled infinitely often steps infinitely often.
+    Strong,
+}
+
+/// What a liveness property says.
+pub(super) enum Liveness {
+    /// Every fair run reaches a state where the predicate holds.
+    Eventually(Predicate),
+    /// From every reachable state where the first holds, every fair run reaches one where the
+    /// second does.
+    LeadsTo(Predicate, Predicate),
+    /// Every fair run reaches a state where every task has finished.
+    Finishes,
+}
+
+/// What to check and how far: the meta computation [`World::check`] runs the world with.
+///
+/// ```text
+/// world.check(Check::new().always("no fork held twice", |v| ..).max_states(1_000_000))
+/// ```
+pub struct Check {
+    pub(super) invariants: Vec<(String, Invariant)>,
+    pub(super) symmetry: Option<SymmetryKey>,
+    pub(super) deadlocks: bool,
+    pub(super) depth_first: bool,
+    pub(super) max_states: usize,
+    pub(super) max_depth: u32,
+    pub(super) progress: bool,
+    pub(super) terminal_states: bool,
+    pub(super) liveness: Vec<(String, Liveness)>,
+    pub(super) actions: Vec<(String, Action)>,
+    pub(super) fairness: Fairness,
+    pub(super) partial_order: bool,
+}
+
+impl Default for Check {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Check")
+            .field(
+                "invariants",
+                &self.invariants.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("symmetry", &self.symmetry.is_some())
+            .field("deadlocks", &self.deadlocks)
+            .field("depth_first", &self.depth_first)
+            .field("max_states", &self.max_states)
+            .field("max_depth", &self.max_depth)
+            .field(
+                "liveness",
+                &self.liveness.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field(
+                "actions",
+                &self.actions.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("fairness", &self.fairness)
+            .field("partial_order", &self.partial_order)
+            .finish()
+    }
+}
+
+impl Check {
+    /// Default bound on stored states: about 170 MB of fingerprints and parents, plus the
+    /// frontier.
+    pub const DEFAULT_MAX_STATES: usize = 10_000_000;
+
+    /// Breadth-first, deadlocks reported, no invariants, at most
+    /// [`DEFAULT_MAX_STATES`](Self::DEFAULT_MAX_STATES) states, unbounded depth.
+    pub fn new() -> Self {
+        Self {
+            invariants: Vec::new(),
+            symmetry: None,
+            deadlocks: true,
+            depth_first: false,
+            max_states: Self::DEFAULT_MAX_STATES,
+            max_depth: u32::MAX,
+            progress: false,
+            terminal_states: false,
+            liveness: Vec::new(),
+            actions: Vec::new(),
+            fairness: Fairness::Weak,
+            partial_order: false,
+        }
+    }
+
+    /// Partial-order reduction from step footprints (default: off): at each state, only the
+    /// steps of a set of tasks that nothing else can interfere with are expanded, when that is
+    /// sound for deadlocks, `always` invariants and action properties (see the rules in the
+    /// crate's checker documentation). Verdicts are the same; fewer states are stored;
+    /// counterexamples are real runs but no longer the shortest. Checks with liveness
+    /// properties or symmetry reduction run unreduced (the report says so).
+    pub fn partial_order_reduction(mut self, on: bool) -> Self {
+        self.partial_order = on;
+        self
+    }
+
+    /// Adds a liveness property: every fair run ([`Check::fairness`]) reaches a state where
+    /// `holds` is true (TLA+'s `<>P`). A run that ends (every task finished, or every unfinished
+    /// task waiting forever) before such a state violates it too.
+    ///
+    /// Liveness needs the state graph: the check keeps every edge (about 12 bytes per
+    /// transition) and analyses it once the state space is complete; a violation is a lasso, a
+    /// prefix from the initial state and a cycle the run repeats forever.
+    pub fn eventually(
+        mut self,
+        name: impl Into<String>,
+        holds: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.liveness
+            .push((name.into(), Liveness::Eventually(Box::new(holds))));
+        self
+    }
+
+    /// Adds a liveness property: from every reachable state where `from` holds, every fair run
+    /// reaches a state where `to` holds (TLA+'s `P ~> Q`). See [`Check::eventually`].
+    pub fn leads_to(
+        mut self,
+        name: impl Into<String>,
+        from: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
+        to: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.liveness
+            .push((name.into(), Liveness::LeadsTo(Box::new(from), Box::new(to))));
+        self
+    }
+
+    /// Adds the liveness property "every task eventually finishes" (reaches `Next::exit()`) on
+    /// every fair run: catches livelocks (tasks that back off forever) and spin loops whose
+    /// retry counter keeps the state changing, which are not deadlocks. See
+    /// [`Check::eventually`].
+    pub fn every_task_finishes(mut self) -> Self {
+        self.liveness
+            .push(("every task eventually finishes".into(), Liveness::Finishes));
+        self
+    }
+
+    /// The fairness liveness properties assume (default [`Fairness::Weak`]).
+    pub fn fairness(mut self, fairness: Fairness) -> Self {
+        self.fairness = fairness;
+        self
+    }
+
+    /// Adds an action property: `holds(before, after)` must be true of every step that changes
+    /// the state (TLA+'s `[][A]_vars`: steps that change nothing are allowed). The first step
+    /// where it is false is reported with the trace ending in that step.
+    pub fn action(
+        mut self,
+        name: impl Into<String>,
+        holds: impl Fn(&View<'_>, &View<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.actions.push((name.into(), Box::new(holds)));
+        self
+    }
+
+    /// Adds an invariant that must hold in every reachable state; the first state where
+    /// `holds` returns false is reported with the shortest trace to it.
+    pub fn always(
+        mut self,
+        name: impl Into<String>,
+        holds: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.invariants.push((name.into(), Box::new(holds)));
+        self
+    }
+
+    /// Symmetry reduction: `canonical` maps a state to a 64-bit key of its symmetry class
+    /// (e.g. a hash of the lexicographically least rotation of identical tasks' local states),
+    /// and the checker stores one state per class.
+    ///
+    /// Sound only if the key is the same for states that are symmetric images of each other
+    /// and the invariants do not tell them apart; then verdicts and traces are as without it
+    /// (each trace is a real run), with fewer states. Deadlocks are still found per state.
+    /// With liveness properties the check needs the real state graph and does not reduce
+    /// (the report says so).
+    pub fn symmetry(
+        mut self,
+        canonical: impl Fn(&View<'_>) -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        self.symmetry = Some(Box::new(canonical));
+        self
+    }
+
+    /// Whether to report deadlocks (default: yes). Off, the checker explores the whole state
+    /// space of a program that can deadlock.
+    pub fn deadlocks(mut self, report: bool) -> Self {
+        self.deadlocks = report;
+        self
+    }
+
+    /// Explores depth-first: the frontier is a stack (smaller on wide state spaces), and traces
+    /// are no longer the shortest.
+    pub fn depth_first(mut self) -> Self {
+        self.depth_first = true;
+        self
+    }
+
+    /// Stops with [`Verdict::Incomplete`] once this many distinct states are stored.
+    pub fn max_states(mut self, states: usize) -> Self {
+        self.max_states = states.max(1);
+        self
+    }
+
+    /// Does not expand states this many steps from the initial state ([`Verdict::Incomplete`]
+    /// if any of them had a task left to step).
+    pub fn max_depth(mut self, depth: u32) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// Prints a progress line to stderr about once a second.
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    /// Keeps the fingerprints of the terminal states (every task finished), for
+    /// [`Report::terminal_states`].
+    pub fn terminal_states(mut self, keep: bool) -> Self {
+        self.terminal_states = keep;
+        self
+    }
+}
+
+// The workers of a check share it: its closures are `Send + Sync`.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Check>();
+};

@@ -1,0 +1,244 @@
+//! Partial-order reduction: the same verdicts with and without it, on random programs (shared
+//! and private gears, waits, loops, choices), and fewer states.
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+
+use codegear::prelude::*;
+use codegear::{Verdict, ViolationKind};
+
+#[data_gear]
+#[derive(Default)]
+pub struct Cell {
+    v: u8,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum Op {
+    /// `cell[g] = (cell[g] + k) % 3`.
+    Add(usize, u8),
+    /// `cell[g] = v`.
+    Set(usize, u8),
+    /// Waits (retries, state unchanged) until `cell[g] == v`.
+    WaitEq(usize, u8),
+    /// Goes to `to` unless `cell[g] == v`.
+    JumpUnless(usize, u8, u8),
+    /// Goes on at `a` or at `b`, nondeterministically (reads `cell[g]`, changes nothing).
+    Choose(usize, u8, u8),
+}
+
+impl Op {
+    fn gear(&self) -> usize {
+        match *self {
+            Op::Add(g, _)
+            | Op::Set(g, _)
+            | Op::WaitEq(g, _)
+            | Op::JumpUnless(g, _, _)
+            | Op::Choose(g, _, _) => g,
+        }
+    }
+
+    fn writes(&self) -> bool {
+        matches!(self, Op::Add(..) | Op::Set(..))
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Prog {
+    ops: Arc<Vec<Op>>,
+    /// The gears the ops name by index.
+    gears: Arc<Vec<Gear<Cell>>>,
+}
+
+/// The transition to instruction `pc` (or the exit past the end).
+fn at(prog: Prog, pc: u8, next: Next<()>) -> Goto {
+    let Some(op) = prog.ops.get(pc as usize) else {
+        return goto!(next());
+    };
+    let gear = prog.gears[op.gear()];
+    if op.writes() {
+        goto!(write_op(gear, prog, pc, next))
+    } else {
+        goto!(read_op(gear, prog, pc, next))
+    }
+}
+
+#[code_gear]
+fn write_op(cell: Mut<'_, Cell>, prog: Prog, pc: u8, next: Next<()>) -> Goto {
+    let mut cell = cell;
+    match prog.ops[pc as usize] {
+        Op::Add(_, k) => cell.v = (cell.v + k) % 3,
+        Op::Set(_, v) => cell.v = v,
+        _ => unreachable!("a read op"),
+    }
+    at(prog, pc + 1, next)
+}
+
+#[code_gear]
+fn read_op(cell: Ref<'_, Cell>, prog: Prog, pc: u8, next: Next<()>) -> Goto {
+    match prog.ops[pc as usize] {
+        Op::WaitEq(_, v) if cell.v != v => goto!(read_op(cell.gear(), prog, pc, next)),
+        Op::JumpUnless(_, v, to) if cell.v != v => at(prog, to, next),
+        Op::Choose(_, a, b) => choose!(at(prog.clone(), a, next.clone()), at(prog, b, next)),
+        _ => at(prog, pc + 1, next),
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+/// A random program: 2-3 tasks over 2 shared cells and one private cell each.
+fn random_world(rng: &mut Rng) -> (World, Vec<Gear<Cell>>) {
+    let mut world = World::new();
+    let shared: Vec<Gear<Cell>> = (0..2)
+        .map(|_| world.alloc_shared(Cell::default()))
+        .collect();
+    let tasks = 2 + rng.below(2) as usize;
+    let mut all = shared.clone();
+    for _ in 0..tasks {
+        let task = world.reserve_task();
+        let own = world.alloc_private(task, Cell::default());
+        all.push(own);
+        let gears = Arc::new(vec![shared[0], shared[1], own]);
+        let len = 2 + rng.below(3) as u8;
+        let ops: Vec<Op> = (0..len)
+            .map(|pc| {
+                // Private gear half the time, so that some steps are independent.
+                let g = if rng.below(2) == 0 {
+                    2
+                } else {
+                    rng.below(2) as usize
+                };
+                let v = rng.below(3) as u8;
+                match rng.below(8) {
+                    0 | 1 => Op::Add(g, 1 + rng.below(2) as u8),
+                    2 | 3 => Op::Set(g, v),
+                    4 => Op::WaitEq(g, v),
+                    5 => Op::JumpUnless(g, v, rng.below(u64::from(pc) + 1) as u8),
+                    6 => Op::Choose(g, rng.below(u64::from(len) + 1) as u8, pc + 1),
+                    _ => Op::Add(2, 1),
+                }
+            })
+            .collect();
+        let prog = Prog {
+            ops: Arc::new(ops),
+            gears,
+        };
+        world.start(task, at(prog, 0, Next::exit()));
+    }
+    (world, all)
+}
+
+fn kind(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Holds => "holds".into(),
+        Verdict::Violated(v) => match &v.kind {
+            ViolationKind::Deadlock => "deadlock".into(),
+            ViolationKind::Always(name) => format!("always {name}"),
+            ViolationKind::Action(name) => format!("action {name}"),
+            other => format!("{other:?}"),
+        },
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn reduction_gives_the_same_verdicts_on_random_programs() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut full_states, mut reduced_states) = (0u64, 0u64);
+    let mut verdicts = std::collections::BTreeMap::<String, u32>::new();
+    for round in 0..3000 {
+        let (world, cells) = random_world(&mut rng);
+        let watched = cells[rng.below(cells.len() as u64) as usize];
+        let bad = rng.below(3) as u8;
+        // One property per check, so that "which violation comes first" cannot differ.
+        let property = round % 3;
+        let checks = |reduced: bool| {
+            let check = Check::new()
+                .partial_order_reduction(reduced)
+                .max_states(200_000);
+            let check = match property {
+                0 => check,
+                1 => check
+                    .deadlocks(false)
+                    .always("watched cell avoids the bad value", move |v| {
+                        v.get(watched).v != bad
+                    }),
+                _ => {
+                    let first = cells[0];
+                    check
+                        .deadlocks(false)
+                        .action("cell 0 never jumps by two", move |b, a| {
+                            (a.get(first).v + 3 - b.get(first).v) % 3 != 2
+                        })
+                }
+            };
+            world.check(check)
+        };
+        let full = checks(false);
+        let reduced = checks(true);
+        assert_eq!(
+            kind(&full.verdict),
+            kind(&reduced.verdict),
+            "round {round}: {world:?}\nfull:\n{full}\nreduced:\n{reduced}"
+        );
+        if full.holds() {
+            // (A violated check stops at its first counterexample, which comes at another
+            // point of a reduced exploration.)
+            assert!(reduced.states <= full.states, "round {round}");
+            full_states += full.states;
+            reduced_states += reduced.states;
+        }
+        *verdicts.entry(kind(&full.verdict)).or_default() += 1;
+    }
+    // Every kind of verdict came up, and the reduction reduced.
+    assert!(verdicts.len() >= 4, "{verdicts:?}");
+    println!("{verdicts:?}: {reduced_states} of {full_states} states");
+    assert!(
+        reduced_states * 10 < full_states * 9,
+        "{reduced_states} of {full_states}"
+    );
+}
+
+#[test]
+fn a_property_that_reads_more_later_restarts_the_reduction() {
+    // The property reads the private cell only once the shared cell is 1: the reduction must
+    // not have taken steps on the private cell as invisible before that.
+    let mut world = World::new();
+    let shared = world.alloc_shared(Cell::default());
+    let t0 = world.reserve_task();
+    let own = world.alloc_private(t0, Cell::default());
+    let prog0 = Prog {
+        ops: Arc::new(vec![Op::Add(1, 1), Op::Add(1, 1), Op::Set(0, 1)]),
+        gears: Arc::new(vec![shared, own]),
+    };
+    world.start(t0, at(prog0, 0, Next::exit()));
+    let t1 = world.reserve_task();
+    let other = world.alloc_private(t1, Cell::default());
+    let prog1 = Prog {
+        ops: Arc::new(vec![Op::Add(0, 1), Op::Add(0, 2)]),
+        gears: Arc::new(vec![other]),
+    };
+    world.start(t1, at(prog1, 0, Next::exit()));
+    let property = move |v: &codegear::View<'_>| v.get(shared).v != 1 || v.get(own).v == 2;
+    let full = world.check(Check::new().always("late read", property));
+    let reduced = world.check(
+        Check::new()
+            .always("late read", property)
+            .partial_order_reduction(true),
+    );
+    assert_eq!(
+        kind(&full.verdict),
+        kind(&reduced.verdict),
+        "{full}\n{reduced}"
+    );
+    assert!(reduced.states < full.states, "{reduced}");
+}
