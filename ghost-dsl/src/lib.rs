@@ -34,6 +34,7 @@ pub mod abi;
 mod alloc;
 pub mod scheduler;
 pub mod sim;
+pub mod threads;
 pub mod topology;
 
 pub use abi::attrs::TaskAttrs;

@@ -178,6 +178,8 @@ pub struct Trace {
     pub(crate) cpus: Vec<usize>,
     /// Task names by tid (index 0 unused).
     pub(crate) task_names: Vec<String>,
+    /// The process track's name (which enclave made the trace).
+    pub(crate) title: &'static str,
 }
 
 impl Trace {
@@ -208,7 +210,7 @@ impl Trace {
         let mut out: Vec<Value> = Vec::with_capacity(self.events.len() + self.cpus.len() + 1);
         out.push(json!({
             "ph": "M", "pid": 1, "tid": 0, "name": "process_name",
-            "args": { "name": "ghOSt enclave (simulated)" }
+            "args": { "name": self.title }
         }));
         for &cpu in &self.cpus {
             out.push(json!({

@@ -123,6 +123,7 @@ impl Kernel {
                 events: events.to_vec(),
                 cpus: self.enclave_cpus.iter().collect(),
                 task_names,
+                title: "ghOSt enclave (simulated)",
             }),
         }
     }
