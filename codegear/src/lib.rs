@@ -198,6 +198,7 @@ mod code;
 mod context;
 mod error;
 mod gear;
+mod goto_target;
 mod heap;
 mod meta;
 mod tables;
@@ -223,7 +224,23 @@ pub use world::{
     Violation, ViolationKind, World,
 };
 
-pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
+pub use gears_macros::{code_gear, data_gear, interface, next, par_goto};
+
+/// `goto!(f(args))`, `goto!(next(args))`, `goto!(gear.api(args))`: the transition a code gear
+/// ends with (GearsOS's `goto f(args)`).
+///
+/// `f` is a `#[code_gear]` (its arguments are checked against its parameters), `next` a
+/// continuation `Next<(..)>` (the arguments complete it), `gear` a `Gear<dyn Interface>` (the
+/// call goes through the implementation's API table). The expression is the `Goto` the code
+/// gear returns.
+#[macro_export]
+macro_rules! goto {
+    // A `macro_rules!` shim only to hand the expansion this crate's path (`$crate`), which works
+    // however the dependency is named.
+    ($($input:tt)*) => {
+        $crate::__private::goto! { [$crate] $($input)* }
+    };
+}
 
 /// Everything a module of code gears needs: `use codegear::prelude::*;`.
 pub mod prelude {
@@ -237,6 +254,11 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::code::{BrokenCodeGear, Stub, Untyped};
+    pub use crate::goto_target::{
+        GotoFallback0, GotoFallback1, GotoFallback2, GotoFallback3, GotoFallback4, GotoFallback5,
+        GotoFallback6, GotoFallback7, GotoFallback8, GotoFallback9, GotoFallback10, GotoFallback11,
+        GotoFallback12, GotoTarget,
+    };
     pub use crate::heap::downcast_mut;
     pub use crate::tables::{
         CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, data_gear_display,
@@ -244,6 +266,7 @@ pub mod __private {
     };
     pub use crate::world::par_goto_from_code_gear;
     pub use gears_macros::__codegear_impl_interface as impl_interface;
+    pub use gears_macros::goto;
     pub use gears_runtime;
     pub use gears_runtime::registry::{Site, inventory};
 

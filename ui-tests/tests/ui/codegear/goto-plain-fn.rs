@@ -1,0 +1,19 @@
+// `goto!` of a plain `fn` that lacks `#[code_gear]`.
+use codegear::prelude::*;
+
+fn plain(n: u64, next: Next<()>) -> Goto {
+    let _ = n;
+    goto!(next())
+}
+
+#[code_gear]
+fn caller(n: u64, next: Next<()>) -> Goto {
+    goto!(plain(n, next))
+}
+
+#[code_gear]
+fn caller_of_caller(next: Next<()>) -> Goto {
+    goto!(caller(1, next))
+}
+
+fn main() {}
