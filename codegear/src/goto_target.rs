@@ -16,7 +16,7 @@ use crate::code::{BrokenCodeGear, CodeGear, Goto, Next, Untyped};
 
 /// What `goto!(target(args..))` can jump to: a `#[code_gear]` or a continuation.
 #[diagnostic::on_unimplemented(
-    message = "`goto!` can only jump to a code gear or a continuation, and this is neither",
+    message = "`goto!`/`next!` can only name a code gear or a continuation, and this is neither",
     label = "not a `#[code_gear]` nor a `Next<(..)>` continuation",
     note = "the target's type is `{Self}`; if it is a plain `fn`, mark its definition with `#[code_gear]` (a code gear is a `fn(..) -> Goto` whose values are `Clone + Debug + Hash + Eq + Send`)"
 )]
@@ -58,4 +58,24 @@ fallback! {
     GotoFallback7: [A B C D E F G] GotoFallback8: [A B C D E F G H]
     GotoFallback9: [A B C D E F G H I] GotoFallback10: [A B C D E F G H I J]
     GotoFallback11: [A B C D E F G H I J K] GotoFallback12: [A B C D E F G H I J K L]
+}
+
+/// The `next!(f(..))` counterpart of the `goto!` fallbacks: picked where `f` has no
+/// `__gears_bind` of its own, or where its own one does not apply because `f`'s parameters are
+/// not values (already reported at `f`'s definition).
+#[doc(hidden)]
+pub trait BindFallback {
+    /// Never runs (see [`GotoFallback0::__gears_goto`]).
+    fn __gears_bind<P, R>(&self, prefix: P) -> Next<R>
+    where
+        Self: GotoTarget;
+}
+
+impl<T: ?Sized> BindFallback for T {
+    fn __gears_bind<P, R>(&self, _prefix: P) -> Next<R>
+    where
+        Self: GotoTarget,
+    {
+        unreachable!("a next! whose target did not compile")
+    }
 }

@@ -102,11 +102,30 @@ pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
 }
 
 /// `next!(f(a, b))`: `f` with its first parameters bound, as a `Next<(rest..)>`.
+/// As `codegear::next!` passes it on: `[$crate] f(a, ..)`.
 pub(crate) fn next(input: TokenStream) -> TokenStream {
-    expand_next(input).unwrap_or_else(|error| {
-        let error = error.to_compile_error();
-        quote! { { #error; ::core::unreachable!() } }
-    })
+    let (root, input) = split_root(input);
+    let is_call = matches!(
+        syn::parse2::<syn::Expr>(input.clone()),
+        Ok(syn::Expr::Call(_))
+    );
+    let fallback = root.filter(|_| is_call).map(|root| {
+        quote! {
+            #[allow(unused_imports)]
+            use #root::__private::BindFallback as _;
+        }
+    });
+    expand_next(input)
+        .map(|call| match fallback {
+            // As in `goto`: a target without a usable `__gears_bind` of its own gets the
+            // fallback's error (or none, where its definition's error already says it all).
+            Some(import) => quote! { { #import #call } },
+            None => call,
+        })
+        .unwrap_or_else(|error| {
+            let error = error.to_compile_error();
+            quote! { { #error; ::core::unreachable!() } }
+        })
 }
 
 pub(crate) fn expand_next(input: TokenStream) -> syn::Result<TokenStream> {

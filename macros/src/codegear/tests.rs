@@ -240,6 +240,14 @@ fn goto_brings_the_fallback_of_its_arity() {
         super::goto::goto(quote!(f(1))).to_string(),
         "(f) . __gears_goto (1)"
     );
+    // `next!` has one fallback (its call takes one tuple), for code-gear calls only.
+    let bind = super::goto::next(quote!([::cg] f(1))).to_string();
+    assert!(
+        bind.contains("use :: cg :: __private :: BindFallback as _"),
+        "{bind}"
+    );
+    let api = super::goto::next(quote!([::cg] s.pop(k))).to_string();
+    assert!(!api.contains("BindFallback"), "{api}");
 }
 
 #[test]

@@ -16,4 +16,9 @@ fn caller_of_caller(next: Next<()>) -> Goto {
     goto!(caller(1, next))
 }
 
+#[code_gear]
+fn binds(next: Next<()>) -> Goto {
+    goto!(caller(2, next!(plain(3))))
+}
+
 fn main() {}
