@@ -11,12 +11,15 @@
 //! unchanged on that view, and the gears go back before the locks are released. A task's private
 //! gears live in its view for the whole run, where no other task can reach them.
 //!
+//! Idle workers (more workers than runnable tasks) sleep on a condition variable until a task is
+//! queued or the run ends, instead of spinning.
+//!
 //! Tasks are scheduled round-robin from a queue, a slice of steps at a time, so a task that
 //! busy-waits for another cannot starve it even on one worker.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use gears_runtime::pool::{Pool, Worker};
@@ -104,6 +107,9 @@ struct Run {
     empty_view: Heap,
     seed: u64,
     queue: Mutex<VecDeque<u32>>,
+    /// Signalled (under the queue lock) when a task is queued or the run ends: idle workers
+    /// sleep on it instead of spinning.
+    ready: Condvar,
     unfinished: AtomicUsize,
     steps: AtomicU64,
     stop: AtomicBool,
@@ -162,6 +168,7 @@ pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Err
                 .filter(|&t| !world.pending[t as usize].is_exit())
                 .collect(),
         ),
+        ready: Condvar::new(),
         unfinished: AtomicUsize::new(unfinished),
         steps: AtomicU64::new(0),
         stop: AtomicBool::new(false),
@@ -238,10 +245,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn work(run: &Run) {
     let mut taken = Vec::new();
     let mut order = Vec::new();
-    while !run.stop.load(Ordering::Acquire) && run.unfinished.load(Ordering::Acquire) > 0 {
-        let Some(task) = lock(&run.queue).pop_front() else {
-            std::thread::yield_now();
-            continue;
+    loop {
+        let Some(task) = next_task(run) else {
+            return;
         };
         let state =
             Arc::clone(&run.tasks.read().unwrap_or_else(PoisonError::into_inner)[task as usize]);
@@ -261,7 +267,9 @@ fn work(run: &Run) {
             match step_locked(run, &mut state, task, &mut taken, &mut order) {
                 Ok(true) => {
                     finished = true;
-                    run.unfinished.fetch_sub(1, Ordering::AcqRel);
+                    if run.unfinished.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        wake_all(run);
+                    }
                     break;
                 }
                 Ok(false) => {}
@@ -274,8 +282,34 @@ fn work(run: &Run) {
         drop(state);
         if !finished && !run.stop.load(Ordering::Acquire) {
             lock(&run.queue).push_back(task);
+            run.ready.notify_one();
         }
     }
+}
+
+/// The next task to step, sleeping while none is queued; `None` once the run is over (every
+/// task finished, or stopped). The end is checked under the queue lock and announced under it
+/// ([`wake_all`]), so no worker sleeps through it.
+fn next_task(run: &Run) -> Option<u32> {
+    let mut queue = lock(&run.queue);
+    loop {
+        if run.stop.load(Ordering::Acquire) || run.unfinished.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        if let Some(task) = queue.pop_front() {
+            return Some(task);
+        }
+        queue = run
+            .ready
+            .wait(queue)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Wakes every sleeping worker: the run is over.
+fn wake_all(run: &Run) {
+    let _queue = lock(&run.queue);
+    run.ready.notify_all();
 }
 
 /// Adds the tasks a step spawned, ready to run (counted as unfinished before the spawning task
@@ -288,6 +322,7 @@ fn spawn(run: &Run, spawned: Vec<Goto>) {
         if !first.is_exit() {
             run.unfinished.fetch_add(1, Ordering::AcqRel);
             queue.push_back(id);
+            run.ready.notify_one();
         }
         tasks.push(Arc::new(Mutex::new(TaskRun {
             heap: run.empty_view.clone(),
@@ -301,6 +336,7 @@ fn spawn(run: &Run, spawned: Vec<Goto>) {
 fn fail(run: &Run, error: Error) {
     lock(&run.error).get_or_insert(error);
     run.stop.store(true, Ordering::Release);
+    wake_all(run);
 }
 
 /// One step of `task` with the shared gears it takes locked; returns whether it finished.

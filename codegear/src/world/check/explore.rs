@@ -1,22 +1,30 @@
 //! The explorer: breadth-first (or depth-first) over collapse-compressed states, with memoized
 //! steps, and the replay of counterexamples.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::intern::{FingerprintSet, Identity, Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
+use super::frontier::Frontier;
+use super::intern::{Identity, Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
 use super::liveness::{self, Graph, Lasso};
 use super::por::{Reads, handles_in};
 use super::report::{Bound, Report, TraceStep, Verdict, Violation, ViolationKind};
 use super::view::View;
+use super::visited::{FpTable, ParentLog, Parents};
 use super::{Check, Fairness, Liveness};
 use crate::code::Goto;
 use crate::error::Error;
 use crate::heap::Heap;
 use crate::world::fingerprint::{FpHasher, slot_term, task_term};
 use crate::world::{World, step_task, taken_gears};
+
+// Children of the explorer: they reach its private fields.
+#[path = "ample.rs"]
+mod ample;
+#[path = "trace.rs"]
+mod trace;
 
 const NO_PARENT: u32 = u32::MAX;
 
@@ -44,7 +52,7 @@ fn body(record: &[u32]) -> &[u32] {
 /// The visited set: fingerprints (or symmetry keys); with the state graph, each with its
 /// state's index, so that an edge to a visited state can be recorded.
 enum Visited {
-    Set(FingerprintSet),
+    Set(FpTable),
     Map(HashMap<u64, u32, BuildHasherDefault<Identity>>),
 }
 
@@ -54,8 +62,8 @@ impl Visited {
     #[inline]
     fn insert(&mut self, key: u64, index: u32) -> Result<(), u32> {
         match self {
-            Visited::Set(set) => {
-                if set.insert(key) {
+            Visited::Set(table) => {
+                if table.insert(key) {
                     Ok(())
                 } else {
                     Err(NO_PARENT)
@@ -71,9 +79,33 @@ impl Visited {
         }
     }
 
+    #[inline]
+    fn prefetch(&self, key: u64) {
+        if let Visited::Set(table) = self {
+            table.prefetch(key);
+        }
+    }
+
+    /// Whether the next insertion may grow the table.
+    #[inline]
+    fn near_growth(&self) -> bool {
+        match self {
+            Visited::Set(table) => table.near_growth(),
+            Visited::Map(map) => map.len() + 1 >= map.capacity(),
+        }
+    }
+
+    /// Bytes the next growth would allocate (the old table is freed after).
+    fn growth_bytes(&self) -> usize {
+        match self {
+            Visited::Set(table) => table.bytes_after_growth(),
+            Visited::Map(map) => (map.capacity().max(4) * 2) * (size_of::<(u64, u32)>() + 1),
+        }
+    }
+
     fn bytes(&self) -> usize {
         match self {
-            Visited::Set(set) => set.capacity() * (size_of::<u64>() + 1),
+            Visited::Set(table) => table.bytes(),
             Visited::Map(map) => map.capacity() * (size_of::<(u64, u32)>() + 1),
         }
     }
@@ -102,7 +134,9 @@ struct Explorer<'w> {
     check: Check,
     visited: Visited,
     /// Per stored state: (parent index, label of the step from it).
-    parents: Vec<(u32, u32)>,
+    parents: Parents,
+    /// States stored.
+    states: usize,
     transitions: u64,
     depth: u32,
     peak_frontier: usize,
@@ -130,6 +164,14 @@ struct Explorer<'w> {
     restart: bool,
     /// Breadth-first: the index of the first stored state at each depth.
     level_first: Vec<u32>,
+    /// The most memory the check held, as [`Explorer::memory`] counts it.
+    peak_bytes: usize,
+    /// Insertions since the memory was last counted.
+    uncounted: u32,
+    /// Bytes of the frontier when it held the most states.
+    peak_frontier_bytes: usize,
+    /// Scratch of [`Explorer::prefetch_successors`].
+    prefetch_writes: Vec<(u32, u32, u32)>,
 }
 
 #[derive(Default)]
@@ -192,6 +234,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     let mut explorer;
     let mut found;
     loop {
+        let pairs = live || por || check.depth_first;
         explorer = Explorer {
             world,
             symmetry: check.symmetry.is_some() && !live,
@@ -199,9 +242,14 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             visited: if live || por {
                 Visited::Map(HashMap::default())
             } else {
-                Visited::Set(FingerprintSet::default())
+                Visited::Set(FpTable::new())
             },
-            parents: Vec::new(),
+            parents: if pairs {
+                Parents::Pairs(Vec::new())
+            } else {
+                Parents::Log(ParentLog::new())
+            },
+            states: 0,
             transitions: 0,
             depth: 0,
             peak_frontier: 0,
@@ -230,8 +278,15 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             reduced: 0,
             restart: false,
             level_first: vec![0],
+            peak_bytes: 0,
+            uncounted: 0,
+            peak_frontier_bytes: 0,
+            prefetch_writes: Vec::new(),
         };
         found = explorer.run();
+        explorer.peak_bytes = explorer
+            .peak_bytes
+            .max(explorer.memory(&Frontier::new(true, 0)));
         if !explorer.restart {
             break;
         }
@@ -242,8 +297,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     if explorer.reduced > 0 {
         notes.push(format!(
             "partial-order reduction: {} of {} expanded states took an ample set",
-            explorer.reduced,
-            explorer.parents.len()
+            explorer.reduced, explorer.states
         ));
     }
     let mut graph_bytes = explorer.graph.as_ref().map_or(0, |g| {
@@ -260,7 +314,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     {
         let analysed = Instant::now();
         let labels = log.labels;
-        let graph = Graph::from_edges(explorer.parents.len(), log.edges);
+        let graph = Graph::from_edges(explorer.states, log.edges);
         graph_bytes = graph_bytes.max(graph.bytes());
         found = explorer.liveness(&graph, &labels);
         liveness_elapsed = Some(analysed.elapsed());
@@ -270,10 +324,8 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         Some(Found::Bound(bound)) => Verdict::Incomplete(bound),
         Some(found) => Verdict::Violated(explorer.counterexample(found)),
     };
-    let states = explorer.parents.len() as u64;
-    let stored = explorer.visited.bytes()
-        + explorer.parents.capacity() * size_of::<(u32, u32)>()
-        + graph_bytes;
+    let states = explorer.states as u64;
+    let stored = explorer.visited.bytes() + explorer.parents.bytes() + graph_bytes;
     explorer.terminal.sort_unstable();
     Report {
         tasks: world.tasks(),
@@ -283,9 +335,14 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         elapsed: started.elapsed(),
         liveness_elapsed,
         bytes_per_state: stored as f64 / states.max(1) as f64,
+        total_bytes_per_state: explorer.peak_bytes.max(stored) as f64 / states.max(1) as f64,
+        max_memory: explorer.check.max_memory,
         peak_frontier: explorer.peak_frontier,
-        frontier_bytes_per_state: (HEADER + world.heap.slot_count() + world.tasks() + 1)
-            * size_of::<u32>(),
+        frontier_bytes_per_state: if explorer.peak_frontier == 0 {
+            0.0
+        } else {
+            explorer.peak_frontier_bytes as f64 / explorer.peak_frontier as f64
+        },
         interned: (
             explorer.interned.objects.len() + explorer.interned.gotos.len(),
             explorer.interned.bytes(),
@@ -353,7 +410,7 @@ impl Explorer<'_> {
         set_header(&mut state, slots, 0, 0, fingerprint);
         let key = self.class_of(body(&state), fingerprint);
         let _ = self.visited.insert(key, 0);
-        self.parents.push((NO_PARENT, 0));
+        self.states = 1;
         if let Some(found) = self.stored(0, body(&state), fingerprint) {
             return Some(found);
         }
@@ -363,8 +420,8 @@ impl Explorer<'_> {
         // Runs the steps the memo has not seen; holds the object of `scratch_ids` per slot.
         let mut scratch = world.heap.clone();
         let mut scratch_ids: Vec<u32> = state[HEADER..HEADER + slots].to_vec();
-        let mut frontier: VecDeque<u32> = VecDeque::new();
-        frontier.extend(&state);
+        let mut frontier = Frontier::new(self.check.depth_first, slots);
+        frontier.push(&state);
         let mut node: Vec<u32> = Vec::with_capacity(state.len());
         let mut next_state: Vec<u32> = Vec::with_capacity(state.len());
         // (slot, object id before, after) of the gears the current step wrote.
@@ -372,24 +429,30 @@ impl Explorer<'_> {
         // The tasks the current step spawned, and their ids and terms in the successor.
         let mut spawned: Vec<Goto> = Vec::new();
         let mut spawned_ids: Vec<u32> = Vec::new();
+        // Per task of the node being expanded: its memoized step (next transition, or `NONE`
+        // if it has to run) and its writes, found in a first pass that prefetches the
+        // successors' slots of the visited table.
+        let mut pre_next: Vec<u32> = Vec::new();
+        let mut pre_writes: Vec<(u32, u32, u32)> = Vec::new();
+        let mut pre_ranges: Vec<(u32, u32)> = Vec::new();
+        let prefetching = matches!(self.visited, Visited::Set(_)) && !self.symmetry;
         let mut last_progress = Instant::now();
         let mut expanded: u64 = 0;
         let mut cut = false;
         let always_build = self.symmetry || !self.check.actions.is_empty();
+        let mut first = true;
         while !frontier.is_empty() {
-            node.clear();
-            if self.check.depth_first {
-                let len = *frontier.back().expect("not empty") as usize;
-                node.extend(frontier.drain(frontier.len() - len..));
-            } else {
-                let len = HEADER + slots + frontier[4] as usize + 1;
-                node.extend(frontier.drain(..len));
+            // The previous node is done (breadth-first parent links count children per node).
+            if !first {
+                self.parents.expanded();
             }
+            first = false;
+            frontier.pop(&mut node, self.check.depth_first, slots);
             let (index, depth, fingerprint) = header(&node);
             let tasks = node[4] as usize;
             expanded += 1;
             if self.check.progress && expanded.is_multiple_of(1 << 14) {
-                self.progress(&mut last_progress, frontier.len() / node.len());
+                self.progress(&mut last_progress, frontier.len());
             }
             let gotos = &self.interned.gotos;
             let task_ids = HEADER + slots..HEADER + slots + tasks;
@@ -402,6 +465,17 @@ impl Explorer<'_> {
             if depth >= self.check.max_depth {
                 cut = true;
                 continue;
+            }
+            if prefetching {
+                self.prefetch_successors(
+                    &node,
+                    slots,
+                    tasks,
+                    fingerprint,
+                    &mut pre_next,
+                    &mut pre_writes,
+                    &mut pre_ranges,
+                );
             }
             let mut all_self_loops = true;
             // With an ample set, its tasks come first; the rest only if the reduction fails.
@@ -432,6 +506,13 @@ impl Explorer<'_> {
                     // A choice pending from the start: resolving it is the step.
                     writes.clear();
                     goto_id
+                } else if let Some(&next) = pre_next.get(task as usize)
+                    && next != NONE
+                {
+                    let (start, end) = pre_ranges[task as usize];
+                    writes.clear();
+                    writes.extend_from_slice(&pre_writes[start as usize..end as usize]);
+                    next
                 } else if self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes) {
                     self.memo_next
                 } else {
@@ -525,7 +606,19 @@ impl Explorer<'_> {
                     } else {
                         successor
                     };
-                    let new_index = self.parents.len() as u32;
+                    let new_index = self.states as u32;
+                    self.uncounted += 1;
+                    if self.uncounted >= 4096 || self.visited.near_growth() {
+                        self.uncounted = 0;
+                        // Counted before the tables grow: a check ends with a verdict, not
+                        // with the allocator failing.
+                        let now = self.memory(&frontier);
+                        self.peak_bytes = self.peak_bytes.max(now);
+                        let growth = self.visited.growth_bytes() + frontier.capacity_bytes();
+                        if now + growth > self.check.max_memory {
+                            return Some(Found::Bound(Bound::MaxMemory(self.check.max_memory)));
+                        }
+                    }
                     if let Err(existing) = self.visited.insert(key, new_index) {
                         if let Some(graph) = &mut self.graph {
                             graph.edges.push((index, existing, step_label));
@@ -544,10 +637,11 @@ impl Explorer<'_> {
                     if !always_build {
                         build(&mut next_state);
                     }
-                    if self.parents.len() >= self.check.max_states {
+                    if self.states >= self.check.max_states {
                         return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
                     }
-                    self.parents.push((index, step_label));
+                    self.parents.child(index, step_label);
+                    self.states += 1;
                     if self.level_first.len() == depth as usize + 1 {
                         self.level_first.push(new_index);
                     }
@@ -562,8 +656,11 @@ impl Explorer<'_> {
                         return None;
                     }
                     self.depth = self.depth.max(depth + 1);
-                    frontier.extend(&next_state);
-                    self.peak_frontier = self.peak_frontier.max(frontier.len() / next_state.len());
+                    frontier.push(&next_state);
+                    if frontier.len() > self.peak_frontier {
+                        self.peak_frontier = frontier.len();
+                        self.peak_frontier_bytes = frontier.used_bytes();
+                    }
                 }
             }
             if all_self_loops && self.check.deadlocks {
@@ -573,190 +670,83 @@ impl Explorer<'_> {
         cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
     }
 
-    /// The slots of the handles in object `id` / transition `id`, computed once.
-    fn ensure_handles(&mut self, node: &[u32], slots: usize, tasks: usize) {
-        let heap_id = self.interned.heap_id;
-        let to_slots = |raws: Vec<crate::gear::RawGear>| -> Box<[u32]> {
-            let mut out: Vec<u32> = raws
-                .into_iter()
-                .filter(|raw| raw.owner() == heap_id && (raw.index() as usize) < slots)
-                .map(|raw| raw.index())
-                .collect();
-            out.sort_unstable();
-            out.dedup();
-            out.into()
+    /// The bytes the check holds: visited states, parent links, the frontier, intern and memo
+    /// tables, the state graph and the reduction's caches.
+    fn memory(&self, frontier: &Frontier) -> usize {
+        let graph = self.graph.as_ref().map_or(0, |g| {
+            g.edges.capacity() * 12
+                + g.labels
+                    .bits
+                    .iter()
+                    .map(|b| b.capacity() * 8)
+                    .sum::<usize>()
+        });
+        let handles = |cache: &Vec<Option<Box<[u32]>>>| {
+            cache.capacity() * 16 + cache.iter().flatten().map(|h| h.len() * 4).sum::<usize>()
         };
-        for &id in &node[HEADER..HEADER + slots] {
-            let id = id as usize;
-            if self.object_handles.len() <= id {
-                self.object_handles
-                    .resize(self.interned.objects.len().max(id + 1), None);
-            }
-            if self.object_handles[id].is_none() {
-                let object = self.interned.objects[id].object.clone();
-                let raws = handles_in(|| {
-                    if let Some(object) = &object {
-                        let mut hasher = FpHasher::default();
-                        object.hash_object(&mut hasher);
-                    }
-                });
-                self.object_handles[id] = Some(to_slots(raws));
-            }
-        }
-        for &id in &node[HEADER + slots..HEADER + slots + tasks] {
-            let id = id as usize;
-            if self.goto_handles.len() <= id {
-                self.goto_handles
-                    .resize(self.interned.gotos.len().max(id + 1), None);
-            }
-            if self.goto_handles[id].is_none() {
-                let goto = &self.interned.gotos[id].goto;
-                let raws = handles_in(|| {
-                    let mut hasher = FpHasher::default();
-                    std::hash::Hash::hash(goto, &mut hasher);
-                });
-                self.goto_handles[id] = Some(to_slots(raws));
-            }
-        }
+        self.visited.bytes()
+            + self.parents.bytes()
+            + frontier.capacity_bytes()
+            + self.interned.bytes()
+            + self.memo.capacity() * (size_of::<(StepInputs, StepOutputs)>() + 1)
+            + graph
+            + handles(&self.object_handles)
+            + handles(&self.goto_handles)
     }
 
-    /// Looks for an ample set at `node` (see `por.rs`); if one is found, `ample.order` lists
-    /// its tasks first and then the others, and the set's size is returned.
-    fn ample_set(&mut self, node: &[u32], slots: usize, tasks: usize) -> Option<usize> {
-        let unfinished = node[HEADER + slots..HEADER + slots + tasks]
-            .iter()
-            .filter(|&&id| !self.interned.gotos[id as usize].exit)
-            .count();
-        if unfinished < 2 {
-            return None;
-        }
-        self.ensure_handles(node, slots, tasks);
-        let a = &mut self.ample;
-        if a.seen.len() < slots {
-            a.seen.resize(slots, 0);
-        }
-        // Each unfinished task's reach.
-        a.reach.clear();
-        a.offsets.clear();
+    /// The first pass over a node's tasks: looks up each step in the memo, records it, and
+    /// prefetches where each successor's fingerprint would be in the visited table.
+    #[allow(clippy::too_many_arguments)]
+    fn prefetch_successors(
+        &mut self,
+        node: &[u32],
+        slots: usize,
+        tasks: usize,
+        fingerprint: u64,
+        pre_next: &mut Vec<u32>,
+        pre_writes: &mut Vec<(u32, u32, u32)>,
+        pre_ranges: &mut Vec<(u32, u32)>,
+    ) {
+        pre_next.clear();
+        pre_writes.clear();
+        pre_ranges.clear();
+        let mut writes = std::mem::take(&mut self.prefetch_writes);
         for task in 0..tasks {
-            a.offsets.push(a.reach.len());
-            let goto_id = node[HEADER + slots + task] as usize;
-            if self.interned.gotos[goto_id].exit {
+            let goto_id = node[HEADER + slots + task];
+            let entry = &self.interned.gotos[goto_id as usize];
+            if entry.exit
+                || entry.alternatives.is_some()
+                || !self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes)
+            {
+                pre_next.push(NONE);
+                pre_ranges.push((0, 0));
                 continue;
             }
-            a.stamp = a.stamp.wrapping_add(1);
-            if a.stamp == 0 {
-                a.seen.fill(0);
-                a.stamp = 1;
+            let next = self.memo_next;
+            let start = pre_writes.len() as u32;
+            pre_writes.extend_from_slice(&writes);
+            pre_ranges.push((start, pre_writes.len() as u32));
+            pre_next.push(next);
+            let mut base = fingerprint.wrapping_sub(self.interned.gotos[goto_id as usize].term);
+            for &(_, before, after) in &writes {
+                base = base
+                    .wrapping_sub(self.interned.objects[before as usize].term)
+                    .wrapping_add(self.interned.objects[after as usize].term);
             }
-            a.queue.clear();
-            let start = self.goto_handles[goto_id].as_deref().unwrap_or(&[]);
-            for &slot in start {
-                if a.seen[slot as usize] != a.stamp {
-                    a.seen[slot as usize] = a.stamp;
-                    a.queue.push(slot);
-                }
-            }
-            while let Some(slot) = a.queue.pop() {
-                a.reach.push(slot);
-                let object = node[HEADER + slot as usize] as usize;
-                for &inner in self.object_handles[object].as_deref().unwrap_or(&[]) {
-                    if a.seen[inner as usize] != a.stamp {
-                        a.seen[inner as usize] = a.stamp;
-                        a.queue.push(inner);
+            match &self.interned.gotos[next as usize].alternatives {
+                None => self
+                    .visited
+                    .prefetch(base.wrapping_add(self.interned.gotos[next as usize].term)),
+                Some(alternatives) => {
+                    for &alternative in alternatives.iter() {
+                        self.visited.prefetch(
+                            base.wrapping_add(self.interned.gotos[alternative as usize].term),
+                        );
                     }
                 }
             }
         }
-        a.offsets.push(a.reach.len());
-        a.in_set.clear();
-        a.in_set.resize(tasks, false);
-        a.best.clear();
-        let gotos = &self.interned.gotos;
-        let reads = &self.reads;
-        let goto_of = |task: usize| &gotos[node[HEADER + slots + task] as usize];
-        // Whether a task's current step may be in an ample set at all.
-        let invisible = |task: usize| {
-            let entry = goto_of(task);
-            !entry.exit
-                && !reads.task_read(task)
-                && entry.memoizable
-                && entry
-                    .taken
-                    .iter()
-                    .all(|&(slot, is_mut)| !is_mut || !reads.slot_read(slot as usize))
-        };
-        for seed in 0..tasks {
-            if !invisible(seed) {
-                continue;
-            }
-            a.set.clear();
-            a.set.push(seed as u32);
-            for flag in a.in_set.iter_mut() {
-                *flag = false;
-            }
-            a.in_set[seed] = true;
-            // Footprint of the set so far, marked in `seen`.
-            a.stamp = a.stamp.wrapping_add(1);
-            if a.stamp == 0 {
-                a.seen.fill(0);
-                a.stamp = 1;
-            }
-            for &(slot, _) in goto_of(seed).taken.iter() {
-                a.seen[slot as usize] = a.stamp;
-            }
-            let mut ok = true;
-            let mut grew = true;
-            while ok && grew {
-                grew = false;
-                for u in 0..tasks {
-                    if a.in_set[u] || goto_of(u).exit {
-                        continue;
-                    }
-                    let reach = &a.reach[a.offsets[u]..a.offsets[u + 1]];
-                    if !reach.iter().any(|&slot| a.seen[slot as usize] == a.stamp) {
-                        continue;
-                    }
-                    if !invisible(u) {
-                        ok = false;
-                        break;
-                    }
-                    a.in_set[u] = true;
-                    a.set.push(u as u32);
-                    for &(slot, _) in goto_of(u).taken.iter() {
-                        a.seen[slot as usize] = a.stamp;
-                    }
-                    grew = true;
-                }
-                if a.set.len() >= unfinished || (!a.best.is_empty() && a.set.len() >= a.best.len())
-                {
-                    ok = false;
-                }
-            }
-            if ok {
-                std::mem::swap(&mut a.best, &mut a.set);
-                if a.best.len() == 1 {
-                    break;
-                }
-            }
-        }
-        if a.best.is_empty() {
-            return None;
-        }
-        a.order.clear();
-        a.order.extend_from_slice(&a.best);
-        for flag in a.in_set.iter_mut() {
-            *flag = false;
-        }
-        for &t in &a.best {
-            a.in_set[t as usize] = true;
-        }
-        for task in 0..tasks as u32 {
-            if !a.in_set[task as usize] {
-                a.order.push(task);
-            }
-        }
-        Some(a.best.len())
+        self.prefetch_writes = writes;
     }
 
     /// The first action property false of the step from `before` to `after`.
@@ -970,7 +960,7 @@ impl Explorer<'_> {
     fn liveness(&self, graph: &Graph, labels: &Labels) -> Option<Found> {
         let strong = self.check.fairness == Fairness::Strong;
         let tasks = self.world.tasks();
-        let states = self.parents.len() as u32;
+        let states = self.states as u32;
         let mut slot = 0;
         for (name, property) in &self.check.liveness {
             let lasso = match property {
@@ -999,181 +989,13 @@ impl Explorer<'_> {
             *last = Instant::now();
             eprintln!(
                 "check: {} states, {} transitions, depth {}, frontier {}",
-                self.parents.len(),
-                self.transitions,
-                self.depth,
-                frontier
+                self.states, self.transitions, self.depth, frontier
             );
         }
     }
 
     /// The step labels from the initial state to stored state `index`.
-    fn path(&self, mut index: u32) -> Vec<u32> {
-        let mut labels = Vec::new();
-        while let Some(&(parent, label)) = self.parents.get(index as usize) {
-            if parent == NO_PARENT {
-                break;
-            }
-            labels.push(label);
-            index = parent;
-        }
-        labels.reverse();
-        labels
+    fn path(&self, index: u32) -> Vec<u32> {
+        self.parents.path(index)
     }
-
-    /// Replays `path` (step labels) from the initial state, printing each step with what it
-    /// chose and changed.
-    fn replay(&self, path: &[u32]) -> (Vec<TraceStep>, Heap, Vec<Goto>) {
-        let mut heap = self.world.heap.clone();
-        let mut pending = self.world.pending.clone();
-        let mut trace = Vec::with_capacity(path.len());
-        let mut taken = Vec::new();
-        for (step, &label) in path.iter().enumerate() {
-            let task = label & TASK_MASK;
-            let alternative = (label >> ALTERNATIVE_SHIFT) as usize;
-            let goto = pending[task as usize].clone();
-            let shown = format!("{goto:?}");
-            taken.clear();
-            taken_gears(&goto, &mut taken);
-            let written: Vec<u32> = taken
-                .iter()
-                .filter(|(raw, is_mut)| {
-                    *is_mut
-                        && raw.owner() == heap.id()
-                        && (raw.index() as usize) < heap.slot_count()
-                })
-                .map(|(raw, _)| raw.index())
-                .collect();
-            let before: Vec<String> = written
-                .iter()
-                .map(|&slot| format!("{:?}", heap.object(slot)))
-                .collect();
-            let mut spawned = Vec::new();
-            let next = if goto.alternatives().is_some() {
-                goto
-            } else {
-                step_task(&mut heap, task, goto, step as u64, &mut spawned)
-                    .expect("a recorded step replays as it ran (code gears are deterministic)")
-            };
-            let (next, chose) = match next.alternatives() {
-                None => (next, None),
-                Some(alternatives) => {
-                    let chosen = alternatives[alternative].clone();
-                    let chose = format!(
-                        "alternative {} of {}: {chosen:?}",
-                        alternative + 1,
-                        alternatives.len()
-                    );
-                    (chosen, Some(chose))
-                }
-            };
-            let mut changes = Vec::new();
-            for (i, &slot) in written.iter().enumerate() {
-                if written[..i].contains(&slot) {
-                    continue;
-                }
-                let after = format!("{:?}", heap.object(slot));
-                if after != before[i] {
-                    let name = heap.object(slot).map_or("gear", |o| o.info().name);
-                    changes.push(format!(
-                        "{name}#{}.{slot}: {} → {}",
-                        heap.id(),
-                        strip_some(&before[i]),
-                        strip_some(&after)
-                    ));
-                }
-            }
-            for first in spawned {
-                changes.push(format!("started task {}: {first:?}", pending.len()));
-                pending.push(first);
-            }
-            trace.push(TraceStep {
-                task: task as usize,
-                goto: shown,
-                chose,
-                changes,
-            });
-            pending[task as usize] = next;
-        }
-        (trace, heap, pending)
-    }
-
-    fn stuck(pending: &[Goto]) -> Vec<TraceStep> {
-        pending
-            .iter()
-            .enumerate()
-            .filter(|(_, goto)| !goto.is_exit())
-            .map(|(task, goto)| TraceStep {
-                task,
-                goto: format!("{goto:?}"),
-                chose: None,
-                changes: Vec::new(),
-            })
-            .collect()
-    }
-
-    fn counterexample(&self, found: Found) -> Violation {
-        let plain = |kind, trace| Violation {
-            kind,
-            trace,
-            cycle: Vec::new(),
-            stuck: Vec::new(),
-        };
-        match found {
-            Found::Always(name, index) => plain(
-                ViolationKind::Always(name),
-                self.replay(&self.path(index)).0,
-            ),
-            Found::Action(name, index, label) => {
-                let mut path = self.path(index);
-                path.push(label);
-                plain(ViolationKind::Action(name), self.replay(&path).0)
-            }
-            Found::Error(error, index, task) => {
-                let (mut trace, _, pending) = self.replay(&self.path(index));
-                trace.push(TraceStep {
-                    task: task as usize,
-                    goto: format!("{:?}", pending[task as usize]),
-                    chose: None,
-                    changes: Vec::new(),
-                });
-                plain(ViolationKind::Error(error), trace)
-            }
-            Found::Deadlock(index) => {
-                let (trace, _, pending) = self.replay(&self.path(index));
-                Violation {
-                    stuck: Self::stuck(&pending),
-                    ..plain(ViolationKind::Deadlock, trace)
-                }
-            }
-            Found::Liveness(name, lasso) => {
-                let mut path = self.path(lasso.source);
-                path.extend(&lasso.to_cycle);
-                let prefix = path.len();
-                path.extend(&lasso.cycle);
-                let (mut trace, _, pending) = self.replay(&path);
-                let cycle = trace.split_off(prefix);
-                let stuck = if cycle.is_empty() {
-                    Self::stuck(&pending)
-                } else {
-                    Vec::new()
-                };
-                Violation {
-                    kind: ViolationKind::Liveness(name),
-                    trace,
-                    cycle,
-                    stuck,
-                }
-            }
-            Found::Bound(_) => unreachable!("bounds are not counterexamples"),
-        }
-    }
-}
-
-/// `Some(x)` printed as `x`: slots hold live gears in traces.
-fn strip_some(shown: &str) -> &str {
-    shown
-        .strip_prefix("Some(")
-        .and_then(|s| s.strip_suffix(')'))
-        .unwrap_or(shown)
 }

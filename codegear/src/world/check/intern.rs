@@ -1,7 +1,7 @@
 //! The intern tables of collapse compression (every distinct data-gear value and pending
 //! transition stored once, a state being the row of their ids) and the memo of steps.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -25,8 +25,6 @@ impl Hasher for Identity {
         self.0
     }
 }
-
-pub(super) type FingerprintSet = HashSet<u64, BuildHasherDefault<Identity>>;
 
 /// A distinct value of one heap slot.
 pub(super) struct ObjectEntry {

@@ -1,24 +1,28 @@
 //! [`World::check`]: breadth-first (or depth-first) exploration of every interleaving of the
-//! tasks' code-gear steps, with deadlock detection, `always` invariants, panics as violations,
-//! bounds, and shortest counterexamples.
+//! tasks' code-gear steps (and of every alternative of a `choose!`), with deadlock detection,
+//! `always` invariants, action properties, liveness under fairness, panics as violations,
+//! bounds (states, depth, memory), partial-order and symmetry reduction, and shortest
+//! counterexamples that show what each step changed.
 //!
 //! # Storage
 //!
-//! Visited states are kept as 64-bit fingerprints (see `fingerprint.rs`) in a hash set, plus one
-//! `(parent, task)` pair per state for traces: about 17-26 bytes per state whatever the state's
-//! size (the figure is in the report), so memory is bounded by `max_states` and not by the
-//! program. A trace is rebuilt by replaying the recorded task choices from the initial state,
-//! which is exact because a code gear is a function of its inputs. (Code gears that read clocks
-//! or randomness are outside what the checker can explore.)
+//! Visited states are kept as 64-bit fingerprints (see `fingerprint.rs`; stable across worlds
+//! and processes) in a dense table, and breadth-first parent links as children counts (see
+//! `visited.rs`): about 11 bytes per state whatever the state's size (the figure is in the
+//! report, with everything else the check held). A trace is rebuilt by replaying the recorded
+//! steps (task and alternative) from the initial state, which is exact because a code gear is
+//! a function of its inputs. (Code gears that read clocks or randomness are outside what the
+//! checker can explore.) Liveness checks and partial-order reduction need each state's index,
+//! and keep a map and explicit parent pairs instead (liveness also the edges).
 //!
 //! # The frontier: collapse compression
 //!
 //! States waiting to be expanded are not kept as heaps. Every distinct data-gear value of a slot
 //! and every distinct pending transition of a task is stored once, in an intern table, and a
-//! state is the row of their ids: `slots + tasks` u32s in one flat queue (SPIN's "collapse
-//! compression"). Programs have few distinct values per component (a fork is free or held by
-//! one of two philosophers), so the tables stay small and hot, and the frontier costs a few
-//! bytes per component with no allocation per state.
+//! state is the row of their ids (SPIN's "collapse compression"). Programs have few distinct
+//! values per component (a fork is free or held by one of two philosophers), so the tables stay
+//! small and hot. Breadth-first, each row is queued as its difference from the row queued before
+//! it (see `frontier.rs`): 15-20 bytes per state, also with 64 tasks.
 //!
 //! # One step's successor: memoized
 //!
@@ -29,32 +33,36 @@
 //! `(next transition id, ids of the gears afterwards)`, kept in a memo table. A program has few
 //! distinct local steps (a philosopher picking up a free fork) and many global states, so almost
 //! every step is a table lookup; the successor's fingerprint is the parent's with the changed
-//! components' terms swapped.
+//! components' terms swapped. A first pass over a state's tasks does the lookups and prefetches
+//! the successors' slots of the visited table.
 //!
 //! A step the memo has not seen runs on one scratch heap that holds the state being expanded
 //! (the slots whose ids differ from it are replaced). The gears it wrote, copied on write, are
 //! interned, and the slots are put back for the next step. A step that takes more than
-//! `MAX_TAKEN` gears is never memoized and always runs this way.
+//! `MAX_TAKEN` gears, or that starts tasks, is never memoized and always runs this way.
 //!
 //! # Symmetry
 //!
 //! With [`Check::symmetry`], the visited set stores the user's key of a state's symmetry class
 //! instead of its fingerprint. Steps, traces and deadlock detection still use real states.
-
 //!
 //! # Layout
 //!
 //! `mod.rs` is the builder ([`Check`]); `view.rs` the state as properties see it ([`View`]);
 //! `report.rs` the outcome and its printing ([`Report`]); `intern.rs` the intern and memo tables;
-//! `explore.rs` the explorer; `liveness.rs` fair-cycle detection on the stored graph; `por.rs`
-//! partial-order reduction.
+//! `explore.rs` the explorer, with `trace.rs` (counterexamples replayed and printed) and
+//! `ample.rs` (the ample-set search); `visited.rs` the fingerprint table and parent links;
+//! `frontier.rs` the queue; `liveness.rs` fair-cycle detection on the stored graph (the
+//! algorithm is documented there); `por.rs` partial-order reduction (its rules are there).
 
 mod explore;
+mod frontier;
 mod intern;
 mod liveness;
 mod por;
 mod report;
 mod view;
+mod visited;
 
 use std::fmt;
 
@@ -122,6 +130,7 @@ pub struct Check {
     pub(super) actions: Vec<(String, Action)>,
     pub(super) fairness: Fairness,
     pub(super) partial_order: bool,
+    pub(super) max_memory: usize,
 }
 
 impl Default for Check {
@@ -152,13 +161,14 @@ impl fmt::Debug for Check {
             )
             .field("fairness", &self.fairness)
             .field("partial_order", &self.partial_order)
+            .field("max_memory", &self.max_memory)
             .finish()
     }
 }
 
 impl Check {
-    /// Default bound on stored states: about 170 MB of fingerprints and parents, plus the
-    /// frontier.
+    /// Default bound on stored states: about 110 MB of fingerprints and parent links, plus the
+    /// frontier (the memory budget, [`Check::max_memory`], bounds the whole).
     pub const DEFAULT_MAX_STATES: usize = 10_000_000;
 
     /// Breadth-first, deadlocks reported, no invariants, at most
@@ -177,7 +187,19 @@ impl Check {
             actions: Vec::new(),
             fairness: Fairness::Weak,
             partial_order: false,
+            max_memory: default_memory_budget(),
         }
+    }
+
+    /// Stops with [`Verdict::Incomplete`] ([`Bound::MaxMemory`]) before the check's own memory
+    /// (visited states, parent links, frontier, intern and memo tables, state graph) would
+    /// grow past `bytes`. The default is derived from the machine when the check is built:
+    /// half of the smaller of the physical memory and the address space left under the
+    /// process's limit (`RLIMIT_AS`), so that a check ends with a verdict instead of the
+    /// allocator aborting the process.
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.max_memory = bytes.max(1 << 20);
+        self
     }
 
     /// Partial-order reduction from step footprints (default: off): at each state, only the
@@ -316,6 +338,37 @@ impl Check {
         self.terminal_states = keep;
         self
     }
+}
+
+/// Half of the smaller of physical memory (`/proc/meminfo`) and the address space left under
+/// the process's limit (`RLIMIT_AS` from `/proc/self/limits`, minus `VmSize` from
+/// `/proc/self/status`); 4 GiB where neither can be read.
+fn default_memory_budget() -> usize {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let field_kib = |text: &str, name: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let physical = read("/proc/meminfo")
+        .and_then(|info| field_kib(&info, "MemTotal:"))
+        .map(|kib| kib.saturating_mul(1024));
+    let address_space = read("/proc/self/limits").and_then(|limits| {
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max address space"))?;
+        // "Max address space  <soft>  <hard>  bytes": the soft limit, or "unlimited".
+        let limit: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+        let used = read("/proc/self/status")
+            .and_then(|status| field_kib(&status, "VmSize:"))
+            .map_or(0, |kib| kib.saturating_mul(1024));
+        Some(limit.saturating_sub(used))
+    });
+    let smaller = match (physical, address_space) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => 8 << 30,
+    };
+    usize::try_from(smaller / 2).unwrap_or(usize::MAX)
 }
 
 // The workers of a check share it: its closures are `Send + Sync`.

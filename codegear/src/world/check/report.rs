@@ -14,6 +14,9 @@ pub enum Bound {
     MaxStates(usize),
     /// States at `max_depth` had steps left.
     MaxDepth(u32),
+    /// The check's memory (visited states, parent links, frontier, intern and memo tables,
+    /// state graph) would have grown past `max_memory` bytes.
+    MaxMemory(usize),
 }
 
 /// What was violated.
@@ -109,13 +112,19 @@ pub struct Report {
     pub elapsed: Duration,
     /// Of [`Report::elapsed`], the liveness analysis of the stored graph, if there was one.
     pub liveness_elapsed: Option<Duration>,
-    /// Bytes of the visited-state storage (fingerprint set and parent pointers, and the edges
+    /// Bytes of the visited-state storage (fingerprint table and parent links, and the edges
     /// and labels of the state graph when liveness is checked) per state.
     pub bytes_per_state: f64,
+    /// Everything the check held at its largest, per state: visited storage, the frontier at
+    /// its peak, intern and memo tables.
+    pub total_bytes_per_state: f64,
+    /// The memory budget ([`Check::max_memory`](super::Check::max_memory)).
+    pub max_memory: usize,
     /// The largest frontier (states waiting to be expanded).
     pub peak_frontier: usize,
-    /// Bytes per state in the frontier (one u32 per slot and per task, and a header).
-    pub frontier_bytes_per_state: usize,
+    /// Bytes per state in the frontier when it was largest (breadth-first: each state as its
+    /// difference from the one queued before it; depth-first: one u32 per component).
+    pub frontier_bytes_per_state: f64,
     /// Distinct data-gear values and pending transitions stored in the intern tables, and
     /// their bytes.
     pub interned: (usize, usize),
@@ -177,8 +186,12 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "frontier: peak {} states x {} bytes; intern tables: {} distinct values, {} bytes",
-            self.peak_frontier, self.frontier_bytes_per_state, self.interned.0, self.interned.1
+            "frontier: peak {} states x {:.1} bytes; intern tables: {} distinct values, {} bytes; {:.1} bytes/state in all",
+            self.peak_frontier,
+            self.frontier_bytes_per_state,
+            self.interned.0,
+            self.interned.1,
+            self.total_bytes_per_state
         )?;
         if let Some(liveness) = self.liveness_elapsed {
             writeln!(
@@ -225,6 +238,11 @@ impl fmt::Display for Report {
             Verdict::Incomplete(Bound::MaxDepth(d)) => writeln!(
                 f,
                 "verdict: incomplete: states at max_depth = {d} were not expanded (nothing violated so far)"
+            ),
+            Verdict::Incomplete(Bound::MaxMemory(bytes)) => writeln!(
+                f,
+                "verdict: incomplete: stopped at max_memory = {} MiB (nothing violated so far; raise the budget, or reduce: partial-order reduction, symmetry)",
+                bytes >> 20
             ),
             Verdict::Violated(violation) => {
                 match &violation.kind {
