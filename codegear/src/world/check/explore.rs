@@ -759,14 +759,14 @@ impl Explorer<'_> {
             slots: before_slots,
             tasks: before_tasks,
             interned: &self.interned,
-            reads: Some(&self.reads),
+            reads: self.por.then_some(&self.reads),
         };
         let after = View {
             layout: &self.world.heap,
             slots: after_slots,
             tasks: after_tasks,
             interned: &self.interned,
-            reads: Some(&self.reads),
+            reads: self.por.then_some(&self.reads),
         };
         self.check
             .actions
@@ -787,7 +787,7 @@ impl Explorer<'_> {
                     slots,
                     tasks,
                     interned: &self.interned,
-                    reads: Some(&self.reads),
+                    reads: self.por.then_some(&self.reads),
                 })
             }
         }
@@ -915,7 +915,7 @@ impl Explorer<'_> {
             slots,
             tasks,
             interned: &self.interned,
-            reads: Some(&self.reads),
+            reads: self.por.then_some(&self.reads),
         };
         for (name, holds) in &self.check.invariants {
             if !holds(&view) {
