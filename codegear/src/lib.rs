@@ -198,6 +198,7 @@ mod code;
 mod context;
 mod error;
 mod gear;
+mod goto_target;
 mod heap;
 mod meta;
 mod tables;
@@ -223,7 +224,34 @@ pub use world::{
     Violation, ViolationKind, World,
 };
 
-pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
+pub use gears_macros::{code_gear, data_gear, interface, par_goto};
+
+/// `next!(f(first_args))`: the continuation that runs code gear `f` with its first parameters
+/// bound (the continuation's caller supplies the rest); `next!(gear.api(args))`: an interface
+/// code gear with all its arguments bound.
+#[macro_export]
+macro_rules! next {
+    // As `goto!`: a shim that hands the expansion this crate's path.
+    ($($input:tt)*) => {
+        $crate::__private::next! { [$crate] $($input)* }
+    };
+}
+
+/// `goto!(f(args))`, `goto!(next(args))`, `goto!(gear.api(args))`: the transition a code gear
+/// ends with (GearsOS's `goto f(args)`).
+///
+/// `f` is a `#[code_gear]` (its arguments are checked against its parameters), `next` a
+/// continuation `Next<(..)>` (the arguments complete it), `gear` a `Gear<dyn Interface>` (the
+/// call goes through the implementation's API table). The expression is the `Goto` the code
+/// gear returns.
+#[macro_export]
+macro_rules! goto {
+    // A `macro_rules!` shim only to hand the expansion this crate's path (`$crate`), which works
+    // however the dependency is named.
+    ($($input:tt)*) => {
+        $crate::__private::goto! { [$crate] $($input)* }
+    };
+}
 
 /// Everything a module of code gears needs: `use codegear::prelude::*;`.
 pub mod prelude {
@@ -237,6 +265,11 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::code::{BrokenCodeGear, Stub, Untyped};
+    pub use crate::goto_target::{
+        BindFallback, GotoFallback0, GotoFallback1, GotoFallback2, GotoFallback3, GotoFallback4,
+        GotoFallback5, GotoFallback6, GotoFallback7, GotoFallback8, GotoFallback9, GotoFallback10,
+        GotoFallback11, GotoFallback12, GotoTarget,
+    };
     pub use crate::heap::downcast_mut;
     pub use crate::tables::{
         CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, data_gear_display,
@@ -244,6 +277,7 @@ pub mod __private {
     };
     pub use crate::world::par_goto_from_code_gear;
     pub use gears_macros::__codegear_impl_interface as impl_interface;
+    pub use gears_macros::{goto, next};
     pub use gears_runtime;
     pub use gears_runtime::registry::{Site, inventory};
 
@@ -254,9 +288,12 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "data gear field of type `{Self}` cannot be cloned, compared, hashed or printed",
         label = "this field's type must be `Clone + Debug + Hash + Eq + Send + Sync + 'static`",
+        note = "if `{Self}` is your type, add `#[derive(Clone, Debug, PartialEq, Eq, Hash)]` to it (its fields must allow it, and be `Send + Sync`)",
         note = "the meta level clones, hashes and compares data gears to explore and store program states; use a type that derives them (floats are not `Eq`/`Hash`: store bits or a fixed-point integer)"
     )]
     pub trait DataGearField {}
+    // One error per field (see `CodeGearValue`).
+    #[diagnostic::do_not_recommend]
     impl<T: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync + 'static> DataGearField
         for T
     {
@@ -267,9 +304,13 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "code-gear parameter of type `{Self}` is not a value",
         label = "a value parameter must be `Clone + Debug + Hash + Eq + Send + 'static`",
+        note = "if `{Self}` is your type, add `#[derive(Clone, Debug, PartialEq, Eq, Hash)]` to it (its fields must allow it, and be `Send`)",
         note = "the meta level stores arguments in continuations, clones and compares them (model checking) and sends them between workers; pass owned data, a `Gear<T>` handle, or take a data gear as `Mut<'_, T>`/`Ref<'_, T>`"
     )]
     pub trait CodeGearValue {}
+    // Reported as one `CodeGearValue` error with the message above, instead of one error per
+    // missing `Clone`/`Debug`/`Hash`/`Eq` behind the blanket impls.
+    #[diagnostic::do_not_recommend]
     impl<T: crate::Value> CodeGearValue for T {}
     pub const fn assert_value<T: ?Sized + CodeGearValue>() {}
 }

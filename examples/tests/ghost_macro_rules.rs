@@ -8,7 +8,6 @@ use gears_examples::ghost::centralized::CentralizedFifo;
 use gears_examples::ghost::hand_fifo::HandFifo;
 use gears_examples::ghost::smp::SmpFifo;
 use ghost_dsl::prelude::*;
-use ghost_dsl::scheduler::Error;
 use ghost_dsl::sim::workloads::{large, large_agent_config, large_with_interference};
 use ghost_dsl::sim::{Interference, TaskSpec, Workload};
 
@@ -128,9 +127,12 @@ fn a_decision_about_a_blocked_task_is_an_error_naming_the_decision_and_the_task(
     let err = Leaky::default()
         .run(enclave, AgentConfig::new("0".parse().unwrap()))
         .unwrap_err();
-    let Error::Transition { first, .. } = &err else {
+    let Some((first, _)) = err.as_transition() else {
         panic!("a transition error, not {err}");
     };
+    // The error carries the report as the run ended: the task had run before the bad decision.
+    let report = err.report().expect("the report so far");
+    assert!(report.task("s").unwrap().runtime_ns >= 100_000);
     assert_eq!(first.gtid.tid(), 1);
     let text = err.to_string();
     eprintln!("{text}");
@@ -254,10 +256,10 @@ fn a_higher_class_burst_on_the_only_cpu_delays_the_task_by_its_length() {
 }
 
 #[test]
-fn association_fails_while_the_old_queue_holds_messages_and_the_task_stays_put() {
+fn association_with_a_stale_barrier_fails_and_the_task_stays_put() {
     // Tasks that arrive blocked and wake 50 ns later: when the agent handles MSG_TASK_NEW, the
-    // task's MSG_TASK_WAKEUP is already waiting in the default channel, so `associate_task` must
-    // fail and the task stays with the CPU that received it.
+    // task's MSG_TASK_WAKEUP is already posted (seqnum 2), so `associate_task` with the NEW's
+    // seqnum is stale and fails, and the task stays with the CPU that received it.
     let workload = Workload::new(
         (0..6)
             .map(|i| {

@@ -18,33 +18,35 @@
 //! | `Channel::AssociateTask`               | [`Channel::associate_task`]                     |
 //! | `AgentConfig`, `CpuTickConfig`         | [`AgentConfig`], [`CpuTickConfig`]              |
 //! | `Agent` + `Scheduler` + `FullAgent`    | one [`Agent`] implementation                    |
-//! | `Enclave` (the kernel, as the agent sees it) | [`AgentEnclave`]                          |
+//! | `Enclave` (the kernel, as the agent sees it) | [`AgentEnclave`] over an [`abi::EnclaveKernel`] |
 //! | `TaskAllocator`, `T state_[MAX_CPUS]`  | [`TaskAllocator`], [`PerCpu`]                   |
 //!
-//! The ABI an agent uses is described in the crate's `API.md` and in [`agent`]'s documentation.
+//! The ABI an agent uses, and the contract of the two kernels behind it (the simulator and the
+//! thread enclave), is in [`abi`]; the crate's `API.md` summarises it.
 //!
 //! # Platform
 //!
-//! Built and tested on Linux (x86-64). The enclave is simulated, so the crate needs no kernel
-//! support; [`Topology::from_sysfs`] reads Linux's sysfs and fails with a [`TopologyError`]
-//! elsewhere, while [`Topology::test`] and the simulator work anywhere.
+//! Built and tested on Linux (x86-64). The simulated enclave needs no kernel support;
+//! [`Topology::from_sysfs`] reads Linux's sysfs and fails with a [`TopologyError`] elsewhere,
+//! while [`Topology::test`] and the simulator work anywhere.
 
-pub mod agent;
+pub mod abi;
 mod alloc;
-mod ids;
-pub mod message;
 pub mod scheduler;
 pub mod sim;
+pub mod threads;
 pub mod topology;
-mod txn;
 
-pub use agent::{
+pub use abi::attrs::TaskAttrs;
+pub use abi::ids::{BarrierToken, Gtid, StatusWord};
+pub use abi::message;
+pub use abi::txn::{CommitFlags, RunFlags, RunRequestOptions, TxnState};
+pub use abi::{
     Agent, AgentConfig, AgentEnclave, AgentModel, AgentRpcArgs, AgentRpcResponse, AssociateError,
-    Channel, CpuTickConfig, RPC_ENODEV, RunRequest,
+    Channel, CpuTickConfig, EnclaveBackend, RPC_ENODEV, Report, RunRequest,
 };
 pub use alloc::TaskAllocator;
 pub use gears_runtime::cpu_list::{CpuList, CpuListParseError, MAX_CPUS, parse_cpu_str};
-pub use ids::{BarrierToken, Gtid, StatusWord};
 pub use message::{
     CpuAvailable, CpuNotIdle, CpuTick, Message, MessageKind, Payload, TaskAffinityChanged,
     TaskBlocked, TaskDead, TaskDeparted, TaskNew, TaskPreempt, TaskWakeup, TaskYield,
@@ -52,7 +54,6 @@ pub use message::{
 /// Why a generated scheduler's run failed (also at [`scheduler::Error`]).
 pub use scheduler::{Error, TransitionError};
 pub use topology::{Cpu, PerCpu, Topology, TopologyError};
-pub use txn::{CommitFlags, RunFlags, RunRequestOptions, TxnState};
 
 /// Turns an `impl` block of ghOSt message handlers into a scheduler; see [`scheduler`] for the
 /// handlers, the arguments, an example and the errors.
@@ -63,9 +64,10 @@ pub mod prelude {
     pub use crate::sim::{SimConfig, SimEnclave, SimReport};
     pub use crate::{
         Agent, AgentConfig, AgentEnclave, AgentModel, BarrierToken, Channel, CommitFlags, Cpu,
-        CpuList, CpuTick, CpuTickConfig, Gtid, Message, Payload, PerCpu, RunFlags,
-        RunRequestOptions, StatusWord, TaskAllocator, TaskBlocked, TaskDead, TaskDeparted, TaskNew,
-        TaskPreempt, TaskWakeup, TaskYield, Topology, TxnState,
+        CpuList, CpuTick, CpuTickConfig, EnclaveBackend, Gtid, Message, MessageKind, Payload,
+        PerCpu, Report, RunFlags, RunRequestOptions, StatusWord, TaskAllocator, TaskAttrs,
+        TaskBlocked, TaskDead, TaskDeparted, TaskNew, TaskPreempt, TaskWakeup, TaskYield, Topology,
+        TxnState,
     };
     // The scheduler DSL (ghost-dsl/src/scheduler).
     pub use crate::ghost_scheduler;

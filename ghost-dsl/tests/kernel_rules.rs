@@ -156,7 +156,8 @@ fn commit_checks_target_state_cpu_and_affinity() {
         states,
         [
             TxnState::TargetNotRunnable,
-            TxnState::InvalidTarget,
+            // No live task has the gtid: the kernel's lookup fails (not an invalid target).
+            TxnState::TargetNotFound,
             TxnState::InvalidCpu,
             TxnState::NotPermitted,
             TxnState::CpuUnavail,
@@ -167,11 +168,12 @@ fn commit_checks_target_state_cpu_and_affinity() {
     assert!(report.tasks.iter().all(|t| t.end_ns.is_some()));
 }
 
-/// Association while the task's old channel holds one of its messages fails; after draining it,
-/// a stale barrier fails; with the current barrier it succeeds, and the task's later messages go
-/// to the new channel (waking the other CPU's agent).
+/// Association with a barrier older than the task's seqnum fails, whether the newer message was
+/// drained or not (the kernel compares the barrier with the task's seqnum, nothing else); with the
+/// current barrier it succeeds, and the task's later messages go to the new channel (waking the
+/// other CPU's agent).
 #[test]
-fn association_fails_while_the_old_queue_holds_the_tasks_messages() {
+fn association_fails_with_a_stale_barrier() {
     let workload = Workload::new(vec![TaskSpec::new("t").sleep(1_000).run(10_000)]);
     let mut results = Vec::new();
     let mut seen_on = [Vec::new(), Vec::new()];
@@ -212,7 +214,12 @@ fn association_fails_while_the_old_queue_holds_the_tasks_messages() {
     assert_eq!(
         results,
         [
-            Err(AssociateError::OldQueueNotEmpty { gtid, pending: 1 }),
+            // The WAKEUP (seq 2) is posted: barrier 1 is stale, drained or not.
+            Err(AssociateError::Stale {
+                gtid,
+                barrier: BarrierToken(1),
+                current: BarrierToken(2)
+            }),
             Err(AssociateError::Stale {
                 gtid,
                 barrier: BarrierToken(1),
@@ -249,7 +256,9 @@ fn association_fails_while_the_old_queue_holds_the_tasks_messages() {
         results[0]
             .unwrap_err()
             .to_string()
-            .contains("old channel still holds 1 of its messages")
+            .contains("barrier 1 is stale, the task is at seqnum 2"),
+        "{}",
+        results[0].unwrap_err()
     );
 }
 
@@ -268,16 +277,28 @@ fn burst_workload() -> (Workload, Interference) {
 #[test]
 fn boosted_agent_yields_and_is_woken_when_the_cpu_is_idle() {
     let (workload, burst) = burst_workload();
-    let sim = SimEnclave::new(config(workload).with_interference(burst)).unwrap();
+    let sim = SimEnclave::new(config(workload).with_interference(burst).with_trace(true)).unwrap();
     let mut fifo = MiniFifo::new(OnBoost::YieldOnIdle);
     let report = sim.run(&mut fifo, &cpus("0")).unwrap();
     let t1 = report.task("t1").unwrap();
     assert_eq!(t1.preemptions, 1);
     assert_eq!(t1.runtime_ns, 1_000_000);
     let cpu0 = &report.cpus[0];
-    // The burst ran from the end of the boosted agent's iteration (which took 1 µs loop + 1
-    // message) until its end at 500 µs.
-    assert_eq!(cpu0.interference_ns, 500_000 - (200_000 + 1_000 + 100));
+    // The burst ran its whole 300 µs, from the end of the boosted agent's iteration (which took
+    // 1 µs loop + 1 message).
+    assert_eq!(cpu0.interference_ns, 300_000);
+    let trace = report.trace.as_ref().unwrap();
+    let bursts: Vec<_> = trace
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Interference {
+                start_ns, end_ns, ..
+            } => Some((*start_ns, *end_ns)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bursts, [(201_100, 501_100)]);
     // t1 resumed after the burst: its end is past 1 ms + the 300 µs burst.
     assert!(t1.end_ns.unwrap() > 1_300_000 && t1.end_ns.unwrap() < 1_310_000);
     assert!(fifo.commit_states.iter().all(|s| *s == TxnState::Complete));
@@ -285,17 +306,78 @@ fn boosted_agent_yields_and_is_woken_when_the_cpu_is_idle() {
 }
 
 /// An agent that ignores its boost and commits anyway is refused with GHOST_TXN_CPU_UNAVAIL on
-/// every try until the burst is over; the burst, starved by the spinning agent, never runs.
+/// every try; the burst, starved by the spinning agent, never runs (it needs the CPU for its
+/// whole length), so neither does t1 again, and the run ends with the time-limit error.
 #[test]
 fn boosted_agent_that_does_not_yield_cannot_commit() {
     let (workload, burst) = burst_workload();
-    let sim = SimEnclave::new(config(workload).with_interference(burst)).unwrap();
+    let mut sim = SimEnclave::new(
+        config(workload)
+            .with_interference(burst)
+            .with_max_time_ns(20_000_000),
+    )
+    .unwrap();
     let mut fifo = MiniFifo::new(OnBoost::Ignore);
-    let report = sim.run(&mut fifo, &cpus("0")).unwrap();
+    sim.attach(&mut fifo, &cpus("0")).unwrap();
+    let err = sim.run_until(&mut fifo, u64::MAX).unwrap_err();
+    match &err {
+        SimError::TimeLimit { limit_ns, stuck } => {
+            assert_eq!(*limit_ns, 20_000_000);
+            assert_eq!(stuck.len(), 1);
+            assert_eq!(stuck[0].state, "runnable");
+        }
+        other => panic!("expected the time limit, got {other}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("check that the agent yields when boosted"),
+        "{err}"
+    );
+    let report = sim.report();
     assert!(report.failed(TxnState::CpuUnavail) > 100);
     assert!(fifo.commit_states.contains(&TxnState::CpuUnavail));
     assert_eq!(report.cpus[0].interference_ns, 0);
-    assert!(report.task("t1").unwrap().end_ns.is_some());
+    assert!(report.task("t1").unwrap().end_ns.is_none());
+}
+
+/// The no-progress watchdog: an agent that neither commits nor yields while no task runs is a
+/// livelock, stopped after `max_idle_iterations` iterations with an error that names it.
+#[test]
+fn a_livelocking_agent_is_stopped_by_the_watchdog() {
+    let workload = Workload::new(vec![TaskSpec::new("t").run(1_000)]);
+    let mut agent = per_cpu(|_cpu, enclave| {
+        drain(enclave);
+    });
+    let sim = SimEnclave::new(config(workload).with_max_idle_iterations(1_000)).unwrap();
+    let err = sim.run(&mut agent, &cpus("0")).unwrap_err();
+    match &err {
+        SimError::NoProgress {
+            iterations, stuck, ..
+        } => {
+            assert_eq!(*iterations, 1_001);
+            assert_eq!(stuck[0].name, "t");
+        }
+        other => panic!("expected no progress, got {other}"),
+    }
+    assert!(err.to_string().contains("made no progress"), "{err}");
+}
+
+/// A recorded trace that reaches its cap stops the run with an error, not by eating memory.
+#[test]
+fn a_trace_past_its_cap_is_an_error() {
+    let workload = Workload::new(vec![TaskSpec::new("t").run(1_000_000)]);
+    // A livelock that records an agent slice per iteration, with a generous watchdog.
+    let mut agent = per_cpu(|_cpu, enclave| {
+        drain(enclave);
+    });
+    let sim =
+        SimEnclave::new(config(workload).with_trace(true).with_max_trace_events(500)).unwrap();
+    let err = sim.run(&mut agent, &cpus("0")).unwrap_err();
+    assert!(
+        matches!(err, SimError::TraceTooLarge { limit: 500, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("cap of 500 events"), "{err}");
 }
 
 /// An agent that yields without RTLA_ON_IDLE is not woken when the burst ends: with no other
@@ -309,7 +391,8 @@ fn boosted_agent_that_yields_without_rtla_on_idle_strands_its_task() {
         .unwrap_err();
     match &err {
         SimError::Stalled { now_ns, stuck } => {
-            assert_eq!(*now_ns, 500_000);
+            // The burst ran its 300 µs after the agent yielded at 201.1 µs.
+            assert_eq!(*now_ns, 501_100);
             assert_eq!(stuck.len(), 1);
             assert_eq!(stuck[0].name, "t1");
             assert_eq!(stuck[0].state, "runnable");

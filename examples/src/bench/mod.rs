@@ -9,6 +9,7 @@ pub mod check;
 mod compile_cost;
 pub mod dispatch;
 pub mod ghost;
+pub mod ghost_threads;
 pub mod offload;
 pub mod pool;
 

@@ -5,12 +5,19 @@
 use clap::Parser;
 use gears_examples::bench::{self, Effort};
 
-const SUITES: &[&str] = &["pool", "dispatch", "check", "offload", "ghost"];
+const SUITES: &[&str] = &[
+    "pool",
+    "dispatch",
+    "check",
+    "offload",
+    "ghost",
+    "ghost-threads",
+];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure gears against its anchors, in the same run")]
 struct Args {
-    /// Suites to run (default: all). Known: pool, dispatch, check, offload, ghost.
+    /// Suites to run (default: all). Known: pool, dispatch, check, offload, ghost, ghost-threads.
     suites: Vec<String>,
     /// Small inputs and few repetitions (a smoke run, for CI).
     #[arg(long)]
@@ -41,6 +48,7 @@ fn main() -> std::process::ExitCode {
             "pool" => bench::pool::run(effort),
             "dispatch" => bench::dispatch::run(effort),
             "ghost" => bench::ghost::run(effort),
+            "ghost-threads" => bench::ghost_threads::run(effort),
             "check" => bench::check::run(effort),
             "offload" => bench::offload::run(effort),
             _ => unreachable!("checked against SUITES above"),

@@ -31,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     gears_examples::dpp_seed::tour(args.quick);
     offload_section(&args)?;
     gears_examples::ghost::tutorial::tour_section(args.quick)?;
+    gears_examples::ghost::real_threads::tour_section(args.quick)?;
     Ok(())
 }
 

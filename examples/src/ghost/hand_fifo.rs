@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 
+use ghost_dsl::abi::{AsKernel, EnclaveKernel};
 use ghost_dsl::{
     Agent, AgentEnclave, AgentModel, BarrierToken, CommitFlags, Cpu, Gtid, Message, Payload,
     PerCpu, RunFlags, RunRequestOptions, TaskAllocator,
@@ -89,7 +90,12 @@ impl HandFifo {
         task
     }
 
-    fn dispatch(&mut self, cpu: Cpu, msg: &Message, enclave: &mut AgentEnclave<'_>) {
+    fn dispatch<K: ?Sized + AsKernel>(
+        &mut self,
+        cpu: Cpu,
+        msg: &Message,
+        enclave: &mut AgentEnclave<'_, K>,
+    ) {
         match *msg.payload() {
             Payload::TaskNew(new) => {
                 assert!(
@@ -197,17 +203,9 @@ impl HandFifo {
     }
 }
 
-impl Agent for HandFifo {
-    fn model(&self) -> AgentModel {
-        AgentModel::PerCpu
-    }
-
-    fn enclave_ready(&mut self, enclave: &mut AgentEnclave<'_>) {
-        let topology = enclave.topology();
-        self.placement = topology.cpus(enclave.cpus()).collect();
-    }
-
-    fn run(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_>) {
+impl HandFifo {
+    /// One iteration of the agent loop, on any kernel.
+    fn iteration<K: ?Sized + AsKernel>(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_, K>) {
         // (1) The barrier first, so that a message arriving during the drain makes the commit
         // fail rather than go unseen.
         let barrier = enclave.agent_barrier();
@@ -256,5 +254,26 @@ impl Agent for HandFifo {
             self.failed_commits += 1;
             self.cpus[cpu].rq.push_front(next);
         }
+    }
+}
+
+impl Agent for HandFifo {
+    fn model(&self) -> AgentModel {
+        AgentModel::PerCpu
+    }
+
+    fn enclave_ready(&mut self, enclave: &mut AgentEnclave<'_>) {
+        let topology = enclave.topology();
+        self.placement = topology.cpus(enclave.cpus()).collect();
+    }
+
+    fn run(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_>) {
+        self.iteration(cpu, enclave);
+    }
+
+    // The simulator knows its kernel's type: its calls inline here (what a hand-written agent
+    // on a known kernel gets by being generic).
+    fn run_direct<K: EnclaveKernel>(&mut self, cpu: Cpu, enclave: &mut AgentEnclave<'_, K>) {
+        self.iteration(cpu, enclave);
     }
 }

@@ -4,6 +4,7 @@
 pub mod centralized;
 pub mod fifo;
 pub mod hand_fifo;
+pub mod real_threads;
 pub mod round_robin;
 pub mod smp;
 pub mod tutorial;

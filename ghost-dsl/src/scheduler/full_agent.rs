@@ -1,23 +1,43 @@
 //! [`FullAgent`]: the tutorial's `FullAgent` / `AgentProcess` for a [`Scheduler`]: owns the
-//! enclave and the agent, makes the enclave ready, runs it, answers RPCs.
+//! enclave (any [`Backend`]) and the agent, makes the enclave ready, runs it, answers RPCs.
 
-use crate::sim::{SimEnclave, SimReport, SimStatus};
+use crate::abi::{EnclaveBackend, Report, RunEnd};
+use crate::sim::{SimEnclave, SimStatus};
 use crate::{AgentConfig, AgentRpcArgs, AgentRpcResponse};
 
 use super::{AgentStats, Error, Scheduler, SchedulerAgent};
 
-/// How much simulated time [`FullAgent::run`] advances between checks for broken task state
-/// rules, so that a broken scheduler stops soon after its first error instead of running (or
-/// stalling) to the end.
-const CHECK_EVERY_NS: u64 = 10_000_000;
+/// An enclave that can host the generated agent of scheduler `S`: the simulator
+/// ([`SimEnclave`]) and the thread enclave. Implemented for every [`EnclaveBackend`] of
+/// [`SchedulerAgent<S>`] whose errors convert into [`Error`]; not to be implemented by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a ghOSt enclave that can run the scheduler `{S}`",
+    label = "not an enclave for `{S}`",
+    note = "pass a `ghost_dsl::sim::SimEnclave` (simulated kernel) or a thread enclave; the thread enclave also needs `{S}` and its `task = ..` type to be `Send`"
+)]
+pub trait Backend<S: Scheduler>: EnclaveBackend<SchedulerAgent<S>> {
+    /// The backend's error as a scheduler [`Error`].
+    fn convert_error(error: Self::Error) -> Error;
+}
+
+impl<S, E> Backend<S> for E
+where
+    S: Scheduler,
+    E: EnclaveBackend<SchedulerAgent<S>>,
+    Error: From<E::Error>,
+{
+    fn convert_error(error: E::Error) -> Error {
+        Error::from(error)
+    }
+}
 
 /// A scheduler attached to its enclave: the agents are built, the enclave is ready.
-pub struct FullAgent<S: Scheduler> {
-    enclave: SimEnclave,
+pub struct FullAgent<S: Scheduler, E = SimEnclave> {
+    enclave: E,
     agent: SchedulerAgent<S>,
 }
 
-impl<S: Scheduler> std::fmt::Debug for FullAgent<S> {
+impl<S: Scheduler, E: std::fmt::Debug> std::fmt::Debug for FullAgent<S, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FullAgent")
             .field("enclave", &self.enclave)
@@ -26,49 +46,40 @@ impl<S: Scheduler> std::fmt::Debug for FullAgent<S> {
     }
 }
 
-impl<S: Scheduler> FullAgent<S> {
+impl<S: Scheduler, E: Backend<S>> FullAgent<S, E> {
     /// Attaches `scheduler`'s agents to `enclave` with `config` (one agent and channel per CPU,
     /// or one global agent and channel) and makes the enclave ready (`enclave_ready` runs).
     ///
     /// # Errors
     ///
-    /// [`Error::Sim`] when the configuration does not fit the enclave.
-    pub fn new(scheduler: S, mut enclave: SimEnclave, config: AgentConfig) -> Result<Self, Error> {
+    /// The configuration does not fit the enclave; `enclave_ready` broke a rule or panicked.
+    pub fn new(scheduler: S, mut enclave: E, config: AgentConfig) -> Result<Self, Error> {
         let mut agent = SchedulerAgent::new(scheduler);
-        enclave.attach(&mut agent, &config)?;
+        enclave
+            .attach(&mut agent, &config)
+            .map_err(E::convert_error)?;
         let full = Self { enclave, agent };
         full.check()?;
         Ok(full)
     }
 
-    /// Runs until every task of the workload has finished, and reports.
+    /// Runs until every task has finished, and reports.
     ///
     /// # Errors
     ///
-    /// [`Error::Transition`] for the first broken task state rule (checked before any
-    /// simulation error, which it usually causes); [`Error::Sim`] when the simulation stalls or
-    /// reaches its time limit.
-    pub fn run(mut self) -> Result<SimReport, Error> {
-        // The clock stops at the last event before the bound, so the bound advances on its own.
-        let mut until = self.enclave.now_ns();
-        loop {
-            until = until.saturating_add(CHECK_EVERY_NS);
-            let status = self.run_until(until)?;
-            if status == SimStatus::Finished {
-                return Ok(self.enclave.report());
-            }
-        }
-    }
-
-    /// Runs until simulated time `until_ns` or the end of the workload.
-    ///
-    /// # Errors
-    ///
-    /// As [`run`](Self::run).
-    pub fn run_until(&mut self, until_ns: u64) -> Result<SimStatus, Error> {
-        let status = self.enclave.run_until(&mut self.agent, until_ns);
+    /// [`ErrorKind::Transition`](super::ErrorKind::Transition) for the first broken task state
+    /// rule and [`ErrorKind::HandlerPanicked`](super::ErrorKind::HandlerPanicked) for a
+    /// panicking handler (both stop the run at once, and are reported before any enclave error,
+    /// which they usually cause); the enclave's errors (a stall, a time limit...). Every error
+    /// carries the report as the run ended.
+    pub fn run(mut self) -> Result<Report, Error> {
+        let end = self.enclave.run_to_end(&mut self.agent);
         self.check()?;
-        Ok(status?)
+        match end {
+            // The agent stops a run only with a fault recorded, which `check` returned above.
+            Ok(RunEnd::Finished | RunEnd::AgentStopped) => Ok(self.enclave.report()),
+            Err(err) => Err(E::convert_error(err).with_report(self.enclave.report())),
+        }
     }
 
     /// Sends an RPC to the agent process (ghOSt's `AgentProcess::Rpc`); the scheduler's `rpc`
@@ -76,21 +87,29 @@ impl<S: Scheduler> FullAgent<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Sim`] if the enclave is not attached (it always is once built).
+    /// The enclave's (not attached); the handler broke a rule or panicked.
     pub fn rpc(&mut self, request: i64, args: &AgentRpcArgs) -> Result<AgentRpcResponse, Error> {
-        let response = self.enclave.rpc(&mut self.agent, request, args)?;
+        let response = self
+            .enclave
+            .rpc(&mut self.agent, request, args)
+            .map_err(E::convert_error)?;
         self.check()?;
         Ok(response)
     }
 
     /// What the enclave measured so far.
-    pub fn report(&self) -> SimReport {
+    pub fn report(&self) -> Report {
         self.enclave.report()
     }
 
-    /// Simulated time, ns.
+    /// Time, ns since the enclave started.
     pub fn now_ns(&self) -> u64 {
         self.enclave.now_ns()
+    }
+
+    /// The enclave.
+    pub fn enclave(&self) -> &E {
+        &self.enclave
     }
 
     /// The scheduler.
@@ -109,12 +128,22 @@ impl<S: Scheduler> FullAgent<S> {
     }
 
     fn check(&self) -> Result<(), Error> {
-        match self.agent.transition_errors() {
-            Some((first, total)) => Err(Error::Transition {
-                first: first.clone(),
-                total,
-            }),
+        match self.agent.fault() {
+            Some(kind) => Err(Error::new(kind, Some(self.enclave.report()))),
             None => Ok(()),
         }
+    }
+}
+
+impl<S: Scheduler> FullAgent<S, SimEnclave> {
+    /// Runs the simulation until simulated time `until_ns` or the end of the workload.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub fn run_until(&mut self, until_ns: u64) -> Result<SimStatus, Error> {
+        let status = self.enclave.run_until(&mut self.agent, until_ns);
+        self.check()?;
+        status.map_err(|err| Error::from(err).with_report(self.enclave.report()))
     }
 }

@@ -49,8 +49,9 @@
 //! `Default`), optionally `crate = path` for a renamed `ghost-dsl`. Required handlers:
 //! `task_new`, `task_runnable` (`MSG_TASK_WAKEUP`), `task_blocked`, `task_yield`,
 //! `task_preempted`, `task_departed`, `task_dead`, `pick_next`; optional: `task_affinity_changed`,
-//! `cpu_tick`, `cpu_not_idle`, `cpu_available`, `rpc`, `enclave_ready` (signatures: the methods
-//! of [`Scheduler`]). Other methods are helpers; one whose name looks like a handler's
+//! `cpu_tick`, `cpu_not_idle`, `cpu_available`, `commit_failed`, `rpc`, `enclave_ready`
+//! (signatures: the methods of [`Scheduler`]; `commit_failed` is written
+//! `fn commit_failed(&mut self, task: &mut Task<T>, cpu: Cpu, state: TxnState, cx: &mut Cx<'_>)`). Other methods are helpers; one whose name looks like a handler's
 //! (`task_*`, `cpu_*`, or a near miss) is reported as an unknown handler unless marked
 //! `#[helper]`. The macro generates `impl Scheduler for Fifo` and `Fifo::run` /
 //! `Fifo::full_agent`.
@@ -98,8 +99,9 @@
 //!
 //! What the agent does for every scheduler, so that handlers only hold policy:
 //!
-//! - **Task allocation.** A [`Task`] (gtid, seqnum, [`TaskState`], channel CPU, and the
-//!   scheduler's `T::default()`) is made on `MSG_TASK_NEW` and freed after `MSG_TASK_DEAD` /
+//! - **Task allocation.** A [`Task`] (gtid, seqnum, [`TaskState`], channel CPU, the task's
+//!   [`attrs`](Task::attrs) — priority, weight, deadline, a user value — and the scheduler's
+//!   `T::default()`) is made on `MSG_TASK_NEW` and freed after `MSG_TASK_DEAD` /
 //!   `MSG_TASK_DEPARTED`.
 //! - **Seqnums.** A task message's seqnum becomes the task's before its handler runs (its
 //!   barrier for commits); a message whose seqnum is not newer is dropped as ghOSt does.
@@ -107,13 +109,26 @@
 //!   task; blocked / preempted / yielded from a CPU; dead when blocked; a per-CPU agent only
 //!   hears about its own tasks), and every `pick_next` choice must be a live runnable task. A
 //!   broken rule is a [`TransitionError`] naming the message (or decision) and the task; the run
-//!   ends with [`Error::Transition`].
+//!   ends with [`ErrorKind::Transition`].
 //! - **The loop.** Read the agent barrier, drain the channel, yield with `RTLA_ON_IDLE` when
 //!   boosted, ask `pick_next`, open a transaction with the target's seqnum and the agent barrier,
 //!   commit. A commit that fails for a passing reason (stale barrier, CPU briefly unavailable)
-//!   is retried with the same task by the next iteration; any other failure is an error.
-//!   Centralized: one global agent asks `pick_next` for every free CPU but its own and commits
-//!   them in one batch (`commit_run_requests`).
+//!   goes to `commit_failed`, which takes the task back, and the next iteration asks `pick_next`
+//!   again (so a task that arrived meanwhile can go first); without that handler the agent
+//!   commits the same task first (ghost-userspace's FIFO: back to the front of the queue). A
+//!   commit of a task that is gone (`GHOST_TXN_TARGET_NOT_FOUND`) is forgotten; any other
+//!   failure is an error. Centralized: one global agent asks `pick_next` for every free CPU but
+//!   its own, and for busy CPUs the policy wants reconsidered ([`Cx::preempt`], or a time slice
+//!   over: [`Cx::set_time_slice`]), and commits them in one batch (`commit_run_requests`); one
+//!   task chosen for two CPUs is a `pick_next` error naming both.
+//! - **From handlers.** [`Cx::commit`] commits a task to a CPU at once (a remote commit, e.g. a
+//!   woken task onto an idle CPU); [`Cx::set_deliver_ticks`] turns ticks on and off (the seed's
+//!   `SetDeliverTicks(true)` in `enclave_ready`); [`Cx::associate_task`], [`Cx::ping`].
+//! - **Faults.** The first broken rule, or a handler's panic (caught; the error names the
+//!   handler, the message and the task), stops the run at once; the [`Error`] carries the
+//!   enclave's report as it was then.
+//! - **Any enclave.** The generated `run` and `full_agent` take any [`Backend`]: the simulator
+//!   (`SimEnclave`) or the thread enclave, with the same handlers and the same rules.
 
 mod agent;
 mod cx;
@@ -123,15 +138,29 @@ mod task;
 
 pub use agent::{AgentStats, SchedulerAgent};
 pub use cx::Cx;
-pub use error::{Error, TransitionError};
-pub use full_agent::FullAgent;
+pub(crate) use cx::Requests;
+pub use error::{Error, ErrorKind, HandlerPanic, TransitionError};
+pub use full_agent::{Backend, FullAgent};
 pub use task::{Task, TaskState};
 
 use crate::{
     AgentModel, AgentRpcArgs, AgentRpcResponse, Cpu, CpuAvailable, CpuNotIdle, CpuTick, Gtid,
     RPC_ENODEV, TaskAffinityChanged, TaskBlocked, TaskDead, TaskDeparted, TaskNew, TaskPreempt,
-    TaskWakeup, TaskYield,
+    TaskWakeup, TaskYield, TxnState,
 };
+
+/// What [`Scheduler::commit_failed`] did with the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailedCommit {
+    /// Nothing: the agent keeps the task and commits it again, before asking `pick_next`, at
+    /// its next decision for that CPU (ghost-userspace's FIFO: back to the front of its queue).
+    /// The default.
+    Retry,
+    /// The policy took the task back (into its run queue): the next decision asks `pick_next`
+    /// again, so a task that arrived meanwhile can go first.
+    Requeued,
+}
 
 /// What a scheduler's per-task state must be: made with `Default` when the task arrives.
 #[diagnostic::on_unimplemented(
@@ -215,6 +244,24 @@ pub trait Scheduler {
     /// The decision: the task to run on `cpu` now, or `None` to leave it idle. The task must be
     /// runnable ([`Task::is_runnable`]); the agent commits it with its seqnum as barrier.
     fn pick_next(&mut self, cpu: Cpu, cx: &mut Cx<'_>) -> Option<Gtid>;
+    /// A commit of `task` on `cpu` failed for a passing reason (`state`:
+    /// `GHOST_TXN_AGENT_STALE`, `GHOST_TXN_TARGET_STALE` or `GHOST_TXN_CPU_UNAVAIL`); the task
+    /// is runnable and not on a CPU (optional). A handler written with `#[ghost_scheduler]`
+    /// (`fn commit_failed(&mut self, task: &mut Task<T>, cpu: Cpu, state: TxnState, cx: &mut
+    /// Cx<'_>)`) takes the task back into the policy's queue and returns
+    /// [`FailedCommit::Requeued`]; without one, the agent retries the task first
+    /// ([`FailedCommit::Retry`]). A commit of a task that is gone (`GHOST_TXN_TARGET_NOT_FOUND`)
+    /// does not come here: its `MSG_TASK_DEAD` or `MSG_TASK_DEPARTED` follows.
+    fn commit_failed(
+        &mut self,
+        task: &mut Task<Self::TaskData>,
+        cpu: Cpu,
+        state: TxnState,
+        cx: &mut Cx<'_>,
+    ) -> FailedCommit {
+        let _ = (task, cpu, state, cx);
+        FailedCommit::Retry
+    }
     /// ghOSt's `RpcHandler` (optional): answers [`RPC_ENODEV`] by default.
     fn rpc(&mut self, req: i64, args: &AgentRpcArgs, cx: &mut Cx<'_>) -> AgentRpcResponse {
         let _ = (req, args, cx);
@@ -232,8 +279,12 @@ pub trait Scheduler {
 /// The paths generated code uses (through `ghost_dsl::__private::scheduler`).
 #[doc(hidden)]
 pub mod __private {
-    pub use super::{Cx, Error, FullAgent, Scheduler, Task, TaskData};
-    pub use crate::sim::{SimEnclave, SimReport as Report};
+    pub use super::{
+        Backend, Cx, Error, FailedCommit, FullAgent, Scheduler, SchedulerAgent, Task, TaskData,
+    };
+    pub use crate::TxnState;
+    pub use crate::abi::Report;
+    pub use crate::sim::SimEnclave;
     pub use crate::{AgentConfig, AgentModel as Model, AgentRpcArgs, AgentRpcResponse, Cpu, Gtid};
 
     /// The message payload types handlers take.

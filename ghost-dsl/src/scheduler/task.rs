@@ -2,7 +2,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-use crate::{BarrierToken, Cpu, Gtid, MessageKind};
+use crate::{BarrierToken, Cpu, Gtid, MessageKind, TaskAttrs};
 
 /// Where a task is, as its messages and the agent's commits have told the agent.
 ///
@@ -45,6 +45,7 @@ pub struct Task<T> {
     __gears_state: TaskState,
     __gears_channel_cpu: Cpu,
     __gears_last_message: MessageKind,
+    __gears_attrs: TaskAttrs,
     __gears_data: T,
 }
 
@@ -54,6 +55,7 @@ impl<T> Task<T> {
         seqnum: BarrierToken,
         state: TaskState,
         channel_cpu: Cpu,
+        attrs: TaskAttrs,
         data: T,
     ) -> Self {
         Self {
@@ -62,6 +64,7 @@ impl<T> Task<T> {
             __gears_state: state,
             __gears_channel_cpu: channel_cpu,
             __gears_last_message: MessageKind::TaskNew,
+            __gears_attrs: attrs,
             __gears_data: data,
         }
     }
@@ -118,6 +121,14 @@ impl<T> Task<T> {
     #[inline]
     pub fn last_message(&self) -> MessageKind {
         self.__gears_last_message
+    }
+
+    /// The attributes the task was given when it was created (a workload task's
+    /// [`TaskSpec::attrs`](crate::sim::TaskSpec::attrs), a managed thread's spawn options):
+    /// priority, weight, deadline, a user value. Read once, at `MSG_TASK_NEW`.
+    #[inline]
+    pub fn attrs(&self) -> &TaskAttrs {
+        &self.__gears_attrs
     }
 
     /// The scheduler's state of this task.

@@ -3,7 +3,11 @@
 //! The simulator plays the kernel under an [`Agent`]: tasks from a [`Workload`] join the enclave,
 //! run, sleep, yield and exit on a virtual clock (ns); every change produces the message ghOSt
 //! produces, in a channel, with ghOSt's seqnums and barriers; agents run when messages wake them
-//! and commit transactions that the kernel's checks accept or refuse.
+//! and commit transactions that the kernel's checks accept or refuse. It is one of the two
+//! backends of the [ABI](crate::abi) (the thread enclave is the other): seqnums, barriers,
+//! transactions and the commit and association checks are the shared
+//! [`rules`](crate::abi::rules), and [`SimEnclave`] is an
+//! [`EnclaveBackend`].
 //!
 //! # The model
 //!
@@ -22,40 +26,53 @@
 //!   [`Costs::context_switch_ns`] after the commit. An iteration that neither yields nor commits
 //!   on its own CPU is followed by another (the agent loop); an agent never starts an iteration
 //!   before the previous one, messages included, has ended.
-//! - **Commits** are checked as the kernel checks them: CPU in the enclave; CPU available (no
-//!   higher-class task; a boosted agent must yield first); agent barrier (local commits only);
-//!   target alive, target barrier equal to its seqnum, target runnable and not on a CPU; target
-//!   allowed on the CPU. A remote commit to a CPU running a task preempts it.
-//! - **Ticks.** With [`CpuTickConfig::AllTicks`](crate::CpuTickConfig), every
+//! - **Commits** are checked as the kernel checks them ([`check_commit`](crate::abi::rules::check_commit)):
+//!   CPU in the enclave; CPU available (no higher-class task; a boosted agent must yield first);
+//!   agent barrier (local commits only); target alive (`GHOST_TXN_TARGET_NOT_FOUND` once it is
+//!   reaped), target barrier equal to its seqnum, target runnable and not on a CPU; target allowed
+//!   on the CPU. A remote commit to a CPU running a task preempts it. A ping bumps the pinged
+//!   agent's barrier.
+//! - **Ticks.** While ticks are on ([`CpuTickConfig::AllTicks`](crate::CpuTickConfig) at first,
+//!   then [`AgentEnclave::set_deliver_ticks`](crate::AgentEnclave::set_deliver_ticks)), every
 //!   [`SimConfig::tick_ns`] each CPU running a ghOSt task gets `MSG_CPU_TICK`.
-//! - **Association.** [`Channel::associate_task`](crate::Channel::associate_task) fails while the
-//!   task's old channel holds undrained messages of it, or when the barrier is stale.
+//! - **Association.** [`Channel::associate_task`](crate::Channel::associate_task) fails only when
+//!   the barrier is stale or the task is gone; messages already in the old channel stay there.
 //! - **Higher-class interference** ([`Interference`], [`RandomInterference`]) preempts the ghOSt
-//!   task on its CPU and boosts that CPU's agent; the burst runs once the agent yields, and an
-//!   agent that yielded with `RTLA_ON_IDLE` is woken when it ends. In the centralized model, a
-//!   burst on a task CPU posts `MSG_CPU_NOT_IDLE` and, at its end, `MSG_CPU_AVAILABLE`.
+//!   task on its CPU and boosts that CPU's agent; the burst needs the CPU for its whole length and
+//!   gets it once the agent yields (an agent woken meanwhile takes the CPU back, as ghOSt's agents
+//!   run above the higher class, and the burst resumes when it yields again); an agent that
+//!   yielded with `RTLA_ON_IDLE` is woken when it ends. An agent that never yields starves it:
+//!   nothing runs there, and the run ends with [`SimError::TimeLimit`]. In the centralized model,
+//!   a burst on a task CPU runs at once and posts `MSG_CPU_NOT_IDLE` and, at its end,
+//!   `MSG_CPU_AVAILABLE`.
+//! - **Watchdogs.** Agent iterations in a row with no task on any CPU and nothing happening end
+//!   the run with [`SimError::NoProgress`] (a livelock) after
+//!   [`SimConfig::max_idle_iterations`]; a recorded trace stops at
+//!   [`SimConfig::max_trace_events`] with [`SimError::TraceTooLarge`].
 //!
-//! A run ends when the last task has exited or departed; work the agents would still do then is
-//! not simulated. Not simulated either: `COMMIT_AT_SCHEDULE` latching, sync groups, `switchto`, satellite agents of the
+//! A run ends when the last task has exited or departed (the report's `end_ns`); the agents then
+//! still run until they have drained the messages that posted (so a scheduler sees every
+//! `MSG_TASK_DEAD`), within a bound. Not simulated: `COMMIT_AT_SCHEDULE` latching, sync groups, `switchto`, satellite agents of the
 //! centralized model (their CPUs simply run what the global agent commits), and the global
 //! agent's spinning (it sleeps between messages when it calls `local_yield`).
 
 pub(crate) mod kernel;
-mod report;
 mod rng;
-mod trace;
 mod workload;
 pub mod workloads;
 
 use std::fmt;
 
-pub use report::{CpuReport, SimReport, TaskReport};
+pub use crate::abi::{CpuReport, TaskReport, Trace, TraceEvent, WaitStats};
 pub use rng::SimRng;
-pub use trace::{Trace, TraceEvent};
 pub use workload::{Interference, Phase, RandomInterference, TaskEnd, TaskSpec, Workload};
 
+use crate::abi::{EnclaveBackend, EnclaveKernel, Report, RunEnd};
 use crate::{Agent, AgentConfig, AgentEnclave, AgentRpcArgs, AgentRpcResponse, Gtid, Topology};
 use kernel::{Kernel, Next};
+
+/// The simulator's report: the shared [`Report`] of every enclave.
+pub type SimReport = Report;
 
 /// Simulated costs of the kernel ABI, in ns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +118,14 @@ pub struct SimConfig {
     pub record_trace: bool,
     /// Simulated time after which the run stops with [`SimError::TimeLimit`]. Default 1 hour.
     pub max_time_ns: u64,
+    /// The no-progress watchdog: agent iterations in a row with no task on any CPU and no event
+    /// (no message, commit, arrival, wakeup, tick or burst) after which the run stops with
+    /// [`SimError::NoProgress`] (a livelocking agent). Default 10 million.
+    pub max_idle_iterations: u64,
+    /// With [`record_trace`](Self::record_trace): the most events kept; a run that makes more
+    /// stops with [`SimError::TraceTooLarge`] instead of growing without bound. Default 5
+    /// million (about 200 MB).
+    pub max_trace_events: usize,
 }
 
 impl SimConfig {
@@ -117,7 +142,23 @@ impl SimConfig {
             random_interference: None,
             record_trace: false,
             max_time_ns: 3_600 * 1_000_000_000,
+            max_idle_iterations: 10_000_000,
+            max_trace_events: 5_000_000,
         }
+    }
+
+    /// With the no-progress watchdog's limit.
+    #[must_use]
+    pub fn with_max_idle_iterations(mut self, iterations: u64) -> Self {
+        self.max_idle_iterations = iterations;
+        self
+    }
+
+    /// With the trace cap.
+    #[must_use]
+    pub fn with_max_trace_events(mut self, events: usize) -> Self {
+        self.max_trace_events = events;
+        self
     }
 
     /// With `seed`.
@@ -236,6 +277,36 @@ pub enum SimError {
         /// The unfinished tasks.
         stuck: Vec<StuckTask>,
     },
+    /// The agents ran [`SimConfig::max_idle_iterations`] iterations in a row with no task on
+    /// any CPU and nothing happening: a livelock (an agent that neither commits nor yields).
+    #[error(
+        "simulation made no progress: {iterations} agent iterations in a row up to {now_ns} ns \
+         with no task running and nothing happening, {} task(s) unfinished (an agent that \
+         neither commits nor yields livelocks; raise SimConfig::max_idle_iterations if this is \
+         meant){}",
+        stuck.len(),
+        StuckList(stuck)
+    )]
+    NoProgress {
+        /// When.
+        now_ns: u64,
+        /// The iterations without progress.
+        iterations: u64,
+        /// The unfinished tasks.
+        stuck: Vec<StuckTask>,
+    },
+    /// The recorded trace reached [`SimConfig::max_trace_events`].
+    #[error(
+        "the simulation's trace reached its cap of {limit} events at {now_ns} ns (raise \
+         SimConfig::max_trace_events, record a shorter run, or run without \
+         SimConfig::record_trace)"
+    )]
+    TraceTooLarge {
+        /// When.
+        now_ns: u64,
+        /// The cap.
+        limit: usize,
+    },
 }
 
 /// The first eight stuck tasks, one per line, for [`SimError`]'s message.
@@ -255,11 +326,14 @@ impl fmt::Display for StuckList<'_> {
 
 /// Whether [`SimEnclave::run_until`] finished the workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SimStatus {
     /// Every task has exited or departed.
     Finished,
     /// The time bound was reached first.
     Running,
+    /// The agent asked to stop ([`Agent::stop_requested`]); the clock stopped there.
+    AgentStopped,
 }
 
 /// The simulated ghOSt enclave: the kernel side of the ABI on a virtual clock.
@@ -315,16 +389,13 @@ impl SimEnclave {
         config: &AgentConfig,
     ) -> Result<(), SimError> {
         let first = self.kernel.attach(agent.model(), config)?;
-        let mut enclave = AgentEnclave {
-            kernel: &mut self.kernel,
-            cpu: first,
-        };
-        agent.enclave_ready(&mut enclave);
+        agent.enclave_ready(&mut AgentEnclave::new(&mut self.kernel, first));
         Ok(())
     }
 
-    /// Runs the simulation until every task has finished or the next event is after `until_ns`.
-    /// `agent` must be the one attached.
+    /// Runs the simulation until every task has finished or the next event is after `until_ns`;
+    /// in the latter case the clock then reads `until_ns` (so `run_until(now_ns() + step)` in a
+    /// loop always makes progress). `agent` must be the one attached.
     ///
     /// # Errors
     ///
@@ -337,9 +408,18 @@ impl SimEnclave {
         if !self.kernel.is_attached() {
             return Err(SimError::NotAttached);
         }
+        // The agent can ask to stop only from a call into it (checked after each); `attach`
+        // made the first.
+        if agent.stop_requested() {
+            return Ok(SimStatus::AgentStopped);
+        }
         loop {
             if self.kernel.finished() {
-                return Ok(SimStatus::Finished);
+                self.drain(agent);
+                return match self.kernel.watchdog() {
+                    Some(err) => Err(err),
+                    None => Ok(SimStatus::Finished),
+                };
             }
             let Some((time, next)) = self.kernel.peek_next() else {
                 return Err(self.kernel.stalled());
@@ -348,6 +428,8 @@ impl SimEnclave {
                 return Err(self.kernel.time_limit());
             }
             if time > until_ns {
+                // Nothing happens until then: the clock reads the bound.
+                self.kernel.advance_to(until_ns);
                 return Ok(SimStatus::Running);
             }
             match next {
@@ -356,13 +438,40 @@ impl SimEnclave {
                 Next::TaskTimer(cpu) => self.kernel.task_timer(cpu),
                 Next::AgentExec(cpu) => {
                     let cpu = self.kernel.begin_exec(cpu);
-                    let mut enclave = AgentEnclave {
-                        kernel: &mut self.kernel,
-                        cpu,
-                    };
-                    agent.run(cpu, &mut enclave);
+                    // The kernel's type is known here: its calls inline into agents that want it.
+                    agent.run_direct(cpu, &mut AgentEnclave::direct(&mut self.kernel, cpu));
+                    self.kernel.end_exec(cpu);
+                    if agent.stop_requested() {
+                        return Ok(SimStatus::AgentStopped);
+                    }
+                    // Only agents livelock, and the trace grows fastest with them: checked here.
+                    if let Some(err) = self.kernel.watchdog() {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+
+    /// After the last task finished: agents run until they have drained what its exit posted
+    /// (so that the agent sees every task's `MSG_TASK_DEAD`), within a bound, since an agent
+    /// that never yields would run forever.
+    fn drain<A: Agent>(&mut self, agent: &mut A) {
+        let mut budget = 64 * self.kernel.agent_count().max(1);
+        while budget > 0
+            && !agent.stop_requested()
+            && let Some(next) = self.kernel.drain_step()
+        {
+            budget -= 1;
+            match next {
+                Next::AgentStart(cpu) => self.kernel.agent_start(cpu),
+                Next::AgentExec(cpu) => {
+                    let cpu = self.kernel.begin_exec(cpu);
+                    // The kernel's type is known here: its calls inline into agents that want it.
+                    agent.run_direct(cpu, &mut AgentEnclave::direct(&mut self.kernel, cpu));
                     self.kernel.end_exec(cpu);
                 }
+                Next::Kernel | Next::TaskTimer(_) => break,
             }
         }
     }
@@ -395,20 +504,48 @@ impl SimEnclave {
         args: &AgentRpcArgs,
     ) -> Result<AgentRpcResponse, SimError> {
         let cpu = self.kernel.first_cpu().ok_or(SimError::NotAttached)?;
-        let mut enclave = AgentEnclave {
-            kernel: &mut self.kernel,
-            cpu,
-        };
-        Ok(agent.rpc(request, args, &mut enclave))
+        Ok(agent.rpc(request, args, &mut AgentEnclave::new(&mut self.kernel, cpu)))
     }
 
     /// Simulated time now, in ns.
     pub fn now_ns(&self) -> u64 {
-        self.kernel.now_ns()
+        EnclaveKernel::now_ns(&self.kernel)
     }
 
     /// What the simulation measured so far.
     pub fn report(&self) -> SimReport {
         self.kernel.report()
+    }
+}
+
+impl<A: Agent> EnclaveBackend<A> for SimEnclave {
+    type Error = SimError;
+
+    fn attach(&mut self, agent: &mut A, config: &AgentConfig) -> Result<(), SimError> {
+        SimEnclave::attach(self, agent, config)
+    }
+
+    fn run_to_end(&mut self, agent: &mut A) -> Result<RunEnd, SimError> {
+        match self.run_until(agent, u64::MAX)? {
+            SimStatus::AgentStopped => Ok(RunEnd::AgentStopped),
+            _ => Ok(RunEnd::Finished),
+        }
+    }
+
+    fn rpc(
+        &mut self,
+        agent: &mut A,
+        request: i64,
+        args: &AgentRpcArgs,
+    ) -> Result<AgentRpcResponse, SimError> {
+        SimEnclave::rpc(self, agent, request, args)
+    }
+
+    fn report(&self) -> Report {
+        SimEnclave::report(self)
+    }
+
+    fn now_ns(&self) -> u64 {
+        SimEnclave::now_ns(self)
     }
 }

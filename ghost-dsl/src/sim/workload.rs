@@ -1,7 +1,7 @@
 //! What the simulated tasks do: [`Workload`], [`TaskSpec`], [`Phase`], and higher-class
 //! [`Interference`].
 
-use crate::CpuList;
+use crate::{CpuList, TaskAttrs};
 
 /// One step of a task's behaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,9 @@ pub struct TaskSpec {
     pub repeat: u32,
     /// How it leaves.
     pub end: TaskEnd,
+    /// What the policy may know about it (priority, weight, deadline, a user value), read with
+    /// [`AgentEnclave::task_attrs`](crate::AgentEnclave::task_attrs) or `task.attrs()`.
+    pub attrs: TaskAttrs,
 }
 
 impl TaskSpec {
@@ -53,7 +56,22 @@ impl TaskSpec {
             phases: Vec::new(),
             repeat: 1,
             end: TaskEnd::Exit,
+            attrs: TaskAttrs::new(),
         }
+    }
+
+    /// With `attrs`.
+    #[must_use]
+    pub fn attrs(mut self, attrs: TaskAttrs) -> Self {
+        self.attrs = attrs;
+        self
+    }
+
+    /// With priority `priority` (the other attributes unchanged).
+    #[must_use]
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.attrs.priority = priority;
+        self
     }
 
     /// Starts at `ns`.

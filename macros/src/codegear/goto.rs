@@ -10,12 +10,53 @@ const GOTO_SHAPES: &str = "expected `goto!(code_gear(args..))`, `goto!(next(args
                            continuation `next: Next<(..)>`, or `goto!(gear.api(args..))` with \
                            `gear: Gear<dyn Interface>`";
 
-/// `goto!(f(a, b))`, `goto!(k(a))`, `goto!(g.api(a))`.
+/// The most arguments a `goto!(f(..))` fallback exists for (`codegear::__private::GotoFallbackN`).
+const MAX_FALLBACK_ARITY: usize = 12;
+
+/// `goto!(f(a, b))`, `goto!(k(a))`, `goto!(g.api(a))`, as `codegear::goto!` passes it on:
+/// `[$crate] f(a, b)`.
 pub(crate) fn goto(input: TokenStream) -> TokenStream {
-    expand_goto(input).unwrap_or_else(|error| {
-        // Still a `Goto`-typed expression, so that the code around it type-checks.
-        let error = error.to_compile_error();
-        quote! { { #error; ::core::unreachable!() } }
+    let (root, input) = split_root(input);
+    let fallback = root.and_then(|root| fallback_import(&root, &input));
+    expand_goto(input)
+        .map(|call| match fallback {
+            // Where the target has no `__gears_goto` of its own (a plain `fn`), the call picks
+            // the fallback in scope, whose bound says what is wrong (`goto_target.rs`).
+            Some(import) => quote! { { #import #call } },
+            None => call,
+        })
+        .unwrap_or_else(|error| {
+            // Still a `Goto`-typed expression, so that the code around it type-checks.
+            let error = error.to_compile_error();
+            quote! { { #error; ::core::unreachable!() } }
+        })
+}
+
+/// Splits off the `[$crate]` that the `codegear::goto!` shim puts first.
+fn split_root(input: TokenStream) -> (Option<TokenStream>, TokenStream) {
+    let mut tokens = input.clone().into_iter();
+    match tokens.next() {
+        Some(proc_macro2::TokenTree::Group(group))
+            if group.delimiter() == proc_macro2::Delimiter::Bracket =>
+        {
+            (Some(group.stream()), tokens.collect())
+        }
+        _ => (None, input),
+    }
+}
+
+/// `use $crate::__private::GotoFallbackN as _;` for `goto!(f(..N args))`.
+fn fallback_import(root: &TokenStream, input: &TokenStream) -> Option<TokenStream> {
+    let Ok(syn::Expr::Call(call)) = syn::parse2::<syn::Expr>(input.clone()) else {
+        return None;
+    };
+    let arity = call.args.len();
+    (arity <= MAX_FALLBACK_ARITY).then(|| {
+        let fallback = quote::format_ident!("GotoFallback{}", arity);
+        quote! {
+            #[allow(unused_imports)]
+            use #root::__private::#fallback as _;
+        }
     })
 }
 
@@ -30,7 +71,10 @@ pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
             let func = &call.func;
             let args = call.args.iter();
             let method = quote_spanned! {func.span()=> __gears_goto };
-            Ok(quote! { (#func).#method(#(#args),*) })
+            // The user's parentheses, so that rustc's "provide the argument" suggestion edits
+            // the user's call (not the `codegear::goto!` shim it came through).
+            let args = quote_spanned! {call.paren_token.span.join()=> (#(#args),*) };
+            Ok(quote! { (#func).#method #args })
         }
         syn::Expr::MethodCall(call) => {
             if let Some(turbofish) = &call.turbofish {
@@ -43,7 +87,8 @@ pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
             let method = &call.method;
             let args = call.args.iter();
             let api = quote_spanned! {receiver.span()=> __gears_api };
-            Ok(quote! { (#receiver).#api().#method(#(#args),*) })
+            let args = quote_spanned! {call.paren_token.span.join()=> (#(#args),*) };
+            Ok(quote! { (#receiver).#api().#method #args })
         }
         syn::Expr::Path(path) => Err(syn::Error::new_spanned(
             &path,
@@ -57,11 +102,30 @@ pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
 }
 
 /// `next!(f(a, b))`: `f` with its first parameters bound, as a `Next<(rest..)>`.
+/// As `codegear::next!` passes it on: `[$crate] f(a, ..)`.
 pub(crate) fn next(input: TokenStream) -> TokenStream {
-    expand_next(input).unwrap_or_else(|error| {
-        let error = error.to_compile_error();
-        quote! { { #error; ::core::unreachable!() } }
-    })
+    let (root, input) = split_root(input);
+    let is_call = matches!(
+        syn::parse2::<syn::Expr>(input.clone()),
+        Ok(syn::Expr::Call(_))
+    );
+    let fallback = root.filter(|_| is_call).map(|root| {
+        quote! {
+            #[allow(unused_imports)]
+            use #root::__private::BindFallback as _;
+        }
+    });
+    expand_next(input)
+        .map(|call| match fallback {
+            // As in `goto`: a target without a usable `__gears_bind` of its own gets the
+            // fallback's error (or none, where its definition's error already says it all).
+            Some(import) => quote! { { #import #call } },
+            None => call,
+        })
+        .unwrap_or_else(|error| {
+            let error = error.to_compile_error();
+            quote! { { #error; ::core::unreachable!() } }
+        })
 }
 
 pub(crate) fn expand_next(input: TokenStream) -> syn::Result<TokenStream> {

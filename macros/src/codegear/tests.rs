@@ -219,6 +219,38 @@ fn impl_check_names_every_missing_code_gear_and_suggests_for_unknown_ones() {
 }
 
 #[test]
+fn goto_brings_the_fallback_of_its_arity() {
+    // Through the `codegear::goto!` shim: the fallback of the call's arity only (two in scope
+    // would make `__gears_goto` ambiguous for a plain `fn`).
+    let expanded = super::goto::goto(quote!([::cg] f(1, x))).to_string();
+    assert!(
+        expanded.contains("use :: cg :: __private :: GotoFallback2 as _"),
+        "{expanded}"
+    );
+    assert!(
+        expanded.ends_with("(f) . __gears_goto (1 , x) }"),
+        "{expanded}"
+    );
+    // Interface calls and over-long calls have no fallback; nor has input without the root.
+    let api = super::goto::goto(quote!([::cg] s.pop(k))).to_string();
+    assert!(!api.contains("GotoFallback"), "{api}");
+    let wide = super::goto::goto(quote!([::cg] f(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)));
+    assert!(!wide.to_string().contains("GotoFallback"));
+    assert_eq!(
+        super::goto::goto(quote!(f(1))).to_string(),
+        "(f) . __gears_goto (1)"
+    );
+    // `next!` has one fallback (its call takes one tuple), for code-gear calls only.
+    let bind = super::goto::next(quote!([::cg] f(1))).to_string();
+    assert!(
+        bind.contains("use :: cg :: __private :: BindFallback as _"),
+        "{bind}"
+    );
+    let api = super::goto::next(quote!([::cg] s.pop(k))).to_string();
+    assert!(!api.contains("BindFallback"), "{api}");
+}
+
+#[test]
 fn goto_and_next_shapes() {
     assert_eq!(
         super::goto::expand_goto(quote!(f(1, x)))

@@ -18,6 +18,9 @@ pub(crate) enum Shape {
     Rpc,
     /// `(cx: &mut Cx)`: called once, after the channels exist and before the first message.
     EnclaveReady,
+    /// `(task: &mut Task<T>, cpu: Cpu, state: TxnState, cx: &mut Cx)`: a commit of the task
+    /// failed for a passing reason; the policy takes it back.
+    CommitFailed,
 }
 
 /// One entry of the catalogue.
@@ -61,6 +64,11 @@ pub(crate) const HANDLERS: &[HandlerSpec] = &[
         name: "pick_next",
         shape: Shape::PickNext,
         required: true,
+    },
+    HandlerSpec {
+        name: "commit_failed",
+        shape: Shape::CommitFailed,
+        required: false,
     },
     HandlerSpec {
         name: "rpc",
@@ -113,6 +121,9 @@ impl HandlerSpec {
                 "fn {name}(&mut self, req: i64, args: &AgentRpcArgs, cx: &mut Cx<'_>) -> AgentRpcResponse"
             ),
             Shape::EnclaveReady => format!("fn {name}(&mut self, cx: &mut Cx<'_>)"),
+            Shape::CommitFailed => format!(
+                "fn {name}(&mut self, task: &mut Task<{task}>, cpu: Cpu, state: TxnState, cx: &mut Cx<'_>)"
+            ),
         }
     }
 }
@@ -132,6 +143,8 @@ mod tests {
         assert!(!looks_like_handler("pick_cpu"));
         assert!(looks_like_handler("pick_nxt"));
         assert!(looks_like_handler("enclave_redy"));
+        assert_eq!(closest("comit_failed"), Some("commit_failed"));
+        assert!(looks_like_handler("commit_fail"));
     }
 
     #[test]

@@ -131,7 +131,8 @@ pub(crate) fn check(args: &Args, item: &ItemImpl, errors: &mut Errors) -> Checke
         .iter()
         .filter(|spec| spec.required && !handlers.iter().any(|h| h.spec.name == spec.name))
         .collect();
-    if !missing.is_empty() {
+    // On a trait impl the one error is the impl's shape: what it lacks is not a second mistake.
+    if !missing.is_empty() && item.trait_.is_none() {
         let names = list(&missing.iter().map(|spec| spec.name).collect::<Vec<_>>());
         let signatures = missing
             .iter()
@@ -170,6 +171,7 @@ enum Param {
     CxRef,
     Cpu,
     I64,
+    TxnState,
 }
 
 /// The return types a handler may have.
@@ -190,6 +192,10 @@ fn shape_of(spec: &HandlerSpec) -> (&'static [Param], Ret) {
             Ret::RpcResponse,
         ),
         Shape::EnclaveReady => (&[Param::CxRef], Ret::Unit),
+        Shape::CommitFailed => (
+            &[Param::TaskRef, Param::Cpu, Param::TxnState, Param::CxRef],
+            Ret::Unit,
+        ),
     }
 }
 
@@ -337,15 +343,22 @@ fn param_problem(ty: &Type, expected: Param, task: Option<&Type>) -> Option<Stri
             let Some(arg) = single_type_arg(args) else {
                 return Some("`Task` takes the scheduler's task type: `Task<..>`".to_owned());
             };
-            // Only a clearly different name is reported here; rustc checks the exact type.
-            let given = path_last(arg).map(|(ident, _)| ident.to_string());
-            let declared = task.and_then(path_last).map(|(ident, _)| ident.to_string());
-            match (given, declared) {
-                (Some(given), Some(declared)) if given != declared => Some(format!(
-                    "the task type is `{declared}` (from `task = {declared}`), not `{given}`"
-                )),
-                _ => None,
-            }
+            // A clearly different type is reported here, in our words (rustc's mismatch would
+            // point at generated code with expected and found swapped); two paths ending in the
+            // same name may still be the same type, and rustc checks those exactly.
+            let declared = task?;
+            let differs = match (path_last(arg), path_last(declared)) {
+                (Some((given, _)), Some((declared, _))) => given != declared,
+                _ => tokens(arg) != tokens(declared),
+            };
+            differs.then(|| {
+                let declared = tokens(declared);
+                format!(
+                    "the task type is `{declared}` (from `task = {declared}`), not `{}`; write \
+                     `&mut Task<{declared}>`",
+                    tokens(arg)
+                )
+            })
         }
         Param::MsgRef(name) => match reference(ty, false).and_then(path_last) {
             Some((ident, _)) if ident == name => None,
@@ -369,7 +382,27 @@ fn param_problem(ty: &Type, expected: Param, task: Option<&Type>) -> Option<Stri
             Some((ident, _)) if ident == "i64" => None,
             _ => Some("the request parameter must be `i64`".to_owned()),
         },
+        Param::TxnState => match path_last(ty) {
+            Some((ident, _)) if ident == "TxnState" => None,
+            _ => Some(
+                "the state parameter must be `TxnState` (by value: why the commit failed)"
+                    .to_owned(),
+            ),
+        },
     }
+}
+
+/// `ty` as the user would write it (`()`, `Vec<u8>`), for comparisons and messages.
+fn tokens(ty: &Type) -> String {
+    let text = ty.to_token_stream().to_string();
+    // `to_string` spaces every token; close the usual gaps.
+    text.replace(" < ", "<")
+        .replace(" >", ">")
+        .replace("< ", "<")
+        .replace(" ,", ",")
+        .replace("( )", "()")
+        .replace(" :: ", "::")
+        .replace("& ", "&")
 }
 
 /// `inner` when `ty` is `&mut inner` (`mutable`) or `&inner` (not `mutable`).

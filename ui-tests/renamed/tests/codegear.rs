@@ -1,7 +1,8 @@
 #![allow(missing_docs)]
 //! codegear's macros with `crate = cg`, in a package where `::codegear` does not resolve: every
-//! attribute (data gear, interface, code gear fn, code gear impl) and `goto!` / `next!` /
-//! `par_goto!` (which take no override: they expand to items the attributes generated) must reach the crate through the override only. The stack is then run.
+//! attribute (data gear, interface, code gear fn, code gear impl) must reach the crate through
+//! the override only, `goto!` / `next!` through `$crate`, and `par_goto!` (which takes no
+//! override) through items the attributes generated. The stack is then run.
 
 use cg::{Context, Gear, Goto, Mut, Next, Parallel, World};
 

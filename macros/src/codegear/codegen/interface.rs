@@ -16,12 +16,15 @@ pub(crate) fn api_ident(name: &syn::Ident) -> syn::Ident {
     format_ident!("__gears_{}_api", name)
 }
 
+// These two are named in rustc's "no method named `pop3` found for struct `Stack_code_gears`"
+// when `goto!(gear.pop3(..))` / `next!(gear.pop3(..))` names an API the interface lacks, so
+// they read as what they are rather than as generated internals.
 fn calls_ident(name: &syn::Ident) -> syn::Ident {
-    format_ident!("__gears_{}_calls", name)
+    format_ident!("{}_code_gears", name)
 }
 
 fn next_ident(name: &syn::Ident) -> syn::Ident {
-    format_ident!("__gears_{}_next", name)
+    format_ident!("{}_continuations", name)
 }
 
 fn macro_ident(name: &syn::Ident) -> syn::Ident {

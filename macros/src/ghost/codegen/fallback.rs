@@ -45,7 +45,7 @@ pub(crate) fn fallback(item: &ItemImpl, krate: &Path, task: Option<&Type>) -> To
                 }
             },
             // Optional handlers keep the trait's defaults.
-            Shape::Cpu { .. } | Shape::Rpc | Shape::EnclaveReady => quote!(),
+            Shape::Cpu { .. } | Shape::Rpc | Shape::EnclaveReady | Shape::CommitFailed => quote!(),
         }
     });
     out.extend(quote! {

@@ -1,6 +1,7 @@
 //! The entry points of the tutorial's `FullAgent` / `AgentProcess`, as inherent methods of the
 //! user's type: `run` (build the agents over an enclave and run to completion) and `full_agent`
-//! (build them and hand them back, for stepping and RPC).
+//! (build them and hand them back, for stepping and RPC). Both are generic over the enclave: the
+//! simulator or the thread enclave, anything that is a `Backend` of the scheduler.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -28,28 +29,32 @@ pub(super) fn entry_points(
     quote! {
         impl #self_ty {
             /// Builds this scheduler's agents (one per CPU, or one global agent for the
-            /// centralized model) over `enclave`, makes the enclave ready and runs until every
-            /// task of its workload has finished; returns the enclave's report.
+            /// centralized model) over `enclave` (the simulator, `SimEnclave`, or the thread
+            /// enclave), makes the enclave ready and runs until every task has finished;
+            /// returns the enclave's report.
             ///
-            /// Errors: invalid configuration, or a task state transition the handlers broke
-            /// (the error names the message and the task).
+            /// Errors: invalid configuration, a task state transition the handlers broke (the
+            /// error names the message and the task), a handler's panic (naming the handler,
+            /// the message and the task), or the enclave's own failure; each with the report so
+            /// far.
             #[allow(dead_code)]
-            pub fn run(
+            pub fn run<E: #rt::Backend<Self>>(
                 self,
-                enclave: #rt::SimEnclave,
+                enclave: E,
                 config: #rt::AgentConfig,
             ) -> ::core::result::Result<#rt::Report, #rt::Error> {
                 #run_body
             }
 
             /// Builds this scheduler's agents over `enclave` without running them: the
-            /// `FullAgent` of the tutorial, to step, to query (`rpc`) or to run later.
+            /// `FullAgent` of the tutorial, to step (simulator), to query (`rpc`) or to run
+            /// later.
             #[allow(dead_code)]
-            pub fn full_agent(
+            pub fn full_agent<E: #rt::Backend<Self>>(
                 self,
-                enclave: #rt::SimEnclave,
+                enclave: E,
                 config: #rt::AgentConfig,
-            ) -> ::core::result::Result<#rt::FullAgent<Self>, #rt::Error> {
+            ) -> ::core::result::Result<#rt::FullAgent<Self, E>, #rt::Error> {
                 #full_agent_body
             }
         }

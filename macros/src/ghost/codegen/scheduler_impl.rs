@@ -69,6 +69,19 @@ pub(super) fn generate(ir: &Ir) -> TokenStream {
                     <#self_ty>::#user(self, req, args, cx)
                 }
             },
+            Shape::CommitFailed => quote_spanned! {span=>
+                #[inline]
+                fn #name(
+                    &mut self,
+                    task: &mut #rt::Task<#task>,
+                    cpu: #rt::Cpu,
+                    state: #rt::TxnState,
+                    cx: &mut #rt::Cx<'_>,
+                ) -> #rt::FailedCommit {
+                    <#self_ty>::#user(self, task, cpu, state, cx);
+                    #rt::FailedCommit::Requeued
+                }
+            },
             Shape::EnclaveReady => quote_spanned! {span=>
                 #[inline]
                 fn #name(&mut self, cx: &mut #rt::Cx<'_>) {

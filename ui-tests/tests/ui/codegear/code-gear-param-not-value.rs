@@ -19,4 +19,9 @@ fn uses(next: Next<()>) -> Goto {
     goto!(takes_float(1.5, next!(takes_opaque(Opaque))))
 }
 
+#[code_gear]
+fn jumps(next: Next<()>) -> Goto {
+    goto!(takes_opaque(Opaque, next))
+}
+
 fn main() {}

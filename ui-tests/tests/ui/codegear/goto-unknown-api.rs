@@ -11,4 +11,14 @@ fn pop3_test(stack: Gear<dyn Stack>, next: Next<(Option<i64>, Option<i64>)>) -> 
     goto!(stack.pop3(next))
 }
 
+#[code_gear]
+fn pop4_test(stack: Gear<dyn Stack>, next: Next<()>) -> Goto {
+    goto!(stack.push(1, next!(stack.pop4())))
+}
+
+#[code_gear]
+fn uses(stack: Gear<dyn Stack>, next: Next<(Option<i64>, Option<i64>)>) -> Goto {
+    goto!(pop3_test(stack, next))
+}
+
 fn main() {}

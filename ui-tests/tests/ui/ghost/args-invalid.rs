@@ -37,6 +37,6 @@ impl Rr {
 }
 
 fn main() {
-    let _ = Fifo::run;
-    let _ = Rr::run;
+    let _ = Fifo::run::<SimEnclave>;
+    let _ = Rr::run::<SimEnclave>;
 }

@@ -70,5 +70,5 @@ impl Malformed {
 }
 
 fn main() {
-    let _ = (Twice::run, NoModel::run, NoTask::run, Malformed::run);
+    let _ = (Twice::run::<SimEnclave>, NoModel::run::<SimEnclave>, NoTask::run::<SimEnclave>, Malformed::run::<SimEnclave>);
 }

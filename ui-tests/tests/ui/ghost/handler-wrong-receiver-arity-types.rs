@@ -24,6 +24,6 @@ impl Fifo {
 }
 
 fn main() {
-    let _ = Fifo::run;
+    let _ = Fifo::run::<SimEnclave>;
     let _ = Other;
 }

@@ -1,5 +1,5 @@
-// The attribute goes on an inherent, non-generic impl: a trait impl, a generic impl and a struct
-// are each one error.
+// The attribute goes on an inherent, non-generic impl: a trait impl (complete or not), a generic
+// impl and a struct are each one error.
 use ghost_dsl::prelude::*;
 
 #[derive(Default)]
@@ -17,6 +17,16 @@ impl Scheduler for ViaTrait {
     fn pick_next(&mut self, _cpu: Cpu, _cx: &mut Cx<'_>) -> Option<Gtid> {
         None
     }
+}
+
+// A trait impl that also lacks handlers: still one error, about the impl (its missing handlers
+// are not a second mistake).
+#[derive(Default)]
+struct ViaTraitPartial;
+
+#[ghost_scheduler(model = per_cpu, task = ())]
+impl Scheduler for ViaTraitPartial {
+    fn task_new(&mut self, _task: &mut Task<()>, _msg: &TaskNew, _cx: &mut Cx<'_>) {}
 }
 
 #[derive(Default)]
@@ -41,7 +51,8 @@ impl<T> Generic<T> {
 struct OnAStruct;
 
 fn main() {
-    let _ = ViaTrait::run;
+    let _ = ViaTrait::run::<SimEnclave>;
+    let _ = ViaTraitPartial::run::<SimEnclave>;
     let _ = OnAStruct;
     let _ = Generic(0u8).0;
 }

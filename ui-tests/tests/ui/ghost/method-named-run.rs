@@ -21,5 +21,5 @@ impl Fifo {
 }
 
 fn main() {
-    let _ = Fifo::run;
+    let _ = Fifo::run::<SimEnclave>;
 }

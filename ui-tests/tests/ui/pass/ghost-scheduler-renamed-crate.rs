@@ -31,6 +31,6 @@ impl Idle {
 }
 
 fn main() {
-    let _ = Idle::run;
-    let _ = Idle::full_agent;
+    let _ = Idle::run::<ghost::sim::SimEnclave>;
+    let _ = Idle::full_agent::<ghost::sim::SimEnclave>;
 }

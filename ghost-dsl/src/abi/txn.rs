@@ -6,20 +6,28 @@ use std::fmt;
 
 use crate::{BarrierToken, Gtid};
 
-/// How a transaction commits (ghOSt's `commit_flags`).
+/// How a transaction commits (ghOSt's `txn->commit_flags`, with the uapi's bit values).
 ///
-/// The simulator implements ghOSt's default, [`COMMIT_AT_TXN_COMMIT`](Self::COMMIT_AT_TXN_COMMIT):
-/// the transaction takes effect when it is committed. (ghOSt's `COMMIT_AT_SCHEDULE`, which latches
-/// the task until the CPU next schedules, is not simulated.)
+/// Both backends implement ghOSt's default: the transaction takes effect when it is committed,
+/// which the uapi spells [`COMMIT_AT_TXN_COMMIT`](Self::COMMIT_AT_TXN_COMMIT) (`1 << 1`) and
+/// ghost-userspace's `RunRequestOptions` leaves at 0 ([`CommitFlags::default`]); the kernel
+/// treats both alike. (`COMMIT_AT_SCHEDULE`, `1 << 0`, which latches the task until the CPU next
+/// schedules, is not implemented, and so has no constant here.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CommitFlags(u32);
 
 impl CommitFlags {
-    /// Commit when `commit` is called (ghOSt's `COMMIT_AT_TXN_COMMIT`, value 0).
-    pub const COMMIT_AT_TXN_COMMIT: Self = Self(0);
+    /// Commit when `commit` is called (`COMMIT_AT_TXN_COMMIT`, uapi value `1 << 1` = 2).
+    pub const COMMIT_AT_TXN_COMMIT: Self = Self(1 << 1);
+
+    /// The uapi bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
 }
 
-/// Flags of [`local_yield`](crate::AgentEnclave::local_yield) (ghOSt's `run_flags`).
+/// Flags of [`local_yield`](crate::AgentEnclave::local_yield) (ghOSt's `run_flags`, with the
+/// uapi's bit values).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RunFlags(u32);
 
@@ -31,7 +39,13 @@ impl RunFlags {
     /// is done; without it, the agent sleeps until its next message. (The simulator wakes it when
     /// a higher-class burst ends; on a CPU that is idle already it does not simulate the agent
     /// spinning, which would find nothing new.)
-    pub const RTLA_ON_IDLE: Self = Self(1 << 0);
+    /// uapi value `1 << 5` = 32.
+    pub const RTLA_ON_IDLE: Self = Self(1 << 5);
+
+    /// The uapi bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
 
     /// Whether every flag of `other` is set in `self`.
     pub const fn contains(self, other: Self) -> bool {
@@ -86,7 +100,11 @@ pub enum TxnState {
     TargetOnCpu,
     /// The target is blocked (`GHOST_TXN_TARGET_NOT_RUNNABLE`).
     TargetNotRunnable,
-    /// The target is not a live task of this enclave (`GHOST_TXN_INVALID_TARGET`).
+    /// No live task has the target's gtid: it exited or departed and was reaped, or never
+    /// existed (`GHOST_TXN_TARGET_NOT_FOUND`). A passing failure: the agent raced with the
+    /// task's exit, and its `TASK_DEAD` / `TASK_DEPARTED` is on the way.
+    TargetNotFound,
+    /// The target is a thread, but not a task of this enclave (`GHOST_TXN_INVALID_TARGET`).
     InvalidTarget,
     /// A higher scheduling class holds the CPU, or this agent is boosted and must yield first
     /// (`GHOST_TXN_CPU_UNAVAIL`).
@@ -110,11 +128,23 @@ impl TxnState {
             Self::TargetStale => "GHOST_TXN_TARGET_STALE",
             Self::TargetOnCpu => "GHOST_TXN_TARGET_ONCPU",
             Self::TargetNotRunnable => "GHOST_TXN_TARGET_NOT_RUNNABLE",
+            Self::TargetNotFound => "GHOST_TXN_TARGET_NOT_FOUND",
             Self::InvalidTarget => "GHOST_TXN_INVALID_TARGET",
             Self::CpuUnavail => "GHOST_TXN_CPU_UNAVAIL",
             Self::InvalidCpu => "GHOST_TXN_INVALID_CPU",
             Self::NotPermitted => "GHOST_TXN_NOT_PERMITTED",
         }
+    }
+
+    /// Whether a commit failed for a reason that passes by itself (new messages not yet seen,
+    /// the task gone, the CPU briefly held by a higher class): ghost-userspace's
+    /// `CompleteRunRequest` expects these. The others mean the agent asked for something
+    /// impossible.
+    pub const fn is_passing(self) -> bool {
+        matches!(
+            self,
+            Self::AgentStale | Self::TargetStale | Self::TargetNotFound | Self::CpuUnavail
+        )
     }
 
     /// Whether the transaction was committed and failed (`failed()` in ghOSt).
@@ -126,11 +156,12 @@ impl TxnState {
     }
 
     /// Every failure state, for counters.
-    pub const FAILURES: [TxnState; 8] = [
+    pub const FAILURES: [TxnState; 9] = [
         Self::AgentStale,
         Self::TargetStale,
         Self::TargetOnCpu,
         Self::TargetNotRunnable,
+        Self::TargetNotFound,
         Self::InvalidTarget,
         Self::CpuUnavail,
         Self::InvalidCpu,

@@ -115,17 +115,35 @@ impl TraceEvent {
 pub(crate) struct TraceRecorder {
     hash: u64,
     events: Option<Vec<TraceEvent>>,
+    /// At most this many events are kept; past it recording stops and `overflowed` is set (the
+    /// hash still covers every event).
+    max_events: usize,
+    overflowed: bool,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 impl TraceRecorder {
-    pub(crate) fn new(keep_events: bool) -> Self {
+    /// Keeps at most `max_events` events.
+    pub(crate) fn with_cap(keep_events: bool, max_events: usize) -> Self {
         Self {
             hash: FNV_OFFSET,
             events: keep_events.then(Vec::new),
+            max_events,
+            overflowed: false,
         }
+    }
+
+    /// The most events kept.
+    pub(crate) fn cap(&self) -> usize {
+        self.max_events
+    }
+
+    /// Whether more events came than the cap allows.
+    #[inline]
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflowed
     }
 
     #[inline]
@@ -134,7 +152,11 @@ impl TraceRecorder {
             self.hash = (self.hash ^ w).wrapping_mul(FNV_PRIME);
         }
         if let Some(events) = &mut self.events {
-            events.push(event);
+            if events.len() < self.max_events {
+                events.push(event);
+            } else {
+                self.overflowed = true;
+            }
         }
     }
 
@@ -156,6 +178,8 @@ pub struct Trace {
     pub(crate) cpus: Vec<usize>,
     /// Task names by tid (index 0 unused).
     pub(crate) task_names: Vec<String>,
+    /// The process track's name (which enclave made the trace).
+    pub(crate) title: &'static str,
 }
 
 impl Trace {
@@ -186,7 +210,7 @@ impl Trace {
         let mut out: Vec<Value> = Vec::with_capacity(self.events.len() + self.cpus.len() + 1);
         out.push(json!({
             "ph": "M", "pid": 1, "tid": 0, "name": "process_name",
-            "args": { "name": "ghOSt enclave (simulated)" }
+            "args": { "name": self.title }
         }));
         for &cpu in &self.cpus {
             out.push(json!({

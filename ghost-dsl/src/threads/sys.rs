@@ -1,0 +1,138 @@
+//! The Linux calls the thread enclave is built on: futex waits and wakes, thread ids, `tgkill`,
+//! affinity, `SCHED_FIFO`, the preemption signal's handler, and `/proc/<tid>/stat`.
+//!
+//! Every function here is a thin wrapper over one system call; the ones the signal handler uses
+//! ([`futex_wait`]) are async-signal-safe (a raw `syscall`, no allocation, no lock).
+
+use std::io;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+/// Waits while `*word == expected`, at most `timeout` (forever with `None`). Returns on a wake,
+/// a changed word, a signal or the timeout; callers re-check their condition.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |ts| ts as *const libc::timespec);
+    // SAFETY: `word` is a live, aligned 32-bit atomic for the whole call; FUTEX_WAIT only reads
+    // it; `ts_ptr` is null or points to `ts`, alive until the call returns. The result (0,
+    // EAGAIN, EINTR, ETIMEDOUT) is deliberately ignored: every caller loops on its condition.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ts_ptr,
+        );
+    }
+}
+
+/// Wakes every thread waiting on `word`.
+pub(crate) fn futex_wake_all(word: &AtomicU32) {
+    // SAFETY: `word` is a live, aligned 32-bit atomic; FUTEX_WAKE does not access user memory
+    // beyond the address as a key.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+        );
+    }
+}
+
+/// The calling thread's kernel thread id.
+pub(crate) fn gettid() -> i32 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Sends signal `sig` to thread `tid` of this process.
+pub(crate) fn tgkill(tid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: getpid has no arguments and cannot fail.
+    let pid = unsafe { libc::getpid() };
+    // SAFETY: plain syscall with integer arguments; a wrong tid gives ESRCH, never UB.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Restricts thread `tid` (0: the caller) to the CPUs in `cpus`. For a thread running elsewhere
+/// the kernel migrates it before the call returns.
+pub(crate) fn set_affinity(tid: i32, cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        // SAFETY: CPU_SET writes one bit of `set`; `cpu` is below CPU_SETSIZE (MAX_CPUS).
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    let rc = unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Makes the calling thread `SCHED_FIFO` at `priority`; `EPERM` without `CAP_SYS_NICE` (or an
+/// `RLIMIT_RTPRIO` allowing it).
+pub(crate) fn set_fifo_priority(priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` is a valid sched_param; pid 0 is the calling thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The real-time signal the enclave stops preempted threads with (`SIGRTMIN + 3`: glibc keeps
+/// the first two for itself, and the third is a common choice of other libraries).
+pub(crate) fn preempt_signal() -> i32 {
+    libc::SIGRTMIN() + 3
+}
+
+/// Installs `handler` for the preemption signal, once per process. `SA_RESTART` so that a system
+/// call the signal interrupts is restarted after the thread is committed again; the signal is
+/// blocked while its handler runs.
+pub(crate) fn install_handler(handler: extern "C" fn(i32)) -> io::Result<()> {
+    // SAFETY: sigaction is plain data; zeroed is "no flags, empty mask, SIG_DFL".
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = handler as usize;
+    action.sa_flags = libc::SA_RESTART;
+    // SAFETY: `action.sa_mask` is a valid sigset_t inside `action`.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: a valid sigaction for a valid signal number; the old action is not requested.
+    let rc = unsafe { libc::sigaction(preempt_signal(), &action, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The scheduler state letter of thread `tid` of this process (`R`, `S`, `D`, ...), from
+/// `/proc/self/task/<tid>/stat`; `None` once the thread is gone.
+pub(crate) fn thread_state(tid: i32) -> Option<u8> {
+    let stat = std::fs::read(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // "tid (comm) S ...": comm may hold spaces and parentheses, so take the last ')'.
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat.get(close + 2).copied()
+}
+
+/// How many threads this process has (entries of `/proc/self/task`).
+pub fn process_threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count)
+}
