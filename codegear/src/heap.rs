@@ -243,7 +243,7 @@ impl Heap {
     }
 
     #[inline]
-    fn slot(
+    pub(crate) fn slot(
         &self,
         raw: RawGear,
         type_name: &'static str,
@@ -431,7 +431,7 @@ pub fn downcast_mut<T: DataGear>(object: &mut dyn DataGearObject) -> Result<&mut
     })
 }
 
-fn downcast_ref<T: DataGear>(object: &dyn DataGearObject) -> Result<&T, Error> {
+pub(crate) fn downcast_ref<T: DataGear>(object: &dyn DataGearObject) -> Result<&T, Error> {
     (object as &dyn Any).downcast_ref::<T>().ok_or_else(|| {
         ErrorKind::WrongType {
             expected: T::INFO.name,

@@ -1,7 +1,5 @@
 //! [`View`]: a stored state as invariants and other properties see it.
 
-use std::any::Any;
-
 use super::intern::Interned;
 use super::por::Reads;
 use crate::code::Goto;
@@ -39,9 +37,10 @@ impl<'a> View<'a> {
     /// # Errors
     /// Foreign, stale or mistyped handles.
     pub fn try_get<T: DataGear>(&self, gear: Gear<T>) -> Result<&'a T, Error> {
-        // Validates the handle (heap, generation, type) against the layout, which no step
-        // changes; the value is this state's.
-        self.layout.get(gear)?;
+        // Validates the handle (heap, generation, liveness) against the layout, which no step
+        // changes; the type is checked once, on this state's value (a slot's type never
+        // changes, so the layout's value need not be downcast too).
+        self.layout.slot(gear.raw(), T::INFO.name)?;
         let index = gear.raw().index() as usize;
         if let Some(reads) = self.reads {
             reads.slot(index);
@@ -51,9 +50,7 @@ impl<'a> View<'a> {
             .object
             .as_deref()
             .expect("a live slot of the layout is live in every state");
-        Ok((object as &dyn Any)
-            .downcast_ref::<T>()
-            .expect("a slot's type never changes"))
+        crate::heap::downcast_ref(object)
     }
 
     /// The transition `task` takes next.
