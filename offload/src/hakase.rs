@@ -71,6 +71,8 @@ pub struct Hakase {
     bell: Arc<Bell>,
     spin_before_parking: OneThread<Cell<Duration>>,
     slots: OneThread<RefCell<Vec<(FriendId, HakaseEnd)>>>,
+    /// Process friends (`process/`).
+    processes: OneThread<crate::process::ProcessSlots>,
 }
 
 /// A field of the hakase that is only reached through `&Hakase`.
@@ -144,6 +146,7 @@ impl Hakase {
             bell: Arc::new(Bell::new()),
             spin_before_parking: OneThread(Cell::new(DEFAULT_SPIN_BEFORE_PARKING)),
             slots: OneThread(RefCell::new(Vec::new())),
+            processes: OneThread(crate::process::ProcessSlots::default()),
         })
     }
 
@@ -203,6 +206,9 @@ impl Hakase {
                     existing: Box::new(existing),
                 });
             }
+        }
+        if config.process {
+            return self.spawn_process_friends::<F>(&config);
         }
         // Friends that have ended leave their slot idle forever: stop polling those.
         self.slots
@@ -291,7 +297,34 @@ impl Hakase {
             hakase: self,
             threads,
             running,
+            processes: Vec::new(),
         })
+    }
+
+    /// `spawn_friends` for process friends (`process/`).
+    fn spawn_process_friends<F>(&self, config: &FriendConfig) -> Result<Friends<'_>, Error>
+    where
+        F: Fn(FriendId) + Send + Sync + 'static,
+    {
+        if size_of::<F>() != 0 {
+            return Err(Error::ProcessBody(core::any::type_name::<F>()));
+        }
+        let processes = crate::process::spawn::<F>(config).map_err(|error| match error {
+            crate::process::StartError::Io(error) => Error::ProcessSpawn(error),
+            crate::process::StartError::Friends(failures) => Error::FriendStart(failures),
+        })?;
+        self.processes.add(&processes);
+        Ok(Friends {
+            hakase: self,
+            threads: Vec::new(),
+            running: Arc::new(AtomicUsize::new(0)),
+            processes,
+        })
+    }
+
+    /// Stops polling process friends that have ended.
+    pub(crate) fn forget_ended_processes(&self) {
+        self.processes.forget_ended();
     }
 
     /// Serves every pending request, at most one per friend, and returns how many it served.
@@ -314,7 +347,7 @@ impl Hakase {
                 served += 1;
             }
         }
-        served
+        served + self.processes.serve()
     }
 
     /// Whether any friend's request is waiting. A hint.
@@ -323,6 +356,7 @@ impl Hakase {
             .borrow()
             .iter()
             .any(|(_, server)| server.has_request())
+            || self.processes.has_request()
     }
 
     /// Serves requests until `done()` returns true. With nothing to serve it spins for
@@ -356,7 +390,13 @@ impl Hakase {
             } else {
                 // After a park that found nothing, park again without spinning first.
                 parked = true;
-                self.bell.park(|| self.has_request() || done(), PARK_SLICE);
+                // Process friends cannot ring the bell (it is in hakase memory): look often.
+                let slice = if self.processes.any() {
+                    crate::process::PARK_SLICE_WITH_PROCESSES
+                } else {
+                    PARK_SLICE
+                };
+                self.bell.park(|| self.has_request() || done(), slice);
                 check_denials();
             }
         }

@@ -79,6 +79,7 @@
 mod call;
 mod friend;
 mod hakase;
+pub mod process;
 mod sandbox;
 mod symbols;
 
@@ -269,6 +270,14 @@ pub enum Error {
     /// Friends whose bodies panicked, from [`Friends::join`] (each says whether the panic came
     /// from a block it offloaded).
     FriendsPanicked(Vec<FriendPanic>),
+    // Process friends (`process/`).
+    /// A process friend's body captures something: it must be a `fn` item or a closure that
+    /// captures nothing, since the friend's new process has none of the hakase's memory.
+    ProcessBody(&'static str),
+    /// The OS would not start a friend process (or make its region).
+    ProcessSpawn(std::io::Error),
+    /// Process friends that did not return, from [`Friends::join`]: each one's end.
+    FriendsFailed(Vec<(FriendId, process::FriendExit)>),
 }
 
 impl fmt::Display for Error {
@@ -302,6 +311,20 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Self::ProcessBody(ty) => write!(
+                f,
+                "a process friend's body must be a fn item or a closure that captures nothing \
+                 (its process has none of the hakase's memory), but `{ty}` captures something; \
+                 pass what it needs through a declared function's remote call instead"
+            ),
+            Self::ProcessSpawn(error) => write!(f, "could not start a friend process: {error}"),
+            Self::FriendsFailed(exits) => {
+                f.write_str("friend processes did not return:")?;
+                for (id, exit) in exits {
+                    write!(f, "\n  {id} {exit}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -311,7 +334,7 @@ impl std::error::Error for Error {
         match self {
             Self::Symbols(error) => Some(error),
             Self::CpuList(error) => Some(error),
-            Self::Spawn(error) => Some(error),
+            Self::Spawn(error) | Self::ProcessSpawn(error) => Some(error),
             _ => None,
         }
     }
@@ -321,6 +344,8 @@ impl std::error::Error for Error {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{OnHakase, offload};
+    pub use crate::process::{Reader, RemoteError, Wire, WireError, Writer};
+    pub use crate::process::{RemoteEntry, decode_arg, encode_arg, remote_call, view_arg};
     pub use crate::symbols::{
         Declaration, Export, ExportedSymbol, SameSignature, SymbolCache, same_signature,
     };
