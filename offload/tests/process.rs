@@ -30,22 +30,26 @@ static REPORTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// Set by the hakase before it starts friends: a friend must not see it.
 static SECRET: Mutex<String> = Mutex::new(String::new());
 
+/// A hakase function the friends call.
 #[offload::export_symbol(declared_in = shared)]
 pub fn hakase_add(a: i64, b: i64) -> i64 {
     ADDS.fetch_add(1, Ordering::Relaxed);
     a + b
 }
 
+/// A hakase function the friends call.
 #[offload::export_symbol(declared_in = shared)]
 pub fn hakase_greet(name: &str) -> String {
     format!("hello, {name}")
 }
 
+/// A hakase function the friends call.
 #[offload::export_symbol(declared_in = shared)]
 pub fn hakase_sum(values: &[u32]) -> u64 {
     values.iter().map(|&v| u64::from(v)).sum()
 }
 
+/// A hakase function the friends call.
 #[offload::export_symbol(declared_in = shared)]
 pub fn hakase_shape(flag: bool, small: Option<u8>, words: Vec<String>) -> (usize, Vec<bool>) {
     (
@@ -54,11 +58,13 @@ pub fn hakase_shape(flag: bool, small: Option<u8>, words: Vec<String>) -> (usize
     )
 }
 
+/// A hakase function the friends call.
 #[offload::export_symbol(declared_in = shared)]
 pub fn hakase_report(what: &str) {
     REPORTS.lock().unwrap().push(what.to_owned());
 }
 
+/// A hakase function the friends call.
 #[offload::export_symbol(declared_in = shared)]
 pub fn hakase_panics(x: u8) -> u8 {
     assert!(x < 10, "x is too big");

@@ -57,7 +57,7 @@ pub(crate) const REPLY_OK: u32 = 2;
 pub(crate) const REPLY_ERROR: u32 = 3;
 
 /// `start` values.
-pub(crate) const STARTING: u32 = 0;
+// 0: starting (the zeroed region).
 pub(crate) const READY: u32 = 1;
 pub(crate) const START_FAILED: u32 = 2;
 
@@ -148,17 +148,21 @@ impl Region {
 
     /// A header word.
     pub(crate) fn word(&self, word: Word) -> &AtomicU32 {
-        // SAFETY: the header words are within the mapping (type invariant), 4-aligned (the
-        // mapping is page-aligned), and only ever accessed atomically.
-        unsafe { AtomicU32::from_ptr(self.base.as_ptr().cast::<u32>().add(word as usize)) }
+        // SAFETY: the header words are within the mapping (type invariant).
+        let at = unsafe { self.base.as_ptr().cast::<u32>().add(word as usize) };
+        // SAFETY: within the mapping, 4-aligned (the mapping is page-aligned), and only ever
+        // accessed atomically, by either process.
+        unsafe { AtomicU32::from_ptr(at) }
     }
 
     /// The 8-byte word `index` of the area at `at`.
     fn cell(&self, at: usize, index: usize) -> &AtomicU64 {
         debug_assert!(at + (index + 1) * 8 <= REGION_BYTES);
-        // SAFETY: callers keep `at + 8 * (index + 1)` within the mapping (type invariant);
-        // 8-aligned as `at` is; only ever accessed atomically.
-        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(at).cast::<u64>().add(index)) }
+        // SAFETY: callers keep `at + 8 * (index + 1)` within the mapping (type invariant).
+        let cell = unsafe { self.base.as_ptr().add(at + 8 * index) };
+        // SAFETY: within the mapping, 8-aligned (`at` is, and the mapping is page-aligned),
+        // and only ever accessed atomically, by either process.
+        unsafe { AtomicU64::from_ptr(cell.cast::<u64>()) }
     }
 
     fn write_area(&self, at: usize, bytes: &[u8]) {

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use gears_runtime::cpu_list::CpuList;
 use gears_runtime::handoff::{Backoff, WaitStrategy};
 
-use super::region::{ABORT, GO, PANICKED, READY, RETURNED, Region, START_FAILED, STARTING, Word};
+use super::region::{ABORT, GO, PANICKED, READY, RETURNED, Region, START_FAILED, Word};
 use super::{FriendExit, set_friend_region};
 use crate::friend::{FriendConfig, FriendId, panic_message};
 use crate::sandbox::{Filter, FilterSpec};
@@ -232,22 +232,25 @@ where
                 .stdin(Stdio::null())
                 .stdout(Stdio::inherit())
                 .stderr(Stdio::inherit());
-            // SAFETY: the closure makes only async-signal-safe calls (fcntl, prctl, getppid).
-            unsafe {
-                command.pre_exec(move || {
-                    // This child, and only this one, keeps the region's descriptor over exec.
-                    if libc::fcntl(raw, libc::F_SETFD, 0) != 0
-                        || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
-                    {
-                        return Err(io::Error::last_os_error());
-                    }
-                    // The parent may have gone before the death signal was armed.
-                    if libc::getppid() as u32 != parent {
-                        return Err(io::Error::other("the hakase is gone"));
-                    }
-                    Ok(())
-                });
-            }
+            let before_exec = move || {
+                // This child, and only this one, keeps the region's descriptor over exec.
+                // SAFETY: clears the close-on-exec flag of a descriptor this child has.
+                if unsafe { libc::fcntl(raw, libc::F_SETFD, 0) } != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // SAFETY: arms the parent-death signal of this child; no memory involved.
+                if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // The parent may have gone before the death signal was armed.
+                if std::os::unix::process::parent_id() != parent {
+                    return Err(io::Error::other("the hakase is gone"));
+                }
+                Ok(())
+            };
+            // SAFETY: `before_exec` makes only async-signal-safe calls (fcntl, prctl, getppid)
+            // and allocates nothing on its success path.
+            unsafe { command.pre_exec(before_exec) };
             let child = command.spawn()?;
             drop(fd);
             Ok::<_, io::Error>(Arc::new(ProcessFriend {
@@ -280,7 +283,8 @@ where
                     failures.push((friend.id, friend.region.read_message()));
                     break;
                 }
-                STARTING | _ => {}
+                // STARTING, or anything a broken friend wrote: keep waiting (bounded).
+                _ => {}
             }
             if let Some(exit) = friend.exit() {
                 failures.push((friend.id, format!("ended before it was ready: {exit}")));
@@ -381,7 +385,7 @@ fn run_friend(spec: &Spec) -> i32 {
     // hakase had open is not the friend's.
     // SAFETY: closing descriptors this process does not use.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    if std::process::id() == spec.parent || unsafe { libc::getppid() } as u32 != spec.parent {
+    if std::process::id() == spec.parent || std::os::unix::process::parent_id() != spec.parent {
         return fail(&region, "the hakase is gone".to_owned());
     }
     if fingerprint() != spec.fingerprint {

@@ -3,6 +3,9 @@
 //! get a reply, an error unless its bytes are a valid call, and an exported function must run
 //! only with arguments that are exactly what the bytes encode.
 
+// The exported functions are `pub` as the macros want, in a private test module.
+#![allow(unreachable_pub)]
+
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
@@ -18,8 +21,11 @@ mod decl {
     }
 }
 
+/// The arguments of one probe call.
+type ProbeCall = (u32, String, Vec<u16>, bool);
+
 /// Every call the probe received.
-static CALLS: Mutex<Vec<(u32, String, Vec<u16>, bool)>> = Mutex::new(Vec::new());
+static CALLS: Mutex<Vec<ProbeCall>> = Mutex::new(Vec::new());
 
 #[crate::export_symbol(crate = crate, declared_in = decl)]
 pub fn hostile_probe(a: u32, s: &str, v: &[u16], flag: bool) -> u32 {
