@@ -168,6 +168,8 @@ impl FriendConfig {
 
     pub(crate) fn wait_strategy(&self) -> WaitStrategy {
         self.wait.unwrap_or(match self.sandbox {
+            // Process friends are always sandboxed.
+            _ if self.process => WaitStrategy::SPIN_ONLY,
             Sandbox::NoSyscalls => WaitStrategy::SPIN_ONLY,
             _ => WaitStrategy::SPIN_THEN_YIELD,
         })

@@ -9,7 +9,7 @@
 //! first instruction, and the one memory it shares with the hakase is its own region (a sealed
 //! `memfd`): the handoff words and a 64 KiB buffer for the request and its reply.
 //!
-//! ```no_run
+//! ```no_run,standalone_crate
 //! mod shared {
 //!     offload::declare_exports! {
 //!         pub fn hakase_add(a: i64, b: i64) -> i64;
@@ -200,11 +200,12 @@ impl std::error::Error for RemoteError {
     }
 }
 
-/// This process's region, if it is a friend process (set once, before the body runs).
-static FRIEND_REGION: OnceLock<Region> = OnceLock::new();
+/// This process's region, if it is a friend process (set once, before the body runs), and how
+/// it waits for replies ([`FriendConfig::wait`](crate::FriendConfig::wait)).
+static FRIEND_REGION: OnceLock<(Region, WaitStrategy)> = OnceLock::new();
 
-fn set_friend_region(region: Region) -> &'static Region {
-    FRIEND_REGION.get_or_init(|| region)
+fn set_friend_region(region: Region, wait: WaitStrategy) -> &'static Region {
+    &FRIEND_REGION.get_or_init(|| (region, wait)).0
 }
 
 /// Whether this process is a process friend.
@@ -222,7 +223,7 @@ thread_local! {
 pub fn remote_call<S: ExportedSymbol, R: Wire>(
     encode: impl FnOnce(&mut Writer),
 ) -> Result<R, RemoteError> {
-    let region = FRIEND_REGION.get().ok_or(RemoteError::NotProcessFriend)?;
+    let (region, wait) = FRIEND_REGION.get().ok_or(RemoteError::NotProcessFriend)?;
     let id = serve::symbol_id(S::NAME).ok_or(RemoteError::NotRemote(S::NAME))?;
     BUFFERS.with_borrow_mut(|(out, reply)| {
         out.clear();
@@ -237,7 +238,7 @@ pub fn remote_call<S: ExportedSymbol, R: Wire>(
             .word(Word::Len)
             .store(bytes.len() as u32, Ordering::Relaxed);
         region.word(Word::State).store(REQUEST, Ordering::Release);
-        let mut idle = Backoff::new(WaitStrategy::SPIN_THEN_YIELD);
+        let mut idle = Backoff::new(*wait);
         let state = loop {
             match region.word(Word::State).load(Ordering::Acquire) {
                 state @ (REPLY_OK | REPLY_ERROR) => break state,

@@ -220,10 +220,14 @@ where
             let cpu = config
                 .cpu_of(id)
                 .map_or_else(|| "-".to_owned(), |cpu| cpu.to_string());
+            let wait = config.wait_strategy();
             let spec = format!(
-                "{raw}:{index}:{cpu}:{offset}:{}:{parent}:{}",
+                "{raw}:{index}:{cpu}:{offset}:{}:{parent}:{}:{}:{}:{}",
                 fingerprint(),
-                config.on_denied == crate::OnDenied::KillProcess
+                config.on_denied == crate::OnDenied::KillProcess,
+                wait.quick_looks(),
+                wait.max_spin_shift(),
+                wait.yields_to_os(),
             );
             let mut command = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
             command
@@ -336,6 +340,7 @@ struct Spec {
     fingerprint: usize,
     parent: u32,
     kill_on_denied: bool,
+    wait: WaitStrategy,
 }
 
 impl Spec {
@@ -353,6 +358,17 @@ impl Spec {
             fingerprint: next()?.parse().ok()?,
             parent: next()?.parse().ok()?,
             kill_on_denied: next()?.parse().ok()?,
+            wait: {
+                let quick_looks: u32 = next()?.parse().ok()?;
+                let shift: u32 = next()?.parse().ok()?;
+                let yields: bool = next()?.parse().ok()?;
+                let wait = if yields {
+                    WaitStrategy::spin_then_yield(shift)
+                } else {
+                    WaitStrategy::spin_only(shift)
+                };
+                wait.with_quick_looks(quick_looks)
+            },
         })
     }
 }
@@ -439,7 +455,7 @@ fn run_friend(spec: &Spec) -> i32 {
     // `trampoline::<F>` in this very binary (the fingerprint agrees that it is laid out the
     // same), so this is that function's address in this process.
     let body: fn(FriendId) = unsafe { core::mem::transmute::<usize, fn(FriendId)>(body_address) };
-    let region = set_friend_region(region);
+    let region = set_friend_region(region, spec.wait);
     let id = FriendId(spec.id);
     match std::panic::catch_unwind(AssertUnwindSafe(|| body(id))) {
         Ok(()) => {
