@@ -78,7 +78,7 @@ impl Context {
     /// # Errors
     /// [`ErrorKind::Registry`] listing every duplicated name.
     pub fn try_new() -> Result<Self, Error> {
-        let tables = Tables::get().map_err(|e| Error::new(ErrorKind::Registry(e.to_string())))?;
+        let tables = Tables::get().map_err(|e| Error::new(ErrorKind::Registry(e.clone())))?;
         Ok(Self {
             heap: Heap::new(),
             tables,

@@ -2,15 +2,24 @@
 //! a code gear.
 
 use std::fmt;
+use std::sync::Arc;
+
+use gears_runtime::pool::PoolError;
+use gears_runtime::registry::RegistryError;
 
 use crate::gear::RawGear;
 use crate::value::TypeMismatch;
 
 /// Why a run (or one step) stopped with an error. See [`Error`] for where it happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// A code gear took one data gear as `Mut` twice, or as `Mut` and `Ref`.
+    #[error(
+        "data gear `{data_gear}` {gear} is taken twice by one code gear, at least once as \
+         `Mut`; a code gear may take a data gear as `Mut` only once (pass it once, or take both \
+         as `Ref`)"
+    )]
     AliasedMut {
         /// The data gear's type.
         data_gear: &'static str,
@@ -19,6 +28,10 @@ pub enum ErrorKind {
     },
     /// A handle to a data gear that has been freed (its slot now has a newer generation), or
     /// that was never allocated in this heap.
+    #[error(
+        "stale handle {gear} to data gear `{data_gear}`: it was freed, or never allocated in \
+         this context"
+    )]
     StaleHandle {
         /// The data gear's type, as the handle says.
         data_gear: &'static str,
@@ -26,6 +39,12 @@ pub enum ErrorKind {
         gear: RawGear,
     },
     /// A handle that belongs to another context (or another task's private heap).
+    #[error(
+        "handle {gear} to data gear `{data_gear}` belongs to heap #{owner}, not to this one \
+         (#{heap}); a task-private data gear cannot be used by another context or task \
+         (allocate it as shared, or pass its value)",
+        owner = gear.owner()
+    )]
     ForeignHandle {
         /// The data gear's type, as the handle says.
         data_gear: &'static str,
@@ -35,6 +54,11 @@ pub enum ErrorKind {
         heap: u32,
     },
     /// A task's code gear took a data gear private to another task of the world.
+    #[error(
+        "task {task} took data gear `{data_gear}` {gear}, which is private to task {owner}; a \
+         task-private data gear cannot be handed to another task (allocate it with \
+         `World::alloc_shared` to share it, or pass its value)"
+    )]
     PrivateGear {
         /// The data gear's type.
         data_gear: &'static str,
@@ -46,6 +70,7 @@ pub enum ErrorKind {
         task: u32,
     },
     /// A handle whose slot holds a data gear of another type.
+    #[error("handle promises data gear `{expected}` but its slot holds a `{found}`")]
     WrongType {
         /// The type the handle promises.
         expected: &'static str,
@@ -54,26 +79,36 @@ pub enum ErrorKind {
     },
     /// A continuation carried arguments of another type than its code gear takes (a bug in
     /// generated code; reported rather than trusted).
+    #[error(transparent)]
     Arguments(TypeMismatch),
     /// The step-limit meta stopped the run.
+    #[error(
+        "step limit of {limit} transitions reached (raise it with `StepLimit::new`, or look for \
+         a loop that never reaches `Next::exit()`)"
+    )]
     StepLimit {
         /// The limit.
         limit: u64,
     },
     /// A code gear panicked (the world's runs and checks catch it).
+    #[error("code gear panicked: {message}")]
     Panicked {
         /// The panic's message.
         message: String,
     },
-    /// The worker pool of a parallel run could not be started.
-    Pool(String),
+    /// The worker pool of a parallel run could not be started (the pool's error is this
+    /// error's `Display` and its source is the pool error's source).
+    #[error(transparent)]
+    Pool(PoolFailure),
     /// A meta stopped the run for its own reason.
+    #[error("stopped by meta: {reason}")]
     Stopped {
         /// The meta's reason.
         reason: String,
     },
     /// The code-gear tables could not be built (a name registered twice).
-    Registry(String),
+    #[error(transparent)]
+    Registry(RegistryError),
 }
 
 /// A runtime error with the place it happened: the code gear about to run and the step number.
@@ -89,6 +124,14 @@ struct Placed {
     step: Option<u64>,
     task: Option<u32>,
 }
+
+// The promise of the boxing: a stub's `Result<Goto, Error>` costs no more than its `Goto` (the
+// trampoline's hot path moves one per transition). `Error` is one pointer.
+static_assertions::const_assert_eq!(
+    std::mem::size_of::<Result<crate::Goto, Error>>(),
+    std::mem::size_of::<crate::Goto>()
+);
+static_assertions::assert_eq_size!(Error, usize);
 
 impl Error {
     /// An error of `kind`, not yet placed.
@@ -147,60 +190,6 @@ impl From<TypeMismatch> for Error {
     }
 }
 
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::AliasedMut { data_gear, gear } => write!(
-                f,
-                "data gear `{data_gear}` {gear} is taken twice by one code gear, at least once as \
-                 `Mut`; a code gear may take a data gear as `Mut` only once (pass it once, or \
-                 take both as `Ref`)"
-            ),
-            Self::StaleHandle { data_gear, gear } => write!(
-                f,
-                "stale handle {gear} to data gear `{data_gear}`: it was freed, or never \
-                 allocated in this context"
-            ),
-            Self::ForeignHandle {
-                data_gear,
-                gear,
-                heap,
-            } => write!(
-                f,
-                "handle {gear} to data gear `{data_gear}` belongs to heap #{owner}, not to this one (#{heap}); \
-                 a task-private data gear cannot be used by another context or task (allocate it \
-                 as shared, or pass its value)",
-                owner = gear.owner()
-            ),
-            Self::PrivateGear {
-                data_gear,
-                gear,
-                owner,
-                task,
-            } => write!(
-                f,
-                "task {task} took data gear `{data_gear}` {gear}, which is private to task \
-                 {owner}; a task-private data gear cannot be handed to another task (allocate it \
-                 with `World::alloc_shared` to share it, or pass its value)"
-            ),
-            Self::WrongType { expected, found } => write!(
-                f,
-                "handle promises data gear `{expected}` but its slot holds a `{found}`"
-            ),
-            Self::Arguments(mismatch) => write!(f, "continuation arguments: {mismatch}"),
-            Self::StepLimit { limit } => write!(
-                f,
-                "step limit of {limit} transitions reached (raise it with `StepLimit::new`, or \
-                 look for a loop that never reaches `Next::exit()`)"
-            ),
-            Self::Panicked { message } => write!(f, "code gear panicked: {message}"),
-            Self::Pool(message) => write!(f, "parallel run: {message}"),
-            Self::Stopped { reason } => write!(f, "stopped by meta: {reason}"),
-            Self::Registry(message) => write!(f, "code-gear tables: {message}"),
-        }
-    }
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(task) = self.0.task {
@@ -215,4 +204,37 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+// By hand rather than derived: `Display` prints the place and then the kind's message, so the
+// source is the kind's source (deriving would either repeat the kind or hide the place).
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0.kind)
+    }
+}
+
+/// A [`PoolError`] shared by the clones of one [`Error`] (it holds an `io::Error`, which is
+/// neither `Clone` nor `Eq`). Two are equal when they are one error or print the same.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct PoolFailure(Arc<PoolError>);
+
+impl PoolFailure {
+    /// The pool's error.
+    pub fn pool_error(&self) -> &PoolError {
+        &self.0
+    }
+}
+
+impl From<PoolError> for PoolFailure {
+    fn from(error: PoolError) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl PartialEq for PoolFailure {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for PoolFailure {}

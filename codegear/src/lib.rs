@@ -110,6 +110,13 @@
 //! linked (used by something, or `use that_crate as _;`), or its gears are missing from the
 //! tables. Running a `Goto` works regardless; only `describe()`, metas by selector and ids need
 //! the tables.
+//!
+//! # Platform
+//!
+//! Built and tested on Linux (x86-64), the only system the workspace's CI runs. codegear itself
+//! needs nothing Linux-specific (the context, the meta level, the checker and parallel runs use
+//! `std` only; pinning a parallel run's workers is the one call that reports
+//! `AffinityError::Unsupported` elsewhere).
 
 mod code;
 mod context;
@@ -123,7 +130,7 @@ mod world;
 
 pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind};
 pub use context::{Context, Exit};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, PoolFailure};
 pub use gear::{
     DataGear, DataGearInfo, Gear, GearTarget, Implements, Interface, InterfaceInfo, Mut, RawGear,
     Ref,
@@ -142,8 +149,8 @@ pub use gears_macros::{code_gear, data_gear, goto, interface, next, par_goto};
 /// Everything a module of code gears needs: `use codegear::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Check, Context, Gear, Goto, Mut, Next, Parallel, Ref, World, code_gear, data_gear, goto,
-        interface, next, par_goto,
+        Check, Context, Error, Gear, Goto, Mut, Next, Parallel, Ref, World, code_gear, data_gear,
+        goto, interface, next, par_goto,
     };
 }
 

@@ -8,8 +8,10 @@
 //! [`Goto`](crate::Goto) with it performs no heap allocation; a larger one is boxed.
 
 use std::any::{TypeId, type_name};
+use std::cell::Cell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
 use std::mem::{MaybeUninit, align_of, size_of};
 use std::ptr;
 
@@ -171,32 +173,32 @@ unsafe fn debug_value<T: HasVTable>(
 pub struct Args {
     vtable: &'static VTable,
     storage: Storage,
+    /// Not `Sync`: the stored `T` is only `Send`, and `&Args` reaches it (`downcast_ref`, the
+    /// vtable's `clone`/`eq`/`hash`), so sharing an `Args` between threads would share a `&T`.
+    _not_sync: PhantomData<Cell<()>>,
 }
 
 // SAFETY: `Args::new` only accepts `T: Send`, and `Args` gives no shared access across threads
 // (it is not `Sync`), so sending it sends the `T` it owns.
 unsafe impl Send for Args {}
 
+// A pending transition moves between threads (parallel runs); its arguments must too.
+static_assertions::assert_impl_all!(Args: Send);
+static_assertions::assert_not_impl_any!(Args: Sync);
+// Inline storage is exactly `INLINE_BYTES`, word aligned; with the vtable pointer an `Args` is
+// one 64-byte line.
+static_assertions::const_assert_eq!(size_of::<Storage>(), INLINE_BYTES);
+static_assertions::const_assert_eq!(size_of::<Args>(), INLINE_BYTES + size_of::<usize>());
+
 /// The error when a stored value is taken as a type it does not have.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected arguments `{expected}`, found `{found}`")]
 pub struct TypeMismatch {
     /// The type that was asked for.
     pub expected: &'static str,
     /// The type that was stored.
     pub found: &'static str,
 }
-
-impl fmt::Display for TypeMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "expected arguments `{}`, found `{}`",
-            self.expected, self.found
-        )
-    }
-}
-
-impl std::error::Error for TypeMismatch {}
 
 impl Args {
     /// Stores `value`, inline if it fits.
@@ -205,6 +207,7 @@ impl Args {
         Self {
             vtable: T::VTABLE,
             storage: store(value),
+            _not_sync: PhantomData,
         }
     }
 
@@ -292,6 +295,7 @@ impl Clone for Args {
             vtable: self.vtable,
             // SAFETY: the invariant: the storage holds a live value of the vtable's type.
             storage: unsafe { (self.vtable.clone)(&self.storage) },
+            _not_sync: PhantomData,
         }
     }
 }

@@ -1,21 +1,36 @@
 //! Transitions whose arguments fit the inline buffer allocate nothing: counted with a global
-//! allocator wrapper, over a whole run, in a test binary of its own (so no other test allocates
-//! meanwhile).
+//! allocator wrapper, over a whole run. The count is per thread, so that what the test harness
+//! or any other thread allocates meanwhile (its output capture, another test) is not counted:
+//! only the thread that runs the transitions is measured.
 #![allow(missing_docs)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
 use codegear::prelude::*;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    // Const-initialised and without a destructor: reading or bumping it never allocates and
+    // never registers anything, so it is safe to use inside the allocator.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Allocations (and reallocations) made so far by the calling thread.
+fn counted() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn count_one() {
+    // `try_with`: a thread tearing down its thread-locals may still allocate; it is not ours.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         // SAFETY: same contract as ours, forwarded.
         unsafe { System.alloc(layout) }
     }
@@ -24,7 +39,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         // SAFETY: same contract as ours, forwarded.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -76,9 +91,9 @@ fn a_run_of_inline_transitions_allocates_nothing() {
 
     let rounds = 100_000u64;
     let start = goto!(mix(rounds, 0, tally, Next::exit()));
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counted();
     let exit = ctx.run(start).unwrap();
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = counted() - before;
     let transitions = exit.steps - 33;
     assert_eq!(transitions, 3 * (rounds + 1));
     assert_eq!(
@@ -88,8 +103,36 @@ fn a_run_of_inline_transitions_allocates_nothing() {
     assert_eq!(ctx.get(tally).unwrap().total, rounds + 1 + 11);
 
     // The counter does count: a boxed argument tuple allocates.
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counted();
     let boxed = codegear::Args::new([0u64; 8]);
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed) - before, 1);
+    assert_eq!(counted() - before, 1);
     drop(boxed);
+}
+
+#[test]
+fn the_counter_sees_only_the_calling_thread() {
+    let before = counted();
+    let other = std::thread::spawn(|| {
+        let start = counted();
+        let boxes: Vec<Box<u64>> = (0..1000).map(Box::new).collect();
+        (counted() - start, boxes.len())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        other,
+        (1001, 1000),
+        "the other thread counts its own allocations"
+    );
+    // The other thread's 1001 allocations are not on this thread's count; spawning allocates
+    // here only a few bookkeeping objects (thread handle, result packet).
+    let here = counted() - before;
+    assert!(
+        here < 100,
+        "{here} allocations counted here for a spawn and a join"
+    );
+    let before = counted();
+    let local = std::hint::black_box(vec![1u8; 10]);
+    assert_eq!(counted() - before, 1);
+    drop(local);
 }

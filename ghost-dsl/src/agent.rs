@@ -159,10 +159,15 @@ impl Channel {
 }
 
 /// Why [`Channel::associate_task`] failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AssociateError {
     /// The task's current channel still holds messages of it that the agent has not drained;
     /// moving it now would reorder them (the `ASSOC_QUEUE` failure the tutorial warns about).
+    #[error(
+        "cannot associate {gtid}: its old channel still holds {pending} of its messages (drain \
+         them first, or associate in task_new)"
+    )]
     OldQueueNotEmpty {
         /// The task.
         gtid: Gtid,
@@ -170,6 +175,7 @@ pub enum AssociateError {
         pending: u32,
     },
     /// The task has had messages since `barrier`.
+    #[error("cannot associate {gtid}: barrier {barrier} is stale, the task is at seqnum {current}")]
     Stale {
         /// The task.
         gtid: Gtid,
@@ -179,36 +185,12 @@ pub enum AssociateError {
         current: BarrierToken,
     },
     /// No live task of this enclave has that gtid.
+    #[error("cannot associate {gtid}: no live task has this gtid")]
     NoSuchTask {
         /// The gtid passed.
         gtid: Gtid,
     },
 }
-
-impl fmt::Display for AssociateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::OldQueueNotEmpty { gtid, pending } => write!(
-                f,
-                "cannot associate {gtid}: its old channel still holds {pending} of its messages \
-                 (drain them first, or associate in task_new)"
-            ),
-            Self::Stale {
-                gtid,
-                barrier,
-                current,
-            } => write!(
-                f,
-                "cannot associate {gtid}: barrier {barrier} is stale, the task is at seqnum {current}"
-            ),
-            Self::NoSuchTask { gtid } => {
-                write!(f, "cannot associate {gtid}: no live task has this gtid")
-            }
-        }
-    }
-}
-
-impl std::error::Error for AssociateError {}
 
 /// The kernel as seen by the agent running on one CPU, for the duration of one
 /// [`Agent::run`]. Every call is a simulated syscall or shared-memory read at the run's time.

@@ -22,6 +22,12 @@
 //! | `TaskAllocator`, `T state_[MAX_CPUS]`  | [`TaskAllocator`], [`PerCpu`]                   |
 //!
 //! The ABI an agent uses is described in the crate's `API.md` and in [`agent`]'s documentation.
+//!
+//! # Platform
+//!
+//! Built and tested on Linux (x86-64). The enclave is simulated, so the crate needs no kernel
+//! support; [`Topology::from_sysfs`] reads Linux's sysfs and fails with a [`TopologyError`]
+//! elsewhere, while [`Topology::test`] and the simulator work anywhere.
 
 pub mod agent;
 mod alloc;
@@ -43,6 +49,8 @@ pub use message::{
     CpuAvailable, CpuNotIdle, CpuTick, Message, MessageKind, Payload, TaskAffinityChanged,
     TaskBlocked, TaskDead, TaskDeparted, TaskNew, TaskPreempt, TaskWakeup, TaskYield,
 };
+/// Why a generated scheduler's run failed (also at [`scheduler::Error`]).
+pub use scheduler::{Error, TransitionError};
 pub use topology::{Cpu, PerCpu, Topology, TopologyError};
 pub use txn::{CommitFlags, RunFlags, RunRequestOptions, TxnState};
 
@@ -61,7 +69,7 @@ pub mod prelude {
     };
     // The scheduler DSL (ghost-dsl/src/scheduler).
     pub use crate::ghost_scheduler;
-    pub use crate::scheduler::{Cx, FullAgent, Scheduler, Task, TaskState};
+    pub use crate::scheduler::{Cx, Error, FullAgent, Scheduler, Task, TaskState};
     pub use crate::{
         AgentRpcArgs, AgentRpcResponse, CpuAvailable, CpuNotIdle, TaskAffinityChanged,
     };

@@ -357,10 +357,11 @@ fn read_numa_node(cpu_dir: &Path) -> Result<usize, TopologyError> {
 }
 
 /// Why a [`Topology`] could not be built or a CPU list does not fit it.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TopologyError {
     /// A sysfs file could not be read.
+    #[error("cannot read the CPU topology from {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -368,6 +369,7 @@ pub enum TopologyError {
         source: io::Error,
     },
     /// A sysfs file held something unexpected.
+    #[error("unexpected CPU topology in {}: {reason}", path.display())]
     Inconsistent {
         /// The file.
         path: PathBuf,
@@ -375,6 +377,11 @@ pub enum TopologyError {
         reason: String,
     },
     /// [`Topology::test`] was asked for no CPU or more than [`MAX_CPUS`].
+    #[error(
+        "a test topology of {sockets} socket(s) x {cores_per_socket} core(s) x {smt} thread(s) \
+         has {} CPUs; it needs between 1 and {MAX_CPUS}",
+        sockets * cores_per_socket * smt
+    )]
     TooLarge {
         /// Requested sockets.
         sockets: usize,
@@ -384,6 +391,7 @@ pub enum TopologyError {
         smt: usize,
     },
     /// A CPU list names a CPU this machine does not have.
+    #[error("cpu{cpu} is not on this machine (its CPUs are {machine})")]
     NoSuchCpu {
         /// The CPU.
         cpu: usize,
@@ -391,52 +399,13 @@ pub enum TopologyError {
         machine: CpuList,
     },
     /// A CPU string did not parse.
+    #[error(transparent)]
     Parse(crate::CpuListParseError),
 }
 
 impl TopologyError {
     fn inconsistent(path: PathBuf, reason: String) -> Self {
         Self::Inconsistent { path, reason }
-    }
-}
-
-impl fmt::Display for TopologyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io { path, source } => write!(
-                f,
-                "cannot read the CPU topology from {}: {source}",
-                path.display()
-            ),
-            Self::Inconsistent { path, reason } => {
-                write!(f, "unexpected CPU topology in {}: {reason}", path.display())
-            }
-            Self::TooLarge {
-                sockets,
-                cores_per_socket,
-                smt,
-            } => write!(
-                f,
-                "a test topology of {sockets} socket(s) x {cores_per_socket} core(s) x {smt} \
-                 thread(s) has {} CPUs; it needs between 1 and {MAX_CPUS}",
-                sockets * cores_per_socket * smt
-            ),
-            Self::NoSuchCpu { cpu, machine } => write!(
-                f,
-                "cpu{cpu} is not on this machine (its CPUs are {machine})"
-            ),
-            Self::Parse(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for TopologyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Io { source, .. } => Some(source),
-            Self::Parse(e) => Some(e),
-            _ => None,
-        }
     }
 }
 

@@ -30,6 +30,12 @@ const fn fits_inline<T>() -> bool {
     size_of::<T>() <= size_of::<Words>() && align_of::<T>() <= align_of::<Words>()
 }
 
+// The round trip stays in one cache line: the slot keeps its turn word (4 bytes, padded to 8)
+// and the payload in the first 64 bytes, so the request (the erased call) and the response (the
+// value words, or a panic) must each fit 56 bytes.
+static_assertions::const_assert!(size_of::<ErasedCall>() <= 56);
+static_assertions::const_assert!(size_of::<gears_runtime::handoff::Outcome<Words>>() <= 56);
+
 /// Proof that code runs inside an offloaded block on the hakase, for the duration `'h` of that
 /// block: what `offload!` hands its block and what `exported!` needs to call a hakase function.
 ///

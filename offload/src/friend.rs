@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use gears_runtime::cpu_list::{CpuList, parse_cpu_str};
+use gears_runtime::cpu_list::{AffinityError, CpuList, parse_cpu_str};
 use gears_runtime::handoff::WaitStrategy;
 
 use crate::Error;
 use crate::hakase::Hakase;
-use crate::sandbox::{OnDenied, Sandbox};
+use crate::sandbox::{OnDenied, Sandbox, SandboxError};
 
 /// The index of a friend among those one [`Hakase::spawn_friends`](crate::Hakase::spawn_friends)
 /// call started, from 0.
@@ -191,6 +191,49 @@ pub struct Friends<'h> {
     pub(crate) running: Arc<AtomicUsize>,
     /// Process friends (`process/`): none for thread friends.
     pub(crate) processes: Vec<Arc<crate::process::ProcessFriend>>,
+}
+
+/// Why one friend could not start, in [`Error::FriendStart`]: the friend, the step that failed
+/// and, as the [`source`](std::error::Error::source), the typed cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FriendStartError {
+    /// The friend thread could not be pinned to its CPU.
+    #[error("{id}: could not pin to CPU {cpu}")]
+    Pin {
+        /// Which friend.
+        id: FriendId,
+        /// The CPU it was to run on.
+        cpu: usize,
+        /// Why pinning failed.
+        source: AffinityError,
+    },
+    /// The sandbox filter could not be installed on the friend thread.
+    #[error("{id}: could not enter the sandbox")]
+    Sandbox {
+        /// Which friend.
+        id: FriendId,
+        /// Why installing the filter failed.
+        source: SandboxError,
+    },
+    /// A friend process could not get ready (`process/`); what it said, or what the hakase saw.
+    #[error("{id}: {why}")]
+    Process {
+        /// Which friend.
+        id: FriendId,
+        /// What went wrong (text: it comes from the friend's process).
+        why: String,
+    },
+}
+
+impl FriendStartError {
+    /// The friend that could not start.
+    #[must_use]
+    pub fn id(&self) -> FriendId {
+        match self {
+            Self::Pin { id, .. } | Self::Sandbox { id, .. } | Self::Process { id, .. } => *id,
+        }
+    }
 }
 
 /// A friend whose body panicked (its thread ended; the others and the hakase went on).

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gears_runtime::cpu_list::CpuList;
+use gears_runtime::cpu_list::{AffinityError, CpuList};
 use gears_runtime::handoff::{self, Backoff, Bell, SlotOptions, WaitStrategy};
 use gears_runtime::registry::Table;
 
@@ -17,7 +17,9 @@ use crate::Error;
 use crate::call::{
     FriendEnd, HakaseEnd, install_friend_end, reraised_from, serving, while_serving,
 };
-use crate::friend::{FriendConfig, FriendId, FriendPanic, Friends, panic_message};
+use crate::friend::{
+    FriendConfig, FriendId, FriendPanic, FriendStartError, Friends, panic_message,
+};
 use crate::sandbox::{
     Filter, FilterSpec, OnDenied, Sandbox, arm_trap, check_denials, set_trap_identity,
 };
@@ -30,7 +32,7 @@ pub const DEFAULT_SPIN_BEFORE_PARKING: Duration = Duration::from_micros(50);
 /// The longest a parked hakase sleeps before it looks at `serve_until`'s `done` again, in case
 /// `done` turned true by something other than a friend (a friend's request or end wakes it at
 /// once).
-const PARK_SLICE: Duration = Duration::from_millis(10);
+const PARK_SLICE: Duration = Duration::from_millis(50);
 
 /// The hakase: owns one handoff slot per friend and runs the blocks friends offload, on the
 /// thread that calls [`try_receive`](Self::try_receive) or [`serve_until`](Self::serve_until).
@@ -108,7 +110,7 @@ const ABORT: u8 = 2;
 struct Startup {
     ready: AtomicUsize,
     decision: AtomicU8,
-    failures: Mutex<Vec<(FriendId, String)>>,
+    failures: Mutex<Vec<FriendStartError>>,
 }
 
 /// Adds to the panic report of a block that panics on the hakase which friend offloaded it,
@@ -165,9 +167,8 @@ impl Hakase {
     }
 
     /// Whether the hakase is parked (or about to park) in [`serve_until`](Self::serve_until).
-    /// A hint, for tests and benchmarks; any thread holding the value a friend body captured
-    /// cannot call it (the hakase is one thread), so it is mostly useful through
-    /// [`parked_probe`](Self::parked_probe).
+    /// A hint, for tests and benchmarks. Only the hakase's own thread can ask the hakase; other
+    /// threads (friends) ask a [`parked_probe`](Self::parked_probe).
     #[must_use]
     pub fn is_parked(&self) -> bool {
         self.bell.is_parked()
@@ -222,7 +223,7 @@ impl Hakase {
                 }
                 Some(Arc::new(
                     Filter::build(FilterSpec::for_this_process(config.on_denied))
-                        .map_err(|e| Error::Sandbox(e.to_string()))?,
+                        .map_err(Error::Sandbox)?,
                 ))
             }
             _ => None,
@@ -288,7 +289,7 @@ impl Hakase {
         );
         if !failures.is_empty() {
             abort_start(&startup, threads);
-            failures.sort();
+            failures.sort_by_key(FriendStartError::id);
             return Err(Error::FriendStart(failures));
         }
         self.slots.borrow_mut().extend(ends);
@@ -311,7 +312,12 @@ impl Hakase {
         }
         let processes = crate::process::spawn::<F>(config).map_err(|error| match error {
             crate::process::StartError::Io(error) => Error::ProcessSpawn(error),
-            crate::process::StartError::Friends(failures) => Error::FriendStart(failures),
+            crate::process::StartError::Friends(failures) => Error::FriendStart(
+                failures
+                    .into_iter()
+                    .map(|(id, why)| FriendStartError::Process { id, why })
+                    .collect(),
+            ),
         })?;
         self.processes.add(&processes);
         Ok(Friends {
@@ -361,7 +367,7 @@ impl Hakase {
 
     /// Serves requests until `done()` returns true. With nothing to serve it spins for
     /// [`spin_before_parking`](Self::spin_before_parking), then parks in the kernel until a
-    /// friend makes a request or ends (or 10 ms pass, to look at `done` again in case something
+    /// friend makes a request or ends (or 50 ms pass, to look at `done` again in case something
     /// else made it true).
     ///
     /// `done` is asked only after a sweep that found nothing to serve (so it costs nothing while
@@ -484,20 +490,21 @@ fn friend_main(
         bell: &bell,
     };
     let wait = end.wait;
-    let fail = |why: String| {
+    let fail = |failure: FriendStartError| {
         startup
             .failures
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((id, why));
+            .push(failure);
     };
     let mut ok = true;
     if let Some(cpu) = cpu {
+        // `cpu` comes out of a `CpuList`, so it is in range; the mapping is for completeness.
         let pinned = CpuList::single(cpu)
-            .map_err(|e| e.to_string())
-            .and_then(|cpus| cpus.pin_current_thread().map_err(|e| e.to_string()));
-        if let Err(why) = pinned {
-            fail(format!("could not pin to CPU {cpu}: {why}"));
+            .map_err(AffinityError::OutOfRange)
+            .and_then(|cpus| cpus.pin_current_thread());
+        if let Err(source) = pinned {
+            fail(FriendStartError::Pin { id, cpu, source });
             ok = false;
         }
     }
@@ -512,9 +519,9 @@ fn friend_main(
     }
     if ok
         && let Some(filter) = &filter
-        && let Err(why) = filter.install_on_this_thread()
+        && let Err(source) = filter.install_on_this_thread()
     {
-        fail(why.to_string());
+        fail(FriendStartError::Sandbox { id, source });
     }
     startup.ready.fetch_add(1, Ordering::Release);
     let mut idle = Backoff::new(wait);

@@ -50,6 +50,12 @@
 //!   calls an exported function from inside an `offload!` block. Returning a reference or raw
 //!   pointer from an exported function is a compile error: friend code cannot use hakase memory.
 //!
+//! # Platform
+//!
+//! Linux only: friends are pinned with `sched_setaffinity` and sandboxed with seccomp-BPF,
+//! neither of which exists elsewhere; on another system this crate does not compile (it says
+//! so). codegear and ghost-dsl, which need neither, build anywhere `std` does.
+//!
 //! # Memory, and what the sandbox does not give
 //!
 //! Friends and the hakase are threads of one process here, so unlike Toshokan's friends, a
@@ -76,6 +82,12 @@
 //!   waits for the hakase to take a request.
 //! - [`OnDenied::KillProcess`] makes a denied system call end the process with a diagnostic.
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "offload runs on Linux only: friends are pinned with sched_setaffinity and sandboxed with \
+     seccomp-BPF (see the README's \"Platforms\")"
+);
+
 mod call;
 mod friend;
 mod hakase;
@@ -86,11 +98,11 @@ mod symbols;
 use core::fmt;
 
 pub use call::{OnHakase, offload, on_friend_thread};
-pub use friend::{FriendConfig, FriendId, FriendPanic, Friends};
+pub use friend::{FriendConfig, FriendId, FriendPanic, FriendStartError, Friends};
 pub use gears_runtime::cpu_list::{CpuList, CpuListParseError};
 pub use gears_runtime::handoff::WaitStrategy;
 pub use hakase::{DEFAULT_SPIN_BEFORE_PARKING, Hakase, ParkedProbe};
-pub use sandbox::{OnDenied, Sandbox};
+pub use sandbox::{OnDenied, Sandbox, SandboxError};
 pub use symbols::{Declaration, Export, ExportedSymbol, SymbolError, export_table};
 #[doc(hidden)]
 pub use symbols::{SameSignature, same_signature};
@@ -244,100 +256,95 @@ pub mod prelude {
 }
 
 /// Everything that can go wrong starting or running friends.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The exported symbols are inconsistent (duplicates, missing implementations, signature
     /// mismatches), from [`Hakase::new`].
+    #[error(transparent)]
     Symbols(SymbolError),
     /// A CPU list string was invalid.
+    #[error(transparent)]
     CpuList(CpuListParseError),
     /// A CPU list named no CPU.
+    #[error("friend CPUs: the CPU list names no CPU")]
     NoCpus,
     /// Friend CPUs that this machine does not have.
+    #[error("friend CPUs: this machine has no CPU {absent} (its CPUs are {existing})")]
     CpusAbsent {
         /// The configured CPUs that do not exist.
         absent: Box<CpuList>,
         /// The CPUs that do (online).
         existing: Box<CpuList>,
     },
-    /// Friends could not be pinned or sandboxed; none ran its body.
-    FriendStart(Vec<(FriendId, String)>),
+    /// Friends could not be pinned or sandboxed; none ran its body. One entry per failed friend,
+    /// in friend order; `Display` lists the first few, each with its causes.
+    #[error(fmt = fmt_friend_start)]
+    FriendStart(Vec<FriendStartError>),
     /// The sandbox filter could not be built.
-    Sandbox(String),
+    #[error(transparent)]
+    Sandbox(SandboxError),
     /// The OS would not start a friend thread.
-    Spawn(std::io::Error),
+    #[error("could not start a friend thread")]
+    Spawn(#[source] std::io::Error),
     /// Friends whose bodies panicked, from [`Friends::join`] (each says whether the panic came
     /// from a block it offloaded).
+    #[error(fmt = fmt_friends_panicked)]
     FriendsPanicked(Vec<FriendPanic>),
     // Process friends (`process/`).
     /// A process friend's body captures something: it must be a `fn` item or a closure that
-    /// captures nothing, since the friend's new process has none of the hakase's memory.
+    /// captures nothing, since the friend's new process has none of the hakase's memory. Holds
+    /// the body's type name.
+    #[error(
+        "a process friend's body must be a fn item or a closure that captures nothing (its \
+         process has none of the hakase's memory), but `{0}` captures something; pass what it \
+         needs through a declared function's remote call instead"
+    )]
     ProcessBody(&'static str),
     /// The OS would not start a friend process (or make its region).
-    ProcessSpawn(std::io::Error),
+    #[error("could not start a friend process")]
+    ProcessSpawn(#[source] std::io::Error),
     /// Process friends that did not return, from [`Friends::join`]: each one's end.
+    #[error(fmt = fmt_friends_failed)]
     FriendsFailed(Vec<(FriendId, process::FriendExit)>),
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Symbols(error) => error.fmt(f),
-            Self::CpuList(error) => write!(f, "friend CPUs: {error}"),
-            Self::NoCpus => f.write_str("friend CPUs: the CPU list names no CPU"),
-            Self::CpusAbsent { absent, existing } => write!(
-                f,
-                "friend CPUs: this machine has no CPU {absent} (its CPUs are {existing})"
-            ),
-            Self::FriendStart(failures) => {
-                /// Enough to see the pattern; the rest are counted.
-                const SHOWN: usize = 8;
-                f.write_str("could not start the friends (none ran):")?;
-                for (id, why) in failures.iter().take(SHOWN) {
-                    write!(f, "\n  {id}: {why}")?;
-                }
-                if failures.len() > SHOWN {
-                    write!(f, "\n  and {} more friends", failures.len() - SHOWN)?;
-                }
-                Ok(())
-            }
-            Self::Sandbox(why) => write!(f, "friend sandbox: {why}"),
-            Self::Spawn(error) => write!(f, "could not start a friend thread: {error}"),
-            Self::FriendsPanicked(panics) => {
-                f.write_str("friends panicked:")?;
-                for panic in panics {
-                    write!(f, "\n  {panic}")?;
-                }
-                Ok(())
-            }
-            Self::ProcessBody(ty) => write!(
-                f,
-                "a process friend's body must be a fn item or a closure that captures nothing \
-                 (its process has none of the hakase's memory), but `{ty}` captures something; \
-                 pass what it needs through a declared function's remote call instead"
-            ),
-            Self::ProcessSpawn(error) => write!(f, "could not start a friend process: {error}"),
-            Self::FriendsFailed(exits) => {
-                f.write_str("friend processes did not return:")?;
-                for (id, exit) in exits {
-                    write!(f, "\n  {id} {exit}")?;
-                }
-                Ok(())
-            }
+fn fmt_friend_start(failures: &[FriendStartError], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Enough to see the pattern; the rest are counted.
+    const SHOWN: usize = 8;
+    f.write_str("could not start the friends (none ran):")?;
+    for failure in failures.iter().take(SHOWN) {
+        // Several failures, so none is this error's source: each is printed with its causes.
+        write!(f, "\n  {failure}")?;
+        let mut cause = std::error::Error::source(failure);
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
         }
     }
+    if failures.len() > SHOWN {
+        write!(f, "\n  and {} more friends", failures.len() - SHOWN)?;
+    }
+    Ok(())
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Symbols(error) => Some(error),
-            Self::CpuList(error) => Some(error),
-            Self::Spawn(error) | Self::ProcessSpawn(error) => Some(error),
-            _ => None,
-        }
+fn fmt_friends_panicked(panics: &[FriendPanic], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str("friends panicked:")?;
+    for panic in panics {
+        write!(f, "\n  {panic}")?;
     }
+    Ok(())
+}
+
+fn fmt_friends_failed(
+    exits: &[(FriendId, process::FriendExit)],
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    f.write_str("friend processes did not return:")?;
+    for (id, exit) in exits {
+        write!(f, "\n  {id} {exit}")?;
+    }
+    Ok(())
 }
 
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.

@@ -168,7 +168,8 @@ pub fn export_table() -> Result<&'static Table<Export>, &'static RegistryError> 
 
 /// What is wrong with the program's exported symbols, as [`Hakase::new`](crate::Hakase::new)
 /// reports it: every problem at once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", fmt::from_fn(|f| self.render(f)))]
 pub struct SymbolError {
     duplicates: Option<RegistryError>,
     missing: Vec<(&'static str, &'static str, Site)>,
@@ -207,8 +208,8 @@ impl SymbolError {
     }
 }
 
-impl fmt::Display for SymbolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SymbolError {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut lines = Vec::new();
         if let Some(duplicates) = &self.duplicates {
             lines.push(format!(
@@ -233,8 +234,6 @@ impl fmt::Display for SymbolError {
         f.write_str(&lines.join("\n"))
     }
 }
-
-impl std::error::Error for SymbolError {}
 
 /// Checks the export table against every declaration: duplicates, missing implementations and
 /// signature mismatches, all reported together.

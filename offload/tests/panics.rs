@@ -106,9 +106,7 @@ fn offload_outside_a_friend_panics_at_the_users_call_with_a_clear_message() {
 fn bad_cpu_lists_are_clear_errors() {
     let error = FriendConfig::cpus("1-0").unwrap_err();
     assert!(
-        error
-            .to_string()
-            .starts_with("friend CPUs: invalid CPU list \"1-0\""),
+        error.to_string().starts_with("invalid CPU list \"1-0\""),
         "{error}"
     );
     let hakase = Hakase::new().unwrap();
@@ -153,4 +151,15 @@ fn bad_cpu_lists_are_clear_errors() {
         0,
         "no failed start left a slot behind"
     );
+    // The absent CPUs stay typed, beside the ones that exist.
+    let error = hakase
+        .spawn_friends(FriendConfig::cpus("0,511").unwrap(), |_| unreachable!())
+        .unwrap_err();
+    match &error {
+        offload::Error::CpusAbsent { absent, existing } => {
+            assert_eq!(absent.iter().collect::<Vec<_>>(), [511]);
+            assert!(existing.contains(0));
+        }
+        other => panic!("expected CpusAbsent, got {other:?}"),
+    }
 }

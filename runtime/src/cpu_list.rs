@@ -29,7 +29,11 @@ use std::iter::FusedIterator;
 use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Range, Sub, SubAssign};
 use std::str::FromStr;
 
+// Thread affinity is Linux's (sched_setaffinity); elsewhere the two calls that need it return
+// `AffinityError::Unsupported` and everything else in this module works.
+#[cfg(target_os = "linux")]
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+#[cfg(target_os = "linux")]
 use nix::unistd::Pid;
 
 /// The number of CPUs a [`CpuList`] can hold: CPUs `0..MAX_CPUS`. Same bound as ghOSt.
@@ -40,6 +44,7 @@ const WORDS: usize = MAX_CPUS / WORD_BITS;
 
 // Converting to nix's CpuSet relies on every CpuList fitting in it; checked here rather than at
 // each `CpuSet::set`.
+#[cfg(target_os = "linux")]
 const _: () = assert!(MAX_CPUS <= CpuSet::count());
 const _: () = assert!(MAX_CPUS.is_multiple_of(WORD_BITS));
 
@@ -204,11 +209,20 @@ impl CpuList {
     ///
     /// [`AffinityError::EmptyList`] for an empty list, without a system call;
     /// [`AffinityError::SetAffinity`] if the kernel refuses, e.g. `EINVAL` when no CPU of the
-    /// list is online and allowed for the thread.
+    /// list is online and allowed for the thread; [`AffinityError::Unsupported`] on a system
+    /// other than Linux.
     pub fn pin_current_thread(&self) -> Result<(), AffinityError> {
         if self.is_empty() {
             return Err(AffinityError::EmptyList);
         }
+        #[cfg(not(target_os = "linux"))]
+        return Err(AffinityError::Unsupported);
+        #[cfg(target_os = "linux")]
+        self.pin_current_thread_linux()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn pin_current_thread_linux(&self) -> Result<(), AffinityError> {
         let mut set = CpuSet::new();
         for cpu in self {
             set.set(cpu)
@@ -226,8 +240,17 @@ impl CpuList {
     /// # Errors
     ///
     /// [`AffinityError::GetAffinity`] if the system call fails; [`AffinityError::OutOfRange`] if
-    /// the thread may run on a CPU `>= MAX_CPUS`, rather than silently dropping that CPU.
+    /// the thread may run on a CPU `>= MAX_CPUS`, rather than silently dropping that CPU;
+    /// [`AffinityError::Unsupported`] on a system other than Linux.
     pub fn current_thread_affinity() -> Result<CpuList, AffinityError> {
+        #[cfg(not(target_os = "linux"))]
+        return Err(AffinityError::Unsupported);
+        #[cfg(target_os = "linux")]
+        Self::current_thread_affinity_linux()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn current_thread_affinity_linux() -> Result<CpuList, AffinityError> {
         let set =
             sched_getaffinity(Pid::from_raw(0)).map_err(|errno| AffinityError::GetAffinity {
                 error: io::Error::from(errno),
@@ -403,7 +426,8 @@ impl ExactSizeIterator for Iter {}
 impl FusedIterator for Iter {}
 
 /// A CPU number at or beyond [`MAX_CPUS`] was given where a [`CpuList`] member was needed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("CPU {cpu} is out of range (a CpuList holds CPUs below MAX_CPUS = {MAX_CPUS})")]
 pub struct CpuOutOfRange {
     cpu: usize,
 }
@@ -414,18 +438,6 @@ impl CpuOutOfRange {
         self.cpu
     }
 }
-
-impl fmt::Display for CpuOutOfRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "CPU {} is out of range (a CpuList holds CPUs below MAX_CPUS = {MAX_CPUS})",
-            self.cpu
-        )
-    }
-}
-
-impl std::error::Error for CpuOutOfRange {}
 
 /// Parses a Linux cpulist such as `"0-3,8,10-11"` (ghOSt's `ParseCpuStr`).
 ///
@@ -562,7 +574,8 @@ pub enum CpuListParseErrorKind {
 ///
 /// `Display` quotes the input and points at the part, e.g.
 /// `invalid CPU list "3-1": range "3-1" at byte 0 is reversed (write "1-3")`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", fmt::from_fn(|f| self.render(f)))]
 pub struct CpuListParseError {
     input: String,
     span: Range<usize>,
@@ -603,8 +616,8 @@ impl CpuListParseError {
     }
 }
 
-impl fmt::Display for CpuListParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl CpuListParseError {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use CpuListParseErrorKind as Kind;
         write!(f, "invalid CPU list {:?}: ", self.input)?;
         let (part, at) = (self.part(), self.span.start);
@@ -644,56 +657,40 @@ impl fmt::Display for CpuListParseError {
     }
 }
 
-impl std::error::Error for CpuListParseError {}
-
 /// Why pinning the calling thread or reading its affinity failed.
 ///
-/// The OS error, where there is one, is part of the `Display` text and is not repeated as
-/// [`source`](std::error::Error::source).
-#[derive(Debug)]
+/// The OS error, where there is one, is the [`source`](std::error::Error::source); `Display`
+/// says which call failed and does not repeat it.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AffinityError {
     /// [`CpuList::pin_current_thread`] was given an empty list; no system call was made.
+    #[error("cannot pin the current thread to an empty CPU list")]
     EmptyList,
     /// `sched_setaffinity` failed, typically `EINVAL` because none of `cpus` is online and
     /// allowed for this thread (cgroup cpuset).
+    #[error("cannot pin the current thread to CPUs \"{cpus}\": sched_setaffinity failed")]
     SetAffinity {
         /// The list the thread was to be pinned to.
         cpus: CpuList,
         /// The OS error.
+        #[source]
         error: io::Error,
     },
     /// `sched_getaffinity` failed.
+    #[error("cannot read the current thread's CPU affinity: sched_getaffinity failed")]
     GetAffinity {
         /// The OS error.
+        #[source]
         error: io::Error,
     },
     /// The thread may run on a CPU at or beyond [`MAX_CPUS`], which a [`CpuList`] cannot hold.
-    OutOfRange(CpuOutOfRange),
+    #[error("the current thread's CPU affinity does not fit in a CpuList")]
+    OutOfRange(#[source] CpuOutOfRange),
+    /// Not on Linux: gears sets thread affinity with Linux's `sched_setaffinity` only.
+    #[error(
+        "thread affinity is supported on Linux only (sched_setaffinity); this is {}",
+        std::env::consts::OS
+    )]
+    Unsupported,
 }
-
-impl fmt::Display for AffinityError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AffinityError::EmptyList => {
-                f.write_str("cannot pin the current thread to an empty CPU list")
-            }
-            AffinityError::SetAffinity { cpus, error } => write!(
-                f,
-                "cannot pin the current thread to CPUs \"{cpus}\": sched_setaffinity failed: {error}"
-            ),
-            AffinityError::GetAffinity { error } => write!(
-                f,
-                "cannot read the current thread's CPU affinity: sched_getaffinity failed: {error}"
-            ),
-            AffinityError::OutOfRange(e) => {
-                write!(
-                    f,
-                    "the current thread's CPU affinity does not fit in a CpuList: {e}"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for AffinityError {}

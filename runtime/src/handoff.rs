@@ -329,6 +329,25 @@ pub struct Server<Req, Resp> {
     _not_sync: PhantomData<Cell<()>>,
 }
 
+// The ends are exclusive (one client, one server thread at a time) but may move between threads;
+// checked in every build, beside the `handoff-ends-not-sync` UI test that shows the message.
+static_assertions::assert_impl_all!(Client<u64, u64>: Send);
+static_assertions::assert_impl_all!(Server<u64, u64>: Send);
+static_assertions::assert_not_impl_any!(Client<u64, u64>: Sync, Clone);
+static_assertions::assert_not_impl_any!(Server<u64, u64>: Sync, Clone);
+
+// The layout the module documentation promises (the turn and a word-sized request or response
+// in the first 64-byte line; the block on cache lines of its own). Not under loom, whose atomics
+// are larger.
+#[cfg(not(loom))]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    type B = Block<u64, u64>;
+    static_assertions::const_assert_eq!(offset_of!(B, turn), 0);
+    static_assertions::const_assert!(offset_of!(B, payload) + size_of::<Payload<u64, u64>>() <= 64);
+    static_assertions::const_assert!(align_of::<Shared<u64, u64>>() >= 64);
+};
+
 impl<Req, Resp> Client<Req, Resp> {
     /// Hands `req` to the server, waits for the outcome as `wait` says, and returns the response.
     ///

@@ -8,6 +8,12 @@
 //!   trip costs two writes of the shared state word (the offload friends' mailbox).
 //!
 //! Users reach this crate through the domain crates (`codegear`, `offload`, `ghost-dsl`).
+//!
+//! # Platform
+//!
+//! Built and tested on Linux (x86-64). Thread pinning ([`cpu_list::CpuList::pin_current_thread`],
+//! `Pool::builder().pin_to(..)`) uses Linux's `sched_setaffinity` and reports
+//! [`cpu_list::AffinityError::Unsupported`] on other systems; everything else is `std` only.
 
 pub mod cpu_list;
 pub mod handoff;

@@ -148,6 +148,21 @@ struct Block<Req, Resp> {
     payload: UnsafeCell<Payload<Req, Resp>>,
 }
 
+// The layout of the module documentation: the state word and a word-sized request or response
+// in the first 64-byte line, the slot on cache lines of its own (so no false sharing with its
+// neighbours). Not under loom, whose atomics are larger.
+#[cfg(not(loom))]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    type B = Block<u64, u64>;
+    static_assertions::const_assert_eq!(offset_of!(B, state), 0);
+    static_assertions::const_assert!(
+        offset_of!(B, payload) + size_of::<UnsafeCell<Payload<u64, u64>>>() <= 64
+    );
+    static_assertions::const_assert!(align_of::<MailboxSlot<u64, u64>>() >= 64);
+    static_assertions::const_assert_eq!(size_of::<MailboxSlot<u64, u64>>() % 64, 0);
+};
+
 /// A single-request mailbox between one client and one server, padded to its own cache lines.
 ///
 /// See the [module documentation](self) for the state machine, the roles and the layout.

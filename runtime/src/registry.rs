@@ -281,7 +281,8 @@ impl Duplicate {
 /// duplicate code gear "pop": registered at src/a.rs:10:1 and at src/b.rs:20:5
 /// duplicate code gear "push": registered at src/a.rs:12:1, at src/b.rs:30:5 and at src/c.rs:3:1
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", fmt::from_fn(|f| self.render(f)))]
 pub struct RegistryError {
     kind: &'static str,
     duplicates: Vec<Duplicate>,
@@ -299,8 +300,8 @@ impl RegistryError {
     }
 }
 
-impl fmt::Display for RegistryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl RegistryError {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, duplicate) in self.duplicates.iter().enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
@@ -323,8 +324,6 @@ impl fmt::Display for RegistryError {
         Ok(())
     }
 }
-
-impl std::error::Error for RegistryError {}
 
 /// A registry of entries of type `T`, submitted anywhere in the program with
 /// `inventory::submit!` and gathered into a [`Table`] on first use.

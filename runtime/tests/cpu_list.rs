@@ -454,11 +454,16 @@ fn pin_to_impossible_cpu_reports_the_os_error() {
             }
             other => panic!("expected SetAffinity, got {other:?}"),
         }
-        assert!(
-            err.to_string().starts_with(
-                "cannot pin the current thread to CPUs \"511\": sched_setaffinity failed: "
-            ),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "cannot pin the current thread to CPUs \"511\": sched_setaffinity failed"
+        );
+        let source = std::error::Error::source(&err).expect("the OS error is the source");
+        assert_eq!(
+            source
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::raw_os_error),
+            Some(22)
         );
         // A failed call leaves the mask alone.
         assert_eq!(CpuList::current_thread_affinity().unwrap(), before);

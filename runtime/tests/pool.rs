@@ -415,9 +415,13 @@ fn pinning_errors_name_the_worker_and_the_cpu() {
         } => {}
         other => panic!("expected a pin error for worker 0 on CPU 511, got {other:?}"),
     }
+    assert_eq!(err.to_string(), "could not pin pool worker 0 to CPU 511");
+    // The cause is a typed source, not repeated in the message.
+    let source = std::error::Error::source(&err).expect("the affinity error is the source");
     assert!(
-        err.to_string()
-            .starts_with("could not pin pool worker 0 to CPU 511: "),
-        "{err}"
+        source
+            .downcast_ref::<gears_runtime::cpu_list::AffinityError>()
+            .is_some(),
+        "{source:?}"
     );
 }

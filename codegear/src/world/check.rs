@@ -238,6 +238,7 @@ impl<'a> View<'a> {
 
 /// A bound that ended a check early.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Bound {
     /// `max_states` distinct states were stored.
     MaxStates(usize),
@@ -247,6 +248,7 @@ pub enum Bound {
 
 /// What was violated.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ViolationKind {
     /// A state with an unfinished task where every step leaves the state unchanged.
     Deadlock,
@@ -285,6 +287,7 @@ pub struct Violation {
 
 /// The outcome of a check.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// Every reachable state was explored and nothing was violated.
     Holds,

@@ -103,8 +103,8 @@ enum Held<'a> {
 
 pub(super) fn run(world: &mut World, parallel: Parallel) -> Result<RunStats, Error> {
     let started = Instant::now();
-    let pool = Pool::new(parallel.workers)
-        .map_err(|error| Error::new(ErrorKind::Pool(error.to_string())))?;
+    let pool =
+        Pool::new(parallel.workers).map_err(|error| Error::new(ErrorKind::Pool(error.into())))?;
     let slots = world.heap.slot_count() as u32;
     let tasks: Vec<Mutex<TaskRun>> = (0..world.tasks() as u32)
         .map(|task| {

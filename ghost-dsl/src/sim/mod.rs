@@ -196,17 +196,26 @@ impl fmt::Display for StuckTask {
 }
 
 /// Why a simulation could not run or did not finish.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SimError {
     /// The configuration is unusable; says what and how to fix it.
+    #[error("invalid simulation: {0}")]
     Config(String),
     /// [`SimEnclave::run_until`] or [`SimEnclave::rpc`] before [`SimEnclave::attach`].
+    #[error("the simulated enclave has no agent yet: call `attach` (or `run`) first")]
     NotAttached,
     /// [`SimEnclave::attach`] a second time.
+    #[error("the simulated enclave already has an agent; make a new SimEnclave")]
     AlreadyAttached,
     /// Nothing can happen any more but tasks have not finished: no agent will commit them (a
     /// scheduler that loses tasks, or one that leaves messages undrained).
+    #[error(
+        "simulation stalled at {now_ns} ns: nothing left to happen, {} task(s) unfinished (did \
+         the scheduler drop a task or leave a channel undrained?){}",
+        stuck.len(),
+        StuckList(stuck)
+    )]
     Stalled {
         /// When.
         now_ns: u64,
@@ -215,6 +224,12 @@ pub enum SimError {
     },
     /// [`SimConfig::max_time_ns`] passed with tasks unfinished (for example an agent that
     /// never yields while boosted, or a workload longer than the limit).
+    #[error(
+        "simulation reached its time limit of {limit_ns} ns with {} task(s) unfinished (raise \
+         SimConfig::max_time_ns, or check that the agent yields when boosted){}",
+        stuck.len(),
+        StuckList(stuck)
+    )]
     TimeLimit {
         /// The limit.
         limit_ns: u64,
@@ -223,49 +238,20 @@ pub enum SimError {
     },
 }
 
-impl fmt::Display for SimError {
+/// The first eight stuck tasks, one per line, for [`SimError`]'s message.
+struct StuckList<'a>(&'a [StuckTask]);
+
+impl fmt::Display for StuckList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |f: &mut fmt::Formatter<'_>, stuck: &[StuckTask]| {
-            for s in stuck.iter().take(8) {
-                write!(f, "\n  {s}")?;
-            }
-            if stuck.len() > 8 {
-                write!(f, "\n  ... and {} more", stuck.len() - 8)?;
-            }
-            Ok(())
-        };
-        match self {
-            Self::Config(msg) => write!(f, "invalid simulation: {msg}"),
-            Self::NotAttached => f.write_str(
-                "the simulated enclave has no agent yet: call `attach` (or `run`) first",
-            ),
-            Self::AlreadyAttached => {
-                f.write_str("the simulated enclave already has an agent; make a new SimEnclave")
-            }
-            Self::Stalled { now_ns, stuck } => {
-                write!(
-                    f,
-                    "simulation stalled at {now_ns} ns: nothing left to happen, {} task(s) \
-                     unfinished (did the scheduler drop a task or leave a channel undrained?)",
-                    stuck.len()
-                )?;
-                list(f, stuck)
-            }
-            Self::TimeLimit { limit_ns, stuck } => {
-                write!(
-                    f,
-                    "simulation reached its time limit of {limit_ns} ns with {} task(s) \
-                     unfinished (raise SimConfig::max_time_ns, or check that the agent yields \
-                     when boosted)",
-                    stuck.len()
-                )?;
-                list(f, stuck)
-            }
+        for s in self.0.iter().take(8) {
+            write!(f, "\n  {s}")?;
         }
+        if self.0.len() > 8 {
+            write!(f, "\n  ... and {} more", self.0.len() - 8)?;
+        }
+        Ok(())
     }
 }
-
-impl std::error::Error for SimError {}
 
 /// Whether [`SimEnclave::run_until`] finished the workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

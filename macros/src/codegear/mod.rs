@@ -60,11 +60,10 @@ pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
     let fallback_item = item.clone();
     let parsed = (|| {
         let args: args::CodegearArgs = parse_args(attr)?;
-        let root = CrateRoot::new(args.krate.as_ref(), "codegear");
         let item: syn::Item = syn::parse2(item)?;
-        Ok((root, item))
+        Ok((args.krate, item))
     })();
-    let (root, item) = match parsed {
+    let (overridden, item) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => return emit_or_fallback(Err(error), || fallback_item),
     };
@@ -75,6 +74,7 @@ pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
                 (|| {
                     let def = parse::code_gear_fn(function)?;
                     check::code_gear_fn(&def)?;
+                    let root = CrateRoot::new(overridden.as_ref(), "codegear");
                     Ok(codegen::code_gear_fn::expand(&def, &root))
                 })(),
                 || fallback,
@@ -83,7 +83,11 @@ pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
         syn::Item::Impl(block) => emit_or_fallback(
             (|| {
                 let def = parse::impl_head(&block)?;
-                Ok(codegen::impl_interface::forward(&def, &block, &root))
+                Ok(codegen::impl_interface::forward(
+                    &def,
+                    &block,
+                    overridden.as_ref(),
+                ))
             })(),
             || block.into_token_stream(),
         ),

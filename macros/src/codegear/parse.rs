@@ -392,7 +392,14 @@ pub(crate) fn impl_interface_input(
     input: TokenStream,
 ) -> syn::Result<(syn::Path, InterfaceDef, syn::ItemImpl)> {
     let mut tokens = input.into_iter();
-    let root: syn::Path = syn::parse2(brace_group(&mut tokens, "crate root")?)?;
+    let interface_root: syn::Path = syn::parse2(brace_group(&mut tokens, "crate root")?)?;
+    // The impl's own `crate = path`, if it has one, wins over the interface's.
+    let impl_root = brace_group(&mut tokens, "impl crate root")?;
+    let root = if impl_root.is_empty() {
+        interface_root
+    } else {
+        syn::parse2(impl_root)?
+    };
     let interface = interface(brace_group(&mut tokens, "trait")?)?;
     let block: syn::ItemImpl = syn::parse2(brace_group(&mut tokens, "impl")?)?;
     Ok((root, interface, block))

@@ -133,12 +133,8 @@ fn impl_check_names_every_missing_code_gear_and_suggests_for_unknown_ones() {
             fn isempty(&self, next: Next<()>, when_empty: Next<()>) -> Goto { goto!(next()) }
         }
     };
-    let input = quote! { { ::codegear } { #(stack_interface()) } { #block } };
-    let input = {
-        let interface = stack_interface();
-        let _ = input;
-        quote! { { ::codegear } { #interface } { #block } }
-    };
+    let interface = stack_interface();
+    let input = quote! { { ::codegear } {} { #interface } { #block } };
     let out = super::impl_interface(input);
     let errors = errors_of(&out);
     assert_eq!(errors.len(), 3, "{errors:#?}");

@@ -8,8 +8,9 @@ use quote::ToTokens;
 /// Collects the errors of one macro invocation so that the user sees all of them at once.
 ///
 /// Invariant: an `Errors` that holds errors must be consumed by [`Errors::finish`]; dropping it
-/// with errors inside is a bug in the macro (the errors would be lost silently) and trips a debug
-/// assertion, the way serde_derive's `Ctxt` does.
+/// with errors inside is a bug in the macro (the errors would be lost silently) and panics, in
+/// every profile, the way serde_derive's `Ctxt` does: proc macros are often built in release,
+/// where a `debug_assert!` would let the bug reach users as a silently accepted mistake.
 #[must_use = "errors must be reported with `finish`"]
 #[derive(Default)]
 pub(crate) struct Errors {
@@ -69,7 +70,7 @@ impl Errors {
 impl Drop for Errors {
     fn drop(&mut self) {
         if !std::thread::panicking() {
-            debug_assert!(
+            assert!(
                 self.errors.is_empty(),
                 "gears-macros bug: errors dropped without `finish`: {:?}",
                 self.errors
@@ -105,5 +106,19 @@ mod tests {
             None
         );
         assert!(errors.finish_with(7).is_err());
+    }
+
+    // Not a debug assertion: this holds in `cargo test --release` too.
+    #[test]
+    #[should_panic(expected = "gears-macros bug: errors dropped without `finish`: [\"lost\"]")]
+    fn dropping_unreported_errors_panics() {
+        let mut errors = Errors::new();
+        errors.error(quote!(a), "lost");
+        drop(errors);
+    }
+
+    #[test]
+    fn dropping_an_empty_collection_is_fine() {
+        drop(Errors::new());
     }
 }

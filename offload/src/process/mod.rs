@@ -155,49 +155,31 @@ impl fmt::Display for FriendExit {
 }
 
 /// Why a call from a process friend did not return a value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RemoteError {
     /// `remote` was called outside a process friend (in a thread friend, use `offload!`).
+    #[error(
+        "remote calls are made from process friends (FriendConfig::process); in a thread \
+         friend call exported functions inside offload!"
+    )]
     NotProcessFriend,
     /// The symbol is not callable across processes in this binary.
+    #[error("{0} is not callable across processes")]
     NotRemote(&'static str),
     /// The encoded arguments do not fit the region.
+    #[error("the arguments take {bytes} bytes; the region holds {DATA_BYTES}")]
     TooLarge {
         /// Their size.
         bytes: usize,
     },
-    /// The hakase refused the request or the function panicked there; says why.
+    /// The hakase refused the request or the function panicked there; says why (text: it
+    /// comes from the hakase's process).
+    #[error("the hakase refused the call: {0}")]
     Refused(String),
     /// The hakase's reply did not decode as the declared type.
-    Reply(WireError),
-}
-
-impl fmt::Display for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotProcessFriend => f.write_str(
-                "remote calls are made from process friends (FriendConfig::process); in a \
-                 thread friend call exported functions inside offload!",
-            ),
-            Self::NotRemote(name) => write!(f, "{name} is not callable across processes"),
-            Self::TooLarge { bytes } => write!(
-                f,
-                "the arguments take {bytes} bytes; the region holds {DATA_BYTES}"
-            ),
-            Self::Refused(why) => write!(f, "the hakase refused the call: {why}"),
-            Self::Reply(error) => write!(f, "the hakase's reply is malformed: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for RemoteError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Reply(error) => Some(error),
-            _ => None,
-        }
-    }
+    #[error("the hakase's reply is malformed")]
+    Reply(#[source] WireError),
 }
 
 /// This process's region, if it is a friend process (set once, before the body runs), and how

@@ -12,8 +12,6 @@
 //! Own types cross by implementing [`Wire`] (two short functions, usually by delegating to the
 //! fields' encodings).
 
-use core::fmt;
-
 /// A value that can cross between processes: written into bytes, read back from bytes that
 /// may be hostile.
 ///
@@ -152,10 +150,11 @@ impl<'a> Reader<'a> {
 }
 
 /// Bytes that are not the encoding of a value of the type read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WireError {
     /// The message ends before the value does.
+    #[error("truncated: a value at byte {at} needs {wanted} bytes, {left} are left")]
     Truncated {
         /// The offset of the value.
         at: usize,
@@ -165,6 +164,7 @@ pub enum WireError {
         left: usize,
     },
     /// A length prefix announces more elements than the bytes left can hold.
+    #[error("a length of {len} at byte {at} does not fit the {left} bytes left")]
     Length {
         /// The offset of the prefix.
         at: usize,
@@ -174,6 +174,7 @@ pub enum WireError {
         left: usize,
     },
     /// A `bool`, `Option`, `Result` or enum tag that is none of its values.
+    #[error("tag {tag} is not a value of {ty}")]
     Tag {
         /// The type read.
         ty: &'static str,
@@ -181,39 +182,21 @@ pub enum WireError {
         tag: u32,
     },
     /// A string that is not UTF-8.
+    #[error("the string at byte {at} is not UTF-8")]
     Utf8 {
         /// The offset of the string's bytes.
         at: usize,
     },
     /// A `char` that is not a Unicode scalar value.
+    #[error("{0:#x} is not a char")]
     Char(u32),
     /// Bytes after the last value.
+    #[error("{extra} bytes after the last value")]
     TrailingBytes {
         /// How many.
         extra: usize,
     },
 }
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Truncated { at, wanted, left } => write!(
-                f,
-                "truncated: a value at byte {at} needs {wanted} bytes, {left} are left"
-            ),
-            Self::Length { at, len, left } => write!(
-                f,
-                "a length of {len} at byte {at} does not fit the {left} bytes left"
-            ),
-            Self::Tag { ty, tag } => write!(f, "tag {tag} is not a value of {ty}"),
-            Self::Utf8 { at } => write!(f, "the string at byte {at} is not UTF-8"),
-            Self::Char(c) => write!(f, "{c:#x} is not a char"),
-            Self::TrailingBytes { extra } => write!(f, "{extra} bytes after the last value"),
-        }
-    }
-}
-
-impl std::error::Error for WireError {}
 
 macro_rules! fixed_width {
     ($($ty:ty),*) => {$(
@@ -467,7 +450,7 @@ pub fn view_arg<'a, T: Arg<'a>>(owned: &'a T::Owned) -> T {
 mod tests {
     use super::*;
 
-    fn round_trip<T: Wire + PartialEq + fmt::Debug>(value: T) {
+    fn round_trip<T: Wire + PartialEq + core::fmt::Debug>(value: T) {
         let mut out = Writer::new();
         value.encode(&mut out);
         let mut input = Reader::new(out.as_bytes());

@@ -297,29 +297,29 @@ impl fmt::Debug for Filter {
     }
 }
 
-/// Why the sandbox could not be built or installed.
-#[derive(Debug)]
-pub(crate) enum SandboxError {
-    Build(String),
-    Install(String),
-}
-
-impl fmt::Display for SandboxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Build(why) => write!(f, "could not build the friend sandbox filter: {why}"),
-            Self::Install(why) => write!(f, "could not install the friend sandbox: {why}"),
-        }
-    }
+/// Why the sandbox could not be built or installed. The cause, from seccompiler, is the
+/// [`source`](std::error::Error::source) (boxed, so that seccompiler's types are not part of
+/// this API).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// The seccomp filter of [`Sandbox::NoSyscalls`](super::Sandbox::NoSyscalls) could not be
+    /// compiled for this machine.
+    #[error("could not build the friend sandbox filter")]
+    Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The kernel refused the filter on the friend thread (`prctl` or `seccomp` failed).
+    #[error("could not install the friend sandbox")]
+    Install(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Filter {
     /// Compiles the `NoSyscalls` filter for this architecture.
     pub(crate) fn build(spec: FilterSpec) -> Result<Self, SandboxError> {
-        let build = |e: &dyn fmt::Display| SandboxError::Build(e.to_string());
-        let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| build(&e))?;
+        let build = |e: seccompiler::BackendError| SandboxError::Build(Box::new(e));
+        let arch = TargetArch::try_from(std::env::consts::ARCH)
+            .map_err(|e| SandboxError::Build(Box::new(e)))?;
         let rules: BTreeMap<i64, Vec<SeccompRule>> = allow_list(spec)
-            .map_err(|e| build(&e))?
+            .map_err(build)?
             .into_iter()
             .map(|allowed| (allowed.nr, allowed.rules))
             .collect();
@@ -328,15 +328,15 @@ impl Filter {
             OnDenied::KillProcess => SeccompAction::Trap,
         };
         let filter =
-            SeccompFilter::new(rules, denied, SeccompAction::Allow, arch).map_err(|e| build(&e))?;
-        let program: BpfProgram = filter.try_into().map_err(|e| build(&e))?;
+            SeccompFilter::new(rules, denied, SeccompAction::Allow, arch).map_err(build)?;
+        let program: BpfProgram = filter.try_into().map_err(build)?;
         Ok(Self(program))
     }
 
     /// Installs the filter on the calling thread only (other threads are not affected). It
     /// cannot be removed: the thread stays sandboxed until it ends.
     pub(crate) fn install_on_this_thread(&self) -> Result<(), SandboxError> {
-        seccompiler::apply_filter(&self.0).map_err(|e| SandboxError::Install(e.to_string()))
+        seccompiler::apply_filter(&self.0).map_err(|e| SandboxError::Install(Box::new(e)))
     }
 }
 

@@ -25,6 +25,7 @@
 mod filter;
 mod trap;
 
+pub use filter::SandboxError;
 pub(crate) use filter::{Filter, FilterSpec};
 pub(crate) use trap::{arm_trap, check_denials, set_trap_identity};
 
@@ -87,7 +88,7 @@ pub enum OnDenied {
     /// sandbox denies; ending the process`).
     ///
     /// The denied call traps into a `SIGSYS` handler (installed for the whole process when such
-    /// friends start) that records the friend and the call where the hakase looks for it: every
+    /// friends first start, replacing any `SIGSYS` handler the program had) that records the friend and the call where the hakase looks for it: every
     /// sweep of [`Hakase::try_receive`](crate::Hakase::try_receive), every park of
     /// [`serve_until`](crate::Hakase::serve_until), and [`Friends::join`](crate::Friends::join).
     /// The friend waits up to one second for the hakase to print it, then ends the process

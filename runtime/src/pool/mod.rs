@@ -57,13 +57,17 @@ use crate::sync::{Arc, current_thread, park};
 pub const DEFAULT_STACK_SIZE: usize = 16 << 20;
 
 /// Why a pool could not be built.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PoolError {
     /// A pool needs at least one worker.
+    #[error("a pool needs at least one worker (got 0)")]
     NoWorkers,
     /// `pin_to` was given an empty CPU list.
+    #[error("cannot pin pool workers to an empty CPU list (give at least one CPU)")]
     EmptyCpuList,
     /// Worker `index` could not be pinned to its CPU.
+    #[error("could not pin pool worker {index} to CPU {cpu}")]
     Pin {
         /// The worker that could not be pinned.
         index: usize,
@@ -73,48 +77,13 @@ pub enum PoolError {
         source: AffinityError,
     },
     /// The operating system refused to start worker thread `index`.
+    #[error("could not start the thread of pool worker {index}")]
     Spawn {
         /// The worker whose thread failed to start.
         index: usize,
         /// The error from `std::thread::Builder::spawn`.
         source: io::Error,
     },
-}
-
-impl fmt::Display for PoolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PoolError::NoWorkers => write!(f, "a pool needs at least one worker (got 0)"),
-            PoolError::EmptyCpuList => {
-                write!(
-                    f,
-                    "cannot pin pool workers to an empty CPU list (give at least one CPU)"
-                )
-            }
-            PoolError::Pin { index, cpu, source } => {
-                write!(
-                    f,
-                    "could not pin pool worker {index} to CPU {cpu}: {source}"
-                )
-            }
-            PoolError::Spawn { index, source } => {
-                write!(
-                    f,
-                    "could not start the thread of pool worker {index}: {source}"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for PoolError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PoolError::NoWorkers | PoolError::EmptyCpuList => None,
-            PoolError::Pin { source, .. } => Some(source),
-            PoolError::Spawn { source, .. } => Some(source),
-        }
-    }
 }
 
 /// Configures a [`Pool`]; start from [`Pool::builder`].

@@ -49,6 +49,12 @@ pub struct Worker {
     // `&Worker` on its own thread (see the `pool-worker-not-send` UI test).
 }
 
+// What keeps a job's `&Worker` on the thread that runs it; in every build, beside the UI test
+// that shows the message.
+static_assertions::assert_not_impl_any!(Worker: Send, Sync);
+// A handle borrows its worker, so it stays on that thread too.
+static_assertions::assert_not_impl_any!(JobHandle<'static, fn(&Worker) -> u64, u64>: Send, Sync);
+
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")

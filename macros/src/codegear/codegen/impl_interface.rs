@@ -11,11 +11,15 @@ use crate::common::CrateRoot;
 
 /// First half: hand the impl to the `I!` macro `#[interface]` left beside the trait, which comes
 /// back with the declaration to [`expand`].
-pub(crate) fn forward(head: &ImplHead, block: &syn::ItemImpl, root: &CrateRoot) -> TokenStream {
+/// `I! { { <the impl's crate override, if any> } <impl> }`: the interface's macro adds its
+/// declaration (and its own crate root, used when the impl has no override).
+pub(crate) fn forward(
+    head: &ImplHead,
+    block: &syn::ItemImpl,
+    overridden: Option<&syn::Path>,
+) -> TokenStream {
     let path = &head.trait_path;
-    let private = root.private();
-    let _ = private;
-    quote! { #path! { #block } }
+    quote! { #path! { { #overridden } #block } }
 }
 
 /// The path of the API table type: the trait's path with its last segment renamed.

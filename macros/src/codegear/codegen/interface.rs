@@ -122,8 +122,14 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
 
         #[doc(hidden)]
         macro_rules! #macro_name {
-            ($($impl:tt)*) => {
-                #private::impl_interface! { { #root_path } { #item } { $($impl)* } }
+            ({} $($impl:tt)*) => {
+                #private::impl_interface! { { #root_path } {} { #item } { $($impl)* } }
+            };
+            // The impl has its own `crate = path`: reached through it, as the impl's code is.
+            ({ $($impl_root:tt)+ } $($impl:tt)*) => {
+                $($impl_root)+::__private::impl_interface! {
+                    { #root_path } { $($impl_root)+ } { #item } { $($impl)* }
+                }
             };
         }
 
