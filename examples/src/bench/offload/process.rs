@@ -108,7 +108,7 @@ fn median(mut samples: Vec<u64>) -> u64 {
 /// Prints the process-friend figures.
 pub fn suite(effort: Effort, hakase: &Hakase, config: &FriendConfig, reps: usize) {
     let trips = match effort {
-        Effort::Full => 200_000u32,
+        Effort::Full => 50_000u32,
         Effort::Quick => 2_000,
     };
     let (mut process, mut thread) = (Vec::new(), Vec::new());
