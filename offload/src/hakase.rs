@@ -191,7 +191,10 @@ impl Hakase {
     /// [`Error::NoCpus`] for an empty CPU list, [`Error::CpusAbsent`] for CPUs this machine does
     /// not have, [`Error::FriendStart`] if a friend could not be pinned or sandboxed,
     /// [`Error::Spawn`] if the OS would not start a thread, [`Error::Sandbox`] if the filter
-    /// could not be built.
+    /// could not be built. With [`FriendConfig::process`] (see [`process`](crate::process)):
+    /// [`Error::ProcessBody`] if `body` captures anything, [`Error::ProcessSpawn`] if the OS
+    /// would not start a process, [`Error::FriendStart`] if one could not get ready (every one
+    /// started is then killed).
     pub fn spawn_friends<F>(&self, config: FriendConfig, body: F) -> Result<Friends<'_>, Error>
     where
         F: Fn(FriendId) + Send + Sync + 'static,

@@ -67,7 +67,8 @@
 //! memory: a friend thread can read and write every byte of hakase data (its heap, its stacks
 //! and the return addresses on them), and through them make the unfiltered hakase do anything.
 //! It holds against safe Rust friend code and accidental I/O, not against hostile native code in
-//! a friend; that needs a friend in a process of its own.
+//! a friend; that needs a friend in a process of its own: [`FriendConfig::process`] (see
+//! [`process`]), which shares only its request region with the hakase.
 //!
 //! # Failures
 //!
