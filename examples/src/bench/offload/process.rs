@@ -107,6 +107,8 @@ fn median(mut samples: Vec<u64>) -> u64 {
 
 /// Prints the process-friend figures.
 pub fn suite(effort: Effort, hakase: &Hakase, config: &FriendConfig, reps: usize) {
+    // The wake-up figures before leave the hakase parking at once; these are round trips.
+    hakase.spin_before_parking(offload::DEFAULT_SPIN_BEFORE_PARKING);
     let trips = match effort {
         Effort::Full => 50_000u32,
         Effort::Quick => 2_000,
