@@ -212,6 +212,9 @@ where
 {
     let site = Location::caller();
     if !on_friend_thread() {
+        if crate::process::in_process_friend() {
+            crate::process::offload_in_process_friend();
+        }
         panic!(
             "offload! on thread {:?}, which is not a friend: offload! runs on friends spawned \
              by Hakase::spawn_friends (inside an offloaded block the code already runs on \

@@ -49,6 +49,8 @@ pub struct FriendConfig {
     pub(crate) on_denied: OnDenied,
     pub(crate) wait: Option<WaitStrategy>,
     pub(crate) wait_timeout: Option<Duration>,
+    /// Friends in processes of their own (`process/`).
+    pub(crate) process: bool,
 }
 
 impl FriendConfig {
@@ -79,6 +81,7 @@ impl FriendConfig {
             on_denied: OnDenied::Errno,
             wait: None,
             wait_timeout: None,
+            process: false,
         }
     }
 
@@ -131,6 +134,23 @@ impl FriendConfig {
         self
     }
 
+    /// Starts each friend in a process of its own (see [`process`](crate::process)): a fresh
+    /// process of this binary, pinned, always sandboxed as by [`Sandbox::NoSyscalls`] (with
+    /// this configuration's [`on_denied`](Self::on_denied)), sharing only its request region
+    /// with the hakase. Its body must be a `fn` item or a closure that captures nothing, and it
+    /// calls the hakase through `name::remote(..)` of declared functions, not `offload!`.
+    #[must_use]
+    pub fn process(mut self) -> Self {
+        self.process = true;
+        self
+    }
+
+    /// Whether friends start in processes of their own ([`process`](Self::process)).
+    #[must_use]
+    pub fn is_process(&self) -> bool {
+        self.process
+    }
+
     /// The number of friends this configuration starts.
     #[must_use]
     pub fn friend_count(&self) -> usize {
@@ -148,6 +168,8 @@ impl FriendConfig {
 
     pub(crate) fn wait_strategy(&self) -> WaitStrategy {
         self.wait.unwrap_or(match self.sandbox {
+            // Process friends are always sandboxed.
+            _ if self.process => WaitStrategy::SPIN_ONLY,
             Sandbox::NoSyscalls => WaitStrategy::SPIN_ONLY,
             _ => WaitStrategy::SPIN_THEN_YIELD,
         })
@@ -167,6 +189,8 @@ pub struct Friends<'h> {
     pub(crate) threads: Vec<(FriendId, JoinHandle<Result<(), FriendPanic>>)>,
     /// Friends whose body has not ended yet.
     pub(crate) running: Arc<AtomicUsize>,
+    /// Process friends (`process/`): none for thread friends.
+    pub(crate) processes: Vec<Arc<crate::process::ProcessFriend>>,
 }
 
 /// Why one friend could not start, in [`Error::FriendStart`]: the friend, the step that failed
@@ -192,6 +216,14 @@ pub enum FriendStartError {
         /// Why installing the filter failed.
         source: SandboxError,
     },
+    /// A friend process could not get ready (`process/`); what it said, or what the hakase saw.
+    #[error("{id}: {why}")]
+    Process {
+        /// Which friend.
+        id: FriendId,
+        /// What went wrong (text: it comes from the friend's process).
+        why: String,
+    },
 }
 
 impl FriendStartError {
@@ -199,7 +231,7 @@ impl FriendStartError {
     #[must_use]
     pub fn id(&self) -> FriendId {
         match self {
-            Self::Pin { id, .. } | Self::Sandbox { id, .. } => *id,
+            Self::Pin { id, .. } | Self::Sandbox { id, .. } | Self::Process { id, .. } => *id,
         }
     }
 }
@@ -247,27 +279,54 @@ impl Friends<'_> {
     #[must_use]
     pub fn finished(&self) -> bool {
         self.running.load(Ordering::Acquire) == 0
+            && self.processes.iter().all(|friend| friend.exit().is_some())
+    }
+
+    /// Kills process friend `id` (`SIGKILL`), for one that hangs; [`join`](Self::join) then
+    /// reports it as [`FriendExit::Stopped`](crate::process::FriendExit::Stopped). Returns
+    /// false if there is no such process friend or it had already ended. Thread friends cannot
+    /// be stopped.
+    pub fn stop(&self, id: FriendId) -> bool {
+        self.processes
+            .iter()
+            .find(|friend| friend.id == id)
+            .is_some_and(|friend| friend.stop())
     }
 
     /// The number of friends.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.threads.len()
+        self.threads.len() + self.processes.len()
     }
 
     /// Whether there are no friends.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.threads.is_empty()
+        self.threads.is_empty() && self.processes.is_empty()
     }
 
     /// Serves the friends' requests until every friend has ended, then waits for their threads.
     ///
     /// # Errors
     ///
-    /// [`Error::FriendsPanicked`] listing every friend whose body panicked.
+    /// [`Error::FriendsPanicked`] listing every friend whose body panicked; for process friends,
+    /// [`Error::FriendsFailed`] listing every one that did not return, with how it ended.
     pub fn join(self) -> Result<(), Error> {
         self.hakase.serve_until(|| self.finished());
+        if !self.processes.is_empty() {
+            let failed: Vec<_> = self
+                .processes
+                .iter()
+                .map(|friend| (friend.id, friend.wait()))
+                .filter(|(_, exit)| *exit != crate::process::FriendExit::Returned)
+                .collect();
+            self.hakase.forget_ended_processes();
+            return if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::FriendsFailed(failed))
+            };
+        }
         let panics: Vec<FriendPanic> = self
             .threads
             .into_iter()

@@ -73,6 +73,8 @@ pub struct Hakase {
     bell: Arc<Bell>,
     spin_before_parking: OneThread<Cell<Duration>>,
     slots: OneThread<RefCell<Vec<(FriendId, HakaseEnd)>>>,
+    /// Process friends (`process/`).
+    processes: OneThread<crate::process::ProcessSlots>,
 }
 
 /// A field of the hakase that is only reached through `&Hakase`.
@@ -146,6 +148,7 @@ impl Hakase {
             bell: Arc::new(Bell::new()),
             spin_before_parking: OneThread(Cell::new(DEFAULT_SPIN_BEFORE_PARKING)),
             slots: OneThread(RefCell::new(Vec::new())),
+            processes: OneThread(crate::process::ProcessSlots::default()),
         })
     }
 
@@ -188,7 +191,10 @@ impl Hakase {
     /// [`Error::NoCpus`] for an empty CPU list, [`Error::CpusAbsent`] for CPUs this machine does
     /// not have, [`Error::FriendStart`] if a friend could not be pinned or sandboxed,
     /// [`Error::Spawn`] if the OS would not start a thread, [`Error::Sandbox`] if the filter
-    /// could not be built.
+    /// could not be built. With [`FriendConfig::process`] (see [`process`](crate::process)):
+    /// [`Error::ProcessBody`] if `body` captures anything, [`Error::ProcessSpawn`] if the OS
+    /// would not start a process, [`Error::FriendStart`] if one could not get ready (every one
+    /// started is then killed).
     pub fn spawn_friends<F>(&self, config: FriendConfig, body: F) -> Result<Friends<'_>, Error>
     where
         F: Fn(FriendId) + Send + Sync + 'static,
@@ -204,6 +210,9 @@ impl Hakase {
                     existing: Box::new(existing),
                 });
             }
+        }
+        if config.process {
+            return self.spawn_process_friends::<F>(&config);
         }
         // Friends that have ended leave their slot idle forever: stop polling those.
         self.slots
@@ -292,7 +301,39 @@ impl Hakase {
             hakase: self,
             threads,
             running,
+            processes: Vec::new(),
         })
+    }
+
+    /// `spawn_friends` for process friends (`process/`).
+    fn spawn_process_friends<F>(&self, config: &FriendConfig) -> Result<Friends<'_>, Error>
+    where
+        F: Fn(FriendId) + Send + Sync + 'static,
+    {
+        if size_of::<F>() != 0 {
+            return Err(Error::ProcessBody(core::any::type_name::<F>()));
+        }
+        let processes = crate::process::spawn::<F>(config).map_err(|error| match error {
+            crate::process::StartError::Io(error) => Error::ProcessSpawn(error),
+            crate::process::StartError::Friends(failures) => Error::FriendStart(
+                failures
+                    .into_iter()
+                    .map(|(id, why)| FriendStartError::Process { id, why })
+                    .collect(),
+            ),
+        })?;
+        self.processes.add(&processes);
+        Ok(Friends {
+            hakase: self,
+            threads: Vec::new(),
+            running: Arc::new(AtomicUsize::new(0)),
+            processes,
+        })
+    }
+
+    /// Stops polling process friends that have ended.
+    pub(crate) fn forget_ended_processes(&self) {
+        self.processes.forget_ended();
     }
 
     /// Serves every pending request, at most one per friend, and returns how many it served.
@@ -315,7 +356,7 @@ impl Hakase {
                 served += 1;
             }
         }
-        served
+        served + self.processes.serve()
     }
 
     /// Whether any friend's request is waiting. A hint.
@@ -324,6 +365,7 @@ impl Hakase {
             .borrow()
             .iter()
             .any(|(_, server)| server.has_request())
+            || self.processes.has_request()
     }
 
     /// Serves requests until `done()` returns true. With nothing to serve it spins for
@@ -357,7 +399,13 @@ impl Hakase {
             } else {
                 // After a park that found nothing, park again without spinning first.
                 parked = true;
-                self.bell.park(|| self.has_request() || done(), PARK_SLICE);
+                // Process friends cannot ring the bell (it is in hakase memory): look often.
+                let slice = if self.processes.any() {
+                    crate::process::PARK_SLICE_WITH_PROCESSES
+                } else {
+                    PARK_SLICE
+                };
+                self.bell.park(|| self.has_request() || done(), slice);
                 check_denials();
             }
         }

@@ -67,7 +67,8 @@
 //! memory: a friend thread can read and write every byte of hakase data (its heap, its stacks
 //! and the return addresses on them), and through them make the unfiltered hakase do anything.
 //! It holds against safe Rust friend code and accidental I/O, not against hostile native code in
-//! a friend; that needs a friend in a process of its own.
+//! a friend; that needs a friend in a process of its own: [`FriendConfig::process`] (see
+//! [`process`]), which shares only its request region with the hakase.
 //!
 //! # Failures
 //!
@@ -91,6 +92,7 @@ compile_error!(
 mod call;
 mod friend;
 mod hakase;
+pub mod process;
 mod sandbox;
 mod symbols;
 
@@ -290,6 +292,22 @@ pub enum Error {
     /// from a block it offloaded).
     #[error(fmt = fmt_friends_panicked)]
     FriendsPanicked(Vec<FriendPanic>),
+    // Process friends (`process/`).
+    /// A process friend's body captures something: it must be a `fn` item or a closure that
+    /// captures nothing, since the friend's new process has none of the hakase's memory. Holds
+    /// the body's type name.
+    #[error(
+        "a process friend's body must be a fn item or a closure that captures nothing (its \
+         process has none of the hakase's memory), but `{0}` captures something; pass what it \
+         needs through a declared function's remote call instead"
+    )]
+    ProcessBody(&'static str),
+    /// The OS would not start a friend process (or make its region).
+    #[error("could not start a friend process")]
+    ProcessSpawn(#[source] std::io::Error),
+    /// Process friends that did not return, from [`Friends::join`]: each one's end.
+    #[error(fmt = fmt_friends_failed)]
+    FriendsFailed(Vec<(FriendId, process::FriendExit)>),
 }
 
 fn fmt_friend_start(failures: &[FriendStartError], f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -319,10 +337,23 @@ fn fmt_friends_panicked(panics: &[FriendPanic], f: &mut fmt::Formatter<'_>) -> f
     Ok(())
 }
 
+fn fmt_friends_failed(
+    exits: &[(FriendId, process::FriendExit)],
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    f.write_str("friend processes did not return:")?;
+    for (id, exit) in exits {
+        write!(f, "\n  {id} {exit}")?;
+    }
+    Ok(())
+}
+
 /// Paths used by code the gears macros generate. Not a public API: it may change at any time.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{OnHakase, offload};
+    pub use crate::process::{Reader, RemoteError, Wire, WireError, Writer};
+    pub use crate::process::{RemoteEntry, decode_arg, encode_arg, remote_call, view_arg};
     pub use crate::symbols::{
         Declaration, Export, ExportedSymbol, SameSignature, SymbolCache, same_signature,
     };

@@ -26,6 +26,8 @@ use offload::prelude::*;
 
 use super::{Effort, interleaved_medians, report, report_ratio};
 
+pub mod process;
+
 /// The exported function of the `exported!` round trip.
 #[export_symbol]
 pub fn bench_add(a: u64, b: u64) -> u64 {
@@ -195,6 +197,8 @@ fn suite(effort: Effort, cpus: Cpus) {
     report("offload.wake_from_park_ns", wake, "ns");
     report("offload.futex_ping_pong_round_trip_ns", futex, "ns");
     report_ratio("offload.wake_from_park_vs_futex", wake, futex);
+
+    process::suite(effort, &hakase, &friend_cpu, reps);
 }
 
 /// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).

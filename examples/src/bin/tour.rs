@@ -204,5 +204,18 @@ fn offload_section(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         friends as u64 * requests,
         elapsed.as_secs_f64() * 1e9 / (friends as u64 * requests) as f64
     );
+
+    // Process friends (FriendConfig::process): the memory boundary the filter alone is not.
+    println!(
+        "two process friends on CPU {friend_cpu} (fresh processes of this binary, sandboxed, \
+         sharing only a request region; the hakase holds a secret; friend 1 crashes):"
+    );
+    let report = gears_examples::offload::process::process_friends(&hakase, friend_cpu)?;
+    for note in &report.notes {
+        println!("  friend 0: {note}");
+    }
+    for (id, exit) in &report.exits {
+        println!("  {id} {exit}");
+    }
     Ok(())
 }

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use offload::prelude::*;
 
+pub mod process;
+
 /// What both sides share: the seed's `shared.h`.
 pub mod shared {
     offload::declare_exports! {

@@ -104,6 +104,12 @@ pub(crate) fn declare_exports(input: TokenStream) -> TokenStream {
                 let symbol =
                     analyze::symbol(&declaration.sig, &declaration.vis, &declaration.attrs);
                 out.extend(codegen::declare::expand(&root, &symbol));
+                // Process friends' remote call, for declarations whose types cross.
+                out.extend(codegen::remote::expand(
+                    &root,
+                    &declaration.sig,
+                    &declaration.vis,
+                ));
             }
             Err(error) => errors.push(error),
         }

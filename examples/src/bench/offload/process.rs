@@ -1,0 +1,154 @@
+//! Process friends against thread friends: the same small exported call (two integers in, one
+//! out) from a friend in a process of its own (`remote`, arguments and value copied through
+//! its region) and from a thread friend (`offload!(move { exported!(..)(a, b) })`), both pinned
+//! to the caller CPU with the hakase on the server CPU; then throughput with 1, 2 and 4
+//! friends of each kind sharing the caller CPU.
+//!
+//! Both kinds time their own loop (a process friend's start is an `execve` of this binary,
+//! milliseconds that would swamp the calls) and hand the time to the hakase; throughput is
+//! all requests over the longest friend's loop.
+
+use std::hint::black_box;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use offload::prelude::*;
+
+use super::super::{Effort, report, report_ratio};
+
+mod shared {
+    offload::declare_exports! {
+        /// The exported call both kinds of friend make.
+        pub fn bench_process_add(a: u64, b: u64) -> u64;
+        /// How many calls a friend makes.
+        pub fn bench_process_trips() -> u32;
+        /// A friend's loop time, in ns.
+        pub fn bench_process_took(ns: u64);
+    }
+}
+
+static TRIPS: AtomicU32 = AtomicU32::new(0);
+static TOOK: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// Adds (the call measured).
+#[offload::export_symbol(declared_in = shared)]
+pub fn bench_process_add(a: u64, b: u64) -> u64 {
+    a.wrapping_add(b)
+}
+
+/// The calls per friend of the current run.
+#[offload::export_symbol(declared_in = shared)]
+pub fn bench_process_trips() -> u32 {
+    TRIPS.load(Ordering::Relaxed)
+}
+
+/// Records a friend's loop time.
+#[offload::export_symbol(declared_in = shared)]
+pub fn bench_process_took(ns: u64) {
+    TOOK.lock().expect("not poisoned").push(ns);
+}
+
+fn process_friend(_: FriendId) {
+    let trips = shared::bench_process_trips::remote().expect("the hakase answers");
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for i in 0..u64::from(trips) {
+        let (a, b) = (black_box(i), black_box(3));
+        sum = sum.wrapping_add(shared::bench_process_add::remote(a, b).expect("a value"));
+    }
+    let took = start.elapsed().as_nanos() as u64;
+    let n = u64::from(trips);
+    assert_eq!(sum, n * (n - 1) / 2 + 3 * n);
+    shared::bench_process_took::remote(took).expect("the hakase answers");
+}
+
+fn thread_friend(_: FriendId) {
+    let trips = TRIPS.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for i in 0..u64::from(trips) {
+        let (a, b) = (black_box(i), black_box(3));
+        sum = sum.wrapping_add(offload!(move { exported!(shared::bench_process_add)(a, b) }));
+    }
+    let took = start.elapsed().as_nanos() as u64;
+    let n = u64::from(trips);
+    assert_eq!(sum, n * (n - 1) / 2 + 3 * n);
+    offload!(move { exported!(shared::bench_process_took)(took) });
+}
+
+/// Runs `friends` friends of one kind making `trips` calls each; returns the longest loop.
+fn run(hakase: &Hakase, config: &FriendConfig, friends: usize, trips: u32, process: bool) -> u64 {
+    TRIPS.store(trips, Ordering::Relaxed);
+    TOOK.lock().expect("not poisoned").clear();
+    // Both kinds wait by spinning only (the process kind's default).
+    let config = config
+        .clone()
+        .count(friends)
+        .wait(offload::WaitStrategy::SPIN_ONLY);
+    let started = if process {
+        hakase.spawn_friends(config.process(), process_friend)
+    } else {
+        hakase.spawn_friends(config, thread_friend)
+    };
+    started
+        .expect("start the friends")
+        .join()
+        .expect("the friends");
+    let took = TOOK.lock().expect("not poisoned");
+    assert_eq!(took.len(), friends);
+    took.iter().copied().max().expect("a friend")
+}
+
+fn median(mut samples: Vec<u64>) -> u64 {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+/// Prints the process-friend figures.
+pub fn suite(effort: Effort, hakase: &Hakase, config: &FriendConfig, reps: usize) {
+    // The wake-up figures before leave the hakase parking at once; these are round trips.
+    hakase.spin_before_parking(offload::DEFAULT_SPIN_BEFORE_PARKING);
+    let trips = match effort {
+        Effort::Full => 50_000u32,
+        Effort::Quick => 2_000,
+    };
+    let (mut process, mut thread) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        process.push(run(hakase, config, 1, trips, true));
+        thread.push(run(hakase, config, 1, trips, false));
+    }
+    let per_trip = |ns: u64, n: u32| ns as f64 / f64::from(n);
+    let process_ns = per_trip(median(process), trips);
+    let thread_ns = per_trip(median(thread), trips);
+    report("offload.process_call_round_trip", process_ns, "ns");
+    report("offload.thread_call_move_round_trip", thread_ns, "ns");
+    report_ratio("offload.process_call_vs_thread_call", process_ns, thread_ns);
+
+    for friends in [1usize, 2, 4] {
+        let per_friend = trips / friends as u32;
+        let total = per_friend * friends as u32;
+        let (mut process, mut thread) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            process.push(run(hakase, config, friends, per_friend, true));
+            thread.push(run(hakase, config, friends, per_friend, false));
+        }
+        let process_rate = f64::from(total) / median(process) as f64 * 1e3;
+        let thread_rate = f64::from(total) / median(thread) as f64 * 1e3;
+        report(
+            &format!("offload.throughput_{friends}_process_friends"),
+            process_rate,
+            "Mreq/s",
+        );
+        report(
+            &format!("offload.throughput_{friends}_thread_friends_same_call"),
+            thread_rate,
+            "Mreq/s",
+        );
+        report_ratio(
+            &format!("offload.throughput_{friends}_process_vs_thread_friends"),
+            process_rate,
+            thread_rate,
+        );
+    }
+}

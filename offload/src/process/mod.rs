@@ -1,0 +1,315 @@
+//! Process friends: friends in processes of their own, sharing with the hakase only a region
+//! of memory that holds their requests.
+//!
+//! Thread friends share the hakase's address space: their seccomp filter limits what they ask
+//! the kernel, but friend code can read and write every byte of hakase memory. A process friend
+//! cannot: it is a fresh process started from the same binary (`execve`, not a `fork`
+//! snapshot, so nothing the hakase held before is in it), pinned to its CPU and under the same
+//! seccomp filter as [`Sandbox::NoSyscalls`](crate::Sandbox::NoSyscalls) from before its body's
+//! first instruction, and the one memory it shares with the hakase is its own region (a sealed
+//! `memfd`): the handoff words and a 64 KiB buffer for the request and its reply.
+//!
+//! ```no_run,standalone_crate
+//! mod shared {
+//!     offload::declare_exports! {
+//!         pub fn hakase_add(a: i64, b: i64) -> i64;
+//!         pub fn hakase_print(msg: &str) -> usize;
+//!     }
+//! }
+//!
+//! #[offload::export_symbol(declared_in = shared)]
+//! pub fn hakase_add(a: i64, b: i64) -> i64 { a + b }
+//!
+//! #[offload::export_symbol(declared_in = shared)]
+//! pub fn hakase_print(msg: &str) -> usize { println!("{msg}"); msg.len() }
+//!
+//! /// Runs in a process of its own; a `fn` item (or a closure that captures nothing).
+//! fn friend(id: offload::FriendId) {
+//!     let sum = shared::hakase_add::remote(40, id.0 as i64).expect("the hakase answers");
+//!     shared::hakase_print::remote(&format!("friend {} got {sum}", id.0)).unwrap();
+//! }
+//!
+//! fn main() -> Result<(), offload::Error> {
+//!     let hakase = offload::Hakase::new()?;
+//!     let friends = hakase.spawn_friends(offload::FriendConfig::cpus("1")?.process(), friend)?;
+//!     friends.join() // serves them; reports how each process ended
+//! }
+//! ```
+//!
+//! # The entry point
+//!
+//! There is no friend `main` to write: this crate puts a constructor in `.init_array`, which
+//! runs before `main` in every process of a binary that links it and returns at once unless the
+//! process was started as a friend. A friend process never reaches `main`: the constructor maps
+//! the region, closes every inherited descriptor, pins, sandboxes, waits for the hakase's go,
+//! runs the body and ends. The body must therefore be something the new process can find
+//! without the hakase's memory: a `fn` item or a closure that captures nothing (zero-sized; a
+//! body that captures is refused with [`Error::ProcessBody`](crate::Error::ProcessBody)), run
+//! through its address relative to this crate's code in the same binary.
+//!
+//! # What crosses
+//!
+//! Calls of functions declared with [`declare_exports!`](crate::declare_exports): each such
+//! declaration whose parameter and return types all cross (integers, floats, `bool`, `char`,
+//! `()`, `String`, `&str`, `Vec<T>`, `&[T]`, `Option<T>`, `Result<T, E>` and tuples of up to
+//! four, of these) gets `name::remote(args..) -> Result<R, RemoteError>`, which encodes the
+//! arguments ([`Wire`]) into the region, waits for the hakase and decodes the value. Other
+//! declarations have no `remote` (calling it is rustc's "no function named `remote`"). Types of
+//! your own implement [`Wire`] by hand and cross inside `Vec`, `Option` and the like through
+//! your own exported helpers; declarations naming them directly are not remote yet.
+//!
+//! `offload!` blocks cannot cross: they are closures over the friend's locals, which live in
+//! another address space. In a process friend, `offload!` panics at once saying so (the body's
+//! type cannot tell at compile time in which kind of friend it will run); call a declared
+//! function with `remote` instead.
+//!
+//! # The hakase trusts nothing in the region
+//!
+//! The hakase copies each request out of the region before looking at it, checks the symbol id
+//! against the table, the length against the buffer, and decodes the arguments with every
+//! length bounded by the bytes there, every tag and string validated and no byte left over. A
+//! malformed request gets an error reply ([`RemoteError::Refused`]); a function that panics
+//! gets one too, and the hakase goes on. Nothing a friend writes is used as an address.
+//!
+//! # Faults
+//!
+//! A friend that crashes, aborts, is killed or exits is seen by the hakase (it asks the kernel
+//! at most every millisecond while idle), which stops serving its region; the others are
+//! served on. [`Friends::join`](crate::Friends::join) reports each process's end
+//! ([`FriendExit`]); [`Friends::stop`](crate::Friends::stop) kills a hung one. Friend processes
+//! die with the thread that started them (`PR_SET_PDEATHSIG`, armed before the exec, with a
+//! check that the parent had not already gone), and a hakase dropped with its friends running
+//! kills them: nothing is left running.
+//!
+//! # What it costs against thread friends
+//!
+//! - A call copies its arguments and value through the region (a thread friend's `move` block
+//!   carries up to three words in the handoff's cache line): see `bench offload`'s
+//!   `process_call_vs_thread_call`.
+//! - A parked hakase is not woken by a process friend's request (its bell is in hakase memory):
+//!   it looks every millisecond while process friends run, so a request that comes while it is
+//!   parked waits up to that long. A hakase that serves steadily spins and answers at once.
+//! - Starting one is an `execve` and the binary's start-up (milliseconds), not a thread spawn.
+//! - The body is a function, not a closure over hakase data; only declared functions cross.
+
+mod region;
+mod serve;
+mod spawn;
+mod wire;
+
+use core::fmt;
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+
+use gears_runtime::handoff::{Backoff, WaitStrategy};
+
+pub(crate) use self::serve::Scratch;
+#[doc(hidden)]
+pub use self::serve::{RemoteEntry, ServeFn};
+pub(crate) use self::spawn::{ProcessFriend, StartError, spawn};
+pub use self::wire::{Arg, Reader, Wire, WireError, Writer};
+#[doc(hidden)]
+pub use self::wire::{decode_arg, view_arg};
+use crate::symbols::ExportedSymbol;
+use region::{DATA_BYTES, IDLE, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
+
+/// How a process friend ended, as [`Friends::join`](crate::Friends::join) reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FriendExit {
+    /// Its body returned.
+    Returned,
+    /// Its body panicked (the message, and where).
+    Panicked {
+        /// The panic message and its location.
+        message: String,
+    },
+    /// The process exited with this code without its body returning or panicking (it called
+    /// `exit`, or could not start).
+    Exited {
+        /// The exit code.
+        code: i32,
+    },
+    /// A signal ended it: a crash (`SIGSEGV`), an `abort()` (`SIGABRT`), a denied system call
+    /// under [`OnDenied::KillProcess`](crate::OnDenied::KillProcess) (`SIGSYS`), or a kill
+    /// from outside.
+    Killed {
+        /// The signal number.
+        signal: i32,
+    },
+    /// [`Friends::stop`](crate::Friends::stop) killed it.
+    Stopped,
+}
+
+impl fmt::Display for FriendExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Returned => f.write_str("returned"),
+            Self::Panicked { message } => write!(f, "panicked: {message}"),
+            Self::Exited { code } => write!(f, "exited with code {code}"),
+            Self::Killed { signal } => write!(f, "was killed by signal {signal}"),
+            Self::Stopped => f.write_str("was stopped by the hakase"),
+        }
+    }
+}
+
+/// Why a call from a process friend did not return a value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteError {
+    /// `remote` was called outside a process friend (in a thread friend, use `offload!`).
+    #[error(
+        "remote calls are made from process friends (FriendConfig::process); in a thread \
+         friend call exported functions inside offload!"
+    )]
+    NotProcessFriend,
+    /// The symbol is not callable across processes in this binary.
+    #[error("{0} is not callable across processes")]
+    NotRemote(&'static str),
+    /// The encoded arguments do not fit the region.
+    #[error("the arguments take {bytes} bytes; the region holds {DATA_BYTES}")]
+    TooLarge {
+        /// Their size.
+        bytes: usize,
+    },
+    /// The hakase refused the request or the function panicked there; says why (text: it
+    /// comes from the hakase's process).
+    #[error("the hakase refused the call: {0}")]
+    Refused(String),
+    /// The hakase's reply did not decode as the declared type.
+    #[error("the hakase's reply is malformed")]
+    Reply(#[source] WireError),
+}
+
+/// This process's region, if it is a friend process (set once, before the body runs), and how
+/// it waits for replies ([`FriendConfig::wait`](crate::FriendConfig::wait)).
+static FRIEND_REGION: OnceLock<(Region, WaitStrategy)> = OnceLock::new();
+
+fn set_friend_region(region: Region, wait: WaitStrategy) -> &'static Region {
+    &FRIEND_REGION.get_or_init(|| (region, wait)).0
+}
+
+/// Whether this process is a process friend.
+#[must_use]
+pub fn in_process_friend() -> bool {
+    FRIEND_REGION.get().is_some()
+}
+
+thread_local! {
+    static BUFFERS: RefCell<(Writer, Vec<u8>)> = RefCell::new((Writer::new(), Vec::new()));
+}
+
+/// Calls symbol `S` on the hakase from a process friend: what `name::remote(..)` does.
+#[doc(hidden)]
+pub fn remote_call<S: ExportedSymbol, R: Wire>(
+    encode: impl FnOnce(&mut Writer),
+) -> Result<R, RemoteError> {
+    let (region, wait) = FRIEND_REGION.get().ok_or(RemoteError::NotProcessFriend)?;
+    let id = serve::symbol_id(S::NAME).ok_or(RemoteError::NotRemote(S::NAME))?;
+    BUFFERS.with_borrow_mut(|(out, reply)| {
+        out.clear();
+        encode(out);
+        let bytes = out.as_bytes();
+        if bytes.len() > DATA_BYTES {
+            return Err(RemoteError::TooLarge { bytes: bytes.len() });
+        }
+        region.write_data(bytes);
+        region.word(Word::Symbol).store(id, Ordering::Relaxed);
+        region
+            .word(Word::Len)
+            .store(bytes.len() as u32, Ordering::Relaxed);
+        region.word(Word::State).store(REQUEST, Ordering::Release);
+        let mut idle = Backoff::new(*wait);
+        let state = loop {
+            match region.word(Word::State).load(Ordering::Acquire) {
+                state @ (REPLY_OK | REPLY_ERROR) => break state,
+                _ => idle.snooze(),
+            }
+        };
+        let len = (region.word(Word::Len).load(Ordering::Relaxed) as usize).min(DATA_BYTES);
+        region.read_data(len, reply);
+        region.word(Word::State).store(IDLE, Ordering::Release);
+        if state == REPLY_ERROR {
+            return Err(RemoteError::Refused(
+                String::from_utf8_lossy(reply).into_owned(),
+            ));
+        }
+        let mut input = Reader::new(reply);
+        let value = R::decode(&mut input).map_err(RemoteError::Reply)?;
+        input.finish().map_err(RemoteError::Reply)?;
+        Ok(value)
+    })
+}
+
+/// Encodes one argument of parameter type `T` (generated code names its types here).
+#[doc(hidden)]
+pub fn encode_arg<'a, T: Arg<'a>>(value: &T, out: &mut Writer) {
+    value.encode_arg(out);
+}
+
+/// The process friends a hakase serves, with its scratch space for each.
+#[derive(Debug, Default)]
+pub(crate) struct ProcessSlots(RefCell<Vec<(Arc<ProcessFriend>, Scratch)>>);
+
+impl ProcessSlots {
+    /// Serves every pending request, one per friend; returns how many.
+    pub(crate) fn serve(&self) -> usize {
+        let mut slots = self.0.borrow_mut();
+        let mut served = 0;
+        for (friend, scratch) in slots.iter_mut() {
+            if serve::serve_one(&friend.region, scratch) {
+                served += 1;
+            }
+        }
+        served
+    }
+
+    /// Whether any friend has a request waiting. A hint.
+    pub(crate) fn has_request(&self) -> bool {
+        self.0
+            .borrow()
+            .iter()
+            .any(|(friend, _)| serve::has_request(&friend.region))
+    }
+
+    /// Whether there are process friends that may still make requests.
+    pub(crate) fn any(&self) -> bool {
+        !self.0.borrow().is_empty()
+    }
+
+    /// Adds friends; drops those that have ended.
+    pub(crate) fn add(&self, friends: &[Arc<ProcessFriend>]) {
+        let mut slots = self.0.borrow_mut();
+        slots.retain(|(friend, _)| friend.exit().is_none());
+        slots.extend(
+            friends
+                .iter()
+                .map(|friend| (friend.clone(), Scratch::default())),
+        );
+    }
+
+    /// Stops serving friends that have ended.
+    pub(crate) fn forget_ended(&self) {
+        self.0
+            .borrow_mut()
+            .retain(|(friend, _)| friend.exit().is_none());
+    }
+}
+
+/// The panic `offload!` raises in a process friend.
+pub(crate) fn offload_in_process_friend() -> ! {
+    panic!(
+        "offload! cannot cross processes: this is a process friend (FriendConfig::process), \
+         and an offload! block is a closure over the friend's locals, which the hakase's \
+         process cannot reach; declare the hakase function with declare_exports! and call \
+         `name::remote(args..)`, whose arguments and value are copied through the region"
+    )
+}
+
+#[cfg(test)]
+mod tests;
+
+/// How long a parked hakase with process friends sleeps before it looks at their regions.
+pub(crate) const PARK_SLICE_WITH_PROCESSES: core::time::Duration =
+    core::time::Duration::from_millis(1);

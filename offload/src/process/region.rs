@@ -1,0 +1,225 @@
+//! The shared region of one process friend: the only memory it shares with the hakase.
+//!
+//! One `memfd` per friend (so that friends cannot see each other's requests), sealed against
+//! growing and shrinking (a friend that could shrink it would make the hakase fault on its next
+//! read), mapped read-write by both sides at addresses neither tells the other. Nothing in it is
+//! a pointer: it holds the handoff words and one buffer for the request and then the reply.
+//!
+//! Layout (offsets in bytes):
+//!
+//! | offset | what | written by |
+//! |---|---|---|
+//! | 0 | `state`: idle, request, reply ok, reply error | friend (request, idle), hakase (replies) |
+//! | 4 | `symbol`: the request's symbol id | friend |
+//! | 8 | `len`: the request's, then the reply's, length | friend, then hakase |
+//! | 12 | `start`: starting, ready, failed | friend |
+//! | 16 | `go`: wait, go, abort | hakase |
+//! | 20 | `ended`: running, returned, panicked | friend |
+//! | 24 | `message_len`: of the start failure or panic message | friend |
+//! | 1024 | the message (up to [`MESSAGE_BYTES`]) | friend |
+//! | 4096 | the data buffer ([`DATA_BYTES`]) | friend (request), hakase (reply) |
+//!
+//! The two processes reach every byte only through atomic operations (a word at a time for the
+//! buffers), so whatever the other side does concurrently, no access is a data race on either
+//! side; the hakase copies a request out before it looks at it, so a friend that changes the
+//! bytes while they are read can only change what it asked, not what the hakase checked.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The most bytes a request or a reply can have.
+pub(crate) const DATA_BYTES: usize = 64 * 1024;
+/// The most bytes of a start-failure or panic message.
+pub(crate) const MESSAGE_BYTES: usize = 2048;
+const MESSAGE_AT: usize = 1024;
+const DATA_AT: usize = 4096;
+/// The size of a region.
+pub(crate) const REGION_BYTES: usize = DATA_AT + DATA_BYTES;
+
+/// The words of the header, by index (4 bytes each).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Word {
+    State = 0,
+    Symbol = 1,
+    Len = 2,
+    Start = 3,
+    Go = 4,
+    Ended = 5,
+    MessageLen = 6,
+}
+
+/// `state` values.
+pub(crate) const IDLE: u32 = 0;
+pub(crate) const REQUEST: u32 = 1;
+pub(crate) const REPLY_OK: u32 = 2;
+pub(crate) const REPLY_ERROR: u32 = 3;
+
+/// `start` values.
+// 0: starting (the zeroed region).
+pub(crate) const READY: u32 = 1;
+pub(crate) const START_FAILED: u32 = 2;
+
+/// `go` values.
+pub(crate) const GO: u32 = 1;
+pub(crate) const ABORT: u32 = 2;
+
+/// `ended` values.
+pub(crate) const RETURNED: u32 = 1;
+pub(crate) const PANICKED: u32 = 2;
+
+/// A mapping of a friend's region.
+///
+/// Invariant: `base` is the start of a live `MAP_SHARED` read-write mapping of
+/// [`REGION_BYTES`] bytes, page-aligned, unmapped only by `drop`.
+#[derive(Debug)]
+pub(crate) struct Region {
+    base: NonNull<u8>,
+}
+
+// SAFETY: the mapping is reached only through atomic operations (see the module docs), which
+// any thread may make.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// A new sealed region and the file descriptor (close-on-exec) that maps it.
+    pub(crate) fn create() -> io::Result<(Self, OwnedFd)> {
+        // SAFETY: a constant NUL-terminated name and valid flags.
+        let fd = unsafe {
+            libc::memfd_create(
+                c"gears-offload-friend".as_ptr(),
+                libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `memfd_create` returned a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: a valid descriptor and length.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), REGION_BYTES as libc::off_t) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+        // SAFETY: a valid memfd made with MFD_ALLOW_SEALING.
+        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let region = Self::map(fd.as_raw_fd())?;
+        Ok((region, fd))
+    }
+
+    /// Maps the region behind `fd`, which must be a sealed region of [`REGION_BYTES`].
+    pub(crate) fn map(fd: RawFd) -> io::Result<Self> {
+        // SAFETY: a plain fstat into a local.
+        let mut stat: libc::stat = unsafe { core::mem::zeroed() };
+        // SAFETY: `stat` is a valid out-pointer.
+        if unsafe { libc::fstat(fd, &raw mut stat) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if stat.st_size as usize != REGION_BYTES {
+            return Err(io::Error::other(format!(
+                "the friend region is {} bytes, not {REGION_BYTES}",
+                stat.st_size
+            )));
+        }
+        // SAFETY: a new shared mapping of a file of that size; nothing else is at the address
+        // the kernel picks.
+        let base = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                REGION_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self {
+            base: NonNull::new(base.cast()).expect("mmap does not return null on success"),
+        })
+    }
+
+    /// A header word.
+    pub(crate) fn word(&self, word: Word) -> &AtomicU32 {
+        // SAFETY: the header words are within the mapping (type invariant).
+        let at = unsafe { self.base.as_ptr().cast::<u32>().add(word as usize) };
+        // SAFETY: within the mapping, 4-aligned (the mapping is page-aligned), and only ever
+        // accessed atomically, by either process.
+        unsafe { AtomicU32::from_ptr(at) }
+    }
+
+    /// The 8-byte word `index` of the area at `at`.
+    fn cell(&self, at: usize, index: usize) -> &AtomicU64 {
+        debug_assert!(at + (index + 1) * 8 <= REGION_BYTES);
+        // SAFETY: callers keep `at + 8 * (index + 1)` within the mapping (type invariant).
+        let cell = unsafe { self.base.as_ptr().add(at + 8 * index) };
+        // SAFETY: within the mapping, 8-aligned (`at` is, and the mapping is page-aligned),
+        // and only ever accessed atomically, by either process.
+        unsafe { AtomicU64::from_ptr(cell.cast::<u64>()) }
+    }
+
+    fn write_area(&self, at: usize, bytes: &[u8]) {
+        for (index, chunk) in bytes.chunks(8).enumerate() {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.cell(at, index)
+                .store(u64::from_le_bytes(word), Ordering::Relaxed);
+        }
+    }
+
+    fn read_area(&self, at: usize, len: usize, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(len);
+        for index in 0..len.div_ceil(8) {
+            let word = self.cell(at, index).load(Ordering::Relaxed).to_le_bytes();
+            let take = (len - index * 8).min(8);
+            out.extend_from_slice(&word[..take]);
+        }
+    }
+
+    /// Writes `bytes` (at most [`DATA_BYTES`]) to the data buffer.
+    pub(crate) fn write_data(&self, bytes: &[u8]) {
+        assert!(bytes.len() <= DATA_BYTES, "checked by the callers");
+        self.write_area(DATA_AT, bytes);
+    }
+
+    /// Copies the first `len` (at most [`DATA_BYTES`]) bytes of the data buffer into `out`.
+    pub(crate) fn read_data(&self, len: usize, out: &mut Vec<u8>) {
+        assert!(len <= DATA_BYTES, "checked by the callers");
+        self.read_area(DATA_AT, len, out);
+    }
+
+    /// Writes a message (cut to [`MESSAGE_BYTES`] at a character boundary) and its length.
+    pub(crate) fn write_message(&self, message: &str) {
+        let mut end = message.len().min(MESSAGE_BYTES);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.write_area(MESSAGE_AT, &message.as_bytes()[..end]);
+        self.word(Word::MessageLen)
+            .store(end as u32, Ordering::Release);
+    }
+
+    /// The message, validated: its length is bounded and invalid UTF-8 is replaced.
+    pub(crate) fn read_message(&self) -> String {
+        let len = (self.word(Word::MessageLen).load(Ordering::Acquire) as usize).min(MESSAGE_BYTES);
+        let mut bytes = Vec::new();
+        self.read_area(MESSAGE_AT, len, &mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is live and ours to unmap (type invariant); no reference into it
+        // outlives `self`.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), REGION_BYTES) };
+    }
+}

@@ -1,0 +1,503 @@
+//! The wire encoding of what crosses between a process friend and the hakase: arguments of an
+//! exported call going in, its value coming back.
+//!
+//! Little-endian and length-prefixed, with no pointers and no padding: integers and floats at
+//! their width (`usize`/`isize` as 64 bits), `bool` as one byte that must be 0 or 1, `char` as a
+//! `u32` that must be a scalar value, strings and vectors as a `u32` length and their elements,
+//! `Option` and `Result` as a tag byte and the value. Decoding trusts nothing: every length is
+//! checked against the bytes that are there (so a hostile length cannot make it allocate more
+//! than the message holds), every tag and UTF-8 string is validated, and bytes left over are an
+//! error.
+//!
+//! Own types cross by implementing [`Wire`] (two short functions, usually by delegating to the
+//! fields' encodings).
+
+/// A value that can cross between processes: written into bytes, read back from bytes that
+/// may be hostile.
+///
+/// ```
+/// use offload::process::{Reader, Wire, WireError, Writer};
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct Point { x: i32, y: i32 }
+///
+/// impl Wire for Point {
+///     fn encode(&self, out: &mut Writer) {
+///         self.x.encode(out);
+///         self.y.encode(out);
+///     }
+///     fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+///         Ok(Point { x: i32::decode(input)?, y: i32::decode(input)? })
+///     }
+/// }
+///
+/// let mut out = Writer::new();
+/// Point { x: 1, y: -2 }.encode(&mut out);
+/// let mut input = Reader::new(out.as_bytes());
+/// assert_eq!(Point::decode(&mut input)?, Point { x: 1, y: -2 });
+/// input.finish()?;
+/// # Ok::<(), WireError>(())
+/// ```
+pub trait Wire: Sized {
+    /// Appends the value's encoding.
+    fn encode(&self, out: &mut Writer);
+    /// Reads a value, validating every byte it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError`] if the bytes are not the encoding of a value of this type.
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError>;
+}
+
+/// Bytes being written.
+#[derive(Debug, Default)]
+pub struct Writer(Vec<u8>);
+
+impl Writer {
+    /// An empty message.
+    #[must_use]
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Appends raw bytes.
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// Appends a length prefix.
+    ///
+    /// # Panics
+    ///
+    /// If `len` does not fit 32 bits (no message is that long: the region holds 64 KiB).
+    pub fn len_prefix(&mut self, len: usize) {
+        let len = u32::try_from(len).expect("offload wire: a length over 4 GiB");
+        self.bytes(&len.to_le_bytes());
+    }
+
+    /// What was written.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Bytes being read, each taken at most once, never past the end.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Reads `bytes` from the start.
+    #[must_use]
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, at: 0 }
+    }
+
+    /// The next `n` bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::Truncated`] if fewer are left.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        let left = self.bytes.len() - self.at;
+        if n > left {
+            return Err(WireError::Truncated {
+                at: self.at,
+                wanted: n,
+                left,
+            });
+        }
+        let taken = &self.bytes[self.at..self.at + n];
+        self.at += n;
+        Ok(taken)
+    }
+
+    /// A length prefix for elements of at least `min_size` bytes each (at least 1 is assumed),
+    /// checked against what is left.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::Truncated`] if the prefix is cut, [`WireError::Length`] if the elements
+    /// it announces cannot fit in what is left.
+    pub fn len_prefix(&mut self, min_size: usize) -> Result<usize, WireError> {
+        let at = self.at;
+        let len = u32::decode(self)? as usize;
+        let left = self.bytes.len() - self.at;
+        if len.saturating_mul(min_size.max(1)) > left {
+            return Err(WireError::Length { at, len, left });
+        }
+        Ok(len)
+    }
+
+    /// Ends the message.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::TrailingBytes`] if some bytes were not read.
+    pub fn finish(&self) -> Result<(), WireError> {
+        match self.bytes.len() - self.at {
+            0 => Ok(()),
+            extra => Err(WireError::TrailingBytes { extra }),
+        }
+    }
+}
+
+/// Bytes that are not the encoding of a value of the type read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The message ends before the value does.
+    #[error("truncated: a value at byte {at} needs {wanted} bytes, {left} are left")]
+    Truncated {
+        /// The offset of the value.
+        at: usize,
+        /// The bytes it needs.
+        wanted: usize,
+        /// The bytes there are.
+        left: usize,
+    },
+    /// A length prefix announces more elements than the bytes left can hold.
+    #[error("a length of {len} at byte {at} does not fit the {left} bytes left")]
+    Length {
+        /// The offset of the prefix.
+        at: usize,
+        /// The length it says.
+        len: usize,
+        /// The bytes left after it.
+        left: usize,
+    },
+    /// A `bool`, `Option`, `Result` or enum tag that is none of its values.
+    #[error("tag {tag} is not a value of {ty}")]
+    Tag {
+        /// The type read.
+        ty: &'static str,
+        /// The tag found.
+        tag: u32,
+    },
+    /// A string that is not UTF-8.
+    #[error("the string at byte {at} is not UTF-8")]
+    Utf8 {
+        /// The offset of the string's bytes.
+        at: usize,
+    },
+    /// A `char` that is not a Unicode scalar value.
+    #[error("{0:#x} is not a char")]
+    Char(u32),
+    /// Bytes after the last value.
+    #[error("{extra} bytes after the last value")]
+    TrailingBytes {
+        /// How many.
+        extra: usize,
+    },
+}
+
+macro_rules! fixed_width {
+    ($($ty:ty),*) => {$(
+        impl Wire for $ty {
+            #[inline]
+            fn encode(&self, out: &mut Writer) {
+                out.bytes(&self.to_le_bytes());
+            }
+            #[inline]
+            fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+                let bytes = input.take(size_of::<$ty>())?;
+                Ok(<$ty>::from_le_bytes(bytes.try_into().expect("took its width")))
+            }
+        }
+    )*};
+}
+
+fixed_width!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64);
+
+impl Wire for usize {
+    fn encode(&self, out: &mut Writer) {
+        (*self as u64).encode(out);
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        let at = input.at;
+        let value = u64::decode(input)?;
+        usize::try_from(value).map_err(|_| WireError::Length {
+            at,
+            len: usize::MAX,
+            left: 0,
+        })
+    }
+}
+
+impl Wire for isize {
+    fn encode(&self, out: &mut Writer) {
+        (*self as i64).encode(out);
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        let value = i64::decode(input)?;
+        isize::try_from(value).map_err(|_| WireError::Tag {
+            ty: "isize",
+            tag: 0,
+        })
+    }
+}
+
+impl Wire for bool {
+    fn encode(&self, out: &mut Writer) {
+        out.bytes(&[u8::from(*self)]);
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        match u8::decode(input)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            tag => Err(WireError::Tag {
+                ty: "bool",
+                tag: tag.into(),
+            }),
+        }
+    }
+}
+
+impl Wire for char {
+    fn encode(&self, out: &mut Writer) {
+        u32::from(*self).encode(out);
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        let value = u32::decode(input)?;
+        char::from_u32(value).ok_or(WireError::Char(value))
+    }
+}
+
+impl Wire for () {
+    fn encode(&self, _: &mut Writer) {}
+    fn decode(_: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(())
+    }
+}
+
+impl Wire for String {
+    fn encode(&self, out: &mut Writer) {
+        self.as_str().encode_str(out);
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        let len = input.len_prefix(1)?;
+        let at = input.at;
+        let bytes = input.take(len)?;
+        core::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| WireError::Utf8 { at })
+    }
+}
+
+trait EncodeStr {
+    fn encode_str(&self, out: &mut Writer);
+}
+
+impl EncodeStr for str {
+    fn encode_str(&self, out: &mut Writer) {
+        out.len_prefix(self.len());
+        out.bytes(self.as_bytes());
+    }
+}
+
+/// The bytes each element of a length-prefixed vector is counted as, at least, when the length
+/// is checked: one (every type here but `()` takes at least one, and a hostile length of
+/// millions of `()` is refused the same way), so no length makes decoding allocate or loop more
+/// than the message is long.
+const MIN_ELEMENT_BYTES: usize = 1;
+
+impl<T: Wire> Wire for Vec<T> {
+    fn encode(&self, out: &mut Writer) {
+        encode_slice(self, out);
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        let len = input.len_prefix(MIN_ELEMENT_BYTES)?;
+        let mut items = Vec::with_capacity(len);
+        for _ in 0..len {
+            items.push(T::decode(input)?);
+        }
+        Ok(items)
+    }
+}
+
+fn encode_slice<T: Wire>(items: &[T], out: &mut Writer) {
+    out.len_prefix(items.len());
+    for item in items {
+        item.encode(out);
+    }
+}
+
+impl<T: Wire> Wire for Option<T> {
+    fn encode(&self, out: &mut Writer) {
+        match self {
+            None => out.bytes(&[0]),
+            Some(value) => {
+                out.bytes(&[1]);
+                value.encode(out);
+            }
+        }
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        match u8::decode(input)? {
+            0 => Ok(None),
+            1 => Ok(Some(T::decode(input)?)),
+            tag => Err(WireError::Tag {
+                ty: "Option",
+                tag: tag.into(),
+            }),
+        }
+    }
+}
+
+impl<T: Wire, E: Wire> Wire for Result<T, E> {
+    fn encode(&self, out: &mut Writer) {
+        match self {
+            Ok(value) => {
+                out.bytes(&[0]);
+                value.encode(out);
+            }
+            Err(error) => {
+                out.bytes(&[1]);
+                error.encode(out);
+            }
+        }
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        match u8::decode(input)? {
+            0 => Ok(Ok(T::decode(input)?)),
+            1 => Ok(Err(E::decode(input)?)),
+            tag => Err(WireError::Tag {
+                ty: "Result",
+                tag: tag.into(),
+            }),
+        }
+    }
+}
+
+macro_rules! tuples {
+    ($(($($name:ident),+))*) => {$(
+        impl<$($name: Wire),+> Wire for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn encode(&self, out: &mut Writer) {
+                let ($($name,)+) = self;
+                $($name.encode(out);)+
+            }
+            fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+                Ok(($($name::decode(input)?,)+))
+            }
+        }
+    )*};
+}
+
+tuples!((A)(A, B)(A, B, C)(A, B, C, D));
+
+/// A parameter type of a declared exported function: a [`Wire`] value, or a `&str` or `&[T]`
+/// that crosses as its owned form and is lent to the function on the hakase.
+pub trait Arg<'a>: Sized {
+    /// What the hakase decodes before it lends it to the function.
+    type Owned: Wire;
+    /// Appends the argument's encoding.
+    fn encode_arg(&self, out: &mut Writer);
+    /// The argument, from what the hakase decoded.
+    fn view(owned: &'a Self::Owned) -> Self;
+}
+
+impl<'a, T: Wire + Clone> Arg<'a> for T {
+    type Owned = T;
+    fn encode_arg(&self, out: &mut Writer) {
+        self.encode(out);
+    }
+    fn view(owned: &'a T) -> T {
+        owned.clone()
+    }
+}
+
+impl<'a> Arg<'a> for &'a str {
+    type Owned = String;
+    fn encode_arg(&self, out: &mut Writer) {
+        self.encode_str(out);
+    }
+    fn view(owned: &'a String) -> Self {
+        owned
+    }
+}
+
+impl<'a, T: Wire> Arg<'a> for &'a [T] {
+    type Owned = Vec<T>;
+    fn encode_arg(&self, out: &mut Writer) {
+        encode_slice(self, out);
+    }
+    fn view(owned: &'a Vec<T>) -> Self {
+        owned
+    }
+}
+
+/// Decodes an argument of type `T` (generated code names its parameter types here).
+#[doc(hidden)]
+pub fn decode_arg<'a, T: Arg<'a>>(input: &mut Reader<'_>) -> Result<T::Owned, WireError> {
+    T::Owned::decode(input)
+}
+
+/// Lends a decoded argument as the parameter type `T`.
+#[doc(hidden)]
+pub fn view_arg<'a, T: Arg<'a>>(owned: &'a T::Owned) -> T {
+    T::view(owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Wire + PartialEq + core::fmt::Debug>(value: T) {
+        let mut out = Writer::new();
+        value.encode(&mut out);
+        let mut input = Reader::new(out.as_bytes());
+        assert_eq!(T::decode(&mut input).unwrap(), value);
+        input.finish().unwrap();
+    }
+
+    #[test]
+    fn values_round_trip() {
+        round_trip(0x1234_5678_u32);
+        round_trip(-5_i64);
+        round_trip(usize::MAX);
+        round_trip(true);
+        round_trip('é');
+        round_trip(1.5_f64);
+        round_trip(String::from("héllo"));
+        round_trip(vec![1_u16, 2, 3]);
+        round_trip(Some(vec![String::from("a"), String::new()]));
+        round_trip(Ok::<u8, String>(3));
+        round_trip((1_u8, String::from("x"), false));
+    }
+
+    #[test]
+    fn hostile_bytes_are_errors() {
+        assert_eq!(
+            bool::decode(&mut Reader::new(&[2])),
+            Err(WireError::Tag { ty: "bool", tag: 2 })
+        );
+        assert!(matches!(
+            String::decode(&mut Reader::new(&[2, 0, 0, 0, 0xff, 0xfe])),
+            Err(WireError::Utf8 { at: 4 })
+        ));
+        // A length of 4 G elements in a 6-byte message: refused before any allocation.
+        assert!(matches!(
+            Vec::<u64>::decode(&mut Reader::new(&[0xff, 0xff, 0xff, 0xff, 0, 0])),
+            Err(WireError::Length { .. })
+        ));
+        assert!(matches!(
+            u32::decode(&mut Reader::new(&[1, 2])),
+            Err(WireError::Truncated { .. })
+        ));
+        assert!(matches!(
+            char::decode(&mut Reader::new(&0xd800_u32.to_le_bytes())),
+            Err(WireError::Char(0xd800))
+        ));
+        let mut input = Reader::new(&[1, 0]);
+        u8::decode(&mut input).unwrap();
+        assert_eq!(input.finish(), Err(WireError::TrailingBytes { extra: 1 }));
+    }
+}

@@ -1,0 +1,406 @@
+//! Process friends: calls that cross, a secret that does not, faults that end one friend and
+//! not the others, a hung friend stopped, friends that die with their hakase. Each scenario
+//! runs in a child process with a time limit (this test binary re-executes itself with
+//! `OFFLOAD_CHILD` naming the case); the friend processes are fresh executions of the same
+//! binary, which the crate's constructor turns into friends before the test harness starts.
+
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use offload::prelude::*;
+use offload::process::{FriendExit, RemoteError};
+
+mod shared {
+    offload::declare_exports! {
+        pub fn hakase_add(a: i64, b: i64) -> i64;
+        pub fn hakase_greet(name: &str) -> String;
+        pub fn hakase_sum(values: &[u32]) -> u64;
+        pub fn hakase_shape(flag: bool, small: Option<u8>, words: Vec<String>) -> (usize, Vec<bool>);
+        pub fn hakase_report(what: &str);
+        pub fn hakase_panics(x: u8) -> u8;
+    }
+}
+
+static ADDS: AtomicU64 = AtomicU64::new(0);
+static REPORTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Set by the hakase before it starts friends: a friend must not see it.
+static SECRET: Mutex<String> = Mutex::new(String::new());
+
+/// A hakase function the friends call.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_add(a: i64, b: i64) -> i64 {
+    ADDS.fetch_add(1, Ordering::Relaxed);
+    a + b
+}
+
+/// A hakase function the friends call.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_greet(name: &str) -> String {
+    format!("hello, {name}")
+}
+
+/// A hakase function the friends call.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_sum(values: &[u32]) -> u64 {
+    values.iter().map(|&v| u64::from(v)).sum()
+}
+
+/// A hakase function the friends call.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_shape(flag: bool, small: Option<u8>, words: Vec<String>) -> (usize, Vec<bool>) {
+    (
+        words.len() + usize::from(small.unwrap_or(0)),
+        vec![flag, !flag],
+    )
+}
+
+/// A hakase function the friends call.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_report(what: &str) {
+    REPORTS.lock().unwrap().push(what.to_owned());
+}
+
+/// A hakase function the friends call.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_panics(x: u8) -> u8 {
+    assert!(x < 10, "x is too big");
+    x
+}
+
+const CHILD: &str = "OFFLOAD_CHILD";
+
+struct Ended {
+    code: Option<i32>,
+    signal: Option<i32>,
+    output: String,
+}
+
+fn is_child(case: &str) -> bool {
+    std::env::var(CHILD).is_ok_and(|c| c == case)
+}
+
+fn run_child(case: &str, limit: Duration) -> Ended {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([case, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, case)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("child {case} still running after {limit:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut output = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut output)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut output)
+        .unwrap();
+    Ended {
+        code: status.code(),
+        signal: status.signal(),
+        output,
+    }
+}
+
+fn assert_passed(case: &str) -> String {
+    let ended = run_child(case, Duration::from_secs(30));
+    assert_eq!(
+        (ended.code, ended.signal),
+        (Some(0), None),
+        "child {case} failed:\n{}",
+        ended.output
+    );
+    ended.output
+}
+
+fn one_friend() -> FriendConfig {
+    FriendConfig::cpus("0").unwrap().process()
+}
+
+fn calling_friend(_: FriendId) {
+    assert_eq!(shared::hakase_add::remote(40, 2), Ok(42));
+    assert_eq!(
+        shared::hakase_greet::remote("friend").as_deref(),
+        Ok("hello, friend")
+    );
+    assert_eq!(
+        shared::hakase_sum::remote(&[1, 2, 3, u32::MAX]),
+        Ok(6 + u64::from(u32::MAX))
+    );
+    assert_eq!(
+        shared::hakase_shape::remote(true, Some(3), vec!["a".into(), "é".into()]),
+        Ok((5, vec![true, false]))
+    );
+    // A panic in the hakase function is an error reply; the hakase goes on.
+    let refused = shared::hakase_panics::remote(200).unwrap_err();
+    assert!(
+        matches!(&refused, RemoteError::Refused(why) if why.contains("x is too big")),
+        "{refused}"
+    );
+    assert_eq!(shared::hakase_panics::remote(7), Ok(7));
+    // Too big for the region: refused on the friend's side, nothing sent.
+    let big = vec![0u32; 20_000];
+    assert!(matches!(
+        shared::hakase_sum::remote(&big),
+        Err(RemoteError::TooLarge { .. })
+    ));
+    // The hakase's secret is not in this process: its memory is the binary's first image.
+    let secret = SECRET.lock().unwrap().clone();
+    shared::hakase_report::remote(&format!("secret seen: {secret:?}")).unwrap();
+    // And the kernel will not give it: no file, no other process's memory.
+    let mem = std::fs::read("/proc/self/status")
+        .map(|_| ())
+        .map_err(|e| e.raw_os_error());
+    shared::hakase_report::remote(&format!("read a file: {mem:?}")).unwrap();
+    let ppid = std::os::unix::process::parent_id();
+    let vm = std::fs::File::open(format!("/proc/{ppid}/mem"))
+        .map(|_| ())
+        .map_err(|e| e.raw_os_error());
+    shared::hakase_report::remote(&format!("open hakase memory: {vm:?}")).unwrap();
+}
+
+#[test]
+fn calls_cross_with_their_values_and_the_secret_does_not() {
+    const CASE: &str = "calls_cross_with_their_values_and_the_secret_does_not";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    *SECRET.lock().unwrap() = "hunter2".to_owned();
+    let hakase = Hakase::new().unwrap();
+    let friends = hakase.spawn_friends(one_friend(), calling_friend).unwrap();
+    assert_eq!(friends.len(), 1);
+    friends.join().unwrap();
+    assert_eq!(
+        *REPORTS.lock().unwrap(),
+        [
+            "secret seen: \"\"".to_owned(),
+            format!("read a file: Err(Some({}))", libc::EPERM),
+            format!("open hakase memory: Err(Some({}))", libc::EPERM),
+        ]
+    );
+    assert_eq!(ADDS.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn a_body_that_captures_is_refused_before_anything_starts() {
+    let hakase = Hakase::new().unwrap();
+    let name = String::from("captured");
+    let error = hakase
+        .spawn_friends(one_friend(), move |_| {
+            let _ = name.len();
+        })
+        .unwrap_err();
+    assert!(matches!(error, offload::Error::ProcessBody(_)), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("must be a fn item or a closure that captures nothing"),
+        "{error}"
+    );
+    assert_eq!(hakase.friend_count(), 0);
+}
+
+fn offloading_friend(_: FriendId) {
+    let x = 1;
+    let _ = offload!({ x + 1 });
+}
+
+#[test]
+fn offload_in_a_process_friend_says_what_to_write_instead() {
+    const CASE: &str = "offload_in_a_process_friend_says_what_to_write_instead";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let friends = hakase
+        .spawn_friends(one_friend(), offloading_friend)
+        .unwrap();
+    let error = friends.join().unwrap_err();
+    let offload::Error::FriendsFailed(exits) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(exits.len(), 1);
+    let (id, FriendExit::Panicked { message }) = &exits[0] else {
+        panic!("{exits:?}");
+    };
+    assert_eq!(*id, FriendId(0));
+    assert!(
+        message.contains("offload! cannot cross processes"),
+        "{message}"
+    );
+    assert!(message.contains("remote("), "{message}");
+    // Outside a process friend, `remote` says what it is for.
+    assert_eq!(
+        shared::hakase_add::remote(1, 2),
+        Err(RemoteError::NotProcessFriend)
+    );
+}
+
+fn faulty_friend(id: FriendId) {
+    match id.0 {
+        1 => std::process::abort(),
+        // SAFETY: not safe at all: this friend crashes on purpose.
+        2 => unsafe { core::ptr::null_mut::<u64>().write_volatile(1) },
+        3 => panic!("friend 3 gives up"),
+        _ => {
+            for i in 0..500 {
+                assert_eq!(shared::hakase_add::remote(i, 1), Ok(i + 1));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_crash_ends_one_friend_and_the_others_are_served() {
+    const CASE: &str = "a_crash_ends_one_friend_and_the_others_are_served";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let config = FriendConfig::cpus("0-1").unwrap().count(4).process();
+    let friends = hakase.spawn_friends(config, faulty_friend).unwrap();
+    let error = friends.join().unwrap_err();
+    let offload::Error::FriendsFailed(exits) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(
+        exits[..2],
+        [
+            (
+                FriendId(1),
+                FriendExit::Killed {
+                    signal: libc::SIGABRT
+                }
+            ),
+            (
+                FriendId(2),
+                FriendExit::Killed {
+                    signal: libc::SIGSEGV
+                }
+            ),
+        ]
+    );
+    assert!(
+        matches!(&exits[2], (FriendId(3), FriendExit::Panicked { message }) if message.starts_with("friend 3 gives up (at ")),
+        "{exits:?}"
+    );
+    assert_eq!(exits.len(), 3, "friend 0 returned: {exits:?}");
+    assert_eq!(ADDS.load(Ordering::Relaxed), 500);
+    assert!(
+        error
+            .to_string()
+            .contains("friend 2 was killed by signal 11"),
+        "{error}"
+    );
+}
+
+fn hung_friend(_: FriendId) {
+    shared::hakase_report::remote("about to hang").unwrap();
+    loop {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn a_hung_friend_can_be_stopped() {
+    const CASE: &str = "a_hung_friend_can_be_stopped";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let friends = hakase.spawn_friends(one_friend(), hung_friend).unwrap();
+    let start = Instant::now();
+    hakase.serve_until(|| start.elapsed() > Duration::from_millis(300));
+    assert!(!friends.finished());
+    assert!(friends.stop(FriendId(0)));
+    let error = friends.join().unwrap_err();
+    let offload::Error::FriendsFailed(exits) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(exits, &[(FriendId(0), FriendExit::Stopped)]);
+    assert_eq!(*REPORTS.lock().unwrap(), ["about to hang"]);
+}
+
+fn pid_then_hang(_: FriendId) {
+    shared::hakase_report::remote(&std::process::id().to_string()).unwrap();
+    loop {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn friends_die_with_their_hakase() {
+    const CASE: &str = "friends_die_with_their_hakase";
+    if !is_child(CASE) {
+        let output = assert_passed(CASE);
+        let pid: i32 = output
+            .lines()
+            .find_map(|line| line.split_once("friend pid ").map(|(_, pid)| pid))
+            .unwrap_or_else(|| panic!("no friend pid in:\n{output}"))
+            .trim()
+            .parse()
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| stat.rsplit(')').next().map(|rest| rest.trim().to_owned()));
+            match state {
+                None => break,
+                Some(rest) if rest.starts_with('Z') || rest.starts_with('X') => break,
+                Some(_) => {}
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "friend {pid} still runs after its hakase ended"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let friends = hakase.spawn_friends(one_friend(), pid_then_hang).unwrap();
+    hakase.serve_until(|| !REPORTS.lock().unwrap().is_empty());
+    println!("friend pid {}", REPORTS.lock().unwrap()[0]);
+    // The hakase ends without joining or dropping anything: the kernel kills the friend.
+    std::mem::forget(friends);
+    std::process::exit(0);
+}
+
+#[test]
+fn start_up_failures_start_nobody() {
+    let hakase = Hakase::new().unwrap();
+    let error = hakase
+        .spawn_friends(FriendConfig::cpus("200").unwrap().process(), calling_friend)
+        .unwrap_err();
+    assert!(
+        matches!(error, offload::Error::CpusAbsent { .. }),
+        "{error:?}"
+    );
+}
