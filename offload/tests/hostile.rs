@@ -10,69 +10,13 @@
 //! diagnostic naming the friend and the call; a dropped hakase, a hakase that does not serve in
 //! time, and `join` before serving end with errors, not hangs.
 
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use offload::prelude::*;
 
-const CHILD: &str = "OFFLOAD_CHILD";
-
-/// What a child run ended with.
-struct Ended {
-    code: Option<i32>,
-    signal: Option<i32>,
-    output: String,
-}
-
-/// Whether this process is the child running `case` (then the test body runs the scenario).
-fn is_child(case: &str) -> bool {
-    std::env::var(CHILD).is_ok_and(|c| c == case)
-}
-
-/// Runs this test binary's test `case` as a child with `CHILD=case`, within `limit`.
-fn run_child(case: &str, limit: Duration) -> Ended {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([case, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, case)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            let _ = child.wait();
-            panic!("child {case} still running after {limit:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut output = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    Ended {
-        code: status.code(),
-        signal: status.signal(),
-        output,
-    }
-}
+mod common;
+use common::{is_child, run_child};
 
 /// Asserts the child passed (its scenario's own assertions held).
 fn assert_passed(case: &str) {

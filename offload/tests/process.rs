@@ -4,9 +4,6 @@
 //! `OFFLOAD_CHILD` naming the case); the friend processes are fresh executions of the same
 //! binary, which the crate's constructor turns into friends before the test harness starts.
 
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -71,58 +68,8 @@ pub fn hakase_panics(x: u8) -> u8 {
     x
 }
 
-const CHILD: &str = "OFFLOAD_CHILD";
-
-struct Ended {
-    code: Option<i32>,
-    signal: Option<i32>,
-    output: String,
-}
-
-fn is_child(case: &str) -> bool {
-    std::env::var(CHILD).is_ok_and(|c| c == case)
-}
-
-fn run_child(case: &str, limit: Duration) -> Ended {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([case, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, case)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            let _ = child.wait();
-            panic!("child {case} still running after {limit:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut output = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    Ended {
-        code: status.code(),
-        signal: status.signal(),
-        output,
-    }
-}
+mod common;
+use common::{is_child, run_child};
 
 fn assert_passed(case: &str) -> String {
     let ended = run_child(case, Duration::from_secs(30));
