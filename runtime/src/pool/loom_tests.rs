@@ -124,3 +124,33 @@ fn a_sleeping_worker_is_woken_for_published_work_and_for_shutdown() {
         helper.join().unwrap();
     });
 }
+
+#[test]
+fn a_scopes_jobs_each_run_once_and_are_settled_before_it_returns() {
+    // Two jobs in a loop: the first is published at once and may be stolen; the second is local
+    // and gets published while the owner waits (`refill_slot`). The second handle is never synced:
+    // the scope itself must settle it before freeing it.
+    owner_with_one_thief(|owner| {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let total = owner.scope(|s| {
+            let first = {
+                let runs = Arc::clone(&runs);
+                s.spawn(move |_| {
+                    runs.fetch_add(1, Ordering::Relaxed);
+                    10u32
+                })
+            };
+            let second = {
+                let runs = Arc::clone(&runs);
+                s.spawn(move |_| {
+                    runs.fetch_add(1, Ordering::Relaxed);
+                    5u32
+                })
+            };
+            let _never_synced = second;
+            first.sync()
+        });
+        assert_eq!(total, 10);
+        assert_eq!(runs.load(Ordering::Relaxed), 2, "each job ran exactly once");
+    });
+}

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `elcore_spawn(f, argc, ..)` | [`Worker::spawn`]`(f, continuation)`: the job, and the code that runs while it may be claimed |
 //! | `elcore_sync(id, &ret)` | [`JobHandle::sync`]: returns the value; re-raises the job's panic |
+//! | `elcore_spawn` in a loop, `elcore_sync` by id later | [`Worker::scope`]: [`Scope::spawn`] returns a [`ScopedHandle`] at once; [`ScopedHandle::sync`] |
 //! | helper cores in `spawner_loop` | the pool's threads ([`Pool::new`]) |
 //! | `get_core_id()` | [`Worker::index`], [`current_worker`] |
 //!
@@ -36,6 +37,7 @@
 mod job;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod scope;
 mod shared;
 mod worker;
 
@@ -44,6 +46,7 @@ use std::io;
 use std::panic;
 use std::thread::JoinHandle;
 
+pub use scope::{Scope, ScopedHandle};
 pub use worker::{JobHandle, Worker, current_worker};
 
 use job::{StackJob, Waiter};

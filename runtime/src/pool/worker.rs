@@ -125,30 +125,7 @@ where
     T: Send,
 {
     fn drop(&mut self) {
-        // Unwinding (or a leaked handle's frame being left): cancel the job if nobody started it,
-        // otherwise wait for it, because it may borrow from the frames being unwound. Waiting
-        // does not help with other jobs here: a job panicking while this thread unwinds would
-        // be a double panic, which aborts.
-        let worker = self.worker;
-        let header = &self.job.header;
-        match header.state.get() {
-            JobState::Finished => {}
-            JobState::Local => {
-                worker.unlink(header);
-                header.state.set(JobState::Finished);
-                drop(self.job.take_func());
-            }
-            JobState::Published => {
-                header.state.set(JobState::Finished);
-                if worker.shared.slot(worker.index).reclaim(header) {
-                    drop(self.job.take_func());
-                } else {
-                    worker.wait_without_helping(header);
-                    // A panic of the job is dropped: this thread already carries one.
-                    drop(self.job.take_result());
-                }
-            }
-        }
+        self.worker.abandon(self.job);
     }
 }
 
@@ -270,8 +247,8 @@ impl Worker {
     #[cold]
     fn publish_oldest(&self) {
         let oldest = self.head.get();
-        // SAFETY: the list is not empty (a job was just pushed) and its jobs are live (see
-        // `push_local`).
+        // SAFETY: the list is not empty (a job was just pushed, or `refill_slot` checked) and
+        // its jobs are live (see `push_local`).
         let oldest_ref = unsafe { &*oldest };
         self.unlink(oldest_ref);
         oldest_ref.state.set(JobState::Published);
@@ -300,9 +277,54 @@ impl Worker {
         job.next.set(ptr::null());
     }
 
+    /// Settles a job whose frame is being left without `sync` (unwinding): cancels it if nobody
+    /// started it, otherwise waits for it, because it may borrow from the frames being unwound.
+    /// Waiting does not help with other jobs here: a job panicking while this thread unwinds
+    /// would be a double panic, which aborts. A panic of the job is dropped: this thread already
+    /// carries one.
+    pub(crate) fn abandon<F, T>(&self, job: &StackJob<F, T>)
+    where
+        F: FnOnce(&Worker) -> T + Send,
+        T: Send,
+    {
+        let header = &job.header;
+        match header.state.get() {
+            JobState::Finished => {}
+            JobState::Local => {
+                self.unlink(header);
+                header.state.set(JobState::Finished);
+                drop(job.take_func());
+            }
+            JobState::Published => {
+                header.state.set(JobState::Finished);
+                if self.shared.slot(self.index).reclaim(header) {
+                    drop(job.take_func());
+                } else {
+                    self.wait_without_helping(header);
+                    drop(job.take_result());
+                }
+            }
+        }
+    }
+
+    /// Adds a job to the local list (publishing the oldest local job if the slot is empty).
+    pub(crate) fn push_job(&self, job: &JobHeader) {
+        self.push_local(job);
+    }
+
+    /// If this worker's slot has been emptied (a helper claimed its job) while older local jobs
+    /// wait, publishes the oldest of them, so that a waiting owner keeps the helpers fed (a
+    /// scope spawns many jobs before it syncs the first).
+    #[inline]
+    pub(crate) fn refill_slot(&self) {
+        if self.publishes && !self.head.get().is_null() && self.shared.slot(self.index).is_empty() {
+            self.publish_oldest();
+        }
+    }
+
     /// elcore's `sync`: run inline if unclaimed, else help until the thief is done.
     #[inline]
-    fn sync_job<F, T>(&self, job: &StackJob<F, T>) -> T
+    pub(crate) fn sync_job<F, T>(&self, job: &StackJob<F, T>) -> T
     where
         F: FnOnce(&Worker) -> T + Send,
         T: Send,
@@ -338,6 +360,7 @@ impl Worker {
     fn wait_helping(&self, job: &JobHeader) {
         let mut idle_polls = 0;
         while !job.is_done() {
+            self.refill_slot();
             if let Some(other) = self.find_stealable() {
                 // SAFETY: claimed from a slot; its owner waits for `done` before freeing it.
                 unsafe { JobHeader::execute(other, self) };
