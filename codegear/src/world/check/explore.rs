@@ -33,7 +33,7 @@ const NO_PARENT: u32 = u32::MAX;
 pub(super) const TASK_MASK: u32 = (1 << ALTERNATIVE_SHIFT) - 1;
 const ALTERNATIVE_SHIFT: u32 = 24;
 /// Alternatives of one choice the checker tells apart in a label.
-const MAX_ALTERNATIVES: usize = 1 << (32 - ALTERNATIVE_SHIFT);
+pub(super) const MAX_ALTERNATIVES: usize = 1 << (32 - ALTERNATIVE_SHIFT);
 
 fn label(task: u32, alternative: usize) -> u32 {
     task | ((alternative as u32) << ALTERNATIVE_SHIFT)
@@ -42,10 +42,10 @@ fn label(task: u32, alternative: usize) -> u32 {
 /// Words of a frontier record before the component ids: index, depth, fingerprint (2), number
 /// of tasks. After the ids comes one more word, the record's length (so that a stack can be
 /// popped from its end).
-const HEADER: usize = 5;
+pub(super) const HEADER: usize = 5;
 
 /// A record's component ids: slots, then tasks.
-fn body(record: &[u32]) -> &[u32] {
+pub(super) fn body(record: &[u32]) -> &[u32] {
     &record[HEADER..record.len() - 1]
 }
 
@@ -363,7 +363,13 @@ fn names<T>(list: &[(String, T)]) -> Vec<String> {
 }
 
 /// Fills a record's header and trailer; its ids are `slots` slot ids, then task ids.
-fn set_header(record: &mut [u32], slots: usize, index: u32, depth: u32, fingerprint: u64) {
+pub(super) fn set_header(
+    record: &mut [u32],
+    slots: usize,
+    index: u32,
+    depth: u32,
+    fingerprint: u64,
+) {
     let len = record.len();
     record[0] = index;
     record[1] = depth;
@@ -373,7 +379,7 @@ fn set_header(record: &mut [u32], slots: usize, index: u32, depth: u32, fingerpr
     record[len - 1] = len as u32;
 }
 
-fn header(record: &[u32]) -> (u32, u32, u64) {
+pub(super) fn header(record: &[u32]) -> (u32, u32, u64) {
     (
         record[0],
         record[1],

@@ -59,6 +59,7 @@ mod explore;
 mod frontier;
 mod intern;
 mod liveness;
+mod parallel;
 mod por;
 mod report;
 mod view;
@@ -72,8 +73,16 @@ use super::World;
 pub use report::{Bound, Report, TraceStep, Verdict, Violation, ViolationKind};
 pub use view::View;
 
-pub(super) use explore::explore;
 pub(crate) use por::note_handle;
+
+/// Runs a check: on one worker, or with [`Check::workers`] on several.
+pub(super) fn explore(world: &World, check: Check) -> Report {
+    if check.workers > 1 {
+        parallel::explore(world, check)
+    } else {
+        explore::explore(world, check)
+    }
+}
 
 /// An `always` invariant: shared by the workers of a check, so `Send + Sync`.
 type Invariant = Box<dyn Fn(&View<'_>) -> bool + Send + Sync>;
@@ -131,6 +140,7 @@ pub struct Check {
     pub(super) fairness: Fairness,
     pub(super) partial_order: bool,
     pub(super) max_memory: usize,
+    pub(super) workers: usize,
 }
 
 impl Default for Check {
@@ -162,6 +172,7 @@ impl fmt::Debug for Check {
             .field("fairness", &self.fairness)
             .field("partial_order", &self.partial_order)
             .field("max_memory", &self.max_memory)
+            .field("workers", &self.workers)
             .finish()
     }
 }
@@ -188,6 +199,7 @@ impl Check {
             fairness: Fairness::Weak,
             partial_order: false,
             max_memory: default_memory_budget(),
+            workers: 1,
         }
     }
 
@@ -199,6 +211,26 @@ impl Check {
     /// allocator aborting the process.
     pub fn max_memory(mut self, bytes: usize) -> Self {
         self.max_memory = bytes.max(1 << 20);
+        self
+    }
+
+    /// Explores on `workers` threads of a gears-runtime pool (default 1; 0 counts as 1).
+    ///
+    /// Breadth-first by levels: every worker expands part of one level, the level's end is a
+    /// barrier, so each state is stored at its shortest distance and the verdict, the state
+    /// and transition counts and the depth are the single worker's. The visited set is sharded
+    /// under striped locks; each worker has its own frontiers; the intern and memo tables are
+    /// read without locks during a level and grow at the barrier. When the run finds a
+    /// violation or meets the state or memory bound, the report (counterexample, the shortest,
+    /// and counts) is rebuilt by the single worker up to that level, so it is exactly what
+    /// `workers(1)` reports (a failing check explores its last levels twice; the report's notes
+    /// say so).
+    ///
+    /// Liveness properties, partial-order and symmetry reduction, [`Check::depth_first`] and
+    /// worlds with metas installed run on one worker, with a note in the report: the verdict is
+    /// never a different one.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
         self
     }
 
