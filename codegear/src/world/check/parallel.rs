@@ -58,7 +58,7 @@ use crate::world::fingerprint::{FpHasher, slot_term, task_term};
 use crate::world::{World, step_task};
 
 /// Locks of the visited set; a power of two.
-const SHARDS: usize = 256;
+const SHARDS: usize = 64;
 /// Frontier parts per worker: the units the workers claim (more than one each, so that a worker
 /// slowed down by another process takes fewer).
 const PARTS_PER_WORKER: usize = 8;
@@ -802,7 +802,7 @@ fn run_step<I: Ids>(
     } else {
         ids.goto(task, next, next_term)
     };
-    let Some(next_id) = next_id.filter(|_| !(ids.frozen() && !lane.spawned.is_empty())) else {
+    let Some(next_id) = next_id.filter(|_| !ids.frozen() || lane.spawned.is_empty()) else {
         // A new value, a new transition, or new tasks: redone at the barrier.
         return Step::Defer;
     };

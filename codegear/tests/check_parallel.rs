@@ -1,0 +1,365 @@
+//! Multi-core checking: 1, 2 and 3 workers give the same reports on random programs (shared
+//! and private gears, waits, loops, choices), with violations, deadlocks and bounds.
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+
+use codegear::prelude::*;
+use codegear::{Verdict, ViolationKind};
+
+#[data_gear]
+#[derive(Default)]
+pub struct Cell {
+    v: u8,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum Op {
+    /// `cell[g] = (cell[g] + k) % 3`.
+    Add(usize, u8),
+    /// `cell[g] = v`.
+    Set(usize, u8),
+    /// Waits (retries, state unchanged) until `cell[g] == v`.
+    WaitEq(usize, u8),
+    /// Goes to `to` unless `cell[g] == v`.
+    JumpUnless(usize, u8, u8),
+    /// Goes on at `a` or at `b`, nondeterministically (reads `cell[g]`, changes nothing).
+    Choose(usize, u8, u8),
+}
+
+impl Op {
+    fn gear(&self) -> usize {
+        match *self {
+            Op::Add(g, _)
+            | Op::Set(g, _)
+            | Op::WaitEq(g, _)
+            | Op::JumpUnless(g, _, _)
+            | Op::Choose(g, _, _) => g,
+        }
+    }
+
+    fn writes(&self) -> bool {
+        matches!(self, Op::Add(..) | Op::Set(..))
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Prog {
+    ops: Arc<Vec<Op>>,
+    /// The gears the ops name by index.
+    gears: Arc<Vec<Gear<Cell>>>,
+}
+
+/// The transition to instruction `pc` (or the exit past the end).
+fn at(prog: Prog, pc: u8, next: Next<()>) -> Goto {
+    let Some(op) = prog.ops.get(pc as usize) else {
+        return goto!(next());
+    };
+    let gear = prog.gears[op.gear()];
+    if op.writes() {
+        goto!(write_op(gear, prog, pc, next))
+    } else {
+        goto!(read_op(gear, prog, pc, next))
+    }
+}
+
+#[code_gear]
+fn write_op(cell: Mut<'_, Cell>, prog: Prog, pc: u8, next: Next<()>) -> Goto {
+    let mut cell = cell;
+    match prog.ops[pc as usize] {
+        Op::Add(_, k) => cell.v = (cell.v + k) % 3,
+        Op::Set(_, v) => cell.v = v,
+        _ => unreachable!("a read op"),
+    }
+    at(prog, pc + 1, next)
+}
+
+#[code_gear]
+fn read_op(cell: Ref<'_, Cell>, prog: Prog, pc: u8, next: Next<()>) -> Goto {
+    match prog.ops[pc as usize] {
+        Op::WaitEq(_, v) if cell.v != v => goto!(read_op(cell.gear(), prog, pc, next)),
+        Op::JumpUnless(_, v, to) if cell.v != v => at(prog, to, next),
+        Op::Choose(_, a, b) => choose!(at(prog.clone(), a, next.clone()), at(prog, b, next)),
+        _ => at(prog, pc + 1, next),
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+/// A random program: 2-3 tasks over 2 shared cells and one private cell each.
+fn random_world(rng: &mut Rng) -> (World, Vec<Gear<Cell>>) {
+    let mut world = World::new();
+    let shared: Vec<Gear<Cell>> = (0..2)
+        .map(|_| world.alloc_shared(Cell::default()))
+        .collect();
+    let tasks = 2 + rng.below(2) as usize;
+    let mut all = shared.clone();
+    for _ in 0..tasks {
+        let task = world.reserve_task();
+        let own = world.alloc_private(task, Cell::default());
+        all.push(own);
+        let gears = Arc::new(vec![shared[0], shared[1], own]);
+        let len = 2 + rng.below(3) as u8;
+        let ops: Vec<Op> = (0..len)
+            .map(|pc| {
+                // Private gear half the time, so that some steps are independent.
+                let g = if rng.below(2) == 0 {
+                    2
+                } else {
+                    rng.below(2) as usize
+                };
+                let v = rng.below(3) as u8;
+                match rng.below(8) {
+                    0 | 1 => Op::Add(g, 1 + rng.below(2) as u8),
+                    2 | 3 => Op::Set(g, v),
+                    4 => Op::WaitEq(g, v),
+                    5 => Op::JumpUnless(g, v, rng.below(u64::from(pc) + 1) as u8),
+                    6 => Op::Choose(g, rng.below(u64::from(len) + 1) as u8, pc + 1),
+                    _ => Op::Add(2, 1),
+                }
+            })
+            .collect();
+        let prog = Prog {
+            ops: Arc::new(ops),
+            gears,
+        };
+        world.start(task, at(prog, 0, Next::exit()));
+    }
+    (world, all)
+}
+
+/// What must agree between worker counts: verdict (with its counterexample), counts, depth.
+fn summary(report: &codegear::Report) -> (Verdict, u64, u64, u32) {
+    (
+        report.verdict.clone(),
+        report.states,
+        report.transitions,
+        report.depth,
+    )
+}
+
+#[test]
+fn one_two_and_three_workers_agree_on_random_programs() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut verdicts = std::collections::BTreeMap::<String, u32>::new();
+    for round in 0..400 {
+        let (world, cells) = random_world(&mut rng);
+        let watched = cells[rng.below(cells.len() as u64) as usize];
+        let bad = rng.below(3) as u8;
+        let property = round % 5;
+        let check = |workers: usize| {
+            let check = Check::new().workers(workers).max_states(200_000);
+            let check = match property {
+                0 => check,
+                1 => check.always("watched cell avoids the bad value", move |v| {
+                    v.get(watched).v != bad
+                }),
+                2 => {
+                    let first = cells[0];
+                    check
+                        .deadlocks(false)
+                        .action("cell 0 never jumps by two", move |b, a| {
+                            (a.get(first).v + 3 - b.get(first).v) % 3 != 2
+                        })
+                }
+                3 => check.deadlocks(false).max_states(40),
+                _ => check.deadlocks(false).max_depth(4),
+            };
+            world.check(check)
+        };
+        let one = check(1);
+        for workers in [2, 3] {
+            let many = check(workers);
+            assert_eq!(
+                summary(&one),
+                summary(&many),
+                "round {round}, {workers} workers: {world:?}\none:\n{one}\nmany:\n{many}"
+            );
+            if let Some(violation) = one.violation() {
+                // The shortest counterexample stays the shortest.
+                assert_eq!(
+                    violation.trace.len(),
+                    many.violation().expect("same verdict").trace.len()
+                );
+            }
+        }
+        *verdicts.entry(kind(&one.verdict)).or_default() += 1;
+    }
+    // Every kind of verdict came up: holds, deadlock, invariant, action, both bounds.
+    assert!(verdicts.len() >= 6, "{verdicts:?}");
+}
+fn kind(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Holds => "holds".into(),
+        Verdict::Violated(v) => match &v.kind {
+            ViolationKind::Deadlock => "deadlock".into(),
+            ViolationKind::Always(name) => format!("always {name}"),
+            ViolationKind::Action(name) => format!("action {name}"),
+            other => format!("{other:?}"),
+        },
+        other => format!("{other:?}"),
+    }
+}
+
+#[data_gear]
+#[derive(Default)]
+pub struct Counter {
+    value: u64,
+}
+
+#[code_gear]
+fn count(counter: Mut<'_, Counter>, limit: u64, next: Next<()>) -> Goto {
+    let mut counter = counter;
+    if counter.value == limit {
+        return goto!(next());
+    }
+    counter.value += 1;
+    goto!(count(counter.gear(), limit, next))
+}
+
+#[code_gear]
+fn increment(counter: Mut<'_, Counter>, next: Next<()>) -> Goto {
+    let mut counter = counter;
+    counter.value += 1;
+    goto!(next())
+}
+
+/// Starts `workers` incrementers, one per step (tasks created by a code gear).
+#[code_gear]
+fn spawner(counter: Ref<'_, Counter>, workers: u32, next: Next<()>) -> Goto {
+    if workers == 0 {
+        return goto!(next());
+    }
+    par_goto!(increment(counter.gear(), Next::exit()));
+    goto!(spawner(counter.gear(), workers - 1, next))
+}
+
+/// `tasks` tasks each counting its own counter to `limit`: `(limit + 2)^tasks` states.
+fn counters(tasks: usize, limit: u64) -> (World, Vec<Gear<Counter>>) {
+    let mut world = World::new();
+    let mut gears = Vec::new();
+    for _ in 0..tasks {
+        let task = world.reserve_task();
+        let counter = world.alloc_private(task, Counter::default());
+        gears.push(counter);
+        world.start(task, goto!(count(counter, limit, Next::exit())));
+    }
+    (world, gears)
+}
+
+#[test]
+fn a_larger_space_is_explored_in_parallel_with_the_same_counts() {
+    let (world, gears) = counters(3, 30);
+    let sum_below =
+        move |v: &codegear::View<'_>| gears.iter().map(|&g| v.get(g).value).sum::<u64>() <= 90;
+    let one = world.check(
+        Check::new()
+            .terminal_states(true)
+            .always("sum", sum_below.clone()),
+    );
+    assert!(one.holds(), "{one}");
+    for workers in [2, 3] {
+        let many = world.check(
+            Check::new()
+                .workers(workers)
+                .terminal_states(true)
+                .always("sum", sum_below.clone()),
+        );
+        assert!(many.holds(), "{many}");
+        assert_eq!(summary(&one), summary(&many));
+        assert_eq!(one.terminal_states(), many.terminal_states());
+        assert!(
+            many.notes
+                .iter()
+                .any(|n| n.contains("breadth-first by levels")),
+            "ran in parallel: {:?}",
+            many.notes
+        );
+    }
+}
+
+#[test]
+fn an_invariant_broken_deep_down_gives_the_single_workers_shortest_trace() {
+    let (world, gears) = counters(3, 12);
+    let (a, b) = (gears[0], gears[1]);
+    let check = |workers| {
+        world.check(
+            Check::new()
+                .workers(workers)
+                .always("a + b below 15", move |v| {
+                    v.get(a).value + v.get(b).value < 15
+                }),
+        )
+    };
+    let one = check(1);
+    let violation = one.violation().expect("violated");
+    assert_eq!(violation.trace.len(), 15, "{one}");
+    for workers in [2, 3] {
+        let many = check(workers);
+        assert_eq!(summary(&one), summary(&many), "{many}");
+    }
+}
+
+#[test]
+fn the_memory_budget_ends_both_alike() {
+    let (world, _) = counters(3, 60);
+    let one = world.check(Check::new().max_memory(1 << 20));
+    assert_eq!(
+        one.verdict,
+        Verdict::Incomplete(codegear::Bound::MaxMemory(1 << 20)),
+        "{one}"
+    );
+    let two = world.check(Check::new().workers(2).max_memory(1 << 20));
+    assert_eq!(summary(&one), summary(&two), "{two}");
+}
+
+#[test]
+fn tasks_started_by_code_gears_are_explored_in_parallel() {
+    for spawned in 0..6u32 {
+        let mut world = World::new();
+        let counter = world.alloc_shared(Counter::default());
+        par_goto!(world, spawner(counter, spawned, Next::exit()));
+        let check = |workers| world.check(Check::new().workers(workers).terminal_states(true));
+        let one = check(1);
+        assert!(one.holds(), "{one}");
+        for workers in [2, 3] {
+            let many = check(workers);
+            assert_eq!(summary(&one), summary(&many), "{many}");
+            assert_eq!(one.terminal_states(), many.terminal_states());
+        }
+    }
+}
+
+#[test]
+fn what_stays_single_worker_says_so_and_agrees() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    for round in 0..60 {
+        let (world, _) = random_world(&mut rng);
+        let checks = [
+            |w| Check::new().workers(w).every_task_finishes(),
+            |w| Check::new().workers(w).partial_order_reduction(true),
+            |w| Check::new().workers(w).depth_first(),
+        ];
+        for (i, check) in checks.iter().enumerate() {
+            let one = world.check(check(1));
+            let two = world.check(check(2));
+            assert_eq!(summary(&one), summary(&two), "round {round}, check {i}");
+            assert!(
+                two.notes
+                    .iter()
+                    .any(|n| n.contains("checked on one worker")),
+                "{:?}",
+                two.notes
+            );
+        }
+    }
+}
