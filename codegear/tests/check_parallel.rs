@@ -363,3 +363,24 @@ fn what_stays_single_worker_says_so_and_agrees() {
         }
     }
 }
+
+#[test]
+fn a_panicking_invariant_is_reported_alike() {
+    let (world, gears) = counters(2, 9);
+    let a = gears[0];
+    let check = |workers| {
+        world.check(Check::new().workers(workers).always("a below 7", move |v| {
+            assert!(v.get(a).value < 7, "a reached 7");
+            true
+        }))
+    };
+    let one = check(1);
+    let violation = one.violation().expect("the panic is a finding");
+    assert!(
+        matches!(&violation.kind, ViolationKind::PropertyPanicked { message, .. } if message.contains("a reached 7")),
+        "{one}"
+    );
+    for workers in [2, 3] {
+        assert_eq!(summary(&one), summary(&check(workers)));
+    }
+}

@@ -127,6 +127,8 @@ pub(super) fn explore(world: &World, mut check: Check) -> Report {
         Err(stop) => stop,
     };
     drop(pool);
+    // The single worker finds a property's panic again, in its own order.
+    check.panicked.clear();
     let note = match stop {
         Stop::Found(level) => {
             check.max_depth = check.max_depth.min(level + 1);
