@@ -225,9 +225,84 @@ pub fn run(effort: Effort) {
             medians[1].as_secs_f64(),
         );
     }
+    parallel(effort);
     reduction(effort);
     liveness(effort);
     wide(effort);
+}
+
+/// Two workers ([`Check::workers`]) against one, and against stateright's own checker on two
+/// threads, on the same table in the same run (interleaved). On a 2-core machine shared with
+/// other work the figures depend on the load: read them beside the load average.
+fn parallel(effort: Effort) {
+    let (cases, reps): (&[(usize, u32)], usize) = match effort {
+        Effort::Full => (&[(5, 3), (7, 1)], 5),
+        Effort::Quick => (&[(4, 1)], 1),
+    };
+    for &(n, meals) in cases {
+        let table = table(n, meals, Order::Fixed);
+        let (mut one_states, mut two_states, mut anchor_states) = (0, 0, 0);
+        let medians = interleaved_medians(
+            reps,
+            &mut [
+                &mut || {
+                    let report = table.check(Check::new());
+                    assert!(report.holds(), "{report}");
+                    one_states = report.states;
+                },
+                &mut || {
+                    let report = table.check(Check::new().workers(2));
+                    assert!(report.holds(), "{report}");
+                    two_states = report.states;
+                },
+                &mut || {
+                    let checker = DppModel {
+                        n: black_box(n),
+                        meals,
+                    }
+                    .checker()
+                    .threads(2)
+                    .spawn_bfs()
+                    .join();
+                    assert!(
+                        checker
+                            .discovery("no fork held by two philosophers")
+                            .is_none()
+                    );
+                    anchor_states = checker.unique_state_count() as u64;
+                },
+            ],
+        );
+        assert_eq!(
+            one_states, two_states,
+            "1 and 2 workers store the same states"
+        );
+        assert_eq!(one_states, anchor_states, "the same transition system");
+        let name = format!("check.dpp{n}_m{meals}");
+        let per_second = |time: Duration| one_states as f64 / time.as_secs_f64();
+        report(
+            &format!("{name}.parallel2"),
+            per_second(medians[1]),
+            "states/s",
+        );
+        report(
+            &format!("{name}.stateright_parallel2"),
+            per_second(medians[2]),
+            "states/s",
+        );
+        // 2 workers over 1 (target 1.7 on two cores), and ours over stateright's, both on two
+        // threads (target 0.5).
+        report(
+            &format!("{name}.speedup2"),
+            medians[0].as_secs_f64() / medians[1].as_secs_f64(),
+            "x",
+        );
+        report_ratio(
+            &format!("{name}.parallel2_time_per_state"),
+            medians[1].as_secs_f64(),
+            medians[2].as_secs_f64(),
+        );
+    }
 }
 
 /// Partial-order reduction on the 7-seat table: stored states with it beside without it.
