@@ -27,7 +27,8 @@
 //! A violation (invariant, action, deadlock, a failing step), the state bound or the memory
 //! estimate stops every worker at the end of the state it is expanding. The report is then the
 //! single worker's: the check is run again on one worker, up to the level where the parallel
-//! run stopped (the memory budget: without that limit). Breadth-first, the single worker meets
+//! run found the violation (for the bounds, which the parallel run only estimates, without
+//! that limit). Breadth-first, the single worker meets
 //! the same level's states in its own order, so the verdict, the counterexample (the shortest)
 //! and the counts are exactly those of [`Check::workers`]`(1)`; the price is that a failing
 //! check explores its last levels twice. A check that holds, or ends at
@@ -64,15 +65,24 @@ const SHARDS: usize = 64;
 const PARTS_PER_WORKER: usize = 8;
 /// New states a worker stores between two looks at the memory estimate.
 const MEMORY_EVERY: u32 = 4096;
+/// State slots (against [`Check::max_states`]) a worker reserves at a time: one shared counter
+/// touched per state would bounce its cache line between the cores on every insertion.
+const RESERVE_CHUNK: usize = 1024;
+
+/// One lock of the visited set, on a cache line of its own: two workers locking neighbouring
+/// shards must not write the same line.
+#[repr(align(128))]
+struct Shard(Mutex<FpTable>);
 
 type Memo = HashMap<StepInputs, StepOutputs, BuildHasherDefault<FpHasher>>;
 
 /// Why the parallel run ended before the state space was complete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stop {
-    /// A violation, a failing step or the state bound while expanding this level.
+    /// A violation or a failing step while expanding this level.
     Found(u32),
-    /// The memory estimate passed the budget.
+    /// The memory estimate passed the budget, or the state slots ran out: the single worker
+    /// runs the whole check (it may get further than the estimate).
     Memory,
 }
 
@@ -137,7 +147,7 @@ pub(super) fn explore(world: &World, mut check: Check) -> Report {
             )
         }
         Stop::Memory => format!(
-            "workers({workers}): the memory estimate passed the budget; the report is the single worker's"
+            "workers({workers}): the memory or state bound was near; the report is the single worker's"
         ),
     };
     let mut report = explore::explore(world, check);
@@ -244,17 +254,16 @@ struct Level<'a> {
     check: &'a Check,
     slots: usize,
     parts: usize,
-    visited: &'a [Mutex<FpTable>],
-    /// States stored so far (all workers).
-    stored: &'a AtomicUsize,
+    visited: &'a [Shard],
+    /// State slots reserved by the workers so far (at least the states stored).
+    reserved: &'a AtomicUsize,
     /// `RUNNING`, or why the workers stop.
     halt: &'a AtomicU8,
     /// The level's frontiers, and the next one to claim.
     inputs: &'a [Mutex<Frontier>],
     next_input: AtomicUsize,
-    /// For the memory estimate: bytes held at the barrier, and states stored then.
+    /// For the memory estimate: bytes held at the barrier.
     base_bytes: usize,
-    base_states: usize,
     workers: usize,
 }
 
@@ -271,6 +280,7 @@ impl Level<'_> {
     fn insert(&self, fingerprint: u64) -> bool {
         let shard = fingerprint as usize & (SHARDS - 1);
         self.visited[shard]
+            .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(fingerprint)
@@ -303,6 +313,10 @@ struct Own {
     depth: u32,
     cut: bool,
     since_memory: u32,
+    /// Reserved state slots not used yet; states stored, in all and in this level.
+    budget: usize,
+    stored: usize,
+    level_stored: usize,
     node: Vec<u32>,
     next_state: Vec<u32>,
     writes: Vec<(u32, u32, u32)>,
@@ -378,9 +392,10 @@ impl<'w> Run<'w> {
             fingerprint = fingerprint.wrapping_add(term);
         }
         set_header(&mut state, slots, 0, 0, fingerprint);
-        let visited: Vec<Mutex<FpTable>> =
-            (0..SHARDS).map(|_| Mutex::new(FpTable::new())).collect();
-        let stored = AtomicUsize::new(1);
+        let visited: Vec<Shard> = (0..SHARDS)
+            .map(|_| Shard(Mutex::new(FpTable::new())))
+            .collect();
+        let reserved = AtomicUsize::new(1);
         let halt = AtomicU8::new(RUNNING);
         let parts = self.workers * PARTS_PER_WORKER;
         let mut lanes: Vec<Lane> = (0..self.workers)
@@ -397,6 +412,9 @@ impl<'w> Run<'w> {
                     depth: 0,
                     cut: false,
                     since_memory: 0,
+                    budget: 0,
+                    stored: 0,
+                    level_stored: 0,
                     node: Vec::new(),
                     next_state: Vec::new(),
                     writes: Vec::new(),
@@ -407,7 +425,7 @@ impl<'w> Run<'w> {
             .collect();
         // The initial state is stored and checked like any other (at level 0).
         {
-            let level = self.level(&visited, &stored, &halt, &[], 0, 0);
+            let level = self.level(&visited, &reserved, &halt, &[], 0);
             level.insert(fingerprint);
             if !stored_ok(
                 &level,
@@ -447,9 +465,11 @@ impl<'w> Run<'w> {
             if held > check.max_memory {
                 return Err(Stop::Memory);
             }
-            let base_states = stored.load(Ordering::Relaxed);
+            for lane in &mut lanes {
+                lane.own.level_stored = 0;
+            }
             {
-                let level = self.level(&visited, &stored, &halt, &inputs, held, base_states);
+                let level = self.level(&visited, &reserved, &halt, &inputs, held);
                 let memo = &self.memo;
                 pool.install(|worker| {
                     worker.scope(|scope| {
@@ -473,12 +493,11 @@ impl<'w> Run<'w> {
                 slots,
                 parts,
                 visited: &visited,
-                stored: &stored,
+                reserved: &reserved,
                 halt: &halt,
                 inputs: &[],
                 next_input: AtomicUsize::new(0),
                 base_bytes: held,
-                base_states,
                 workers: self.workers,
             };
             let deferred: Vec<(Vec<u32>, u32)> = lanes
@@ -502,8 +521,8 @@ impl<'w> Run<'w> {
             }
             depth_level += 1;
         }
-        let states = stored.load(Ordering::Relaxed) as u64;
-        let visited_bytes: usize = visited.iter().map(|t| lock(t).bytes()).sum();
+        let states = (1 + lanes.iter().map(|l| l.own.stored).sum::<usize>()) as u64;
+        let visited_bytes: usize = visited.iter().map(|t| lock(&t.0).bytes()).sum();
         let peak_bytes = peak_bytes.max(self.held_bytes(&visited));
         let mut terminal: Vec<u64> = lanes
             .iter_mut()
@@ -549,12 +568,11 @@ impl<'w> Run<'w> {
     #[allow(clippy::too_many_arguments)]
     fn level<'a>(
         &'a self,
-        visited: &'a [Mutex<FpTable>],
-        stored: &'a AtomicUsize,
+        visited: &'a [Shard],
+        reserved: &'a AtomicUsize,
         halt: &'a AtomicU8,
         inputs: &'a [Mutex<Frontier>],
         base_bytes: usize,
-        base_states: usize,
     ) -> Level<'a> {
         Level {
             layout: &self.world.heap,
@@ -562,19 +580,18 @@ impl<'w> Run<'w> {
             slots: self.world.heap.slot_count(),
             parts: self.workers * PARTS_PER_WORKER,
             visited,
-            stored,
+            reserved,
             halt,
             inputs,
             next_input: AtomicUsize::new(0),
             base_bytes,
-            base_states,
             workers: self.workers,
         }
     }
 
     /// Bytes held besides the frontiers: visited tables, intern and memo tables.
-    fn held_bytes(&self, visited: &[Mutex<FpTable>]) -> usize {
-        visited.iter().map(|t| lock(t).bytes()).sum::<usize>()
+    fn held_bytes(&self, visited: &[Shard]) -> usize {
+        visited.iter().map(|t| lock(&t.0).bytes()).sum::<usize>()
             + self.interned.bytes()
             + self.memo.capacity() * (size_of::<(StepInputs, StepOutputs)>() + 1)
     }
@@ -919,8 +936,9 @@ fn expand_task<I: Ids>(
         if !level.insert(successor) {
             continue;
         }
-        if level.stored.fetch_add(1, Ordering::Relaxed) >= level.check.max_states {
-            level.stop(FOUND);
+        if !reserve(level, lane) {
+            // The reserved slots may overshoot the states stored: the single worker decides.
+            level.stop(MEMORY);
             return Expanded::Halt;
         }
         let record = std::mem::take(&mut lane.next_state);
@@ -1009,11 +1027,29 @@ fn failed_action(level: &Level<'_>, table: &Interned, before: &[u32], after: &[u
         .any(|(_, holds)| !holds(&before, &after))
 }
 
+/// Takes one state slot against [`Check::max_states`]; false if the bound is reached. Slots
+/// are reserved in chunks, so the run may stop a little before the bound (other workers'
+/// unused slots count): it then hands over to the single worker, which stops exactly at it.
+fn reserve(level: &Level<'_>, lane: &mut Own) -> bool {
+    if lane.budget == 0 {
+        let before = level.reserved.fetch_add(RESERVE_CHUNK, Ordering::Relaxed);
+        let room = level.check.max_states.saturating_sub(before);
+        if room == 0 {
+            return false;
+        }
+        lane.budget = room.min(RESERVE_CHUNK);
+    }
+    lane.budget -= 1;
+    lane.stored += 1;
+    lane.level_stored += 1;
+    true
+}
+
 /// The memory estimate: what the barrier counted, plus the states stored since (their table
 /// slots, with the table's growth headroom) and the frontiers being filled (this worker's,
 /// times the workers).
 fn over_budget(level: &Level<'_>, lane: &Own) -> bool {
-    let new_states = level.stored.load(Ordering::Relaxed) - level.base_states;
+    let new_states = lane.level_stored * level.workers;
     let frontiers: usize = lane.out.iter().map(Frontier::capacity_bytes).sum();
     let estimate = level.base_bytes + new_states * 12 + frontiers * level.workers;
     estimate > level.check.max_memory
