@@ -73,14 +73,26 @@
 //!
 //! # Faults
 //!
-//! A friend that crashes, aborts, is killed or exits is seen by the hakase (it asks the kernel
-//! at most every millisecond while idle), which stops serving its region; the others are
-//! served on. [`Friends::join`](crate::Friends::join) reports each process's end
-//! ([`FriendExit`]); [`Friends::stop`](crate::Friends::stop) kills a hung one. Friend processes
-//! die with the thread that started them (`PR_SET_PDEATHSIG`, armed before the exec, with a
-//! check that the parent had not already gone), and a hakase dropped with its friends running
-//! kills them: nothing is left running.
-//!
+//! - **A friend ends** (crashes, aborts, is killed, exits): each friend process has a `pidfd`
+//!   that one watcher thread of the hakase's process `poll`s; when it becomes readable the
+//!   friend is marked dead and its hakase's bell rung, so even a parked hakase sees it at once
+//!   and no serving sweep pays a system call to ask. From then on the hakase serves that
+//!   region no more: a request it had made and not had answered is *not* made (nobody waits for
+//!   its value), and its [`FriendExit`] names it (`in_flight`). The other friends are served
+//!   on. (Without `pidfd_open`, Linux before 5.3, each friend is asked with `waitid` at most
+//!   every millisecond instead.)
+//! - [`Friends::join`](crate::Friends::join) reports each process's end ([`FriendExit`]), e.g.
+//!   "friend 1 was killed by signal 9 (SIGKILL); its call of hakase_add was not made".
+//! - **A friend hangs**: [`Friends::stop`](crate::Friends::stop) kills it.
+//! - **The hakase's process ends**, however: its friends die with it. They are armed with
+//!   `PR_SET_PDEATHSIG` (before the exec, with a check that the parent had not already gone),
+//!   which fires when the *thread* that forked them ends, so every friend is forked from one
+//!   thread that lives as long as the process; a friend started from a short-lived thread
+//!   lives on with its hakase.
+//! - **`Friends` is dropped without `join`**: its friends still running are killed and reaped
+//!   before the drop returns (nothing is left running, not even a zombie) and the hakase
+//!   serves them no more; a dropped [`Hakase`](crate::Hakase) does the same.
+
 //! # What it costs against thread friends
 //!
 //! - A call copies its arguments and value through the region (a thread friend's `move` block
@@ -95,6 +107,7 @@
 mod region;
 mod serve;
 mod spawn;
+mod watch;
 mod wire;
 
 use core::fmt;
@@ -130,6 +143,9 @@ pub enum FriendExit {
     Exited {
         /// The exit code.
         code: i32,
+        /// The exported function it had asked the hakase to call and was waiting on, which
+        /// the hakase therefore did not call (it serves no dead friend).
+        in_flight: Option<&'static str>,
     },
     /// A signal ended it: a crash (`SIGSEGV`), an `abort()` (`SIGABRT`), a denied system call
     /// under [`OnDenied::KillProcess`](crate::OnDenied::KillProcess) (`SIGSYS`), or a kill
@@ -137,6 +153,9 @@ pub enum FriendExit {
     Killed {
         /// The signal number.
         signal: i32,
+        /// The exported function it had asked the hakase to call and was waiting on, which
+        /// the hakase therefore did not call (it serves no dead friend).
+        in_flight: Option<&'static str>,
     },
     /// [`Friends::stop`](crate::Friends::stop) killed it.
     Stopped,
@@ -147,11 +166,43 @@ impl fmt::Display for FriendExit {
         match self {
             Self::Returned => f.write_str("returned"),
             Self::Panicked { message } => write!(f, "panicked: {message}"),
-            Self::Exited { code } => write!(f, "exited with code {code}"),
-            Self::Killed { signal } => write!(f, "was killed by signal {signal}"),
+            Self::Exited { code, in_flight } => {
+                write!(f, "exited with code {code}")?;
+                fmt_in_flight(*in_flight, f)
+            }
+            Self::Killed { signal, in_flight } => {
+                write!(f, "was killed by signal {signal}")?;
+                if let Some(name) = signal_name(*signal) {
+                    write!(f, " ({name})")?;
+                }
+                fmt_in_flight(*in_flight, f)
+            }
             Self::Stopped => f.write_str("was stopped by the hakase"),
         }
     }
+}
+
+fn fmt_in_flight(in_flight: Option<&str>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match in_flight {
+        Some(name) => write!(f, "; its call of {name} was not made"),
+        None => Ok(()),
+    }
+}
+
+/// The names of the signals that end friends.
+fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGILL => "SIGILL",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGSYS => "SIGSYS",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => return None,
+    })
 }
 
 /// Why a call from a process friend did not return a value.
@@ -258,7 +309,9 @@ impl ProcessSlots {
         let mut slots = self.0.borrow_mut();
         let mut served = 0;
         for (friend, scratch) in slots.iter_mut() {
-            if serve::serve_one(&friend.region, scratch) {
+            // A dead friend's request is not served: nobody waits for its value, and its
+            // exit reports the call as not made.
+            if !friend.is_dead() && serve::serve_one(&friend.region, scratch) {
                 served += 1;
             }
         }
@@ -270,7 +323,7 @@ impl ProcessSlots {
         self.0
             .borrow()
             .iter()
-            .any(|(friend, _)| serve::has_request(&friend.region))
+            .any(|(friend, _)| !friend.is_dead() && serve::has_request(&friend.region))
     }
 
     /// Whether there are process friends that may still make requests.
