@@ -21,7 +21,69 @@ mod shared {
         pub fn hakase_panics(x: u8) -> u8;
         pub fn hakase_kill_reported();
         pub fn hakase_reports() -> u64;
+        /// Own types cross when the declaration says `#[remote]`.
+        #[remote]
+        pub fn hakase_area(shape: super::Shape, scale: Option<super::Scale>) -> Result<super::Area, String>;
+        #[remote]
+        pub fn hakase_shapes(sides: &[u8]) -> Vec<super::Shape>;
     }
+}
+
+/// A user type that crosses processes.
+#[derive(Debug, PartialEq, offload::process::Wire)]
+pub enum Shape {
+    /// A square.
+    Square {
+        /// Its side.
+        side: u32,
+    },
+    /// A polygon.
+    Polygon(Vec<(i32, i32)>),
+    /// Nothing.
+    Nothing,
+}
+
+/// A user type that crosses processes (not `Clone`: it is moved to the hakase function).
+#[derive(Debug, PartialEq, offload::process::Wire)]
+pub struct Scale(pub u32);
+
+/// A user type that crosses processes.
+#[derive(Debug, PartialEq, offload::process::Wire)]
+pub struct Area {
+    /// How much.
+    pub value: u64,
+    /// Of what.
+    pub of: String,
+}
+
+/// A hakase function taking and returning user types.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_area(shape: Shape, scale: Option<Scale>) -> Result<Area, String> {
+    let scale = u64::from(scale.map_or(1, |Scale(s)| s));
+    match shape {
+        Shape::Square { side } => Ok(Area {
+            value: u64::from(side) * u64::from(side) * scale,
+            of: "square".into(),
+        }),
+        Shape::Polygon(points) => Ok(Area {
+            value: points.len() as u64 * scale,
+            of: format!("{}-gon", points.len()),
+        }),
+        Shape::Nothing => Err("nothing has no area".into()),
+    }
+}
+
+/// A hakase function returning user types.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_shapes(sides: &[u8]) -> Vec<Shape> {
+    sides
+        .iter()
+        .map(|&n| match n {
+            0 => Shape::Nothing,
+            4 => Shape::Square { side: 1 },
+            n => Shape::Polygon(vec![(0, 0); usize::from(n)]),
+        })
+        .collect()
 }
 
 static ADDS: AtomicU64 = AtomicU64::new(0);
@@ -128,6 +190,33 @@ fn calling_friend(_: FriendId) {
         shared::hakase_sum::remote(&big),
         Err(RemoteError::TooLarge { .. })
     ));
+    // Own types, derived.
+    assert_eq!(
+        shared::hakase_area::remote(Shape::Square { side: 3 }, Some(Scale(2))),
+        Ok(Ok(Area {
+            value: 18,
+            of: "square".into()
+        }))
+    );
+    assert_eq!(
+        shared::hakase_area::remote(Shape::Polygon(vec![(1, 1); 5]), None),
+        Ok(Ok(Area {
+            value: 5,
+            of: "5-gon".into()
+        }))
+    );
+    assert_eq!(
+        shared::hakase_area::remote(Shape::Nothing, None),
+        Ok(Err("nothing has no area".to_owned()))
+    );
+    assert_eq!(
+        shared::hakase_shapes::remote(&[0, 4, 3]),
+        Ok(vec![
+            Shape::Nothing,
+            Shape::Square { side: 1 },
+            Shape::Polygon(vec![(0, 0); 3])
+        ])
+    );
     // The hakase's secret is not in this process: its memory is the binary's first image.
     let secret = SECRET.lock().unwrap().clone();
     shared::hakase_report::remote(&format!("secret seen: {secret:?}")).unwrap();

@@ -125,6 +125,8 @@ pub use self::wire::{Arg, Reader, Wire, WireError, Writer};
 #[doc(hidden)]
 pub use self::wire::{decode_arg, view_arg};
 use crate::symbols::ExportedSymbol;
+/// `#[derive(Wire)]`: see [`Wire`](trait@Wire).
+pub use gears_macros::Wire;
 use region::{DATA_BYTES, IDLE, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
 
 /// How a process friend ended, as [`Friends::join`](crate::Friends::join) reports it.
