@@ -279,16 +279,54 @@ fn offloading_friend(_: FriendId) {
     let _ = offload!({ x + 1 });
 }
 
+/// Not a friend body itself: a function one calls.
+fn helper_that_offloads() -> i32 {
+    let x = 1;
+    offload!({ x + 1 })
+}
+
+fn friend_calling_an_offloading_helper(_: FriendId) {
+    let _ = helper_that_offloads();
+}
+
 #[test]
-fn offload_in_a_process_friend_says_what_to_write_instead() {
-    const CASE: &str = "offload_in_a_process_friend_says_what_to_write_instead";
+fn offload_in_a_process_friend_body_is_refused_before_it_starts() {
+    const CASE: &str = "offload_in_a_process_friend_body_is_refused_before_it_starts";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let error = hakase
+        .spawn_friends(one_friend(), offloading_friend)
+        .unwrap_err();
+    let offload::Error::OffloadInProcess { body, site } = &error else {
+        panic!("{error:?}");
+    };
+    assert!(body.ends_with("offloading_friend"), "{body}");
+    assert!(site.starts_with("offload/tests/process.rs:"), "{site}");
+    let text = error.to_string();
+    assert!(text.contains("cannot cross processes"), "{text}");
+    assert!(text.contains("declare_exports!"), "{text}");
+    assert!(text.contains("remote("), "{text}");
+    // Nothing started, and the same body runs as a thread friend.
+    let friends = hakase
+        .spawn_friends(FriendConfig::cpus("0").unwrap(), offloading_friend)
+        .unwrap();
+    friends.join().unwrap();
+}
+
+#[test]
+fn offload_reached_through_a_call_in_a_process_friend_says_what_to_write_instead() {
+    const CASE: &str =
+        "offload_reached_through_a_call_in_a_process_friend_says_what_to_write_instead";
     if !is_child(CASE) {
         assert_passed(CASE);
         return;
     }
     let hakase = Hakase::new().unwrap();
     let friends = hakase
-        .spawn_friends(one_friend(), offloading_friend)
+        .spawn_friends(one_friend(), friend_calling_an_offloading_helper)
         .unwrap();
     let error = friends.join().unwrap_err();
     let offload::Error::FriendsFailed(exits) = &error else {

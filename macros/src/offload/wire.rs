@@ -85,17 +85,6 @@ fn check(input: &syn::DeriveInput, errors: &mut Errors) {
             ),
         );
     }
-    for lifetime in input.generics.lifetimes() {
-        errors.error(
-            &lifetime.lifetime,
-            format!(
-                "`{name}` has a lifetime parameter, which cannot derive Wire: a value decoded \
-                 from another process's bytes owns its data and borrows nothing; make its \
-                 fields owned (`String` for `&str`, `Vec<T>` for `&[T]`) and drop `{}`",
-                lifetime.lifetime
-            ),
-        );
-    }
     let fields: Vec<&syn::Field> = match &input.data {
         syn::Data::Struct(data) => data.fields.iter().collect(),
         syn::Data::Enum(data) => data
@@ -105,17 +94,35 @@ fn check(input: &syn::DeriveInput, errors: &mut Errors) {
             .collect(),
         syn::Data::Union(_) => Vec::new(),
     };
+    let mut field_errors = 0;
     for field in fields {
         let mut finder = Uncrossable(Vec::new());
         finder.visit_type(&field.ty);
-        for (span, why) in finder.0 {
-            errors.error_at(span, why);
+        for (tokens, why) in finder.0 {
+            errors.error(tokens, why);
+            field_errors += 1;
+        }
+    }
+    // A lifetime parameter is usually there for a borrowed field, already reported: one
+    // mistake, one error.
+    if field_errors == 0 {
+        for lifetime in input.generics.lifetimes() {
+            errors.error(
+                &lifetime.lifetime,
+                format!(
+                    "`{name}` has a lifetime parameter, which cannot derive Wire: a value \
+                     decoded from another process's bytes owns its data and borrows nothing; \
+                     make its fields owned (`String` for `Cow<str>`) and drop `{}`",
+                    lifetime.lifetime
+                ),
+            );
         }
     }
 }
 
-/// The parts of a field's type that cannot cross, with why and what to write instead.
-struct Uncrossable(Vec<(Span, String)>);
+/// The parts of a field's type that cannot cross (their tokens, for the span), with why and
+/// what to write instead.
+struct Uncrossable(Vec<(TokenStream, String)>);
 
 impl<'ast> Visit<'ast> for Uncrossable {
     fn visit_type_reference(&mut self, reference: &'ast syn::TypeReference) {
@@ -128,7 +135,7 @@ impl<'ast> Visit<'ast> for Uncrossable {
             elem => format!("`{}`", quote!(#elem).to_string().replace(' ', "")),
         };
         self.0.push((
-            reference.span(),
+            quote!(#reference),
             format!(
                 "a reference cannot derive Wire: a value decoded from another process's bytes \
                  owns its data and borrows nothing; use the owned type, {owned}"
@@ -138,7 +145,7 @@ impl<'ast> Visit<'ast> for Uncrossable {
 
     fn visit_type_ptr(&mut self, pointer: &'ast syn::TypePtr) {
         self.0.push((
-            pointer.span(),
+            quote!(#pointer),
             "a raw pointer cannot derive Wire: an address means nothing in another process \
              (and the hakase never follows one a friend sent); send the value it points to, or \
              an index into a table the hakase keeps"
@@ -148,7 +155,7 @@ impl<'ast> Visit<'ast> for Uncrossable {
 
     fn visit_type_bare_fn(&mut self, function: &'ast syn::TypeBareFn) {
         self.0.push((
-            function.span(),
+            quote!(#function),
             "a function pointer cannot derive Wire: it is an address in one process; send an \
              enum that names the function instead"
                 .to_owned(),
@@ -157,7 +164,7 @@ impl<'ast> Visit<'ast> for Uncrossable {
 
     fn visit_type_trait_object(&mut self, object: &'ast syn::TypeTraitObject) {
         self.0.push((
-            object.span(),
+            quote!(#object),
             "a trait object cannot derive Wire: the hakase could not know which type to \
              decode; use an enum with one variant per type"
                 .to_owned(),
@@ -198,6 +205,16 @@ fn stand_in(root: &CrateRoot, input: &syn::DeriveInput) -> TokenStream {
             }
         }
     }
+}
+
+/// Encodes each bound field, spanned at its type (so a field whose type is not `Wire` gets one
+/// error, there).
+fn encode_fields(private: &TokenStream, fields: &syn::Fields, names: &[syn::Ident]) -> TokenStream {
+    let calls = fields.iter().zip(names).map(|(field, name)| {
+        let ty = &field.ty;
+        quote_spanned!(ty.span()=> <#ty as #private::Wire>::encode(#name, out);)
+    });
+    quote!(#(#calls)*)
 }
 
 /// Binding names for a variant's or struct's fields, and the pattern that binds them.
@@ -247,9 +264,12 @@ fn expand(root: &CrateRoot, input: &syn::DeriveInput) -> TokenStream {
             let (names, pattern) = bindings(&data.fields);
             let value = construct(&private, &quote!(Self), &data.fields);
             (
-                quote! {
-                    let Self #pattern = self;
-                    #( #private::Wire::encode(#names, out); )*
+                {
+                    let encode = encode_fields(&private, &data.fields, &names);
+                    quote! {
+                        let Self #pattern = self;
+                        #encode
+                    }
                 },
                 quote!(::core::result::Result::Ok(#value)),
             )
@@ -264,10 +284,11 @@ fn expand(root: &CrateRoot, input: &syn::DeriveInput) -> TokenStream {
                 let ident = &variant.ident;
                 let (names, pattern) = bindings(&variant.fields);
                 let tag = syn::LitInt::new(&format!("{index}{tag_ty}"), Span::call_site());
+                let encode = encode_fields(&private, &variant.fields, &names);
                 encode_arms.push(quote! {
                     Self::#ident #pattern => {
                         #private::Wire::encode(&#tag, out);
-                        #( #private::Wire::encode(#names, out); )*
+                        #encode
                     }
                 });
                 let value = construct(&private, &quote!(Self::#ident), &variant.fields);
@@ -339,7 +360,8 @@ mod tests {
                 B { p: *const u8, f: fn() },
             }
         ));
-        assert_eq!(out.matches("compile_error").count(), 4, "{out}");
+        // Three fields, three errors (the lifetime is for the borrowed field).
+        assert_eq!(out.matches("compile_error").count(), 3, "{out}");
         // The stand-in keeps uses compiling.
         assert!(out.contains("unreachable"), "{out}");
     }

@@ -51,18 +51,52 @@
 //!
 //! Calls of functions declared with [`declare_exports!`](crate::declare_exports): each such
 //! declaration whose parameter and return types all cross (integers, floats, `bool`, `char`,
-//! `()`, `String`, `&str`, `Vec<T>`, `&[T]`, `Option<T>`, `Result<T, E>` and tuples of up to
-//! four, of these) gets `name::remote(args..) -> Result<R, RemoteError>`, which encodes the
-//! arguments ([`Wire`]) into the region, waits for the hakase and decodes the value. Other
-//! declarations have no `remote` (calling it is rustc's "no function named `remote`"). Types of
-//! your own implement [`Wire`] by hand and cross inside `Vec`, `Option` and the like through
-//! your own exported helpers; declarations naming them directly are not remote yet.
+//! `()`, `String`, `&str`, `Vec<T>`, `&[T]`, `[T; N]`, `Option<T>`, `Result<T, E>` and tuples
+//! of up to four, of these) gets `name::remote(args..) -> Result<R, RemoteError>`, which encodes
+//! the arguments ([`Wire`]) into the region, waits for the hakase and decodes the value. Other
+//! declarations have no `remote` (calling it is rustc's "no function named `remote`").
+//!
+//! Types of your own cross with `#[derive(Wire)]` (structs and enums, see [`Wire`]) and a
+//! declaration marked `#[remote]`, which gets `remote` whatever its types are named (rustc then
+//! checks that each implements `Wire`; a reference other than `&str`/`&[T]`, a `&mut`, a raw
+//! pointer is a compile error there). They need not be `Clone`: the hakase function gets the
+//! value decoded from the request, moved.
+//!
+//! ```no_run,standalone_crate
+//! use offload::process::Wire;
+//!
+//! #[derive(Debug, Wire)]
+//! pub enum Shape { Square { side: u32 }, Polygon(Vec<(i32, i32)>) }
+//!
+//! mod shared {
+//!     offload::declare_exports! {
+//!         #[remote]
+//!         pub fn hakase_area(shape: super::Shape) -> u64;
+//!     }
+//! }
+//!
+//! #[offload::export_symbol(declared_in = shared)]
+//! pub fn hakase_area(shape: Shape) -> u64 {
+//!     match shape {
+//!         Shape::Square { side } => u64::from(side) * u64::from(side),
+//!         Shape::Polygon(points) => points.len() as u64,
+//!     }
+//! }
+//!
+//! fn friend(_: offload::FriendId) {
+//!     assert_eq!(shared::hakase_area::remote(Shape::Square { side: 3 }), Ok(9));
+//! }
+//! # fn main() {}
+//! ```
 //!
 //! `offload!` blocks cannot cross: they are closures over the friend's locals, which live in
-//! another address space. In a process friend, `offload!` panics at once saying so (the body's
-//! type cannot tell at compile time in which kind of friend it will run); call a declared
-//! function with `remote` instead.
-//!
+//! another address space. A process friend body that is a `fn` item with an `offload!` in it
+//! is refused by `spawn_friends` before any friend starts
+//! ([`Error::OffloadInProcess`](crate::Error::OffloadInProcess), saying where and what to write
+//! instead); one reached otherwise (in a closure body, or a function the body calls: the type
+//! of a body cannot tell at compile time in which kind of friend it will run) panics the
+//! friend at once, saying the same. Call a declared function with `remote` instead.
+
 //! # The hakase trusts nothing in the region
 //!
 //! The hakase copies each request out of the region before looking at it, checks the symbol id
@@ -350,6 +384,59 @@ impl ProcessSlots {
             .borrow_mut()
             .retain(|(friend, _)| friend.exit().is_none());
     }
+}
+
+/// An `offload!` in the program: the path of the function it is in, and where it is
+/// (registered by each `offload!`).
+#[doc(hidden)]
+pub struct OffloadSite {
+    /// `type_name` of a `fn` item at the site: `crate::module::function::offload_site`.
+    enclosing: fn() -> &'static str,
+    file: &'static str,
+    line: u32,
+    column: u32,
+}
+
+impl OffloadSite {
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn new(
+        enclosing: fn() -> &'static str,
+        file: &'static str,
+        line: u32,
+        column: u32,
+    ) -> Self {
+        Self {
+            enclosing,
+            file,
+            line,
+            column,
+        }
+    }
+}
+
+gears_runtime::registry::inventory::collect!(OffloadSite);
+
+/// Where an `offload!` is written inside the body `F` of a process friend, if one is: `F` a
+/// `fn` item whose own body (or a closure or block in it) holds the `offload!`. A closure body
+/// cannot be told from the other closures of its function, so it is not looked into: an
+/// `offload!` there, or in a function the body calls, panics when it runs (saying the same).
+pub(crate) fn offload_in_body<F>() -> Option<String> {
+    let body = core::any::type_name::<F>();
+    if body.contains("{{closure}}") {
+        return None;
+    }
+    // `crate::friend<u8>` is the instance of `crate::friend`.
+    let body = body.split('<').next().unwrap_or(body);
+    gears_runtime::registry::inventory::iter::<OffloadSite>().find_map(|site| {
+        let path = (site.enclosing)();
+        let function = path.strip_suffix("::offload_site").unwrap_or(path);
+        let inside = function == body
+            || function
+                .strip_prefix(body)
+                .is_some_and(|rest| rest.starts_with("::"));
+        inside.then(|| format!("{}:{}:{}", site.file, site.line, site.column))
+    })
 }
 
 /// The panic `offload!` raises in a process friend.

@@ -9,11 +9,52 @@
 //! than the message holds), every tag and UTF-8 string is validated, and bytes left over are an
 //! error.
 //!
-//! Own types cross by implementing [`Wire`] (two short functions, usually by delegating to the
-//! fields' encodings).
+//! `Box<T>` is `T`'s encoding, `[T; N]` its `N` elements. Values nest at most
+//! [`Reader::MAX_DEPTH`] deep, so a recursive type read from hostile bytes cannot exhaust the
+//! hakase's stack, and a vector reserves at most 64 KiB before its elements have decoded.
+//!
+//! # Own types: `#[derive(Wire)]`
+//!
+//! A struct (named, tuple or unit fields) or an enum (variants with fields) whose fields are
+//! all `Wire` derives it. A struct encodes as its fields in order; an enum as its variant's
+//! index (one byte, two if it has more than 256 variants; declaration order, not the
+//! discriminant) and then that variant's fields. Type parameters must be `Wire` themselves
+//! (the derive adds the bounds); const parameters are fine. What cannot cross is a compile error
+//! on the field: a reference (the value decoded owns its data: `String` for `&str`), a raw or
+//! function pointer (an address means nothing in the other process), a trait object, a union
+//! (which field is live is not in its bytes), a lifetime parameter. `#[wire(crate = path)]`
+//! names a renamed `offload` dependency.
+//!
+//! Why a derive of our own rather than `serde` with `bincode` or `postcard`: the format is
+//! what the hakase validates, so it has to be one whose every check is in view here (bounded
+//! lengths against the bytes present, one-byte tags that must be in range, UTF-8, a nesting
+//! limit, no bytes left over) and that composes with the `&str`/`&[T]` parameters lent
+//! without a copy; `serde`'s data model would bring a second encoding of the same primitives,
+//! an extra dependency tree in every friend process (and under the friend's seccomp filter),
+//! and a visitor layer between the bytes and the checks. A user type needs no more than its
+//! fields do: the derive composes their `Wire` impls, and a hand-written impl
+//! ([`Wire`]'s example) remains possible for a type the derive cannot express.
 
 /// A value that can cross between processes: written into bytes, read back from bytes that
-/// may be hostile.
+/// may be hostile. Derive it (`#[derive(Wire)]`, see the [module docs](self)) or write it:
+///
+/// ```
+/// use offload::process::{Reader, Wire, Writer};
+///
+/// #[derive(Debug, PartialEq, Wire)]
+/// enum Event { Key(char), Click { x: i32, y: i32 }, Quit }
+///
+/// let mut out = Writer::new();
+/// Event::Click { x: 3, y: -1 }.encode(&mut out);
+/// assert_eq!(out.as_bytes()[0], 1); // the variant's index
+/// let decoded = Event::decode(&mut Reader::new(out.as_bytes()))?;
+/// assert_eq!(decoded, Event::Click { x: 3, y: -1 });
+/// // Hostile bytes are an error, never a panic: there is no fourth variant.
+/// assert!(Event::decode(&mut Reader::new(&[3])).is_err());
+/// # Ok::<(), offload::process::WireError>(())
+/// ```
+///
+/// By hand:
 ///
 /// ```
 /// use offload::process::{Reader, Wire, WireError, Writer};
@@ -38,6 +79,12 @@
 /// input.finish()?;
 /// # Ok::<(), WireError>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross processes: it does not implement `Wire`",
+    label = "not `Wire`",
+    note = "derive it with `#[derive(offload::process::Wire)]` (or implement `Wire` by hand) \
+            on a type of yours; wrap a foreign type in one of yours"
+)]
 pub trait Wire: Sized {
     /// Appends the value's encoding.
     fn encode(&self, out: &mut Writer);

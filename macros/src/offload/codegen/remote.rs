@@ -93,7 +93,8 @@ fn never_crosses_owned(ty: &syn::Type) -> Option<(&syn::Type, &'static str)> {
         syn::Type::Group(inner) => never_crosses_owned(&inner.elem),
         syn::Type::Tuple(tuple) if tuple.elems.len() > 4 => Some((
             ty,
-            "a tuple of more than four crosses no process: group the values in a struct with              #[derive(Wire)]",
+            "a tuple of more than four crosses no process: group the values in a struct with \
+             #[derive(Wire)]",
         )),
         syn::Type::Tuple(tuple) => tuple.elems.iter().find_map(never_crosses_owned),
         syn::Type::Array(array) => never_crosses_owned(&array.elem),
@@ -113,15 +114,18 @@ fn never_crosses_owned(ty: &syn::Type) -> Option<(&syn::Type, &'static str)> {
         }
         syn::Type::Reference(_) => Some((
             ty,
-            "a reference crosses no process inside a value: the hakase decodes owned values;              use the owned type (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)",
+            "a reference crosses no process inside a value: the hakase decodes owned values; \
+             use the owned type (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)",
         )),
         syn::Type::Ptr(_) => Some((
             ty,
-            "a raw pointer crosses no process: an address means nothing in the other one (and              the hakase never follows one a friend sent); pass the value, or an index",
+            "a raw pointer crosses no process: an address means nothing in the other one (and \
+             the hakase never follows one a friend sent); pass the value, or an index",
         )),
         _ => Some((
             ty,
-            "this type crosses no process: use a named type that implements Wire (derive it              with #[derive(Wire)])",
+            "this type crosses no process: use a named type that implements Wire (derive it \
+             with #[derive(Wire)])",
         )),
     }
 }
@@ -135,13 +139,15 @@ fn never_crosses_param(ty: &syn::Type) -> Option<(&syn::Type, &'static str)> {
                 syn::Type::Slice(slice) => never_crosses_owned(&slice.elem),
                 _ => Some((
                     ty,
-                    "only `&str` and `&[T]` parameters are lent across processes: take the                      value itself (`T` for `&T`), which is copied into the request",
+                    "only `&str` and `&[T]` parameters are lent across processes: take the \
+                     value itself (`T` for `&T`), which is copied into the request",
                 )),
             }
         }
         syn::Type::Reference(_) => Some((
             ty,
-            "a `&mut` parameter crosses no process: the hakase works on its own copy of the              arguments, so changes would be lost; take the value and return the changed one",
+            "a `&mut` parameter crosses no process: the hakase works on its own copy of the \
+             arguments, so changes would be lost; take the value and return the changed one",
         )),
         ty => never_crosses_owned(ty),
     }
@@ -164,7 +170,8 @@ pub(crate) fn check_forced(sig: &syn::Signature, errors: &mut crate::common::Err
     {
         errors.error(
             param,
-            "a #[remote] declaration cannot be generic: the hakase serves one function per              symbol; declare one function per type",
+            "a #[remote] declaration cannot be generic: the hakase serves one function per \
+             symbol; declare one function per type",
         );
     }
     for input in &sig.inputs {
