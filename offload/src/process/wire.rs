@@ -13,30 +13,47 @@
 //! [`Reader::MAX_DEPTH`] deep, so a recursive type read from hostile bytes cannot exhaust the
 //! hakase's stack, and a vector reserves at most 64 KiB before its elements have decoded.
 //!
-//! # Own types: `#[derive(Wire)]`
-//!
-//! A struct (named, tuple or unit fields) or an enum (variants with fields) whose fields are
-//! all `Wire` derives it. A struct encodes as its fields in order; an enum as its variant's
-//! index (one byte, two if it has more than 256 variants; declaration order, not the
-//! discriminant) and then that variant's fields. Type parameters must be `Wire` themselves
-//! (the derive adds the bounds); const parameters are fine. What cannot cross is a compile error
-//! on the field: a reference (the value decoded owns its data: `String` for `&str`), a raw or
-//! function pointer (an address means nothing in the other process), a trait object, a union
-//! (which field is live is not in its bytes), a lifetime parameter. `#[wire(crate = path)]`
-//! names a renamed `offload` dependency.
-//!
-//! Why a derive of our own rather than `serde` with `bincode` or `postcard`: the format is
-//! what the hakase validates, so it has to be one whose every check is in view here (bounded
-//! lengths against the bytes present, one-byte tags that must be in range, UTF-8, a nesting
-//! limit, no bytes left over) and that composes with the `&str`/`&[T]` parameters lent
-//! without a copy; `serde`'s data model would bring a second encoding of the same primitives,
-//! an extra dependency tree in every friend process (and under the friend's seccomp filter),
-//! and a visitor layer between the bytes and the checks. A user type needs no more than its
-//! fields do: the derive composes their `Wire` impls, and a hand-written impl
-//! ([`Wire`]'s example) remains possible for a type the derive cannot express.
+//! User types derive [`Wire`] (see there, and why a derive rather than `serde`).
 
 /// A value that can cross between processes: written into bytes, read back from bytes that
-/// may be hostile. Derive it (`#[derive(Wire)]`, see the [module docs](self)) or write it:
+/// may be hostile. Derive it or write it.
+///
+/// # The encoding
+///
+/// Little-endian and length-prefixed, with no pointers and no padding: integers and floats at
+/// their width (`usize`/`isize` as 64 bits), `bool` as one byte that must be 0 or 1, `char` as a
+/// `u32` that must be a scalar value, strings and vectors as a `u32` length and their elements,
+/// `Option` and `Result` as a tag byte and the value. Decoding trusts nothing: every length is
+/// checked against the bytes that are there (so a hostile length cannot make it allocate more
+/// than the message holds), every tag and UTF-8 string is validated, and bytes left over are an
+/// error.
+///
+/// `Box<T>` is `T`'s encoding, `[T; N]` its `N` elements. Values nest at most
+/// [`Reader::MAX_DEPTH`] deep, so a recursive type read from hostile bytes cannot exhaust the
+/// hakase's stack, and a vector reserves at most 64 KiB before its elements have decoded.
+///
+///
+/// # `#[derive(Wire)]`
+///
+/// A struct (named, tuple or unit fields) or an enum (variants with fields) whose fields are
+/// all `Wire` derives it. A struct encodes as its fields in order; an enum as its variant's
+/// index (one byte, two if it has more than 256 variants; declaration order, not the
+/// discriminant) and then that variant's fields. Type parameters must be `Wire` themselves
+/// (the derive adds the bounds); const parameters are fine. What cannot cross is a compile error
+/// on the field: a reference (the value decoded owns its data: `String` for `&str`), a raw or
+/// function pointer (an address means nothing in the other process), a trait object, a union
+/// (which field is live is not in its bytes), a lifetime parameter. `#[wire(crate = path)]`
+/// names a renamed `offload` dependency.
+///
+/// Why a derive of our own rather than `serde` with `bincode` or `postcard`: the format is
+/// what the hakase validates, so it has to be one whose every check is in view here (bounded
+/// lengths against the bytes present, one-byte tags that must be in range, UTF-8, a nesting
+/// limit, no bytes left over) and that composes with the `&str`/`&[T]` parameters lent
+/// without a copy; `serde`'s data model would bring a second encoding of the same primitives,
+/// an extra dependency tree in every friend process (and under the friend's seccomp filter),
+/// and a visitor layer between the bytes and the checks. A user type needs no more than its
+/// fields do: the derive composes their `Wire` impls, and a hand-written impl
+/// (below) remains possible for a type the derive cannot express.
 ///
 /// ```
 /// use offload::process::{Reader, Wire, Writer};
