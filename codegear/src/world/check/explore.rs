@@ -126,6 +126,9 @@ impl Labels {
 /// The state graph kept for liveness: every edge, and the predicates' values per state.
 struct GraphLog {
     edges: Vec<(u32, u32, u32)>,
+    /// With partial-order reduction: `(state, task)` of each enabled task whose step a reduced
+    /// state did not expand (fairness is about the program's enabledness).
+    postponed: Vec<(u32, u32)>,
     labels: Labels,
 }
 
@@ -222,11 +225,13 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             _ => 1,
         })
         .sum();
-    let por = check.partial_order && !live && check.symmetry.is_none();
+    // Symmetry reduction is in force only without liveness properties; partial-order
+    // reduction only without symmetry reduction in force (see `por.rs`).
+    let symmetry = check.symmetry.is_some() && !live;
+    let por = check.partial_order && !symmetry;
     if check.partial_order && !por {
         notes.push(
-            "partial-order reduction off: it is not combined with liveness properties or symmetry reduction"
-                .to_string(),
+            "partial-order reduction off: it is not combined with symmetry reduction".to_string(),
         );
     }
     let mut check = check;
@@ -237,7 +242,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         let pairs = live || por || check.depth_first;
         explorer = Explorer {
             world,
-            symmetry: check.symmetry.is_some() && !live,
+            symmetry,
             check,
             visited: if live || por {
                 Visited::Map(HashMap::default())
@@ -266,6 +271,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             memo_next: NONE,
             graph: live.then(|| GraphLog {
                 edges: Vec::new(),
+                postponed: Vec::new(),
                 labels: Labels {
                     bits: vec![Vec::new(); slots_per_property],
                 },
@@ -302,6 +308,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     }
     let mut graph_bytes = explorer.graph.as_ref().map_or(0, |g| {
         g.edges.capacity() * 12
+            + g.postponed.capacity() * 8
             + g.labels
                 .bits
                 .iter()
@@ -314,7 +321,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     {
         let analysed = Instant::now();
         let labels = log.labels;
-        let graph = Graph::from_edges(explorer.states, log.edges);
+        let graph = Graph::reduced(explorer.states, log.edges, log.postponed);
         graph_bytes = graph_bytes.max(graph.bytes());
         found = explorer.liveness(&graph, &labels);
         liveness_elapsed = Some(analysed.elapsed());
@@ -532,10 +539,16 @@ impl Explorer<'_> {
                 None
             };
             let mut reduction_holds = true;
+            // With liveness properties, the tasks a reduced state postpones are still probed:
+            // whether each is enabled is recorded for the fairness analysis, nothing stored.
+            let mut probing = false;
             for position in 0..tasks {
                 if ample == Some(position) && reduction_holds {
                     self.reduced += 1;
-                    break;
+                    if self.graph.is_none() {
+                        break;
+                    }
+                    probing = true;
                 }
                 let task = if ample.is_some() {
                     self.ample.order[position]
@@ -547,7 +560,9 @@ impl Explorer<'_> {
                 if entry.exit {
                     continue;
                 }
-                self.transitions += 1;
+                if !probing {
+                    self.transitions += 1;
+                }
                 spawned.clear();
                 let next = if entry.alternatives.is_some() {
                     // A choice pending from the start: resolving it is the step.
@@ -584,6 +599,13 @@ impl Explorer<'_> {
                         .wrapping_add(self.interned.objects[after as usize].term);
                 }
                 spawned_ids.clear();
+                if probing {
+                    if !spawned.is_empty() || self.changes_state(next, base, fingerprint) {
+                        let graph = self.graph.as_mut().expect("probing only with the graph");
+                        graph.postponed.push((index, task));
+                    }
+                    continue;
+                }
                 if !spawned.is_empty() {
                     reduction_holds = false;
                     if tasks + spawned.len() > TASK_MASK as usize {
@@ -717,11 +739,24 @@ impl Explorer<'_> {
         cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
     }
 
+    /// Whether a step whose successor is `base` plus the term of transition `next` (or, for a
+    /// choice, of one of its alternatives) leaves the state with fingerprint `fingerprint`.
+    fn changes_state(&self, next: u32, base: u64, fingerprint: u64) -> bool {
+        let gotos = &self.interned.gotos;
+        match &gotos[next as usize].alternatives {
+            None => base.wrapping_add(gotos[next as usize].term) != fingerprint,
+            Some(alternatives) => alternatives
+                .iter()
+                .any(|&a| base.wrapping_add(gotos[a as usize].term) != fingerprint),
+        }
+    }
+
     /// The bytes the check holds: visited states, parent links, the frontier, intern and memo
     /// tables, the state graph and the reduction's caches.
     fn memory(&self, frontier: &Frontier) -> usize {
         let graph = self.graph.as_ref().map_or(0, |g| {
             g.edges.capacity() * 12
+                + g.postponed.capacity() * 8
                 + g.labels
                     .bits
                     .iter()

@@ -206,8 +206,11 @@ impl Check {
     /// steps of a set of tasks that nothing else can interfere with are expanded, when that is
     /// sound for deadlocks, `always` invariants and action properties (see the rules in the
     /// crate's checker documentation). Verdicts are the same; fewer states are stored;
-    /// counterexamples are real runs but no longer the shortest. Checks with liveness
-    /// properties or symmetry reduction run unreduced (the report says so).
+    /// counterexamples are real runs but no longer the shortest. Liveness properties under
+    /// either fairness are preserved too: the reduced graph keeps which postponed tasks are
+    /// enabled in each reduced state, and the fairness analysis uses it. With symmetry
+    /// reduction in force (no liveness properties), the check runs unreduced (the report says
+    /// so).
     pub fn partial_order_reduction(mut self, on: bool) -> Self {
         self.partial_order = on;
         self

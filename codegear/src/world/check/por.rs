@@ -31,9 +31,47 @@
 //! - `T` is smaller than the set of unfinished tasks (C0 and the point of it all).
 //!
 //! Otherwise the state is expanded fully. Deadlocks (states where no step changes anything),
-//! `always` invariants and action properties are preserved. Liveness under fairness needs
-//! every task's enabledness in every state of a cycle, which a reduced state does not have, so
-//! liveness checks (and symmetry reduction, whose visited set is not per state) run unreduced.
+//! `always` invariants and action properties are preserved.
+//!
+//! # Liveness and fairness
+//!
+//! With liveness properties the reduced graph is analysed for fair cycles (see
+//! `liveness.rs`), which stays exact under three more rules:
+//!
+//! - the predicates of `eventually` and `leads_to` are properties like any other: their reads
+//!   make steps visible (C2). "Every task finishes" needs nothing more: a `T` step never
+//!   changes whether every task has finished, since `T` is smaller than the unfinished tasks
+//!   and those outside it do not move;
+//! - no step of `T` writes a gear that another task of `T` takes: then no `T` step changes
+//!   whether another task is enabled (those outside `T` cannot be touched at all);
+//! - a reduced state still probes the steps of the tasks it postpones (memoized, nothing
+//!   stored) and records which of them are enabled: the fairness analysis asks whether a task
+//!   is enabled in a state of the *program*, which a reduced state's edges do not show.
+//!
+//! Why no fair violation is lost: take a fair run σ that stays bad from some point, and build
+//! the reduced run the usual way (at a reduced state, move the first `T` step of the rest of σ
+//! to the front: it commutes with the steps before it, which are outside `T`). If the rest of
+//! σ had no `T` step at all, every `T` task would stay enabled forever (nothing outside `T`
+//! touches its footprint) without stepping, and σ would be unfair under both notions: so
+//! that case never arises, and the reduced run takes exactly σ's steps, reordered, each one
+//! eventually (every cycle of the reduced graph has a fully expanded state, C3). Moving a step
+//! to the front changes no other task's enabledness along the way (the second rule, and
+//! independence), so every task's enabledness along the reduced run is a stuttering of its
+//! enabledness along σ: tasks σ takes infinitely often are taken infinitely often, and a task
+//! σ leaves alone is disabled as often as in σ. The reduced run is fair, and bad as often (C2).
+//! Conversely every run of the reduced graph is a run of the program, and enabledness is the
+//! program's: a fair cycle the analysis finds is a real one. The differential test
+//! (`tests/por.rs`) compares verdicts with and without reduction for `eventually`, `leads_to`
+//! and "every task finishes" under both fairness notions over random programs.
+//!
+//! # Symmetry
+//!
+//! Partial-order reduction is not combined with symmetry reduction: with a symmetry key the
+//! visited set holds one representative per class, so "this successor is new" (C3) is a
+//! statement about a class, and a cycle of classes need not be a cycle of states through a
+//! fully expanded one. A check asking for both runs with symmetry reduction and says so in
+//! its report. (With liveness properties symmetry reduction is off, and partial-order
+//! reduction is then in force.)
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
