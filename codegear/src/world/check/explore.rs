@@ -3,9 +3,12 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::checkpoint::{CheckpointError, Saved, SavedGraph};
 use super::frontier::Frontier;
 use super::intern::{Identity, Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
 use super::liveness::{self, Graph, Lasso};
@@ -23,6 +26,8 @@ use crate::world::{World, step_task, taken_gears};
 // Children of the explorer: they reach its private fields.
 #[path = "ample.rs"]
 mod ample;
+#[path = "resume.rs"]
+mod resume;
 #[path = "trace.rs"]
 mod trace;
 
@@ -175,6 +180,24 @@ struct Explorer<'w> {
     peak_frontier_bytes: usize,
     /// Scratch of [`Explorer::prefetch_successors`].
     prefetch_writes: Vec<(u32, u32, u32)>,
+    /// When the check started (for [`Check::max_time`]).
+    started: Instant,
+    /// A checkpoint to go on from, taken by [`Explorer::run`], and the file it came from.
+    resume: Option<(Saved, PathBuf)>,
+    /// Why resuming failed.
+    resume_error: Option<CheckpointError>,
+    /// With a checkpoint path, once a bound stopped the run: the states left to expand, in
+    /// order (the one being expanded first).
+    suspended: Option<Vec<u32>>,
+}
+
+/// What the explorer had counted when it began expanding a node: taken back if a bound stops
+/// the expansion and the node is saved to be expanded again.
+#[derive(Clone, Copy)]
+struct NodeMark {
+    transitions: u64,
+    edges: usize,
+    postponed: usize,
 }
 
 #[derive(Default)]
@@ -208,6 +231,52 @@ enum Found {
 }
 
 pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
+    explore_from(world, check, None).expect("a check that does not resume cannot fail to")
+}
+
+/// [`World::resume`]: the checkpoint at `path`, validated against `world` and `check`, explored
+/// on.
+pub(in crate::world) fn resume(
+    world: &World,
+    check: Check,
+    path: &Path,
+) -> Result<Report, CheckpointError> {
+    let saved = Saved::read(path)?;
+    let (slots, tasks) = (world.heap.slot_count() as u32, world.tasks() as u32);
+    let program = world.fingerprint();
+    if saved.program != program || saved.slots != slots || saved.tasks != tasks {
+        return Err(CheckpointError::OtherProgram {
+            path: path.to_path_buf(),
+            expected: program,
+            found: saved.program,
+            expected_slots: slots,
+            found_slots: saved.slots,
+            expected_tasks: tasks,
+            found_tasks: saved.tasks,
+        });
+    }
+    let signature = check.signature();
+    if saved.signature != signature {
+        return Err(CheckpointError::OtherCheck {
+            path: path.to_path_buf(),
+            expected: signature,
+            found: saved.signature,
+        });
+    }
+    if saved.graph.is_some() == check.liveness.is_empty() {
+        return Err(CheckpointError::Corrupted {
+            path: path.to_path_buf(),
+            detail: "the state graph does not match the liveness properties".into(),
+        });
+    }
+    explore_from(world, check, Some((saved, path.to_path_buf())))
+}
+
+fn explore_from(
+    world: &World,
+    check: Check,
+    mut resume: Option<(Saved, PathBuf)>,
+) -> Result<Report, CheckpointError> {
     let started = Instant::now();
     let mut notes = Vec::new();
     let live = !check.liveness.is_empty();
@@ -236,15 +305,24 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     }
     let mut check = check;
     let mut reads = Reads::new(world.heap.slot_count());
+    if let Some((saved, _)) = &resume {
+        reads = Reads::from_flags(
+            world.heap.slot_count(),
+            &saved.read_slots,
+            &saved.read_tasks,
+        );
+    }
+    // Checkpoints need each state's index: the visited map and explicit parent links.
+    let indexed = check.checkpoint.is_some() || resume.is_some();
     let mut explorer;
     let mut found;
     loop {
-        let pairs = live || por || check.depth_first;
+        let pairs = live || por || check.depth_first || indexed;
         explorer = Explorer {
             world,
             symmetry,
             check,
-            visited: if live || por {
+            visited: if live || por || indexed {
                 Visited::Map(HashMap::default())
             } else {
                 Visited::Set(FpTable::new())
@@ -288,8 +366,15 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             uncounted: 0,
             peak_frontier_bytes: 0,
             prefetch_writes: Vec::new(),
+            started,
+            resume: resume.take(),
+            resume_error: None,
+            suspended: None,
         };
         found = explorer.run();
+        if let Some(error) = explorer.resume_error.take() {
+            return Err(error);
+        }
         explorer.peak_bytes = explorer
             .peak_bytes
             .max(explorer.memory(&Frontier::new(true, 0)));
@@ -299,6 +384,21 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         // The properties read a gear or task the reduction took as invisible: again, with it.
         reads = explorer.reads.snapshot();
         check = explorer.check;
+    }
+    let mut checkpoint = None;
+    if let (Some(Found::Bound(_)), Some(order)) = (&found, explorer.suspended.take()) {
+        let path = explorer
+            .check
+            .checkpoint
+            .clone()
+            .expect("suspended only with a checkpoint path");
+        match explorer.saved(order).write(&path) {
+            Ok(()) => checkpoint = Some(path),
+            Err(error) => notes.push(format!(
+                "checkpoint not written: {error}: {}",
+                std::error::Error::source(&error).map_or(String::new(), |s| s.to_string())
+            )),
+        }
     }
     if explorer.reduced > 0 {
         notes.push(format!(
@@ -334,7 +434,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     let states = explorer.states as u64;
     let stored = explorer.visited.bytes() + explorer.parents.bytes() + graph_bytes;
     explorer.terminal.sort_unstable();
-    Report {
+    Ok(Report {
         tasks: world.tasks(),
         states,
         transitions: explorer.transitions,
@@ -361,8 +461,9 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         fairness: explorer.check.fairness,
         deadlocks: explorer.check.deadlocks,
         notes,
+        checkpoint,
         terminal: explorer.terminal,
-    }
+    })
 }
 
 fn names<T>(list: &[(String, T)]) -> Vec<String> {
@@ -416,10 +517,18 @@ impl Explorer<'_> {
         debug_assert_eq!(fingerprint, world.fingerprint());
         set_header(&mut state, slots, 0, 0, fingerprint);
         let key = self.class_of(body(&state), fingerprint);
-        let _ = self.visited.insert(key, 0);
-        self.states = 1;
-        if let Some(found) = self.stored(0, body(&state), fingerprint) {
-            return Some(found);
+        let resumed = self.resume.take();
+        if let Some((saved, path)) = &resumed {
+            if let Err(error) = self.restore(saved, path, key) {
+                self.resume_error = Some(error);
+                return None;
+            }
+        } else {
+            let _ = self.visited.insert(key, 0);
+            self.states = 1;
+            if let Some(found) = self.stored(0, body(&state), fingerprint) {
+                return Some(found);
+            }
         }
         // Reads the properties make in the initial state are known before any reduction.
         self.reads.settle();
@@ -428,7 +537,54 @@ impl Explorer<'_> {
         let mut scratch = world.heap.clone();
         let mut scratch_ids: Vec<u32> = state[HEADER..HEADER + slots].to_vec();
         let mut frontier = Frontier::new(self.check.depth_first, slots);
-        frontier.push(&state);
+        match &resumed {
+            None => frontier.push(&state),
+            Some((saved, path)) => {
+                // Depth-first, the frontier is a stack: pushed in reverse, popped in order.
+                let order: Vec<u32> = if self.check.depth_first {
+                    saved.frontier.iter().rev().copied().collect()
+                } else {
+                    // Breadth-first the frontier is the states after the last expanded one,
+                    // in order, and its indices are implicit.
+                    let first = saved.frontier.first().copied().unwrap_or(0);
+                    if !saved.frontier.iter().zip(first..).all(|(&s, i)| s == i) {
+                        self.resume_error = Some(CheckpointError::Corrupted {
+                            path: path.clone(),
+                            detail: "a breadth-first frontier out of order".into(),
+                        });
+                        return None;
+                    }
+                    frontier.first_index(first);
+                    saved.frontier.clone()
+                };
+                for index in order {
+                    let steps = self.path(index);
+                    let row = match self.replay_row(&state, &steps, &mut scratch, &mut scratch_ids)
+                    {
+                        Ok(row)
+                            if self.class_of(body(&row), header(&row).2)
+                                == saved.keys[index as usize] =>
+                        {
+                            row
+                        }
+                        other => {
+                            self.resume_error = Some(CheckpointError::Diverged {
+                                path: path.clone(),
+                                state: index,
+                                source: other.err().flatten(),
+                            });
+                            return None;
+                        }
+                    };
+                    let mut row = row;
+                    let len = row.len();
+                    row[0] = index;
+                    row[len - 1] = len as u32;
+                    frontier.push(&row);
+                }
+                self.peak_frontier = self.peak_frontier.max(frontier.len());
+            }
+        }
         let mut node: Vec<u32> = Vec::with_capacity(state.len());
         let mut next_state: Vec<u32> = Vec::with_capacity(state.len());
         // (slot, object id before, after) of the gears the current step wrote.
@@ -504,6 +660,12 @@ impl Explorer<'_> {
             }
             let (index, depth, fingerprint) = header(&node);
             let tasks = node[4] as usize;
+            let mark = NodeMark {
+                transitions: self.transitions,
+                edges: self.graph.as_ref().map_or(0, |g| g.edges.len()),
+                postponed: self.graph.as_ref().map_or(0, |g| g.postponed.len()),
+            };
+            let ahead_index = have_ahead.then(|| header(&ahead).0);
             expanded += 1;
             if self.check.progress && expanded.is_multiple_of(1 << 14) {
                 self.progress(&mut last_progress, frontier.len());
@@ -684,8 +846,22 @@ impl Explorer<'_> {
                         let now = self.memory(&frontier);
                         self.peak_bytes = self.peak_bytes.max(now);
                         let growth = self.visited.growth_bytes() + frontier.capacity_bytes();
-                        if now + growth > self.check.max_memory {
-                            return Some(Found::Bound(Bound::MaxMemory(self.check.max_memory)));
+                        let bound = if now + growth > self.check.max_memory {
+                            Some(Bound::MaxMemory(self.check.max_memory))
+                        } else if let Some(limit) = self.check.max_time
+                            && self.started.elapsed() >= limit
+                        {
+                            Some(Bound::MaxTime(limit))
+                        } else if let Some(flag) = &self.check.stop
+                            && flag.load(Ordering::Relaxed)
+                        {
+                            Some(Bound::Stopped)
+                        } else {
+                            None
+                        };
+                        if let Some(bound) = bound {
+                            self.suspend(&mut frontier, index, ahead_index, mark, slots);
+                            return Some(Found::Bound(bound));
                         }
                     }
                     if let Err(existing) = self.visited.insert(key, new_index) {
@@ -707,6 +883,7 @@ impl Explorer<'_> {
                         build(&mut next_state);
                     }
                     if self.states >= self.check.max_states {
+                        self.suspend(&mut frontier, index, ahead_index, mark, slots);
                         return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
                     }
                     self.parents.child(index, step_label);

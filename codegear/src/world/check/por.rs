@@ -179,6 +179,24 @@ impl Reads {
         self.grew.replace(false)
     }
 
+    /// The reads as flags, slots then tasks (for a checkpoint).
+    pub(super) fn flags(&self) -> (Vec<bool>, Vec<bool>) {
+        (
+            self.slots.iter().map(Cell::get).collect(),
+            self.tasks.borrow().clone(),
+        )
+    }
+
+    /// Reads from a checkpoint's flags, over `slots` slots.
+    pub(super) fn from_flags(slots: usize, read_slots: &[bool], read_tasks: &[bool]) -> Self {
+        let reads = Self::new(slots);
+        for (cell, &read) in reads.slots.iter().zip(read_slots) {
+            cell.set(read);
+        }
+        *reads.tasks.borrow_mut() = read_tasks.to_vec();
+        reads
+    }
+
     /// The same reads, for a run that starts over with them.
     pub(super) fn snapshot(&self) -> Self {
         Self {
