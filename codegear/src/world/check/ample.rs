@@ -63,10 +63,6 @@ impl Explorer<'_> {
             return None;
         }
         self.ensure_handles(node, slots, tasks);
-        // With liveness properties, no step of the set may write a gear another task of the set
-        // takes: then no step of the set changes whether another task is enabled (see
-        // `por.rs`, "Liveness and fairness").
-        let live = self.graph.is_some();
         let a = &mut self.ample;
         if a.seen.len() < slots {
             a.seen.resize(slots, 0);
@@ -168,20 +164,6 @@ impl Explorer<'_> {
                 {
                     ok = false;
                 }
-            }
-            if ok && live {
-                ok = a.set.iter().all(|&x| {
-                    goto_of(x as usize).taken.iter().all(|&(slot, is_mut)| {
-                        !is_mut
-                            || a.set.iter().all(|&y| {
-                                y == x
-                                    || !goto_of(y as usize)
-                                        .taken
-                                        .iter()
-                                        .any(|&(other, _)| other == slot)
-                            })
-                    })
-                });
             }
             if ok {
                 std::mem::swap(&mut a.best, &mut a.set);

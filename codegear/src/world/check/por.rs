@@ -36,14 +36,12 @@
 //! # Liveness and fairness
 //!
 //! With liveness properties the reduced graph is analysed for fair cycles (see
-//! `liveness.rs`), which stays exact under three more rules:
+//! `liveness.rs`), which stays exact under two more rules:
 //!
 //! - the predicates of `eventually` and `leads_to` are properties like any other: their reads
 //!   make steps visible (C2). "Every task finishes" needs nothing more: a `T` step never
 //!   changes whether every task has finished, since `T` is smaller than the unfinished tasks
 //!   and those outside it do not move;
-//! - no step of `T` writes a gear that another task of `T` takes: then no `T` step changes
-//!   whether another task is enabled (those outside `T` cannot be touched at all);
 //! - a reduced state still probes the steps of the tasks it postpones (memoized, nothing
 //!   stored) and records which of them are enabled: the fairness analysis asks whether a task
 //!   is enabled in a state of the *program*, which a reduced state's edges do not show.
@@ -52,17 +50,21 @@
 //! the reduced run the usual way (at a reduced state, move the first `T` step of the rest of σ
 //! to the front: it commutes with the steps before it, which are outside `T`). If the rest of
 //! σ had no `T` step at all, every `T` task would stay enabled forever (nothing outside `T`
-//! touches its footprint) without stepping, and σ would be unfair under both notions: so
-//! that case never arises, and the reduced run takes exactly σ's steps, reordered, each one
-//! eventually (every cycle of the reduced graph has a fully expanded state, C3). Moving a step
-//! to the front changes no other task's enabledness along the way (the second rule, and
-//! independence), so every task's enabledness along the reduced run is a stuttering of its
-//! enabledness along σ: tasks σ takes infinitely often are taken infinitely often, and a task
-//! σ leaves alone is disabled as often as in σ. The reduced run is fair, and bad as often (C2).
-//! Conversely every run of the reduced graph is a run of the program, and enabledness is the
-//! program's: a fair cycle the analysis finds is a real one. The differential test
-//! (`tests/por.rs`) compares verdicts with and without reduction for `eventually`, `leads_to`
-//! and "every task finishes" under both fairness notions over random programs.
+//! touches its footprint) without stepping, and σ would be unfair under both notions: so that
+//! case never arises, and the reduced run takes exactly σ's steps, reordered, each one
+//! eventually (every cycle of the reduced graph has a fully expanded state, C3). So a task σ
+//! takes infinitely often is taken infinitely often. A task `u` σ takes finitely often keeps
+//! its pending transition after its last step, and whether it is enabled is then a function of
+//! the gears its step takes. No move reorders two writes to those gears: the moved step and
+//! the steps it passes cannot both touch `u`'s footprint (if `u` is in `T`, the steps passed
+//! are outside `T` and never touch a `T` footprint; if not, the moved step never touches
+//! `u`'s reach). So the values of `u`'s gears along the reduced run are those along σ,
+//! stuttered, and `u` is disabled (or enabled) as often as in σ. The reduced run is fair, and
+//! bad as often (C2). Conversely every run of the reduced graph is a run of the program, and
+//! the enabledness recorded is the program's: a fair cycle the analysis finds is a real one.
+//! The differential test (`tests/por.rs`) compares verdicts with and without reduction for
+//! `eventually`, `leads_to` and "every task finishes" under both fairness notions over random
+//! programs; without the probing of postponed tasks it fails within a few hundred programs.
 //!
 //! # Symmetry
 //!
