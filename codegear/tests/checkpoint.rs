@@ -238,6 +238,15 @@ fn time_and_request_bounds_write_checkpoints_too() {
     let resumed = world.resume(Check::new(), &path).unwrap();
     assert!(resumed.holds());
     assert_eq!(resumed.states, full.states);
+    // A depth bound drops the states it cuts: no checkpoint (resuming could not reach them).
+    let _ = std::fs::remove_file(&path);
+    let report = world.check(Check::new().max_depth(2).checkpoint(&path));
+    assert_eq!(
+        report.verdict,
+        Verdict::Incomplete(Bound::MaxDepth(2)),
+        "{report}"
+    );
+    assert!(report.checkpoint.is_none() && !path.exists(), "{report}");
     // Without a checkpoint path nothing is written and the report says so by omission.
     let report = world.check(Check::new().max_states(10));
     assert!(report.checkpoint.is_none());

@@ -326,3 +326,57 @@ fn reduction_gives_the_same_liveness_verdicts_on_random_programs() {
         "{reduced_states} of {full_states}"
     );
 }
+
+#[test]
+fn reduction_and_symmetry_follow_the_documented_rule() {
+    let mut rng = Rng(7);
+    let (world, cells) = random_world(&mut rng);
+    let first = cells[0];
+    let key = move |v: &codegear::View<'_>| u64::from(v.get(first).v);
+    // Both asked for, no liveness: symmetry is in force and the reduction is off, said so.
+    let both = world.check(
+        Check::new()
+            .deadlocks(false)
+            .symmetry(key)
+            .partial_order_reduction(true),
+    );
+    assert!(
+        both.notes
+            .iter()
+            .any(|n| n.contains("partial-order reduction off") && n.contains("symmetry")),
+        "{both}"
+    );
+    assert!(
+        !both.notes.iter().any(|n| n.contains("took an ample set")),
+        "{both}"
+    );
+    // With a liveness property symmetry is off, and the reduction is on.
+    let mut livelier = World::new();
+    let shared = livelier.alloc_shared(Cell::default());
+    for _ in 0..3 {
+        let task = livelier.reserve_task();
+        let own = livelier.alloc_private(task, Cell::default());
+        let prog = Prog {
+            ops: Arc::new(vec![Op::Add(1, 1), Op::Add(1, 1), Op::Add(0, 1)]),
+            gears: Arc::new(vec![shared, own]),
+        };
+        livelier.start(task, at(prog, 0, Next::exit()));
+    }
+    let live = livelier.check(
+        Check::new()
+            .every_task_finishes()
+            .symmetry(move |v| u64::from(v.get(shared).v))
+            .partial_order_reduction(true),
+    );
+    assert!(live.holds(), "{live}");
+    assert!(
+        live.notes
+            .iter()
+            .any(|n| n.contains("symmetry reduction off")),
+        "{live}"
+    );
+    assert!(
+        live.notes.iter().any(|n| n.contains("took an ample set")),
+        "{live}"
+    );
+}
