@@ -278,16 +278,25 @@ impl World {
     }
 
     /// The transition `task` takes next (`exit(..)` once it has finished).
+    ///
+    /// # Panics
+    /// If `task` is not a task of this world.
     pub fn pending(&self, task: TaskId) -> &Goto {
         &self.pending[task.index()]
     }
 
     /// Whether `task` has reached `Next::exit()` (or was never started).
+    ///
+    /// # Panics
+    /// If `task` is not a task of this world.
     pub fn finished(&self, task: TaskId) -> bool {
         self.pending[task.index()].is_exit()
     }
 
     /// The outputs `task` passed to `Next::exit()`, once it has finished.
+    ///
+    /// # Panics
+    /// If `task` is not a task of this world.
     pub fn outputs(&self, task: TaskId) -> Option<&Args> {
         let goto = &self.pending[task.index()];
         (goto.is_exit() && self.started[task.index()]).then(|| goto.args())
@@ -318,8 +327,15 @@ impl World {
     ///
     /// # Errors
     /// The step's error (the world is then unchanged except for the gears the failed step
-    /// wrote before failing).
+    /// wrote before failing), or [`ErrorKind::UnknownTask`] for a task this world does not have.
     pub fn step(&mut self, task: TaskId) -> Result<bool, Error> {
+        if task.index() >= self.pending.len() {
+            return Err(ErrorKind::UnknownTask {
+                task: task.index(),
+                tasks: self.pending.len(),
+            }
+            .into());
+        }
         let goto = std::mem::replace(&mut self.pending[task.index()], not_started());
         if goto.is_exit() {
             self.pending[task.index()] = goto;

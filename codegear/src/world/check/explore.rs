@@ -215,6 +215,9 @@ enum Found {
     Deadlock(u32),
     /// Liveness property `name` fails: the path to `source`, then the lasso.
     Liveness(String, Lasso),
+    /// A liveness property's predicate panicked in stored state `index` (an invariant or
+    /// action that panics is `Always`/`Action`, turned into the panic by `counterexample`).
+    PropertyPanicked(u32),
     Bound(Bound),
 }
 
@@ -1004,6 +1007,9 @@ impl Explorer<'_> {
                     Liveness::Finishes => set(&mut slot, finished),
                 }
             }
+        }
+        if self.check.panicked.get().is_some() {
+            return Some(Found::PropertyPanicked(index));
         }
         if self.check.terminal_states && finished {
             self.terminal.push(fingerprint);

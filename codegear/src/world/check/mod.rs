@@ -57,6 +57,7 @@
 
 mod explore;
 mod frontier;
+mod guard;
 mod intern;
 mod liveness;
 mod por;
@@ -131,6 +132,8 @@ pub struct Check {
     pub(super) fairness: Fairness,
     pub(super) partial_order: bool,
     pub(super) max_memory: usize,
+    /// Where a panicking property leaves its message (see `guard.rs`).
+    pub(super) panicked: guard::PanicSlot,
 }
 
 impl Default for Check {
@@ -188,6 +191,7 @@ impl Check {
             fairness: Fairness::Weak,
             partial_order: false,
             max_memory: default_memory_budget(),
+            panicked: guard::PanicSlot::default(),
         }
     }
 
@@ -225,8 +229,9 @@ impl Check {
         name: impl Into<String>,
         holds: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.liveness
-            .push((name.into(), Liveness::Eventually(Box::new(holds))));
+        let name = name.into();
+        let holds = guard::state_predicate(&self.panicked, name.clone(), holds);
+        self.liveness.push((name, Liveness::Eventually(holds)));
         self
     }
 
@@ -238,8 +243,10 @@ impl Check {
         from: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
         to: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.liveness
-            .push((name.into(), Liveness::LeadsTo(Box::new(from), Box::new(to))));
+        let name = name.into();
+        let from = guard::state_predicate(&self.panicked, name.clone(), from);
+        let to = guard::state_predicate(&self.panicked, name.clone(), to);
+        self.liveness.push((name, Liveness::LeadsTo(from, to)));
         self
     }
 
@@ -267,18 +274,26 @@ impl Check {
         name: impl Into<String>,
         holds: impl Fn(&View<'_>, &View<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.actions.push((name.into(), Box::new(holds)));
+        let name = name.into();
+        let holds = guard::step_predicate(&self.panicked, name.clone(), holds);
+        self.actions.push((name, holds));
         self
     }
 
     /// Adds an invariant that must hold in every reachable state; the first state where
     /// `holds` returns false is reported with the shortest trace to it.
+    ///
+    /// A panic in `holds` (or in any property's predicate) does not end the check with the
+    /// panic: it is reported as [`ViolationKind::PropertyPanicked`], with the property's name,
+    /// the panic's message and the trace to the state (or step) it panicked on.
     pub fn always(
         mut self,
         name: impl Into<String>,
         holds: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.invariants.push((name.into(), Box::new(holds)));
+        let name = name.into();
+        let holds = guard::state_predicate(&self.panicked, name.clone(), holds);
+        self.invariants.push((name, holds));
         self
     }
 
@@ -313,7 +328,8 @@ impl Check {
         self
     }
 
-    /// Stops with [`Verdict::Incomplete`] once this many distinct states are stored.
+    /// Stops with [`Verdict::Incomplete`] once this many distinct states are stored (at least
+    /// one: the initial state is always stored, so 0 counts as 1).
     pub fn max_states(mut self, states: usize) -> Self {
         self.max_states = states.max(1);
         self

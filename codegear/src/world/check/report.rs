@@ -38,6 +38,14 @@ pub enum ViolationKind {
     /// The trace's last step failed: a panic ([`crate::ErrorKind::Panicked`]) or a runtime
     /// error such as a task-private gear handed to another task.
     Error(Error),
+    /// A property's own predicate panicked, evaluated in the trace's last state (for an action
+    /// property, on its last step): a bug in the property or a state it did not expect.
+    PropertyPanicked {
+        /// The property's name.
+        property: String,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// One step of a trace: `task: code_gear(args)`, what it chose and what it changed.
@@ -268,6 +276,12 @@ impl fmt::Display for Report {
                     }
                     ViolationKind::Error(error) => {
                         writeln!(f, "verdict: ERROR in the last step: {error}")?;
+                    }
+                    ViolationKind::PropertyPanicked { property, message } => {
+                        writeln!(
+                            f,
+                            "verdict: ERROR: property `{property}` panicked at the end of the trace: {message}"
+                        )?;
                     }
                 }
                 writeln!(f, "trace ({} steps):", violation.trace.len())?;
