@@ -676,7 +676,6 @@ impl Explorer<'_> {
                 edges: self.graph.as_ref().map_or(0, |g| g.edges.len()),
                 postponed: self.graph.as_ref().map_or(0, |g| g.postponed.len()),
             };
-            let ahead_index = have_ahead.then(|| header(&ahead).0);
             expanded += 1;
             if self.check.progress && expanded.is_multiple_of(1 << 14) {
                 self.progress(&mut last_progress, frontier.len());
@@ -871,7 +870,13 @@ impl Explorer<'_> {
                             None
                         };
                         if let Some(bound) = bound {
-                            self.suspend(&mut frontier, index, ahead_index, mark, slots);
+                            self.suspend(
+                                &mut frontier,
+                                index,
+                                window.iter().map(|ahead| header(&ahead.node).0),
+                                mark,
+                                slots,
+                            );
                             return Some(Found::Bound(bound));
                         }
                     }
@@ -894,7 +899,13 @@ impl Explorer<'_> {
                         build(&mut next_state);
                     }
                     if self.states >= self.check.max_states {
-                        self.suspend(&mut frontier, index, ahead_index, mark, slots);
+                        self.suspend(
+                            &mut frontier,
+                            index,
+                            window.iter().map(|ahead| header(&ahead.node).0),
+                            mark,
+                            slots,
+                        );
                         return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
                     }
                     self.parents.child(index, step_label);
