@@ -34,8 +34,9 @@
 //! check explores its last levels twice. A check that holds, or ends at
 //! [`Check::max_depth`], is reported from the parallel run.
 //!
-//! Liveness properties, partial-order and symmetry reduction, depth-first order and worlds with
-//! metas observing the check run on one worker (the report's notes say so).
+//! Liveness properties, partial-order and symmetry reduction, depth-first order, worlds with
+//! metas installed, and checks with a time limit, a stop flag or a checkpoint run on one
+//! worker (the report's notes say so).
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -104,6 +105,8 @@ pub(super) fn explore(world: &World, mut check: Check) -> Report {
         Some("depth-first order")
     } else if !world.metas.is_empty() {
         Some("metas installed on the world")
+    } else if check.max_time.is_some() || check.stop.is_some() || check.checkpoint.is_some() {
+        Some("a time limit, a stop flag or a checkpoint")
     } else {
         None
     };
@@ -562,6 +565,7 @@ impl<'w> Run<'w> {
             deadlocks: check.deadlocks,
             notes: vec![format!("{} workers, breadth-first by levels", self.workers)],
             terminal,
+            checkpoint: None,
         })
     }
 
