@@ -72,8 +72,42 @@ const RESERVE_CHUNK: usize = 1024;
 
 /// One lock of the visited set, on a cache line of its own: two workers locking neighbouring
 /// shards must not write the same line.
+///
+/// Beside the lock, the table's bucket address and count, republished whenever the table grows,
+/// so that a worker can prefetch where a fingerprint will go without taking the lock (a stale
+/// or torn pair gives a useless address, and a prefetch of any address is harmless).
 #[repr(align(128))]
-struct Shard(Mutex<FpTable>);
+struct Shard(Mutex<FpTable>, AtomicUsize, AtomicUsize);
+
+impl Shard {
+    fn new() -> Self {
+        let table = FpTable::new();
+        let (base, buckets) = table.layout();
+        Shard(
+            Mutex::new(table),
+            AtomicUsize::new(base),
+            AtomicUsize::new(buckets),
+        )
+    }
+
+    /// Starts loading the bucket `fingerprint` would go to.
+    #[inline]
+    fn prefetch(&self, fingerprint: u64) {
+        let buckets = self.2.load(Ordering::Relaxed);
+        let base = self.1.load(Ordering::Relaxed);
+        let home = ((u128::from(fingerprint.max(1)) * buckets as u128) >> 64) as usize;
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let address = base.wrapping_add(home.wrapping_mul(64)) as *const i8;
+            // SAFETY: a prefetch is a hint: it never faults and changes no memory, whatever the
+            // address (here the bucket's, or garbage if the pair was torn by a growth).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(address) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (base, home);
+    }
+}
 
 type Memo = HashMap<StepInputs, StepOutputs, BuildHasherDefault<FpHasher>>;
 
@@ -282,11 +316,21 @@ impl Level<'_> {
     /// Stores a fingerprint; whether it was new.
     fn insert(&self, fingerprint: u64) -> bool {
         let shard = fingerprint as usize & (SHARDS - 1);
-        self.visited[shard]
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(fingerprint)
+        let shard = &self.visited[shard];
+        let mut table = lock(&shard.0);
+        let new = table.insert(fingerprint);
+        let (base, buckets) = table.layout();
+        if buckets != shard.2.load(Ordering::Relaxed) {
+            shard.1.store(base, Ordering::Relaxed);
+            shard.2.store(buckets, Ordering::Relaxed);
+        }
+        new
+    }
+
+    /// Prefetches the visited-set bucket of `fingerprint`.
+    #[inline]
+    fn prefetch(&self, fingerprint: u64) {
+        self.visited[fingerprint as usize & (SHARDS - 1)].prefetch(fingerprint);
     }
 }
 
@@ -395,9 +439,7 @@ impl<'w> Run<'w> {
             fingerprint = fingerprint.wrapping_add(term);
         }
         set_header(&mut state, slots, 0, 0, fingerprint);
-        let visited: Vec<Shard> = (0..SHARDS)
-            .map(|_| Shard(Mutex::new(FpTable::new())))
-            .collect();
+        let visited: Vec<Shard> = (0..SHARDS).map(|_| Shard::new()).collect();
         let reserved = AtomicUsize::new(1);
         let halt = AtomicU8::new(RUNNING);
         let parts = self.workers * PARTS_PER_WORKER;
@@ -654,17 +696,31 @@ fn work(level: &Level<'_>, lane: &mut Lane, memo: &Memo) {
     let mut ids = Frozen(&lane.interned);
     let lane = &mut lane.own;
     let mut node = std::mem::take(&mut lane.node);
+    let mut ahead = Vec::new();
     'claim: loop {
         let unit = level.next_input.fetch_add(1, Ordering::Relaxed);
         let Some(input) = level.inputs.get(unit) else {
             break;
         };
         let mut frontier = lock(input);
-        while !frontier.is_empty() {
+        // The next node is taken one expansion early and its memoized successors' buckets
+        // prefetched then, so that their insertions find them in the cache.
+        let mut have_ahead = false;
+        while have_ahead || !frontier.is_empty() {
             if level.halted() {
                 break 'claim;
             }
-            frontier.pop(&mut node, false, level.slots);
+            if have_ahead {
+                std::mem::swap(&mut node, &mut ahead);
+                have_ahead = false;
+            } else {
+                frontier.pop(&mut node, false, level.slots);
+            }
+            if !frontier.is_empty() {
+                frontier.pop(&mut ahead, false, level.slots);
+                prefetch_successors(level, lane, ids.0, memo, &ahead);
+                have_ahead = true;
+            }
             if !expand_node(level, lane, &mut ids, memo, &node) {
                 break 'claim;
             }
@@ -673,6 +729,45 @@ fn work(level: &Level<'_>, lane: &mut Lane, memo: &Memo) {
         *frontier = Frontier::new(false, level.slots);
     }
     lane.node = node;
+}
+
+/// Prefetches the visited-set buckets of a node's memoized successors.
+fn prefetch_successors(
+    level: &Level<'_>,
+    lane: &mut Own,
+    table: &Interned,
+    memo: &Memo,
+    node: &[u32],
+) {
+    let slots = level.slots;
+    let tasks = node[4] as usize;
+    let (_, _, fingerprint) = header(node);
+    let slot_ids = &node[HEADER..HEADER + slots];
+    for task in 0..tasks {
+        let goto_id = node[HEADER + slots + task];
+        let entry = &table.gotos[goto_id as usize];
+        if entry.exit || entry.alternatives.is_some() {
+            continue;
+        }
+        let Some(next) = memoized(table, memo, &lane.memo, goto_id, slot_ids, &mut lane.writes)
+        else {
+            continue;
+        };
+        let mut base = fingerprint.wrapping_sub(entry.term);
+        for &(_, before, after) in &lane.writes {
+            base = base
+                .wrapping_sub(table.objects[before as usize].term)
+                .wrapping_add(table.objects[after as usize].term);
+        }
+        match &table.gotos[next as usize].alternatives {
+            None => level.prefetch(base.wrapping_add(table.gotos[next as usize].term)),
+            Some(alternatives) => {
+                for &alternative in alternatives.iter() {
+                    level.prefetch(base.wrapping_add(table.gotos[alternative as usize].term));
+                }
+            }
+        }
+    }
 }
 
 /// Expands every task of a state; false if the run must stop.

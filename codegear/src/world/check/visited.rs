@@ -187,6 +187,13 @@ impl FpTable {
         let _ = at;
     }
 
+    /// The address of the buckets and their number: what a thread that does not hold the
+    /// table needs to prefetch into it (the parallel explorer publishes it beside each shard's
+    /// lock; a stale pair only makes a prefetch miss).
+    pub(super) fn layout(&self) -> (usize, usize) {
+        (self.buckets.as_ptr() as usize, self.buckets.len())
+    }
+
     /// Bytes the table would need after its next growth (for the memory budget).
     pub(super) fn bytes_after_growth(&self) -> usize {
         Self::grown(self.buckets.len()) * size_of::<Bucket>()
