@@ -11,7 +11,9 @@
 //!
 //! - **Visited set:** `SHARDS` fingerprint tables (the single worker's [`FpTable`]), each
 //!   behind its own lock, picked by a fingerprint's low bits (a table places entries by the
-//!   high bits). Two workers meet on one lock 1 time in `SHARDS`.
+//!   high bits). Two workers meet on one lock 1 time in `SHARDS`. Each shard publishes its
+//!   table's address beside the lock, so a worker prefetches the buckets of the next node's
+//!   memoized successors an expansion ahead, as the single worker does, without locking.
 //! - **Frontiers:** every worker appends the new states it finds to frontiers of its own, one
 //!   per *part* (a fingerprint's part is fixed), difference-coded as the single worker's. The
 //!   next level's work is every (worker, part) frontier, claimed one at a time from an atomic
