@@ -102,7 +102,7 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use gears_runtime::handoff::{Backoff, WaitStrategy};
+use gears_runtime::handoff::{Backoff, WaitStrategy, ring_shared};
 
 pub(crate) use self::serve::Scratch;
 #[doc(hidden)]
@@ -112,7 +112,7 @@ pub use self::wire::{Arg, Reader, Wire, WireError, Writer};
 #[doc(hidden)]
 pub use self::wire::{decode_arg, view_arg};
 use crate::symbols::ExportedSymbol;
-use region::{DATA_BYTES, IDLE, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
+use region::{DATA_BYTES, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
 
 /// How a process friend ended, as [`Friends::join`](crate::Friends::join) reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,6 +220,9 @@ pub fn remote_call<S: ExportedSymbol, R: Wire>(
             .word(Word::Len)
             .store(bytes.len() as u32, Ordering::Relaxed);
         region.word(Word::State).store(REQUEST, Ordering::Release);
+        // Wakes the hakase if it parked (its word is in this region's call line, which this
+        // friend has just written: while the hakase is awake the ring costs the fence alone).
+        ring_shared(region.word(Word::Bell));
         let mut idle = Backoff::new(*wait);
         let state = loop {
             match region.word(Word::State).load(Ordering::Acquire) {
@@ -229,7 +232,8 @@ pub fn remote_call<S: ExportedSymbol, R: Wire>(
         };
         let len = (region.word(Word::Len).load(Ordering::Relaxed) as usize).min(DATA_BYTES);
         region.read_data(len, reply);
-        region.word(Word::State).store(IDLE, Ordering::Release);
+        // The state stays a reply until the next request: the hakase serves only `REQUEST`,
+        // and not writing `IDLE` saves moving the call line once more between the cores.
         if state == REPLY_ERROR {
             return Err(RemoteError::Refused(
                 String::from_utf8_lossy(reply).into_owned(),
@@ -273,6 +277,33 @@ impl ProcessSlots {
             .any(|(friend, _)| serve::has_request(&friend.region))
     }
 
+    /// Parks on `bell` and every friend's shared bell word (see
+    /// [`Bell::park_with`](gears_runtime::handoff::Bell::park_with)) until one is rung,
+    /// `has_work` says there is work, or [`PARK_SLICE_WITH_PROCESSES`] passes: a crashed friend
+    /// rings nothing, so the slice bounds how late a parked hakase sees a crash. A friend that
+    /// has said it is ending rang when it said so, but its process is gone only a moment
+    /// later: then the slice is [`ENDING_SLICE`], to see it go.
+    pub(crate) fn park(
+        &self,
+        bell: &gears_runtime::handoff::Bell,
+        has_work: impl FnOnce() -> bool,
+    ) {
+        let slots = self.0.borrow();
+        let words: Vec<&core::sync::atomic::AtomicU32> = slots
+            .iter()
+            .map(|(friend, _)| friend.region.word(Word::Bell))
+            .collect();
+        let ending = slots.iter().any(|(friend, _)| {
+            friend.region.word(Word::Ended).load(Ordering::Relaxed) != 0 && friend.exit().is_none()
+        });
+        let slice = if ending {
+            ENDING_SLICE
+        } else {
+            PARK_SLICE_WITH_PROCESSES
+        };
+        bell.park_with(&words, has_work, slice);
+    }
+
     /// Whether there are process friends that may still make requests.
     pub(crate) fn any(&self) -> bool {
         !self.0.borrow().is_empty()
@@ -310,6 +341,9 @@ pub(crate) fn offload_in_process_friend() -> ! {
 #[cfg(test)]
 mod tests;
 
-/// How long a parked hakase with process friends sleeps before it looks at their regions.
-pub(crate) const PARK_SLICE_WITH_PROCESSES: core::time::Duration =
-    core::time::Duration::from_millis(1);
+/// How long a parked hakase with process friends sleeps before it asks the kernel whether one
+/// has died: requests and friends that end ring its shared bell, a crash rings nothing.
+const PARK_SLICE_WITH_PROCESSES: core::time::Duration = core::time::Duration::from_millis(10);
+
+/// How long a parked hakase sleeps while a friend that said it is ending has not yet exited.
+const ENDING_SLICE: core::time::Duration = core::time::Duration::from_millis(1);

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use gears_runtime::cpu_list::CpuList;
-use gears_runtime::handoff::{Backoff, WaitStrategy};
+use gears_runtime::handoff::{Backoff, WaitStrategy, ring_shared};
 
 use super::region::{ABORT, GO, PANICKED, READY, RETURNED, Region, START_FAILED, Word};
 use super::{FriendExit, set_friend_region};
@@ -460,6 +460,7 @@ fn run_friend(spec: &Spec) -> i32 {
     match std::panic::catch_unwind(AssertUnwindSafe(|| body(id))) {
         Ok(()) => {
             region.word(Word::Ended).store(RETURNED, Ordering::Release);
+            ring_shared(region.word(Word::Bell));
             0
         }
         Err(payload) => {
@@ -470,6 +471,7 @@ fn run_friend(spec: &Spec) -> i32 {
             };
             region.write_message(&message);
             region.word(Word::Ended).store(PANICKED, Ordering::Release);
+            ring_shared(region.word(Word::Bell));
             PANIC_CODE
         }
     }

@@ -123,7 +123,13 @@ fn median(mut samples: Vec<u64>) -> u64 {
 }
 
 /// Prints the process-friend figures.
-pub fn suite(effort: Effort, hakase: &Hakase, config: &FriendConfig, reps: usize) {
+pub(crate) fn suite(
+    effort: Effort,
+    hakase: &Hakase,
+    config: &FriendConfig,
+    reps: usize,
+    cpus: super::Cpus,
+) {
     // The wake-up figures before leave the hakase parking at once; these are round trips.
     hakase.spin_before_parking(offload::DEFAULT_SPIN_BEFORE_PARKING);
     let trips = match effort {
@@ -141,6 +147,14 @@ pub fn suite(effort: Effort, hakase: &Hakase, config: &FriendConfig, reps: usize
     report("offload.process_call_round_trip", process_ns, "ns");
     report("offload.thread_call_move_round_trip", thread_ns, "ns");
     report_ratio("offload.process_call_vs_thread_call", process_ns, thread_ns);
+    // The same round trip through iceoryx2, between two processes on the same two CPUs.
+    let iceoryx2_ns = super::iceoryx2::round_trip_ns(cpus.server, cpus.caller, trips, reps);
+    report(
+        "offload.iceoryx2_request_response_round_trip",
+        iceoryx2_ns,
+        "ns",
+    );
+    report_ratio("offload.process_call_vs_iceoryx2", process_ns, iceoryx2_ns);
 
     for friends in [1usize, 2, 4] {
         let per_friend = trips / friends as u32;
@@ -153,17 +167,17 @@ pub fn suite(effort: Effort, hakase: &Hakase, config: &FriendConfig, reps: usize
         let process_rate = f64::from(total) / median(process) as f64 * 1e3;
         let thread_rate = f64::from(total) / median(thread) as f64 * 1e3;
         report(
-            &format!("offload.throughput_{friends}_process_friends"),
+            &format!("offload.process_throughput_{friends}"),
             process_rate,
             "Mreq/s",
         );
         report(
-            &format!("offload.throughput_{friends}_thread_friends_same_call"),
+            &format!("offload.thread_throughput_{friends}_same_call"),
             thread_rate,
             "Mreq/s",
         );
         report_ratio(
-            &format!("offload.throughput_{friends}_process_vs_thread_friends"),
+            &format!("offload.process_throughput_{friends}_vs_thread_friends"),
             process_rate,
             thread_rate,
         );
