@@ -9,7 +9,7 @@
 //!
 //! The child is `bench` itself, re-run with [`CHILD_ENV`] set (checked first thing in `main`);
 //! it dies with the thread that started it (`PR_SET_PDEATHSIG`), stops when asked by a request
-//! carrying [`STOP`], is killed if it has not ended within [`CHILD_GRACE`] of that (also when
+//! carrying `u64::MAX`, is killed if it has not ended within 10 s of that (also when
 //! the bench panics: the guard's `Drop`), and the parent removes what a dead node left in shared
 //! memory (`try_cleanup_dead_nodes`) and checks that no iceoryx2 file of the run is left in
 //! `/dev/shm`.
