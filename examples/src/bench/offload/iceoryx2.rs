@@ -145,6 +145,33 @@ fn shm_files() -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// iceoryx2 keeps machine-wide state beside its services: a `*.global_mgmt` file in `/dev/shm`
+/// and directories under `/tmp/iceoryx2`, made by the first node on the machine and left for
+/// the next. If this run made them and no iceoryx2 node is left anywhere, they go too (empty
+/// directories only: anything another user keeps there stays).
+fn remove_machine_state_if_unused(before: &BTreeSet<String>) {
+    let mut nodes = 0;
+    let listed = Node::<ipc::Service>::list(Config::global_config(), |_| {
+        nodes += 1;
+        CallbackProgression::Continue
+    });
+    if listed.is_err() || nodes > 0 {
+        return;
+    }
+    for file in shm_files().difference(before) {
+        if file.ends_with(".global_mgmt") {
+            let _ = std::fs::remove_file(format!("/dev/shm/{file}"));
+        }
+    }
+    for dir in [
+        "/tmp/iceoryx2/nodes",
+        "/tmp/iceoryx2/services",
+        "/tmp/iceoryx2",
+    ] {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
 /// The medians over `reps` runs of `trips` round trips, in ns per round trip, measured on a
 /// thread pinned to `caller` against a server process pinned to `server`.
 pub fn round_trip_ns(server: usize, caller: usize, trips: u32, reps: usize) -> f64 {
@@ -166,7 +193,11 @@ pub fn round_trip_ns(server: usize, caller: usize, trips: u32, reps: usize) -> f
         Err(panic) => std::panic::resume_unwind(panic),
     };
     // Whatever the server's node left behind if it did not end cleanly.
-    let cleanup = node().try_cleanup_dead_nodes();
+    let cleanup = {
+        let node = node();
+        node.try_cleanup_dead_nodes()
+    };
+    remove_machine_state_if_unused(&before);
     let left: Vec<String> = shm_files().difference(&before).cloned().collect();
     assert!(
         ended_cleanly && left.is_empty(),
