@@ -39,6 +39,18 @@ pub(crate) enum Fault {
         limit: Duration,
         threads: Vec<(String, u64)>,
     },
+    /// Every live thread was parked with no handle left to unpark it: (thread, where).
+    Deadlock { threads: Vec<(String, String)> },
+    /// The run's time limit passed.
+    TimeLimit { limit: Duration },
+}
+
+impl Fault {
+    /// Whether the run abandons threads that do not end soon after this fault (it ends the
+    /// run because the threads would not end it: nothing can wake them, or time is up).
+    pub(crate) fn bounds_the_join(&self) -> bool {
+        matches!(self, Self::Deadlock { .. } | Self::TimeLimit { .. })
+    }
 }
 
 /// How agent threads behave.
