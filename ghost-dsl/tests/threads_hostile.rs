@@ -516,3 +516,40 @@ fn running_an_enclave_twice_is_refused() {
         assert!(again.to_string().contains("run already"), "{again}");
     });
 }
+
+#[test]
+fn a_tick_far_below_the_timer_resolution_still_ends_the_run() {
+    in_child(
+        "a_tick_far_below_the_timer_resolution_still_ends_the_run",
+        LIMIT,
+        || {
+            use gears_examples::ghost::round_robin::RoundRobin;
+            // 1 ns asks for more than the enclave can do: it is clamped (50 us), and the run
+            // interleaves the threads on one CPU instead of livelocking in agent iterations.
+            let enclave =
+                ThreadEnclave::new(ThreadConfig::new().with_tick(Duration::from_nanos(1))).unwrap();
+            let handle = enclave.handle();
+            let iters = calibrate(Duration::from_millis(20));
+            for name in ["r1", "r2"] {
+                enclave.spawn(name, move || drop(spin(iters))).unwrap();
+            }
+            let start = Instant::now();
+            let report = RoundRobin::default()
+                .run(
+                    enclave,
+                    on("0").with_ticks(ghost_dsl::CpuTickConfig::AllTicks),
+                )
+                .unwrap();
+            let took = start.elapsed();
+            println!("{report} (after {took:?})");
+            assert!(took < Duration::from_secs(10), "{took:?}");
+            let [a, b] = ["r1", "r2"].map(|n| report.task(n).unwrap().clone());
+            assert!(a.end_ns.is_some() && b.end_ns.is_some());
+            // Interleaved: each started before the other ended.
+            assert!(a.start_ns.unwrap() < b.end_ns.unwrap());
+            assert!(b.start_ns.unwrap() < a.end_ns.unwrap());
+            assert!(report.messages_of(ghost_dsl::MessageKind::CpuTick) > 10);
+            assert!(!handle.thread_report().fell_back);
+        },
+    );
+}

@@ -70,6 +70,8 @@ impl ThreadConfig {
     }
 
     /// The tick period of `MSG_CPU_TICK` (ticks are on when the [`AgentConfig`](crate::AgentConfig) says so).
+    /// At least 50 µs: a shorter period is raised to that (agent wakeups cost a few
+    /// microseconds each; below it the agents would leave the threads no time).
     #[must_use]
     pub fn with_tick(mut self, tick: Duration) -> Self {
         self.tick = tick.max(Duration::from_micros(50));
