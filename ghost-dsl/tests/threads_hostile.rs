@@ -531,7 +531,11 @@ fn a_tick_far_below_the_timer_resolution_still_ends_the_run() {
             let handle = enclave.handle();
             let iters = calibrate(Duration::from_millis(20));
             for name in ["r1", "r2"] {
-                enclave.spawn(name, move || drop(spin(iters))).unwrap();
+                enclave
+                    .spawn(name, move || {
+                        std::hint::black_box(spin(iters));
+                    })
+                    .unwrap();
             }
             let start = Instant::now();
             let report = RoundRobin::default()
