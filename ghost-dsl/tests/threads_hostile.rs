@@ -557,3 +557,99 @@ fn a_tick_far_below_the_timer_resolution_still_ends_the_run() {
         },
     );
 }
+
+/// An agent that panics in its first iteration.
+struct Crashing;
+
+impl ghost_dsl::Agent for Crashing {
+    fn model(&self) -> ghost_dsl::AgentModel {
+        ghost_dsl::AgentModel::PerCpu
+    }
+    fn run(&mut self, _cpu: Cpu, _enclave: &mut ghost_dsl::AgentEnclave<'_>) {
+        panic!("agent crashed");
+    }
+}
+
+#[test]
+fn a_fault_releases_a_thread_parked_with_no_handle() {
+    in_child(
+        "a_fault_releases_a_thread_parked_with_no_handle",
+        LIMIT,
+        || {
+            let mut enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            let parks = Arc::new(AtomicU64::new(0));
+            let p = parks.clone();
+            drop(
+                enclave
+                    .spawn("parker", move || {
+                        // Parks twice: the second park comes after the release, with no handle
+                        // left, and must not wait forever.
+                        threads::park();
+                        threads::park();
+                        p.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .unwrap(),
+            );
+            let mut agent = Crashing;
+            enclave.attach(&mut agent, &on("0")).unwrap();
+            let err = enclave.run_to_end(&mut agent).unwrap_err();
+            assert!(matches!(err, ThreadError::AgentPanicked { .. }), "{err:?}");
+            assert_eq!(parks.load(Ordering::SeqCst), 1);
+        },
+    );
+}
+
+#[test]
+fn the_time_limit_bounds_the_wait_for_threads_released_by_a_fault() {
+    in_child(
+        "the_time_limit_bounds_the_wait_for_threads_released_by_a_fault",
+        LIMIT,
+        || {
+            let limit = Duration::from_millis(300);
+            let grace = Duration::from_millis(100);
+            let mut enclave = ThreadEnclave::new(
+                ThreadConfig::new()
+                    .with_time_limit(Some(limit))
+                    .with_grace(grace),
+            )
+            .unwrap();
+            enclave
+                .spawn("forever", || {
+                    loop {
+                        std::hint::black_box(spin(1000));
+                    }
+                })
+                .unwrap();
+            let mut agent = Crashing;
+            enclave.attach(&mut agent, &on("0")).unwrap();
+            let start = Instant::now();
+            let err = enclave.run_to_end(&mut agent).unwrap_err();
+            let took = start.elapsed();
+            assert!(matches!(err, ThreadError::AgentPanicked { .. }), "{err:?}");
+            assert!(took >= limit && took < Duration::from_secs(10), "{took:?}");
+        },
+    );
+}
+
+#[test]
+fn dropping_an_enclave_whose_thread_parks_with_no_handle_returns() {
+    in_child(
+        "dropping_an_enclave_whose_thread_parks_with_no_handle_returns",
+        LIMIT,
+        || {
+            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = ran.clone();
+            // The handle stays alive on this thread, which is blocked in the drop: the park
+            // must not wait for it.
+            let _kept = enclave
+                .spawn("parker", move || {
+                    threads::park();
+                    r.store(true, Ordering::SeqCst);
+                })
+                .unwrap();
+            drop(enclave);
+            assert!(ran.load(Ordering::SeqCst));
+        },
+    );
+}

@@ -45,14 +45,6 @@ pub(crate) enum Fault {
     TimeLimit { limit: Duration },
 }
 
-impl Fault {
-    /// Whether the run abandons threads that do not end soon after this fault (it ends the
-    /// run because the threads would not end it: nothing can wake them, or time is up).
-    pub(crate) fn bounds_the_join(&self) -> bool {
-        matches!(self, Self::Deadlock { .. } | Self::TimeLimit { .. })
-    }
-}
-
 /// How agent threads behave.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AgentOptions {

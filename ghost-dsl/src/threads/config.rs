@@ -90,7 +90,8 @@ impl ThreadConfig {
     /// to the OS scheduler (parked ones return from [`park`](super::park), and later parks
     /// return at once), and the run waits up to the [grace period](Self::with_grace) for them
     /// to end; threads still running after it are left running, detached, and named in the
-    /// error.
+    /// error. After another fault (an agent panic, the watchdog), which releases the threads
+    /// too, the limit still bounds how long the run waits for them to end.
     #[must_use]
     pub fn with_time_limit(mut self, limit: Option<Duration>) -> Self {
         self.time_limit = limit;

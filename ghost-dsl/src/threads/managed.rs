@@ -379,10 +379,13 @@ pub fn yield_now() {
 /// [`std::thread::park`].
 ///
 /// Like `std::thread::park` it may return spuriously, so call it in a loop that checks its
-/// condition: after a fallback; and when the run ends because nothing could ever wake the
-/// parked threads ([`ThreadError::Deadlock`](super::ThreadError::Deadlock)) or at its time
-/// limit ([`ThreadError::TimeLimit`](super::ThreadError::TimeLimit)) every parked thread
-/// returns from `park`, and every later `park` of its returns at once.
+/// condition. When the enclave releases its threads to the OS scheduler (a fault, a drop)
+/// every parked thread returns from `park`; after that, `park` waits for an unpark while a
+/// [`ThreadHandle`](super::ThreadHandle) of the thread exists and returns at once when none
+/// does (nothing could unpark it). When the run ends because nothing could ever wake the parked
+/// threads ([`ThreadError::Deadlock`](super::ThreadError::Deadlock)), at its time limit
+/// ([`ThreadError::TimeLimit`](super::ThreadError::TimeLimit)), or when an enclave is dropped,
+/// every later `park` returns at once.
 #[track_caller]
 pub fn park() {
     park_at(std::panic::Location::caller());
@@ -409,11 +412,13 @@ fn park_at(at: &'static std::panic::Location<'static>) {
     }
 }
 
-/// `park` of a thread released to the OS scheduler: the token lives in the cell.
+/// `park` of a thread released to the OS scheduler: the token lives in the cell. Returns at
+/// once (spuriously) when no [`ThreadHandle`](super::ThreadHandle) of the thread is left, as
+/// nothing could unpark it; a handle dropped while it waits is noticed within 10 ms.
 fn park_released(cell: &ThreadCell) {
     loop {
         let v = cell.token.load(Ordering::Acquire);
-        if v == UNPARKED_FOR_GOOD {
+        if v == UNPARKED_FOR_GOOD || cell.handles.load(Ordering::Acquire) == 0 {
             return;
         }
         if v == 1 {
@@ -426,7 +431,7 @@ fn park_released(cell: &ThreadCell) {
             }
             continue;
         }
-        sys::futex_wait(&cell.token, v, None);
+        sys::futex_wait(&cell.token, v, Some(Duration::from_millis(10)));
     }
 }
 

@@ -521,7 +521,7 @@ impl ThreadEnclave {
             BlockDetection::Polling
         };
         let mut os_error = None;
-        let realtime = std::thread::scope(|scope| {
+        let (realtime, abandoned) = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<AgentSetup>();
             let mut agents = Vec::new();
             for &a in &agent_cpus {
@@ -564,7 +564,7 @@ impl ThreadEnclave {
                 drop(st);
                 kernel::flush(&mut wakes);
             }
-            monitor::watch(&ags, monitor, tracepoints);
+            let abandoned = monitor::watch(&ags, monitor, tracepoints);
             self.shared.lock().ended = true;
             drop(_inline);
             ags.stop.store(true, std::sync::atomic::Ordering::Release);
@@ -578,10 +578,10 @@ impl ThreadEnclave {
             for h in agents {
                 let _ = h.join();
             }
-            realtime
+            (realtime, abandoned)
         });
         let fault = ags.fault.into_inner().unwrap_or_else(|e| e.into_inner());
-        let left_running = if fault.as_ref().is_some_and(Fault::bounds_the_join) {
+        let left_running = if abandoned {
             self.join_ended_threads()
         } else {
             self.join_threads();
@@ -758,7 +758,8 @@ impl From<ThreadError> for crate::scheduler::Error {
 }
 
 impl Drop for ThreadEnclave {
-    /// Releases threads that never ran under an agent to the OS scheduler, and joins them.
+    /// Releases threads that never ran under an agent to the OS scheduler, and joins them
+    /// (their `park` returns at once: nothing could unpark them while drop waits).
     fn drop(&mut self) {
         {
             let mut st = self.shared.lock();
@@ -766,6 +767,10 @@ impl Drop for ThreadEnclave {
             if st.live > 0 {
                 let machine = self.shared.machine.clone();
                 st.fall_back(&machine);
+                // Nothing will unpark them while this thread waits for them here.
+                for t in &st.threads {
+                    t.cell.unpark_for_good();
+                }
             }
         }
         self.join_threads();

@@ -51,11 +51,13 @@ const SWEEP_EVERY: u32 = 16;
 /// Watches until every thread has ended (after a fault too: released threads run to the end),
 /// or, after a deadlock or the time limit, until the grace period is over. With `tracepoints`,
 /// the threads the switch records name are checked at once each poll.
+///
+/// Returns whether it gave up waiting (threads may still run, detached from the run).
 pub(crate) fn watch<A>(
     ags: &AgentShared<'_, A>,
     options: MonitorOptions,
     mut tracepoints: Option<Tracepoints>,
-) {
+) -> bool {
     let shared = ags.shared;
     let mut switches = Vec::new();
     let mut polls: u32 = 0;
@@ -72,8 +74,23 @@ pub(crate) fn watch<A>(
             Some(st) => st,
             None => continue,
         };
-        if st.live == 0 || abandon_at.is_some_and(|at| std::time::Instant::now() >= at) {
-            return;
+        if st.live == 0 {
+            return false;
+        }
+        if abandon_at.is_some_and(|at| std::time::Instant::now() >= at) {
+            return true;
+        }
+        // After another fault, the time limit still bounds the wait for the released threads.
+        if st.fallen_back
+            && abandon_at.is_none()
+            && options
+                .time_limit
+                .is_some_and(|l| st.now_ns() >= l.as_nanos() as u64)
+        {
+            for t in &st.threads {
+                t.cell.unpark_for_good();
+            }
+            abandon_at = Some(std::time::Instant::now() + options.grace);
         }
         if !st.fallen_back {
             let fault = if let Some(limit) = options
