@@ -303,6 +303,34 @@ fn liveness(effort: Effort) {
         report_.bytes_per_state,
         "bytes",
     );
+    // The same property under partial-order reduction: the reduced graph, with the postponed
+    // tasks' enabledness kept for the fairness analysis.
+    let reduced = table.world.check(
+        Check::new()
+            .every_task_finishes()
+            .partial_order_reduction(true),
+    );
+    assert!(reduced.holds(), "{reduced}");
+    report(
+        &format!("{name}.liveness_por_states"),
+        reduced.states as f64,
+        "states",
+    );
+    report(
+        &format!("{name}.liveness_por_time"),
+        reduced.elapsed.as_secs_f64(),
+        "s",
+    );
+    report_ratio(
+        &format!("{name}.liveness_por_state_reduction"),
+        reduced.states as f64,
+        report_.states as f64,
+    );
+    report_ratio(
+        &format!("{name}.liveness_por_time_ratio"),
+        reduced.elapsed.as_secs_f64(),
+        report_.elapsed.as_secs_f64(),
+    );
 }
 
 /// A 64-task model (64 philosophers), bounded: what a state costs when there are many tasks.
