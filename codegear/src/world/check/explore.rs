@@ -1,7 +1,7 @@
 //! The explorer: breadth-first (or depth-first) over collapse-compressed states, with memoized
 //! steps, and the replay of counterexamples.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +32,20 @@ mod resume;
 mod trace;
 
 const NO_PARENT: u32 = u32::MAX;
+
+/// Breadth-first, how many nodes ahead of the one being expanded have their successors'
+/// buckets of the visited table prefetched (see [`Explorer::run`]).
+const LOOKAHEAD: usize = 4;
+
+/// A node taken from the frontier ahead of its expansion: its record, and per task its
+/// memoized step (next transition, or `NONE`) and writes, found while prefetching.
+#[derive(Default)]
+struct Ahead {
+    node: Vec<u32>,
+    next: Vec<u32>,
+    writes: Vec<(u32, u32, u32)>,
+    ranges: Vec<(u32, u32)>,
+}
 
 /// An edge's (and a parent link's) label: the task in the low bits, the alternative it took
 /// (`choose!`) above [`ALTERNATIVE_SHIFT`].
@@ -435,6 +449,13 @@ fn explore_from(
         Some(found) => Verdict::Violated(explorer.counterexample(found)),
     };
     let states = explorer.states as u64;
+    // One fingerprint per stored state (and one more if `max_states` stopped the check: the
+    // state over the bound was inserted, then not stored).
+    debug_assert!(
+        !matches!(&explorer.visited, Visited::Set(table)
+            if table.len() - explorer.states > 1),
+        "one fingerprint per stored state"
+    );
     let stored = explorer.visited.bytes() + explorer.parents.bytes() + graph_bytes;
     explorer.terminal.sort_unstable();
     Ok(Report {
@@ -607,59 +628,46 @@ impl Explorer<'_> {
         let mut cut = false;
         let always_build = self.symmetry || !self.check.actions.is_empty();
         let mut first = true;
-        // Breadth-first, the node after the one being expanded is taken from the frontier
-        // early and its successors' table slots prefetched then: a whole expansion ahead of
-        // their insertions (prefetching at the start of the same expansion was too late to
-        // hide the miss, which was a third of the check's time). Depth-first, the next node
-        // is one this expansion pushes, so there is no lookahead.
+        // Breadth-first, the nodes after the one being expanded are taken from the frontier
+        // early and their successors' buckets of the visited table prefetched then,
+        // [`LOOKAHEAD`] expansions ahead of their insertions (prefetching at the start of the
+        // same expansion was too late to hide the miss, which was a third of the check's
+        // time). Depth-first, the next node is one this expansion pushes, so there is no
+        // lookahead.
         let lookahead = prefetching && !self.check.depth_first;
-        let mut ahead: Vec<u32> = Vec::with_capacity(state.len());
-        let mut have_ahead = false;
-        let mut ahead_next: Vec<u32> = Vec::new();
-        let mut ahead_writes: Vec<(u32, u32, u32)> = Vec::new();
-        let mut ahead_ranges: Vec<(u32, u32)> = Vec::new();
-        while have_ahead || !frontier.is_empty() {
+        let mut window: VecDeque<Ahead> = VecDeque::with_capacity(LOOKAHEAD + 1);
+        let mut spare: Vec<Ahead> = Vec::with_capacity(LOOKAHEAD + 1);
+        while !window.is_empty() || !frontier.is_empty() {
             // The previous node is done (breadth-first parent links count children per node).
             if !first {
                 self.parents.expanded();
             }
             first = false;
-            if have_ahead {
-                std::mem::swap(&mut node, &mut ahead);
-                std::mem::swap(&mut pre_next, &mut ahead_next);
-                std::mem::swap(&mut pre_writes, &mut ahead_writes);
-                std::mem::swap(&mut pre_ranges, &mut ahead_ranges);
-                have_ahead = false;
-            } else {
-                frontier.pop(&mut node, self.check.depth_first, slots);
-                if lookahead {
-                    let (_, _, fingerprint) = header(&node);
-                    let tasks = node[4] as usize;
+            if lookahead {
+                while window.len() <= LOOKAHEAD && !frontier.is_empty() {
+                    let mut ahead = spare.pop().unwrap_or_default();
+                    frontier.pop(&mut ahead.node, false, slots);
+                    let (_, _, fingerprint) = header(&ahead.node);
+                    let tasks = ahead.node[4] as usize;
                     self.prefetch_successors(
-                        &node,
+                        &ahead.node,
                         slots,
                         tasks,
                         fingerprint,
-                        &mut pre_next,
-                        &mut pre_writes,
-                        &mut pre_ranges,
+                        &mut ahead.next,
+                        &mut ahead.writes,
+                        &mut ahead.ranges,
                     );
+                    window.push_back(ahead);
                 }
-            }
-            if lookahead && !frontier.is_empty() {
-                frontier.pop(&mut ahead, false, slots);
-                let (_, _, fingerprint) = header(&ahead);
-                let tasks = ahead[4] as usize;
-                self.prefetch_successors(
-                    &ahead,
-                    slots,
-                    tasks,
-                    fingerprint,
-                    &mut ahead_next,
-                    &mut ahead_writes,
-                    &mut ahead_ranges,
-                );
-                have_ahead = true;
+                let mut current = window.pop_front().expect("a node is waiting");
+                std::mem::swap(&mut node, &mut current.node);
+                std::mem::swap(&mut pre_next, &mut current.next);
+                std::mem::swap(&mut pre_writes, &mut current.writes);
+                std::mem::swap(&mut pre_ranges, &mut current.ranges);
+                spare.push(current);
+            } else {
+                frontier.pop(&mut node, self.check.depth_first, slots);
             }
             let (index, depth, fingerprint) = header(&node);
             let tasks = node[4] as usize;
@@ -668,7 +676,6 @@ impl Explorer<'_> {
                 edges: self.graph.as_ref().map_or(0, |g| g.edges.len()),
                 postponed: self.graph.as_ref().map_or(0, |g| g.postponed.len()),
             };
-            let ahead_index = have_ahead.then(|| header(&ahead).0);
             expanded += 1;
             if self.check.progress && expanded.is_multiple_of(1 << 14) {
                 self.progress(&mut last_progress, frontier.len());
@@ -863,7 +870,13 @@ impl Explorer<'_> {
                             None
                         };
                         if let Some(bound) = bound {
-                            self.suspend(&mut frontier, index, ahead_index, mark, slots);
+                            self.suspend(
+                                &mut frontier,
+                                index,
+                                window.iter().map(|ahead| header(&ahead.node).0),
+                                mark,
+                                slots,
+                            );
                             return Some(Found::Bound(bound));
                         }
                     }
@@ -886,7 +899,13 @@ impl Explorer<'_> {
                         build(&mut next_state);
                     }
                     if self.states >= self.check.max_states {
-                        self.suspend(&mut frontier, index, ahead_index, mark, slots);
+                        self.suspend(
+                            &mut frontier,
+                            index,
+                            window.iter().map(|ahead| header(&ahead.node).0),
+                            mark,
+                            slots,
+                        );
                         return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
                     }
                     self.parents.child(index, step_label);

@@ -5,14 +5,14 @@
 use super::*;
 
 impl Explorer<'_> {
-    /// A bound stopped the expansion of state `node` (`ahead`: the next one, already taken
-    /// from the frontier): with a checkpoint path, takes back what the expansion counted and
+    /// A bound stopped the expansion of state `node` (`ahead`: the next ones, already taken
+    /// from the frontier for prefetching, in order): with a checkpoint path, takes back what the expansion counted and
     /// lists the states left to expand, `node` first.
     pub(super) fn suspend(
         &mut self,
         frontier: &mut Frontier,
         node: u32,
-        ahead: Option<u32>,
+        ahead: impl IntoIterator<Item = u32>,
         mark: NodeMark,
         slots: usize,
     ) {
