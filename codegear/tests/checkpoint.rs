@@ -443,3 +443,42 @@ fn a_check_resumes_in_other_processes() {
     assert_eq!((states, transitions), (full.states, full.transitions));
     let _ = std::fs::remove_file(&path);
 }
+
+/// What [`drift`] adds: stands for a program whose code changed between check and resume.
+static DRIFT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+#[code_gear]
+fn drift(cell: Mut<'_, Cell>, left: u8, next: Next<()>) -> Goto {
+    let mut cell = cell;
+    cell.v = (cell.v + DRIFT.load(std::sync::atomic::Ordering::Relaxed)) % 7;
+    if left == 0 {
+        return goto!(next());
+    }
+    goto!(drift(cell.gear(), left - 1, next))
+}
+
+#[test]
+fn a_program_whose_steps_changed_does_not_resume() {
+    let mut world = World::new();
+    for _ in 0..3 {
+        let task = world.reserve_task();
+        let own = world.alloc_private(task, Cell::default());
+        world.start(task, goto!(drift(own, 4, Next::exit())));
+    }
+    let path = temp("drift.ckpt");
+    let report = world.check(Check::new().max_states(40).checkpoint(&path));
+    assert!(report.checkpoint.is_some(), "{report}");
+    // Same initial state, same code gear names, other steps: the replay does not reach the
+    // saved states.
+    DRIFT.store(2, std::sync::atomic::Ordering::Relaxed);
+    let error = world.resume(Check::new(), &path).unwrap_err();
+    DRIFT.store(1, std::sync::atomic::Ordering::Relaxed);
+    assert!(matches!(error, CheckpointError::Diverged { .. }), "{error}");
+    assert!(
+        error.to_string().contains("not the ones that were checked"),
+        "{error}"
+    );
+    // With the steps as they were, it resumes.
+    assert!(world.resume(Check::new(), &path).unwrap().holds());
+    let _ = std::fs::remove_file(&path);
+}
