@@ -24,7 +24,8 @@ use std::panic::{self, AssertUnwindSafe};
 
 pub(crate) use check::note_handle;
 pub use check::{
-    Bound, Check, Fairness, Report, TraceStep, Verdict, View, Violation, ViolationKind,
+    Bound, Check, CheckpointError, Fairness, Report, TraceStep, Verdict, View, Violation,
+    ViolationKind,
 };
 pub use parallel::{Parallel, RunStats};
 #[doc(hidden)]
@@ -384,6 +385,23 @@ impl World {
     /// change) and reports what it found.
     pub fn check(&self, check: Check) -> Report {
         check::explore(self, check)
+    }
+
+    /// Goes on with the check saved at `path` by [`Check::checkpoint`] (in this process or
+    /// another), to the verdict and state count the check would have reached uninterrupted.
+    /// `check` must have the same properties and options (by name; the bounds may change,
+    /// and it may name a checkpoint path of its own) and `self` be the world it was checked on.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not a checkpoint, has another format version, is truncated
+    /// or corrupted, was written for another program or by another check, or replaying its
+    /// states does not reach them: see [`CheckpointError`].
+    pub fn resume(
+        &self,
+        check: Check,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Report, CheckpointError> {
+        check::resume(self, check, path.as_ref())
     }
 
     /// Runs the tasks to their exits on `parallel`'s worker threads; the world holds the final

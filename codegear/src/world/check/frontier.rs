@@ -90,6 +90,15 @@ impl Frontier {
         }
     }
 
+    /// Breadth-first, the index of the first record popped from an empty frontier (a check
+    /// resumed from a checkpoint starts past 0; the indices are implicit).
+    pub(super) fn first_index(&mut self, index: u32) {
+        if let Frontier::Compressed(c) = self {
+            debug_assert_eq!(c.records, 0);
+            c.next_index = index;
+        }
+    }
+
     /// Adds a record (header, ids, length word).
     pub(super) fn push(&mut self, record: &[u32]) {
         match self {

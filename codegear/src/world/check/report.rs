@@ -17,6 +17,10 @@ pub enum Bound {
     /// The check's memory (visited states, parent links, frontier, intern and memo tables,
     /// state graph) would have grown past `max_memory` bytes.
     MaxMemory(usize),
+    /// The exploration ran for [`Check::max_time`](super::Check::max_time).
+    MaxTime(std::time::Duration),
+    /// The flag given to [`Check::stop_when`](super::Check::stop_when) was raised.
+    Stopped,
 }
 
 /// What was violated.
@@ -150,6 +154,9 @@ pub struct Report {
     pub deadlocks: bool,
     /// Remarks on how the check ran (an option it could not honour, and why).
     pub notes: Vec<String>,
+    /// The file the check's state was saved to when a bound stopped it
+    /// ([`Check::checkpoint`](super::Check::checkpoint)), if it was written.
+    pub checkpoint: Option<std::path::PathBuf>,
     pub(super) terminal: Vec<u64>,
 }
 
@@ -211,6 +218,13 @@ impl fmt::Display for Report {
         for note in &self.notes {
             writeln!(f, "note: {note}")?;
         }
+        if let Some(path) = &self.checkpoint {
+            writeln!(
+                f,
+                "checkpoint: saved to {} (go on with `World::resume`)",
+                path.display()
+            )?;
+        }
         match &self.verdict {
             Verdict::Holds => {
                 let mut proved: Vec<String> = Vec::new();
@@ -251,6 +265,14 @@ impl fmt::Display for Report {
                 f,
                 "verdict: incomplete: stopped at max_memory = {} MiB (nothing violated so far; raise the budget, or reduce: partial-order reduction, symmetry)",
                 bytes >> 20
+            ),
+            Verdict::Incomplete(Bound::MaxTime(limit)) => writeln!(
+                f,
+                "verdict: incomplete: stopped at max_time = {limit:?} (nothing violated so far)"
+            ),
+            Verdict::Incomplete(Bound::Stopped) => writeln!(
+                f,
+                "verdict: incomplete: stopped on request (nothing violated so far)"
             ),
             Verdict::Violated(violation) => {
                 match &violation.kind {
