@@ -272,17 +272,13 @@ pub mod __private {
     };
     pub use crate::heap::downcast_mut;
     pub use crate::tables::{
-        CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, data_gear_display,
-        interface_display,
+        CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, interface_display,
     };
     pub use crate::world::par_goto_from_code_gear;
     pub use gears_macros::__codegear_impl_interface as impl_interface;
     pub use gears_macros::{goto, next};
     pub use gears_runtime;
     pub use gears_runtime::registry::{Site, inventory};
-
-    /// Asserts, at the user's `Mut<'_, T>` / `Ref<'_, T>`, that `T` is a data gear.
-    pub const fn assert_data_gear<T: crate::DataGear>() {}
 
     /// Asserts, at the user's field type, what a data gear's fields must be.
     #[diagnostic::on_unimplemented(

@@ -48,7 +48,9 @@ fn param_assertions(root: &CrateRoot, params: &[Param]) -> TokenStream {
             quote_spanned! {ty.span()=> #private::assert_value::<#ty>(); }
         }
         ParamKind::Mut(inner) | ParamKind::Ref(inner) => {
-            quote_spanned! {inner.span()=> #private::assert_data_gear::<#inner>(); }
+            // The one place the data-gear bound is asserted (the stub borrows type-erased),
+            // spanned on the user's type; a projection, so that no note points into codegear.
+            quote_spanned! {inner.span()=> let _ = <#inner as #root::DataGear>::INFO; }
         }
     });
     quote! { const _: () = { #(#checks)* }; }
