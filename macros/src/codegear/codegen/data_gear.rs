@@ -113,7 +113,7 @@ fn row(item: &syn::DeriveInput, ty: TokenStream, root: &CrateRoot) -> TokenStrea
         syn::Data::Union(_) => Vec::new(),
     };
     let field_checks = field_types.iter().map(|ty| {
-        quote_spanned! {ty.span()=> #private::assert_data_gear_field::<#ty>(); }
+        quote_spanned! {ty.span()=> let () = <#ty as #root::DataGearField>::CHECKED; }
     });
     let declaration = declaration(item, &name);
     let site = site(root, ident.span());

@@ -156,10 +156,10 @@ fn rows(def: &ImplDef, root: &CrateRoot) -> TokenStream {
             #private::inventory::submit! { #private::CodeGearEntry::of(&#static_ident) }
         });
         table.push(quote! {
-            |gear, #(#names),*| #static_ident.__gears_goto(#root::Gear::__from_raw(gear), #(#names),*)
+            |gear, #(#names),*| #static_ident.goto(#root::Gear::__from_raw(gear), #(#names),*)
         });
         table.push(quote! {
-            |gear, #(#names),*| #static_ident.__gears_bind((#root::Gear::__from_raw(gear), #(#names,)*))
+            |gear, #(#names),*| #static_ident.bind((#root::Gear::__from_raw(gear), #(#names,)*))
         });
     }
     let site = site(root, def.self_name.span());

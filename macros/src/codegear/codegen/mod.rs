@@ -41,11 +41,10 @@ fn param_table(root: &CrateRoot, receiver: Option<(&str, bool)>, params: &[Param
 
 /// Compile-time checks of parameter types, spanned at the user's types.
 fn param_assertions(root: &CrateRoot, params: &[Param]) -> TokenStream {
-    let private = root.private();
     let checks = params.iter().map(|param| match &param.kind {
         ParamKind::Value | ParamKind::Next | ParamKind::Handle => {
             let ty = &param.ty;
-            quote_spanned! {ty.span()=> #private::assert_value::<#ty>(); }
+            quote_spanned! {ty.span()=> let () = <#ty as #root::CodeGearValue>::CHECKED; }
         }
         ParamKind::Mut(inner) | ParamKind::Ref(inner) => {
             // The one place the data-gear bound is asserted (the stub borrows type-erased),
