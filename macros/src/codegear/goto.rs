@@ -17,13 +17,17 @@ const MAX_FALLBACK_ARITY: usize = 12;
 /// `[$crate] f(a, b)`.
 pub(crate) fn goto(input: TokenStream) -> TokenStream {
     let (root, input) = split_root(input);
-    let fallback = root.and_then(|root| fallback_import(&root, &input));
-    expand_goto(input)
-        .map(|call| match fallback {
-            // Where the target has no `goto` of its own (a plain `fn`), the call picks
-            // the fallback in scope, whose bound says what is wrong (`goto_target.rs`).
-            Some(import) => quote! { { #import #call } },
-            None => call,
+    // Parsed once: a crate's build runs this for every transition it writes.
+    parse_goto(input)
+        .and_then(|expr| {
+            let fallback = root.and_then(|root| fallback_for(&root, &expr));
+            let call = expand_goto_expr(expr)?;
+            Ok(match fallback {
+                // Where the target has no `goto` of its own (a plain `fn`), the call picks
+                // the fallback in scope, whose bound says what is wrong (`goto_target.rs`).
+                Some(import) => quote! { { #import #call } },
+                None => call,
+            })
         })
         .unwrap_or_else(|error| {
             // Still a `Goto`-typed expression, so that the code around it type-checks.
@@ -48,10 +52,15 @@ pub(crate) fn split_root(input: TokenStream) -> (Option<TokenStream>, TokenStrea
 /// `use $crate::__private::GotoFallbackN as _;` for `goto!(f(..N args))`, `ApiFallback` for
 /// `goto!(gear.api(..))`.
 pub(crate) fn fallback_import(root: &TokenStream, input: &TokenStream) -> Option<TokenStream> {
-    let call = match syn::parse2::<syn::Expr>(input.clone()) {
-        Ok(syn::Expr::Call(call)) => call,
+    fallback_for(root, &syn::parse2::<syn::Expr>(input.clone()).ok()?)
+}
+
+/// [`fallback_import`] of the parsed transition.
+fn fallback_for(root: &TokenStream, expr: &syn::Expr) -> Option<TokenStream> {
+    let call = match expr {
+        syn::Expr::Call(call) => call,
         // `goto!(gear.api(..))` on something that is not a `Gear<dyn Interface>`.
-        Ok(syn::Expr::MethodCall(_)) => {
+        syn::Expr::MethodCall(_) => {
             return Some(quote! {
                 #[allow(unused_imports)]
                 use #root::__private::ApiFallback as _;
@@ -70,11 +79,19 @@ pub(crate) fn fallback_import(root: &TokenStream, input: &TokenStream) -> Option
 }
 
 pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
+    expand_goto_expr(parse_goto(input)?)
+}
+
+/// The transition `goto!` was given, or what shapes it takes.
+fn parse_goto(input: TokenStream) -> syn::Result<syn::Expr> {
     if input.is_empty() {
         return Err(syn::Error::new(proc_macro2::Span::call_site(), GOTO_SHAPES));
     }
-    let expr: syn::Expr = syn::parse2(input)
-        .map_err(|error| syn::Error::new(error.span(), format!("{GOTO_SHAPES} ({error})")))?;
+    syn::parse2(input)
+        .map_err(|error| syn::Error::new(error.span(), format!("{GOTO_SHAPES} ({error})")))
+}
+
+fn expand_goto_expr(expr: syn::Expr) -> syn::Result<TokenStream> {
     match expr {
         syn::Expr::Call(call) => {
             let func = &call.func;
