@@ -90,6 +90,17 @@ pub enum ErrorKind {
         /// The limit.
         limit: u64,
     },
+    /// [`World::step`](crate::World::step) was given a task the world does not have.
+    #[error(
+        "task {task} is not a task of this world (it has {tasks}); use a `TaskId` that this \
+         world's `reserve_task` or `par_goto` returned"
+    )]
+    UnknownTask {
+        /// The index asked for.
+        task: usize,
+        /// How many tasks the world has.
+        tasks: usize,
+    },
     /// A code gear panicked (the world's runs and checks catch it).
     #[error("code gear panicked: {message}")]
     Panicked {

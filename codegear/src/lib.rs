@@ -221,8 +221,8 @@ pub use meta::{
 pub use tables::Tables;
 pub use value::{Args, CodeGearValue, DataGearField, INLINE_BYTES, TypeMismatch, Value};
 pub use world::{
-    Bound, Check, Fairness, Parallel, Report, RunStats, TaskId, TraceStep, Verdict, View,
-    Violation, ViolationKind, World,
+    Bound, Check, CheckpointError, Fairness, Parallel, Report, RunStats, TaskId, TraceStep,
+    Verdict, View, Violation, ViolationKind, World,
 };
 
 pub use gears_macros::{code_gear, data_gear, interface};

@@ -318,3 +318,118 @@ fn liveness_on_an_incomplete_graph_is_not_claimed() {
         "{report}"
     );
 }
+
+#[data_gear]
+#[derive(Default)]
+pub struct Count {
+    n: u8,
+}
+
+/// Counts its private gear up to `to`, then finishes: steps independent of everything else.
+#[code_gear]
+fn count_up(count: Mut<'_, Count>, to: u8, next: Next<()>) -> Goto {
+    let mut count = count;
+    count.n += 1;
+    if count.n < to {
+        return goto!(count_up(count.gear(), to, next));
+    }
+    goto!(next())
+}
+
+/// Adds two independent counting tasks: partial-order reduction has interleavings to cut.
+fn with_counters(world: &mut World) {
+    for _ in 0..2 {
+        let task = world.reserve_task();
+        let own = world.alloc_private(task, Count::default());
+        world.start(task, goto!(count_up(own, 4, Next::exit())));
+    }
+}
+
+/// The lasso of `report` is a real run of `world` that returns to the cycle's start, and fair
+/// for `fairness` (a task that never steps in the cycle is disabled somewhere on it, weakly, or
+/// everywhere on it, strongly).
+fn assert_real_fair_lasso(world: &World, report: &codegear::Report, fairness: Fairness) {
+    let violation = report.violation().unwrap_or_else(|| panic!("{report}"));
+    assert!(!violation.cycle.is_empty(), "{report}");
+    let mut at = replay(world, violation.trace.iter().map(|s| s.task));
+    let start = at.fingerprint();
+    let mut states = vec![at.clone()];
+    for step in &violation.cycle {
+        at.step(TaskId::from_index(step.task)).unwrap();
+        states.push(at.clone());
+    }
+    assert_eq!(at.fingerprint(), start, "the cycle returns: {report}");
+    for task in 0..world.tasks() {
+        if violation.cycle.iter().any(|s| s.task == task) {
+            continue;
+        }
+        let enabled = |state: &World| {
+            let mut next = state.clone();
+            let before = next.fingerprint();
+            next.step(TaskId::from_index(task)).is_ok() && next.fingerprint() != before
+        };
+        match fairness {
+            Fairness::Strong => assert!(!states.iter().any(enabled), "{task} starves: {report}"),
+            _ => assert!(!states.iter().all(enabled), "{task} starves: {report}"),
+        }
+    }
+}
+
+#[test]
+fn livelocks_and_spin_loops_are_still_reported_under_partial_order_reduction() {
+    for fairness in [Fairness::Weak, Fairness::Strong] {
+        let mut polite = polite_pair();
+        with_counters(&mut polite);
+        let mut spin = World::new();
+        let gear = spin.alloc_shared(Spin::default());
+        par_goto!(spin, spin_loop(gear, Next::exit()));
+        par_goto!(spin, wander(gear, Next::exit()));
+        with_counters(&mut spin);
+        for world in [&polite, &spin] {
+            let check = |reduced: bool| {
+                world.check(
+                    Check::new()
+                        .every_task_finishes()
+                        .fairness(fairness)
+                        .partial_order_reduction(reduced),
+                )
+            };
+            let (full, reduced) = (check(false), check(true));
+            assert_eq!(
+                full.violation().map(|v| v.kind.clone()),
+                Some(ViolationKind::Liveness(
+                    "every task eventually finishes".into()
+                )),
+                "{full}"
+            );
+            assert_eq!(
+                reduced.violation().map(|v| v.kind.clone()),
+                full.violation().map(|v| v.kind.clone()),
+                "{reduced}"
+            );
+            assert_real_fair_lasso(world, &reduced, fairness);
+            assert!(
+                reduced.to_string().contains("partial-order reduction:"),
+                "{reduced}"
+            );
+        }
+        // Released, the spinner finishes on every fair run, also reduced: fewer states.
+        let mut released = World::new();
+        let gear = released.alloc_shared(Spin::default());
+        par_goto!(released, spin_loop(gear, Next::exit()));
+        par_goto!(released, set_ready(gear, Next::exit()));
+        with_counters(&mut released);
+        let check = |reduced: bool| {
+            released.check(
+                Check::new()
+                    .every_task_finishes()
+                    .eventually("ready", move |v| v.get(gear).ready)
+                    .fairness(fairness)
+                    .partial_order_reduction(reduced),
+            )
+        };
+        let (full, reduced) = (check(false), check(true));
+        assert!(full.holds() && reduced.holds(), "{full}\n{reduced}");
+        assert!(reduced.states < full.states, "{full}\n{reduced}");
+    }
+}

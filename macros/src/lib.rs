@@ -45,6 +45,14 @@ pub fn declare_exports(input: proc_macro::TokenStream) -> proc_macro::TokenStrea
     offload::declare_exports(input.into()).into()
 }
 
+/// `#[derive(Wire)]`: the wire encoding of a struct or enum that crosses between a process
+/// friend and the hakase. Use it through `offload::process::Wire`, whose docs describe it;
+/// `#[wire(crate = path)]` names a renamed `offload` dependency.
+#[proc_macro_derive(Wire, attributes(wire))]
+pub fn derive_wire(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    offload::derive_wire(input.into()).into()
+}
+
 mod codegear;
 mod ghost;
 

@@ -182,7 +182,14 @@ impl FriendConfig {
 /// and it stays on the hakase's thread. Friends only make progress in `offload!` while the
 /// hakase serves them: [`join`](Self::join) serves until every friend has ended, or call
 /// [`Hakase::serve_until`](crate::Hakase::serve_until) yourself, e.g.
-/// `hakase.serve_until(|| friends.finished())`. Dropping `Friends` detaches the threads.
+/// `hakase.serve_until(|| friends.finished())`.
+///
+/// Dropping `Friends` without joining stops its process friends: each one still running is
+/// killed (`SIGKILL`) and reaped before the drop returns, and the hakase serves them no more,
+/// so nothing of theirs is left running (a ghOSt agent or Toshokan hakase that lets go of its
+/// friends expects them gone, and a friend nobody can join could only be leaked). Thread
+/// friends cannot be killed: dropping detaches their threads, which the hakase goes on serving
+/// while they offload.
 #[derive(Debug)]
 pub struct Friends<'h> {
     pub(crate) hakase: &'h Hakase,
@@ -273,6 +280,21 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+impl Drop for Friends<'_> {
+    fn drop(&mut self) {
+        if self.processes.is_empty() {
+            return;
+        }
+        for friend in &self.processes {
+            friend.stop();
+        }
+        for friend in &self.processes {
+            friend.wait();
+        }
+        self.hakase.forget_ended_processes();
+    }
+}
+
 impl Friends<'_> {
     /// Whether every friend's body has returned (or panicked). A parked hakase is woken when
     /// the last one ends, so `hakase.serve_until(|| friends.finished())` returns promptly.
@@ -311,7 +333,7 @@ impl Friends<'_> {
     ///
     /// [`Error::FriendsPanicked`] listing every friend whose body panicked; for process friends,
     /// [`Error::FriendsFailed`] listing every one that did not return, with how it ended.
-    pub fn join(self) -> Result<(), Error> {
+    pub fn join(mut self) -> Result<(), Error> {
         self.hakase.serve_until(|| self.finished());
         if !self.processes.is_empty() {
             let failed: Vec<_> = self
@@ -327,8 +349,7 @@ impl Friends<'_> {
                 Err(Error::FriendsFailed(failed))
             };
         }
-        let panics: Vec<FriendPanic> = self
-            .threads
+        let panics: Vec<FriendPanic> = std::mem::take(&mut self.threads)
             .into_iter()
             .filter_map(|(id, thread)| match thread.join() {
                 Ok(Ok(())) => None,

@@ -313,15 +313,22 @@ impl Hakase {
         if size_of::<F>() != 0 {
             return Err(Error::ProcessBody(core::any::type_name::<F>()));
         }
-        let processes = crate::process::spawn::<F>(config).map_err(|error| match error {
-            crate::process::StartError::Io(error) => Error::ProcessSpawn(error),
-            crate::process::StartError::Friends(failures) => Error::FriendStart(
-                failures
-                    .into_iter()
-                    .map(|(id, why)| FriendStartError::Process { id, why })
-                    .collect(),
-            ),
-        })?;
+        if let Some(site) = crate::process::offload_in_body::<F>() {
+            return Err(Error::OffloadInProcess {
+                body: core::any::type_name::<F>(),
+                site,
+            });
+        }
+        let processes =
+            crate::process::spawn::<F>(config, Some(&self.bell)).map_err(|error| match error {
+                crate::process::StartError::Io(error) => Error::ProcessSpawn(error),
+                crate::process::StartError::Friends(failures) => Error::FriendStart(
+                    failures
+                        .into_iter()
+                        .map(|(id, why)| FriendStartError::Process { id, why })
+                        .collect(),
+                ),
+            })?;
         self.processes.add(&processes);
         Ok(Friends {
             hakase: self,

@@ -302,6 +302,23 @@ pub enum Error {
          needs through a declared function's remote call instead"
     )]
     ProcessBody(&'static str),
+    /// A process friend's body holds an `offload!` block, which cannot cross processes: the
+    /// block is a closure over the friend's locals, and the hakase's process cannot reach the
+    /// friend's memory. Refused before any friend starts; holds the body's type and where the
+    /// `offload!` is.
+    #[error(
+        "the process friend body `{body}` uses offload! (at {site}), which cannot cross \
+         processes: an offload! block is a closure over the friend's locals, and a process \
+         friend shares no memory with the hakase; declare the hakase function with \
+         declare_exports! and call `name::remote(args..)` instead, whose arguments and value \
+         are copied through the region"
+    )]
+    OffloadInProcess {
+        /// The body's type (`crate::module::function`).
+        body: &'static str,
+        /// Where the `offload!` is: `file:line:column`.
+        site: String,
+    },
     /// The OS would not start a friend process (or make its region).
     #[error("could not start a friend process")]
     ProcessSpawn(#[source] std::io::Error),
@@ -352,8 +369,10 @@ fn fmt_friends_failed(
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{OnHakase, offload};
+    pub use crate::process::{
+        OffloadSite, RemoteEntry, decode_arg, encode_arg, remote_call, view_arg,
+    };
     pub use crate::process::{Reader, RemoteError, Wire, WireError, Writer};
-    pub use crate::process::{RemoteEntry, decode_arg, encode_arg, remote_call, view_arg};
     pub use crate::symbols::{
         Declaration, Export, ExportedSymbol, SameSignature, SymbolCache, same_signature,
     };

@@ -19,7 +19,71 @@ mod shared {
         pub fn hakase_shape(flag: bool, small: Option<u8>, words: Vec<String>) -> (usize, Vec<bool>);
         pub fn hakase_report(what: &str);
         pub fn hakase_panics(x: u8) -> u8;
+        pub fn hakase_kill_reported();
+        pub fn hakase_reports() -> u64;
+        /// Own types cross when the declaration says `#[remote]`.
+        #[remote]
+        pub fn hakase_area(shape: super::Shape, scale: Option<super::Scale>) -> Result<super::Area, String>;
+        #[remote]
+        pub fn hakase_shapes(sides: &[u8]) -> Vec<super::Shape>;
     }
+}
+
+/// A user type that crosses processes.
+#[derive(Debug, PartialEq, offload::process::Wire)]
+pub enum Shape {
+    /// A square.
+    Square {
+        /// Its side.
+        side: u32,
+    },
+    /// A polygon.
+    Polygon(Vec<(i32, i32)>),
+    /// Nothing.
+    Nothing,
+}
+
+/// A user type that crosses processes (not `Clone`: it is moved to the hakase function).
+#[derive(Debug, PartialEq, offload::process::Wire)]
+pub struct Scale(pub u32);
+
+/// A user type that crosses processes.
+#[derive(Debug, PartialEq, offload::process::Wire)]
+pub struct Area {
+    /// How much.
+    pub value: u64,
+    /// Of what.
+    pub of: String,
+}
+
+/// A hakase function taking and returning user types.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_area(shape: Shape, scale: Option<Scale>) -> Result<Area, String> {
+    let scale = u64::from(scale.map_or(1, |Scale(s)| s));
+    match shape {
+        Shape::Square { side } => Ok(Area {
+            value: u64::from(side) * u64::from(side) * scale,
+            of: "square".into(),
+        }),
+        Shape::Polygon(points) => Ok(Area {
+            value: points.len() as u64 * scale,
+            of: format!("{}-gon", points.len()),
+        }),
+        Shape::Nothing => Err("nothing has no area".into()),
+    }
+}
+
+/// A hakase function returning user types.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_shapes(sides: &[u8]) -> Vec<Shape> {
+    sides
+        .iter()
+        .map(|&n| match n {
+            0 => Shape::Nothing,
+            4 => Shape::Square { side: 1 },
+            n => Shape::Polygon(vec![(0, 0); usize::from(n)]),
+        })
+        .collect()
 }
 
 static ADDS: AtomicU64 = AtomicU64::new(0);
@@ -68,6 +132,20 @@ pub fn hakase_panics(x: u8) -> u8 {
     x
 }
 
+/// Kills the friend whose pid was reported, while its next request waits (the hakase is busy
+/// here): that request must not be served, and its exit says so.
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_kill_reported() {
+    let pid: i32 = REPORTS.lock().unwrap()[0].parse().unwrap();
+    // Time for the victim to make its next request, which waits while the hakase is here
+    // (generous: the machine may be loaded).
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: sends a signal to a child of this process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    // Time for the watcher to see it end, before the hakase looks at its request.
+    std::thread::sleep(Duration::from_millis(300));
+}
+
 mod common;
 use common::{is_child, run_child};
 
@@ -113,6 +191,33 @@ fn calling_friend(_: FriendId) {
         shared::hakase_sum::remote(&big),
         Err(RemoteError::TooLarge { .. })
     ));
+    // Own types, derived.
+    assert_eq!(
+        shared::hakase_area::remote(Shape::Square { side: 3 }, Some(Scale(2))),
+        Ok(Ok(Area {
+            value: 18,
+            of: "square".into()
+        }))
+    );
+    assert_eq!(
+        shared::hakase_area::remote(Shape::Polygon(vec![(1, 1); 5]), None),
+        Ok(Ok(Area {
+            value: 5,
+            of: "5-gon".into()
+        }))
+    );
+    assert_eq!(
+        shared::hakase_area::remote(Shape::Nothing, None),
+        Ok(Err("nothing has no area".to_owned()))
+    );
+    assert_eq!(
+        shared::hakase_shapes::remote(&[0, 4, 3]),
+        Ok(vec![
+            Shape::Nothing,
+            Shape::Square { side: 1 },
+            Shape::Polygon(vec![(0, 0); 3])
+        ])
+    );
     // The hakase's secret is not in this process: its memory is the binary's first image.
     let secret = SECRET.lock().unwrap().clone();
     shared::hakase_report::remote(&format!("secret seen: {secret:?}")).unwrap();
@@ -175,16 +280,54 @@ fn offloading_friend(_: FriendId) {
     let _ = offload!({ x + 1 });
 }
 
+/// Not a friend body itself: a function one calls.
+fn helper_that_offloads() -> i32 {
+    let x = 1;
+    offload!({ x + 1 })
+}
+
+fn friend_calling_an_offloading_helper(_: FriendId) {
+    let _ = helper_that_offloads();
+}
+
 #[test]
-fn offload_in_a_process_friend_says_what_to_write_instead() {
-    const CASE: &str = "offload_in_a_process_friend_says_what_to_write_instead";
+fn offload_in_a_process_friend_body_is_refused_before_it_starts() {
+    const CASE: &str = "offload_in_a_process_friend_body_is_refused_before_it_starts";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let error = hakase
+        .spawn_friends(one_friend(), offloading_friend)
+        .unwrap_err();
+    let offload::Error::OffloadInProcess { body, site } = &error else {
+        panic!("{error:?}");
+    };
+    assert!(body.ends_with("offloading_friend"), "{body}");
+    assert!(site.starts_with("offload/tests/process.rs:"), "{site}");
+    let text = error.to_string();
+    assert!(text.contains("cannot cross processes"), "{text}");
+    assert!(text.contains("declare_exports!"), "{text}");
+    assert!(text.contains("remote("), "{text}");
+    // Nothing started, and the same body runs as a thread friend.
+    let friends = hakase
+        .spawn_friends(FriendConfig::cpus("0").unwrap(), offloading_friend)
+        .unwrap();
+    friends.join().unwrap();
+}
+
+#[test]
+fn offload_reached_through_a_call_in_a_process_friend_says_what_to_write_instead() {
+    const CASE: &str =
+        "offload_reached_through_a_call_in_a_process_friend_says_what_to_write_instead";
     if !is_child(CASE) {
         assert_passed(CASE);
         return;
     }
     let hakase = Hakase::new().unwrap();
     let friends = hakase
-        .spawn_friends(one_friend(), offloading_friend)
+        .spawn_friends(one_friend(), friend_calling_an_offloading_helper)
         .unwrap();
     let error = friends.join().unwrap_err();
     let offload::Error::FriendsFailed(exits) = &error else {
@@ -241,13 +384,15 @@ fn a_crash_ends_one_friend_and_the_others_are_served() {
             (
                 FriendId(1),
                 FriendExit::Killed {
-                    signal: libc::SIGABRT
+                    signal: libc::SIGABRT,
+                    in_flight: None,
                 }
             ),
             (
                 FriendId(2),
                 FriendExit::Killed {
-                    signal: libc::SIGSEGV
+                    signal: libc::SIGSEGV,
+                    in_flight: None,
                 }
             ),
         ]
@@ -261,7 +406,7 @@ fn a_crash_ends_one_friend_and_the_others_are_served() {
     assert!(
         error
             .to_string()
-            .contains("friend 2 was killed by signal 11"),
+            .contains("friend 2 was killed by signal 11 (SIGSEGV)"),
         "{error}"
     );
 }
@@ -350,4 +495,162 @@ fn start_up_failures_start_nobody() {
         matches!(error, offload::Error::CpusAbsent { .. }),
         "{error:?}"
     );
+}
+
+fn killer_or_victim(id: FriendId) {
+    if id.0 == 1 {
+        shared::hakase_report::remote(&std::process::id().to_string()).unwrap();
+        loop {
+            let _ = shared::hakase_add::remote(1, 1);
+        }
+    }
+    // Friend 0: once the victim has said who it is, has the hakase kill it mid-request.
+    while REPORTS_SEEN.load(Ordering::Relaxed) == 0 {
+        let seen = shared::hakase_reports::remote().unwrap();
+        REPORTS_SEEN.store(seen, Ordering::Relaxed);
+    }
+    shared::hakase_kill_reported::remote().unwrap();
+    // The hakase goes on serving the survivor.
+    assert_eq!(shared::hakase_add::remote(2, 3), Ok(5));
+}
+
+static REPORTS_SEEN: AtomicU64 = AtomicU64::new(0);
+
+/// How many reports the hakase has (friend processes ask before they go on).
+#[offload::export_symbol(declared_in = shared)]
+pub fn hakase_reports() -> u64 {
+    REPORTS.lock().unwrap().len() as u64
+}
+
+#[test]
+fn a_friend_killed_mid_request_is_not_served_and_says_so() {
+    const CASE: &str = "a_friend_killed_mid_request_is_not_served_and_says_so";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let config = FriendConfig::cpus("0-1").unwrap().count(2).process();
+    let friends = hakase.spawn_friends(config, killer_or_victim).unwrap();
+    let start = Instant::now();
+    let error = friends.join().unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let offload::Error::FriendsFailed(exits) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(
+        exits,
+        &[(
+            FriendId(1),
+            FriendExit::Killed {
+                signal: libc::SIGKILL,
+                in_flight: Some("hakase_add"),
+            }
+        )],
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains(
+            "friend 1 was killed by signal 9 (SIGKILL); its call of hakase_add was not made"
+        ),
+        "{error}"
+    );
+}
+
+fn report_pid_then_hang(_: FriendId) {
+    shared::hakase_report::remote(&std::process::id().to_string()).unwrap();
+    loop {
+        std::hint::spin_loop();
+    }
+}
+
+/// Whether process `pid` is running (not gone, not a zombie).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit(')').next().map(|rest| rest.trim().to_owned()))
+        .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+}
+
+fn reported_pid() -> i32 {
+    REPORTS.lock().unwrap()[0].parse().unwrap()
+}
+
+#[test]
+fn a_friend_started_from_a_short_lived_thread_lives_while_its_hakase_does() {
+    const CASE: &str = "a_friend_started_from_a_short_lived_thread_lives_while_its_hakase_does";
+    if !is_child(CASE) {
+        let output = assert_passed(CASE);
+        let pid: i32 = output
+            .lines()
+            .find_map(|line| line.split_once("friend pid ").map(|(_, pid)| pid))
+            .unwrap_or_else(|| panic!("no friend pid in:\n{output}"))
+            .trim()
+            .parse()
+            .unwrap();
+        // The hakase's process has ended: now the friend dies too.
+        let start = Instant::now();
+        while running(pid) {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "friend {pid} still runs after its hakase ended"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        return;
+    }
+    // The hakase and its friend are made on a thread that then ends (leaking both, so that
+    // nothing kills the friend but the death of its parent).
+    std::thread::spawn(|| {
+        let hakase = Box::leak(Box::new(Hakase::new().unwrap()));
+        let friends = hakase
+            .spawn_friends(one_friend(), report_pid_then_hang)
+            .unwrap();
+        hakase.serve_until(|| !REPORTS.lock().unwrap().is_empty());
+        std::mem::forget(friends);
+    })
+    .join()
+    .unwrap();
+    let pid = reported_pid();
+    println!("friend pid {pid}");
+    // Its starting thread is gone; the friend lives on with this process.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        running(pid),
+        "friend {pid} died with the thread that started it"
+    );
+    std::process::exit(0);
+}
+
+#[test]
+fn dropping_friends_stops_and_reaps_them() {
+    const CASE: &str = "dropping_friends_stops_and_reaps_them";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let friends = hakase
+        .spawn_friends(one_friend(), report_pid_then_hang)
+        .unwrap();
+    hakase.serve_until(|| !REPORTS.lock().unwrap().is_empty());
+    let pid = reported_pid();
+    assert!(running(pid));
+    drop(friends);
+    // Killed and reaped before the drop returned: not even a zombie is left.
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "friend {pid} is still there after its Friends were dropped"
+    );
+    // The hakase serves new friends as before.
+    ADDS.store(0, Ordering::Relaxed);
+    let friends = hakase
+        .spawn_friends(FriendConfig::cpus("0").unwrap().count(2).process(), |_| {
+            for i in 0..100 {
+                assert_eq!(shared::hakase_add::remote(i, 1), Ok(i + 1));
+            }
+        })
+        .unwrap();
+    friends.join().unwrap();
+    assert_eq!(ADDS.load(Ordering::Relaxed), 200);
 }

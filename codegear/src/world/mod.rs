@@ -24,7 +24,8 @@ use std::panic::{self, AssertUnwindSafe};
 
 pub(crate) use check::note_handle;
 pub use check::{
-    Bound, Check, Fairness, Report, TraceStep, Verdict, View, Violation, ViolationKind,
+    Bound, Check, CheckpointError, Fairness, Report, TraceStep, Verdict, View, Violation,
+    ViolationKind,
 };
 pub use parallel::{Parallel, RunStats};
 #[doc(hidden)]
@@ -277,16 +278,25 @@ impl World {
     }
 
     /// The transition `task` takes next (`exit(..)` once it has finished).
+    ///
+    /// # Panics
+    /// If `task` is not a task of this world.
     pub fn pending(&self, task: TaskId) -> &Goto {
         &self.pending[task.index()]
     }
 
     /// Whether `task` has reached `Next::exit()` (or was never started).
+    ///
+    /// # Panics
+    /// If `task` is not a task of this world.
     pub fn finished(&self, task: TaskId) -> bool {
         self.pending[task.index()].is_exit()
     }
 
     /// The outputs `task` passed to `Next::exit()`, once it has finished.
+    ///
+    /// # Panics
+    /// If `task` is not a task of this world.
     pub fn outputs(&self, task: TaskId) -> Option<&Args> {
         let goto = &self.pending[task.index()];
         (goto.is_exit() && self.started[task.index()]).then(|| goto.args())
@@ -317,8 +327,15 @@ impl World {
     ///
     /// # Errors
     /// The step's error (the world is then unchanged except for the gears the failed step
-    /// wrote before failing).
+    /// wrote before failing), or [`ErrorKind::UnknownTask`] for a task this world does not have.
     pub fn step(&mut self, task: TaskId) -> Result<bool, Error> {
+        if task.index() >= self.pending.len() {
+            return Err(ErrorKind::UnknownTask {
+                task: task.index(),
+                tasks: self.pending.len(),
+            }
+            .into());
+        }
         let goto = std::mem::replace(&mut self.pending[task.index()], not_started());
         if goto.is_exit() {
             self.pending[task.index()] = goto;
@@ -367,6 +384,23 @@ impl World {
     /// change) and reports what it found.
     pub fn check(&self, check: Check) -> Report {
         check::explore(self, check)
+    }
+
+    /// Goes on with the check saved at `path` by [`Check::checkpoint`] (in this process or
+    /// another), to the verdict and state count the check would have reached uninterrupted.
+    /// `check` must have the same properties and options (by name; the bounds may change,
+    /// and it may name a checkpoint path of its own) and `self` be the world it was checked on.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not a checkpoint, has another format version, is truncated
+    /// or corrupted, was written for another program or by another check, or replaying its
+    /// states does not reach them: see [`CheckpointError`].
+    pub fn resume(
+        &self,
+        check: Check,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Report, CheckpointError> {
+        check::resume(self, check, path.as_ref())
     }
 
     /// Runs the tasks to their exits on `parallel`'s worker threads; the world holds the final

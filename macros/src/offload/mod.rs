@@ -15,6 +15,7 @@ mod analyze;
 mod check;
 mod codegen;
 mod parse;
+mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,8 @@ use quote::quote;
 use crate::common::{CrateRoot, Errors, emit_or_fallback, parse_args};
 
 /// The crate generated code reaches by default.
+pub(crate) use wire::derive as derive_wire;
+
 const DEFAULT_CRATE: &str = "offload";
 
 /// `offload!({ .. })`.
@@ -99,19 +102,43 @@ pub(crate) fn declare_exports(input: TokenStream) -> TokenStream {
     for declaration in &parsed.declarations {
         let mut own = Errors::new();
         check::signature(&declaration.sig, "declared export", &mut own);
-        match own.finish() {
-            Ok(()) => {
-                let symbol =
-                    analyze::symbol(&declaration.sig, &declaration.vis, &declaration.attrs);
-                out.extend(codegen::declare::expand(&root, &symbol));
-                // Process friends' remote call, for declarations whose types cross.
-                out.extend(codegen::remote::expand(
+        if let Err(error) = own.finish() {
+            errors.push(error);
+            continue;
+        }
+        let symbol = analyze::symbol(&declaration.sig, &declaration.vis, &declaration.attrs);
+        out.extend(codegen::declare::expand(&root, &symbol));
+        // Process friends' remote call, for declarations whose types cross (or that say
+        // `#[remote]`: then one whose types cannot cross is an error, and a stand-in `remote`
+        // keeps the calls of it from adding a second one).
+        let forced = codegen::remote::is_marked_remote(&declaration.attrs);
+        let mut remote = Errors::new();
+        if forced {
+            for attr in &declaration.attrs {
+                if attr.path().is_ident("remote") && !matches!(attr.meta, syn::Meta::Path(_)) {
+                    remote.error(
+                        attr,
+                        "#[remote] takes no arguments: write `#[remote]` above the declaration",
+                    );
+                }
+            }
+            codegen::remote::check_forced(&declaration.sig, &mut remote);
+        }
+        match remote.finish() {
+            Ok(()) => out.extend(codegen::remote::expand(
+                &root,
+                &declaration.sig,
+                &declaration.vis,
+                forced,
+            )),
+            Err(error) => {
+                errors.push(error);
+                out.extend(codegen::remote::stand_in(
                     &root,
                     &declaration.sig,
                     &declaration.vis,
                 ));
             }
-            Err(error) => errors.push(error),
         }
     }
     // The valid declarations are emitted either way, so that uses of them compile.

@@ -51,18 +51,52 @@
 //!
 //! Calls of functions declared with [`declare_exports!`](crate::declare_exports): each such
 //! declaration whose parameter and return types all cross (integers, floats, `bool`, `char`,
-//! `()`, `String`, `&str`, `Vec<T>`, `&[T]`, `Option<T>`, `Result<T, E>` and tuples of up to
-//! four, of these) gets `name::remote(args..) -> Result<R, RemoteError>`, which encodes the
-//! arguments ([`Wire`]) into the region, waits for the hakase and decodes the value. Other
-//! declarations have no `remote` (calling it is rustc's "no function named `remote`"). Types of
-//! your own implement [`Wire`] by hand and cross inside `Vec`, `Option` and the like through
-//! your own exported helpers; declarations naming them directly are not remote yet.
+//! `()`, `String`, `&str`, `Vec<T>`, `&[T]`, `[T; N]`, `Option<T>`, `Result<T, E>` and tuples
+//! of up to four, of these) gets `name::remote(args..) -> Result<R, RemoteError>`, which encodes
+//! the arguments ([`Wire`]) into the region, waits for the hakase and decodes the value. Other
+//! declarations have no `remote` (calling it is rustc's "no function named `remote`").
+//!
+//! Types of your own cross with `#[derive(Wire)]` (structs and enums, see [`Wire`]) and a
+//! declaration marked `#[remote]`, which gets `remote` whatever its types are named (rustc then
+//! checks that each implements `Wire`; a reference other than `&str`/`&[T]`, a `&mut`, a raw
+//! pointer is a compile error there). They need not be `Clone`: the hakase function gets the
+//! value decoded from the request, moved.
+//!
+//! ```no_run,standalone_crate
+//! use offload::process::Wire;
+//!
+//! #[derive(Debug, Wire)]
+//! pub enum Shape { Square { side: u32 }, Polygon(Vec<(i32, i32)>) }
+//!
+//! mod shared {
+//!     offload::declare_exports! {
+//!         #[remote]
+//!         pub fn hakase_area(shape: super::Shape) -> u64;
+//!     }
+//! }
+//!
+//! #[offload::export_symbol(declared_in = shared)]
+//! pub fn hakase_area(shape: Shape) -> u64 {
+//!     match shape {
+//!         Shape::Square { side } => u64::from(side) * u64::from(side),
+//!         Shape::Polygon(points) => points.len() as u64,
+//!     }
+//! }
+//!
+//! fn friend(_: offload::FriendId) {
+//!     assert_eq!(shared::hakase_area::remote(Shape::Square { side: 3 }), Ok(9));
+//! }
+//! # fn main() {}
+//! ```
 //!
 //! `offload!` blocks cannot cross: they are closures over the friend's locals, which live in
-//! another address space. In a process friend, `offload!` panics at once saying so (the body's
-//! type cannot tell at compile time in which kind of friend it will run); call a declared
-//! function with `remote` instead.
-//!
+//! another address space. A process friend body that is a `fn` item with an `offload!` in it
+//! is refused by `spawn_friends` before any friend starts
+//! ([`Error::OffloadInProcess`](crate::Error::OffloadInProcess), saying where and what to write
+//! instead); one reached otherwise (in a closure body, or a function the body calls: the type
+//! of a body cannot tell at compile time in which kind of friend it will run) panics the
+//! friend at once, saying the same. Call a declared function with `remote` instead.
+
 //! # The hakase trusts nothing in the region
 //!
 //! The hakase copies each request out of the region before looking at it, checks the symbol id
@@ -73,14 +107,26 @@
 //!
 //! # Faults
 //!
-//! A friend that crashes, aborts, is killed or exits is seen by the hakase (it asks the kernel
-//! at most every millisecond while idle), which stops serving its region; the others are
-//! served on. [`Friends::join`](crate::Friends::join) reports each process's end
-//! ([`FriendExit`]); [`Friends::stop`](crate::Friends::stop) kills a hung one. Friend processes
-//! die with the thread that started them (`PR_SET_PDEATHSIG`, armed before the exec, with a
-//! check that the parent had not already gone), and a hakase dropped with its friends running
-//! kills them: nothing is left running.
-//!
+//! - **A friend ends** (crashes, aborts, is killed, exits): each friend process has a `pidfd`
+//!   that one watcher thread of the hakase's process `poll`s; when it becomes readable the
+//!   friend is marked dead and its hakase's bell rung, so even a parked hakase sees it at once
+//!   and no serving sweep pays a system call to ask. From then on the hakase serves that
+//!   region no more: a request it had made and not had answered is *not* made (nobody waits for
+//!   its value), and its [`FriendExit`] names it (`in_flight`). The other friends are served
+//!   on. (Without `pidfd_open`, Linux before 5.3, each friend is asked with `waitid` at most
+//!   every millisecond instead.)
+//! - [`Friends::join`](crate::Friends::join) reports each process's end ([`FriendExit`]), e.g.
+//!   "friend 1 was killed by signal 9 (SIGKILL); its call of hakase_add was not made".
+//! - **A friend hangs**: [`Friends::stop`](crate::Friends::stop) kills it.
+//! - **The hakase's process ends**, however: its friends die with it. They are armed with
+//!   `PR_SET_PDEATHSIG` (before the exec, with a check that the parent had not already gone),
+//!   which fires when the *thread* that forked them ends, so every friend is forked from one
+//!   thread that lives as long as the process; a friend started from a short-lived thread
+//!   lives on with its hakase.
+//! - **`Friends` is dropped without `join`**: its friends still running are killed and reaped
+//!   before the drop returns (nothing is left running, not even a zombie) and the hakase
+//!   serves them no more; a dropped [`Hakase`](crate::Hakase) does the same.
+
 //! # What it costs against thread friends
 //!
 //! - A call copies its arguments and value through the region (a thread friend's `move` block
@@ -95,6 +141,7 @@
 mod region;
 mod serve;
 mod spawn;
+mod watch;
 mod wire;
 
 use core::fmt;
@@ -112,6 +159,8 @@ pub use self::wire::{Arg, Reader, Wire, WireError, Writer};
 #[doc(hidden)]
 pub use self::wire::{decode_arg, view_arg};
 use crate::symbols::ExportedSymbol;
+/// `#[derive(Wire)]`: see [`Wire`](trait@Wire).
+pub use gears_macros::Wire;
 use region::{DATA_BYTES, IDLE, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
 
 /// How a process friend ended, as [`Friends::join`](crate::Friends::join) reports it.
@@ -130,6 +179,9 @@ pub enum FriendExit {
     Exited {
         /// The exit code.
         code: i32,
+        /// The exported function it had asked the hakase to call and was waiting on, which
+        /// the hakase therefore did not call (it serves no dead friend).
+        in_flight: Option<&'static str>,
     },
     /// A signal ended it: a crash (`SIGSEGV`), an `abort()` (`SIGABRT`), a denied system call
     /// under [`OnDenied::KillProcess`](crate::OnDenied::KillProcess) (`SIGSYS`), or a kill
@@ -137,6 +189,9 @@ pub enum FriendExit {
     Killed {
         /// The signal number.
         signal: i32,
+        /// The exported function it had asked the hakase to call and was waiting on, which
+        /// the hakase therefore did not call (it serves no dead friend).
+        in_flight: Option<&'static str>,
     },
     /// [`Friends::stop`](crate::Friends::stop) killed it.
     Stopped,
@@ -147,11 +202,43 @@ impl fmt::Display for FriendExit {
         match self {
             Self::Returned => f.write_str("returned"),
             Self::Panicked { message } => write!(f, "panicked: {message}"),
-            Self::Exited { code } => write!(f, "exited with code {code}"),
-            Self::Killed { signal } => write!(f, "was killed by signal {signal}"),
+            Self::Exited { code, in_flight } => {
+                write!(f, "exited with code {code}")?;
+                fmt_in_flight(*in_flight, f)
+            }
+            Self::Killed { signal, in_flight } => {
+                write!(f, "was killed by signal {signal}")?;
+                if let Some(name) = signal_name(*signal) {
+                    write!(f, " ({name})")?;
+                }
+                fmt_in_flight(*in_flight, f)
+            }
             Self::Stopped => f.write_str("was stopped by the hakase"),
         }
     }
+}
+
+fn fmt_in_flight(in_flight: Option<&str>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match in_flight {
+        Some(name) => write!(f, "; its call of {name} was not made"),
+        None => Ok(()),
+    }
+}
+
+/// The names of the signals that end friends.
+fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGILL => "SIGILL",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGSYS => "SIGSYS",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => return None,
+    })
 }
 
 /// Why a call from a process friend did not return a value.
@@ -258,7 +345,9 @@ impl ProcessSlots {
         let mut slots = self.0.borrow_mut();
         let mut served = 0;
         for (friend, scratch) in slots.iter_mut() {
-            if serve::serve_one(&friend.region, scratch) {
+            // A dead friend's request is not served: nobody waits for its value, and its
+            // exit reports the call as not made.
+            if !friend.is_dead() && serve::serve_one(&friend.region, scratch) {
                 served += 1;
             }
         }
@@ -270,7 +359,7 @@ impl ProcessSlots {
         self.0
             .borrow()
             .iter()
-            .any(|(friend, _)| serve::has_request(&friend.region))
+            .any(|(friend, _)| !friend.is_dead() && serve::has_request(&friend.region))
     }
 
     /// Whether there are process friends that may still make requests.
@@ -295,6 +384,59 @@ impl ProcessSlots {
             .borrow_mut()
             .retain(|(friend, _)| friend.exit().is_none());
     }
+}
+
+/// An `offload!` in the program: the path of the function it is in, and where it is
+/// (registered by each `offload!`).
+#[doc(hidden)]
+pub struct OffloadSite {
+    /// `type_name` of a `fn` item at the site: `crate::module::function::offload_site`.
+    enclosing: fn() -> &'static str,
+    file: &'static str,
+    line: u32,
+    column: u32,
+}
+
+impl OffloadSite {
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn new(
+        enclosing: fn() -> &'static str,
+        file: &'static str,
+        line: u32,
+        column: u32,
+    ) -> Self {
+        Self {
+            enclosing,
+            file,
+            line,
+            column,
+        }
+    }
+}
+
+gears_runtime::registry::inventory::collect!(OffloadSite);
+
+/// Where an `offload!` is written inside the body `F` of a process friend, if one is: `F` a
+/// `fn` item whose own body (or a closure or block in it) holds the `offload!`. A closure body
+/// cannot be told from the other closures of its function, so it is not looked into: an
+/// `offload!` there, or in a function the body calls, panics when it runs (saying the same).
+pub(crate) fn offload_in_body<F>() -> Option<String> {
+    let body = core::any::type_name::<F>();
+    if body.contains("{{closure}}") {
+        return None;
+    }
+    // `crate::friend<u8>` is the instance of `crate::friend`.
+    let body = body.split('<').next().unwrap_or(body);
+    gears_runtime::registry::inventory::iter::<OffloadSite>().find_map(|site| {
+        let path = (site.enclosing)();
+        let function = path.strip_suffix("::offload_site").unwrap_or(path);
+        let inside = function == body
+            || function
+                .strip_prefix(body)
+                .is_some_and(|rest| rest.starts_with("::"));
+        inside.then(|| format!("{}:{}:{}", site.file, site.line, site.column))
+    })
 }
 
 /// The panic `offload!` raises in a process friend.

@@ -53,6 +53,11 @@ pub(crate) fn symbol_id(name: &str) -> Option<u32> {
         .map(|index| index as u32)
 }
 
+/// The name of the symbol whose wire id is `id`, if there is one.
+pub(crate) fn symbol_name(id: u32) -> Option<&'static str> {
+    table().get(id as usize).map(|entry| entry.name)
+}
+
 /// The hakase's scratch space for serving one friend: the request copied out of the region,
 /// and the reply being built. Kept between requests so serving does not allocate.
 #[derive(Debug, Default)]

@@ -5,7 +5,8 @@
 //! environment but for one variable that says which friend it is. Nothing of the hakase's
 //! memory comes along: the friend starts from the binary's initial image, as any new process.
 //! Before the exec, the child asks to be killed when its parent thread ends
-//! (`PR_SET_PDEATHSIG`) and checks that the parent has not already gone.
+//! (`PR_SET_PDEATHSIG`) and checks that the parent has not already gone; the parent thread is
+//! the hakase process's long-lived spawner (`watch.rs`), so that is when the process ends.
 //!
 //! In the new process, a constructor in `.init_array` (which the dynamic loader runs before
 //! `main`, and which this crate provides, so the user writes nothing) sees the variable and
@@ -26,8 +27,10 @@ use std::time::{Duration, Instant};
 use gears_runtime::cpu_list::CpuList;
 use gears_runtime::handoff::{Backoff, WaitStrategy};
 
-use super::region::{ABORT, GO, PANICKED, READY, RETURNED, Region, START_FAILED, Word};
-use super::{FriendExit, set_friend_region};
+use gears_runtime::handoff::Bell;
+
+use super::region::{ABORT, GO, PANICKED, READY, REQUEST, RETURNED, Region, START_FAILED, Word};
+use super::{FriendExit, serve, set_friend_region, watch};
 use crate::friend::{FriendConfig, FriendId, panic_message};
 use crate::sandbox::{Filter, FilterSpec};
 
@@ -44,6 +47,11 @@ pub(crate) struct ProcessFriend {
     pub(crate) region: Region,
     state: Mutex<Reaping>,
     stopped: AtomicBool,
+    /// Set (by the watcher, or when reaped) once the process has ended: the hakase serves no
+    /// request of a dead friend.
+    pub(crate) dead: AtomicBool,
+    /// Whether the watcher watches it (else it is asked with `waitid`).
+    watched: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -54,28 +62,46 @@ struct Reaping {
     last_look: Option<Instant>,
 }
 
-/// How often a live friend is asked whether it has died (a `waitid` system call), at most.
+/// How often a live friend the watcher cannot watch is asked whether it has died (a `waitid`
+/// system call), at most.
 const LOOK_EVERY: Duration = Duration::from_millis(1);
 
 impl ProcessFriend {
-    /// Its exit, if it has ended. Asks the kernel at most every [`LOOK_EVERY`] unless the
-    /// friend said it is ending; never blocks.
+    /// Whether its process has been seen to end. One load; the hakase serves no request of a
+    /// dead friend.
+    #[inline]
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// Its exit, if it has ended; never blocks. A watched friend costs no system call until
+    /// the watcher has seen it end; an unwatched one is asked at most every [`LOOK_EVERY`]
+    /// unless it said it is ending.
     pub(crate) fn exit(&self) -> Option<FriendExit> {
+        if self.watched.load(Ordering::Relaxed) && !self.is_dead() {
+            return None;
+        }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.exit.is_some() {
             return state.exit.clone();
         }
         let ending = self.region.word(Word::Ended).load(Ordering::Acquire) != 0;
         let now = Instant::now();
-        if !ending && state.last_look.is_some_and(|at| now - at < LOOK_EVERY) {
+        if !self.is_dead() && !ending && state.last_look.is_some_and(|at| now - at < LOOK_EVERY) {
             return None;
         }
         state.last_look = Some(now);
         let status = state.child.as_mut()?.try_wait().ok()??;
+        Some(self.reaped(&mut state, status))
+    }
+
+    /// Records the end of a reaped friend.
+    fn reaped(&self, state: &mut Reaping, status: std::process::ExitStatus) -> FriendExit {
         state.child = None;
+        self.dead.store(true, Ordering::Release);
         let exit = self.exit_from(status);
         state.exit = Some(exit.clone());
-        Some(exit)
+        exit
     }
 
     /// Waits for the friend to end.
@@ -89,15 +115,28 @@ impl ProcessFriend {
             .as_mut()
             .expect("not reaped without an exit")
             .wait();
-        state.child = None;
-        let exit = match status {
-            Ok(status) => self.exit_from(status),
-            Err(error) => FriendExit::Exited {
-                code: error.raw_os_error().unwrap_or(-1),
-            },
-        };
-        state.exit = Some(exit.clone());
-        exit
+        match status {
+            Ok(status) => self.reaped(&mut state, status),
+            Err(error) => {
+                state.child = None;
+                self.dead.store(true, Ordering::Release);
+                let exit = FriendExit::Exited {
+                    code: error.raw_os_error().unwrap_or(-1),
+                    in_flight: None,
+                };
+                state.exit = Some(exit.clone());
+                exit
+            }
+        }
+    }
+
+    /// The call the friend had asked for and the hakase had not made when it ended: the hakase
+    /// serves no dead friend, so a request still in the region was never answered.
+    fn in_flight(&self) -> Option<&'static str> {
+        if self.region.word(Word::State).load(Ordering::Acquire) != REQUEST {
+            return None;
+        }
+        serve::symbol_name(self.region.word(Word::Symbol).load(Ordering::Relaxed))
     }
 
     /// What an exit status means, with what the friend wrote (which is believed only as far
@@ -106,13 +145,17 @@ impl ProcessFriend {
         let ended = self.region.word(Word::Ended).load(Ordering::Acquire);
         match (status.code(), status.signal()) {
             (_, Some(_)) if self.stopped.load(Ordering::Relaxed) => FriendExit::Stopped,
-            (_, Some(signal)) => FriendExit::Killed { signal },
+            (_, Some(signal)) => FriendExit::Killed {
+                signal,
+                in_flight: self.in_flight(),
+            },
             (Some(0), _) if ended == RETURNED => FriendExit::Returned,
             (Some(PANIC_CODE), _) if ended == PANICKED => FriendExit::Panicked {
                 message: self.region.read_message(),
             },
             (code, _) => FriendExit::Exited {
                 code: code.unwrap_or(-1),
+                in_flight: self.in_flight(),
             },
         }
     }
@@ -194,7 +237,10 @@ pub(crate) enum StartError {
 /// Starts the friends of `config`, each running `F` in its own process; returns them once
 /// every one is ready (pinned and sandboxed), with the go given. On any failure none runs its
 /// body and every one started is killed.
-pub(crate) fn spawn<F>(config: &FriendConfig) -> Result<Vec<Arc<ProcessFriend>>, StartError>
+pub(crate) fn spawn<F>(
+    config: &FriendConfig,
+    bell: Option<&Arc<Bell>>,
+) -> Result<Vec<Arc<ProcessFriend>>, StartError>
 where
     F: Fn(FriendId) + Send + Sync + 'static,
 {
@@ -255,9 +301,12 @@ where
             // SAFETY: `before_exec` makes only async-signal-safe calls (fcntl, prctl, getppid)
             // and allocates nothing on its success path.
             unsafe { command.pre_exec(before_exec) };
-            let child = command.spawn()?;
+            // From the long-lived spawner thread: the death signal is armed for its end, which
+            // is this process's end.
+            let child = watch::spawn_from_spawner(command)?;
             drop(fd);
-            Ok::<_, io::Error>(Arc::new(ProcessFriend {
+            let pid = child.id();
+            let friend = Arc::new(ProcessFriend {
                 id,
                 region,
                 state: Mutex::new(Reaping {
@@ -266,7 +315,13 @@ where
                     last_look: None,
                 }),
                 stopped: AtomicBool::new(false),
-            }))
+                dead: AtomicBool::new(false),
+                watched: AtomicBool::new(false),
+            });
+            if watch::watch(&friend, pid, bell.cloned()) {
+                friend.watched.store(true, Ordering::Relaxed);
+            }
+            Ok::<_, io::Error>(friend)
         })();
         match started {
             Ok(friend) => friends.push(friend),

@@ -9,11 +9,69 @@
 //! than the message holds), every tag and UTF-8 string is validated, and bytes left over are an
 //! error.
 //!
-//! Own types cross by implementing [`Wire`] (two short functions, usually by delegating to the
-//! fields' encodings).
+//! `Box<T>` is `T`'s encoding, `[T; N]` its `N` elements. Values nest at most
+//! [`Reader::MAX_DEPTH`] deep, so a recursive type read from hostile bytes cannot exhaust the
+//! hakase's stack, and a vector reserves at most 64 KiB before its elements have decoded.
+//!
+//! User types derive [`Wire`] (see there, and why a derive rather than `serde`).
 
 /// A value that can cross between processes: written into bytes, read back from bytes that
-/// may be hostile.
+/// may be hostile. Derive it or write it.
+///
+/// # The encoding
+///
+/// Little-endian and length-prefixed, with no pointers and no padding: integers and floats at
+/// their width (`usize`/`isize` as 64 bits), `bool` as one byte that must be 0 or 1, `char` as a
+/// `u32` that must be a scalar value, strings and vectors as a `u32` length and their elements,
+/// `Option` and `Result` as a tag byte and the value. Decoding trusts nothing: every length is
+/// checked against the bytes that are there (so a hostile length cannot make it allocate more
+/// than the message holds), every tag and UTF-8 string is validated, and bytes left over are an
+/// error.
+///
+/// `Box<T>` is `T`'s encoding, `[T; N]` its `N` elements. Values nest at most
+/// [`Reader::MAX_DEPTH`] deep, so a recursive type read from hostile bytes cannot exhaust the
+/// hakase's stack, and a vector reserves at most 64 KiB before its elements have decoded.
+///
+///
+/// # `#[derive(Wire)]`
+///
+/// A struct (named, tuple or unit fields) or an enum (variants with fields) whose fields are
+/// all `Wire` derives it. A struct encodes as its fields in order; an enum as its variant's
+/// index (one byte, two if it has more than 256 variants; declaration order, not the
+/// discriminant) and then that variant's fields. Type parameters must be `Wire` themselves
+/// (the derive adds the bounds); const parameters are fine. What cannot cross is a compile error
+/// on the field: a reference (the value decoded owns its data: `String` for `&str`), a raw or
+/// function pointer (an address means nothing in the other process), a trait object, a union
+/// (which field is live is not in its bytes), a lifetime parameter. `#[wire(crate = path)]`
+/// names a renamed `offload` dependency.
+///
+/// Why a derive of our own rather than `serde` with `bincode` or `postcard`: the format is
+/// what the hakase validates, so it has to be one whose every check is in view here (bounded
+/// lengths against the bytes present, one-byte tags that must be in range, UTF-8, a nesting
+/// limit, no bytes left over) and that composes with the `&str`/`&[T]` parameters lent
+/// without a copy; `serde`'s data model would bring a second encoding of the same primitives,
+/// an extra dependency tree in every friend process (and under the friend's seccomp filter),
+/// and a visitor layer between the bytes and the checks. A user type needs no more than its
+/// fields do: the derive composes their `Wire` impls, and a hand-written impl
+/// (below) remains possible for a type the derive cannot express.
+///
+/// ```
+/// use offload::process::{Reader, Wire, Writer};
+///
+/// #[derive(Debug, PartialEq, Wire)]
+/// enum Event { Key(char), Click { x: i32, y: i32 }, Quit }
+///
+/// let mut out = Writer::new();
+/// Event::Click { x: 3, y: -1 }.encode(&mut out);
+/// assert_eq!(out.as_bytes()[0], 1); // the variant's index
+/// let decoded = Event::decode(&mut Reader::new(out.as_bytes()))?;
+/// assert_eq!(decoded, Event::Click { x: 3, y: -1 });
+/// // Hostile bytes are an error, never a panic: there is no fourth variant.
+/// assert!(Event::decode(&mut Reader::new(&[3])).is_err());
+/// # Ok::<(), offload::process::WireError>(())
+/// ```
+///
+/// By hand:
 ///
 /// ```
 /// use offload::process::{Reader, Wire, WireError, Writer};
@@ -38,6 +96,12 @@
 /// input.finish()?;
 /// # Ok::<(), WireError>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross processes: it does not implement `Wire`",
+    label = "not `Wire`",
+    note = "derive it with `#[derive(offload::process::Wire)]` (or implement `Wire` by hand) \
+            on a type of yours; wrap a foreign type in one of yours"
+)]
 pub trait Wire: Sized {
     /// Appends the value's encoding.
     fn encode(&self, out: &mut Writer);
@@ -86,18 +150,53 @@ impl Writer {
     }
 }
 
-/// Bytes being read, each taken at most once, never past the end.
+/// Bytes being read, each taken at most once, never past the end, with values nested at most
+/// [`Reader::MAX_DEPTH`] deep.
 #[derive(Debug)]
 pub struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    depth: u32,
 }
 
 impl<'a> Reader<'a> {
     /// Reads `bytes` from the start.
     #[must_use]
     pub fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, at: 0 }
+        Self {
+            bytes,
+            at: 0,
+            depth: 0,
+        }
+    }
+
+    /// How deep [`nest`](Self::nest) calls may go: far deeper than any type a program writes
+    /// by hand, and shallow enough that a recursive type decoded from hostile bytes (a 64 KiB
+    /// message could otherwise nest some 16 000 deep) cannot exhaust a thread's stack.
+    pub const MAX_DEPTH: u32 = 128;
+
+    /// Decodes one level of a value that may contain itself (every derived [`Wire`] type's
+    /// `decode` goes through here; a hand-written one for a recursive type should too).
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::TooDeep`] past [`MAX_DEPTH`](Self::MAX_DEPTH) levels, or what `decode`
+    /// returns.
+    #[inline]
+    pub fn nest<T>(
+        &mut self,
+        decode: impl FnOnce(&mut Self) -> Result<T, WireError>,
+    ) -> Result<T, WireError> {
+        if self.depth >= Self::MAX_DEPTH {
+            return Err(WireError::TooDeep {
+                at: self.at,
+                limit: Self::MAX_DEPTH,
+            });
+        }
+        self.depth += 1;
+        let value = decode(self);
+        self.depth -= 1;
+        value
     }
 
     /// The next `n` bytes.
@@ -190,6 +289,14 @@ pub enum WireError {
     /// A `char` that is not a Unicode scalar value.
     #[error("{0:#x} is not a char")]
     Char(u32),
+    /// Values nested deeper than [`Reader::MAX_DEPTH`].
+    #[error("the value at byte {at} nests more than {limit} levels deep")]
+    TooDeep {
+        /// The offset of the value one level too deep.
+        at: usize,
+        /// The limit.
+        limit: u32,
+    },
     /// Bytes after the last value.
     #[error("{extra} bytes after the last value")]
     TrailingBytes {
@@ -314,11 +421,43 @@ impl<T: Wire> Wire for Vec<T> {
     }
     fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
         let len = input.len_prefix(MIN_ELEMENT_BYTES)?;
-        let mut items = Vec::with_capacity(len);
+        // The length is bounded by the bytes left, not by what its elements take in memory (a
+        // one-byte encoding may decode to a large value): reserve at most
+        // `PREALLOCATE_BYTES` up front and let the vector grow with what really decodes.
+        let mut items = Vec::with_capacity(len.min(PREALLOCATE_BYTES / size_of::<T>().max(1)));
         for _ in 0..len {
             items.push(T::decode(input)?);
         }
         Ok(items)
+    }
+}
+
+/// The most a vector's decoding reserves before its elements have decoded.
+const PREALLOCATE_BYTES: usize = 64 * 1024;
+
+impl<T: Wire> Wire for Box<T> {
+    fn encode(&self, out: &mut Writer) {
+        (**self).encode(out);
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        T::decode(input).map(Box::new)
+    }
+}
+
+impl<T: Wire, const N: usize> Wire for [T; N] {
+    fn encode(&self, out: &mut Writer) {
+        for item in self {
+            item.encode(out);
+        }
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        let mut items = Vec::with_capacity(N.min(PREALLOCATE_BYTES / size_of::<T>().max(1)));
+        for _ in 0..N {
+            items.push(T::decode(input)?);
+        }
+        Ok(items
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("decoded {N} items")))
     }
 }
 
@@ -400,17 +539,21 @@ pub trait Arg<'a>: Sized {
     type Owned: Wire;
     /// Appends the argument's encoding.
     fn encode_arg(&self, out: &mut Writer);
-    /// The argument, from what the hakase decoded.
-    fn view(owned: &'a Self::Owned) -> Self;
+    /// The argument, from what the hakase decoded (`Some`, taken by an owned parameter and
+    /// borrowed by a `&str` or `&[T]` one).
+    fn view(owned: &'a mut Option<Self::Owned>) -> Self;
 }
 
-impl<'a, T: Wire + Clone> Arg<'a> for T {
+impl<'a, T: Wire> Arg<'a> for T {
     type Owned = T;
     fn encode_arg(&self, out: &mut Writer) {
         self.encode(out);
     }
-    fn view(owned: &'a T) -> T {
-        owned.clone()
+    fn view(owned: &'a mut Option<T>) -> T {
+        // Moved, not cloned: a type crosses without having to be `Clone`.
+        owned
+            .take()
+            .expect("each argument is decoded once and lent once")
     }
 }
 
@@ -419,8 +562,11 @@ impl<'a> Arg<'a> for &'a str {
     fn encode_arg(&self, out: &mut Writer) {
         self.encode_str(out);
     }
-    fn view(owned: &'a String) -> Self {
+    fn view(owned: &'a mut Option<String>) -> Self {
+        let owned: &'a Option<String> = owned;
         owned
+            .as_deref()
+            .expect("each argument is decoded once and lent once")
     }
 }
 
@@ -429,20 +575,23 @@ impl<'a, T: Wire> Arg<'a> for &'a [T] {
     fn encode_arg(&self, out: &mut Writer) {
         encode_slice(self, out);
     }
-    fn view(owned: &'a Vec<T>) -> Self {
+    fn view(owned: &'a mut Option<Vec<T>>) -> Self {
+        let owned: &'a Option<Vec<T>> = owned;
         owned
+            .as_deref()
+            .expect("each argument is decoded once and lent once")
     }
 }
 
 /// Decodes an argument of type `T` (generated code names its parameter types here).
 #[doc(hidden)]
-pub fn decode_arg<'a, T: Arg<'a>>(input: &mut Reader<'_>) -> Result<T::Owned, WireError> {
-    T::Owned::decode(input)
+pub fn decode_arg<'a, T: Arg<'a>>(input: &mut Reader<'_>) -> Result<Option<T::Owned>, WireError> {
+    T::Owned::decode(input).map(Some)
 }
 
-/// Lends a decoded argument as the parameter type `T`.
+/// Lends (or hands over) a decoded argument as the parameter type `T`.
 #[doc(hidden)]
-pub fn view_arg<'a, T: Arg<'a>>(owned: &'a T::Owned) -> T {
+pub fn view_arg<'a, T: Arg<'a>>(owned: &'a mut Option<T::Owned>) -> T {
     T::view(owned)
 }
 

@@ -43,3 +43,26 @@ fn a_friend_offloads_through_the_renamed_crate() {
     hakase.serve_until(|| friends.finished());
     friends.join().unwrap();
 }
+
+/// `#[derive(Wire)]` with `#[wire(crate = off)]`.
+#[derive(Debug, PartialEq, off::process::Wire)]
+#[wire(crate = off)]
+enum Renamed {
+    One(u8),
+    Two { a: String },
+}
+
+#[test]
+fn a_type_derives_wire_through_the_renamed_crate() {
+    use off::process::{Reader, Wire, Writer};
+    let mut out = Writer::new();
+    Renamed::Two { a: "x".into() }.encode(&mut out);
+    let mut input = Reader::new(out.as_bytes());
+    assert_eq!(
+        Renamed::decode(&mut input),
+        Ok(Renamed::Two { a: "x".into() })
+    );
+    input.finish().unwrap();
+    assert!(Renamed::decode(&mut Reader::new(&[0])).is_err());
+    let _ = Renamed::One(1);
+}

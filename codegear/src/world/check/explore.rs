@@ -1,11 +1,14 @@
 //! The explorer: breadth-first (or depth-first) over collapse-compressed states, with memoized
 //! steps, and the replay of counterexamples.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::checkpoint::{CheckpointError, Saved, SavedGraph};
 use super::frontier::Frontier;
 use super::intern::{Identity, Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
 use super::liveness::{self, Graph, Lasso};
@@ -23,10 +26,26 @@ use crate::world::{World, step_task, taken_gears};
 // Children of the explorer: they reach its private fields.
 #[path = "ample.rs"]
 mod ample;
+#[path = "resume.rs"]
+mod resume;
 #[path = "trace.rs"]
 mod trace;
 
 const NO_PARENT: u32 = u32::MAX;
+
+/// Breadth-first, how many nodes ahead of the one being expanded have their successors'
+/// buckets of the visited table prefetched (see [`Explorer::run`]).
+const LOOKAHEAD: usize = 4;
+
+/// A node taken from the frontier ahead of its expansion: its record, and per task its
+/// memoized step (next transition, or `NONE`) and writes, found while prefetching.
+#[derive(Default)]
+struct Ahead {
+    node: Vec<u32>,
+    next: Vec<u32>,
+    writes: Vec<(u32, u32, u32)>,
+    ranges: Vec<(u32, u32)>,
+}
 
 /// An edge's (and a parent link's) label: the task in the low bits, the alternative it took
 /// (`choose!`) above [`ALTERNATIVE_SHIFT`].
@@ -126,6 +145,9 @@ impl Labels {
 /// The state graph kept for liveness: every edge, and the predicates' values per state.
 struct GraphLog {
     edges: Vec<(u32, u32, u32)>,
+    /// With partial-order reduction: `(state, task)` of each enabled task whose step a reduced
+    /// state did not expand (fairness is about the program's enabledness).
+    postponed: Vec<(u32, u32)>,
     labels: Labels,
 }
 
@@ -172,6 +194,24 @@ struct Explorer<'w> {
     peak_frontier_bytes: usize,
     /// Scratch of [`Explorer::prefetch_successors`].
     prefetch_writes: Vec<(u32, u32, u32)>,
+    /// When the check started (for [`Check::max_time`]).
+    started: Instant,
+    /// A checkpoint to go on from, taken by [`Explorer::run`], and the file it came from.
+    resume: Option<(Saved, PathBuf)>,
+    /// Why resuming failed.
+    resume_error: Option<CheckpointError>,
+    /// With a checkpoint path, once a bound stopped the run: the states left to expand, in
+    /// order (the one being expanded first).
+    suspended: Option<Vec<u32>>,
+}
+
+/// What the explorer had counted when it began expanding a node: taken back if a bound stops
+/// the expansion and the node is saved to be expanded again.
+#[derive(Clone, Copy)]
+struct NodeMark {
+    transitions: u64,
+    edges: usize,
+    postponed: usize,
 }
 
 #[derive(Default)]
@@ -201,10 +241,59 @@ enum Found {
     Deadlock(u32),
     /// Liveness property `name` fails: the path to `source`, then the lasso.
     Liveness(String, Lasso),
+    /// A liveness property's predicate panicked in stored state `index` (an invariant or
+    /// action that panics is `Always`/`Action`, turned into the panic by `counterexample`).
+    PropertyPanicked(u32),
     Bound(Bound),
 }
 
 pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
+    explore_from(world, check, None).expect("a check that does not resume cannot fail to")
+}
+
+/// [`World::resume`]: the checkpoint at `path`, validated against `world` and `check`, explored
+/// on.
+pub(in crate::world) fn resume(
+    world: &World,
+    check: Check,
+    path: &Path,
+) -> Result<Report, CheckpointError> {
+    let saved = Saved::read(path)?;
+    let (slots, tasks) = (world.heap.slot_count() as u32, world.tasks() as u32);
+    let program = world.fingerprint();
+    if saved.program != program || saved.slots != slots || saved.tasks != tasks {
+        return Err(CheckpointError::OtherProgram {
+            path: path.to_path_buf(),
+            expected: program,
+            found: saved.program,
+            expected_slots: slots,
+            found_slots: saved.slots,
+            expected_tasks: tasks,
+            found_tasks: saved.tasks,
+        });
+    }
+    let signature = check.signature();
+    if saved.signature != signature {
+        return Err(CheckpointError::OtherCheck {
+            path: path.to_path_buf(),
+            expected: signature,
+            found: saved.signature,
+        });
+    }
+    if saved.graph.is_some() == check.liveness.is_empty() {
+        return Err(CheckpointError::Corrupted {
+            path: path.to_path_buf(),
+            detail: "the state graph does not match the liveness properties".into(),
+        });
+    }
+    explore_from(world, check, Some((saved, path.to_path_buf())))
+}
+
+fn explore_from(
+    world: &World,
+    check: Check,
+    mut resume: Option<(Saved, PathBuf)>,
+) -> Result<Report, CheckpointError> {
     let started = Instant::now();
     let mut notes = Vec::new();
     let live = !check.liveness.is_empty();
@@ -222,24 +311,35 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             _ => 1,
         })
         .sum();
-    let por = check.partial_order && !live && check.symmetry.is_none();
+    // Symmetry reduction is in force only without liveness properties; partial-order
+    // reduction only without symmetry reduction in force (see `por.rs`).
+    let symmetry = check.symmetry.is_some() && !live;
+    let por = check.partial_order && !symmetry;
     if check.partial_order && !por {
         notes.push(
-            "partial-order reduction off: it is not combined with liveness properties or symmetry reduction"
-                .to_string(),
+            "partial-order reduction off: it is not combined with symmetry reduction".to_string(),
         );
     }
     let mut check = check;
     let mut reads = Reads::new(world.heap.slot_count());
+    if let Some((saved, _)) = &resume {
+        reads = Reads::from_flags(
+            world.heap.slot_count(),
+            &saved.read_slots,
+            &saved.read_tasks,
+        );
+    }
+    // Checkpoints need each state's index: the visited map and explicit parent links.
+    let indexed = check.checkpoint.is_some() || resume.is_some();
     let mut explorer;
     let mut found;
     loop {
-        let pairs = live || por || check.depth_first;
+        let pairs = live || por || check.depth_first || indexed;
         explorer = Explorer {
             world,
-            symmetry: check.symmetry.is_some() && !live,
+            symmetry,
             check,
-            visited: if live || por {
+            visited: if live || por || indexed {
                 Visited::Map(HashMap::default())
             } else {
                 Visited::Set(FpTable::new())
@@ -266,6 +366,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             memo_next: NONE,
             graph: live.then(|| GraphLog {
                 edges: Vec::new(),
+                postponed: Vec::new(),
                 labels: Labels {
                     bits: vec![Vec::new(); slots_per_property],
                 },
@@ -282,8 +383,15 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
             uncounted: 0,
             peak_frontier_bytes: 0,
             prefetch_writes: Vec::new(),
+            started,
+            resume: resume.take(),
+            resume_error: None,
+            suspended: None,
         };
         found = explorer.run();
+        if let Some(error) = explorer.resume_error.take() {
+            return Err(error);
+        }
         explorer.peak_bytes = explorer
             .peak_bytes
             .max(explorer.memory(&Frontier::new(true, 0)));
@@ -294,6 +402,21 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         reads = explorer.reads.snapshot();
         check = explorer.check;
     }
+    let mut checkpoint = None;
+    if let (Some(Found::Bound(_)), Some(order)) = (&found, explorer.suspended.take()) {
+        let path = explorer
+            .check
+            .checkpoint
+            .clone()
+            .expect("suspended only with a checkpoint path");
+        match explorer.saved(order).write(&path) {
+            Ok(()) => checkpoint = Some(path),
+            Err(error) => notes.push(format!(
+                "checkpoint not written: {error}: {}",
+                std::error::Error::source(&error).map_or(String::new(), |s| s.to_string())
+            )),
+        }
+    }
     if explorer.reduced > 0 {
         notes.push(format!(
             "partial-order reduction: {} of {} expanded states took an ample set",
@@ -302,6 +425,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     }
     let mut graph_bytes = explorer.graph.as_ref().map_or(0, |g| {
         g.edges.capacity() * 12
+            + g.postponed.capacity() * 8
             + g.labels
                 .bits
                 .iter()
@@ -314,7 +438,7 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
     {
         let analysed = Instant::now();
         let labels = log.labels;
-        let graph = Graph::from_edges(explorer.states, log.edges);
+        let graph = Graph::reduced(explorer.states, log.edges, log.postponed);
         graph_bytes = graph_bytes.max(graph.bytes());
         found = explorer.liveness(&graph, &labels);
         liveness_elapsed = Some(analysed.elapsed());
@@ -325,9 +449,16 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         Some(found) => Verdict::Violated(explorer.counterexample(found)),
     };
     let states = explorer.states as u64;
+    // One fingerprint per stored state (and one more if `max_states` stopped the check: the
+    // state over the bound was inserted, then not stored).
+    debug_assert!(
+        !matches!(&explorer.visited, Visited::Set(table)
+            if table.len() - explorer.states > 1),
+        "one fingerprint per stored state"
+    );
     let stored = explorer.visited.bytes() + explorer.parents.bytes() + graph_bytes;
     explorer.terminal.sort_unstable();
-    Report {
+    Ok(Report {
         tasks: world.tasks(),
         states,
         transitions: explorer.transitions,
@@ -354,8 +485,9 @@ pub(in crate::world) fn explore(world: &World, check: Check) -> Report {
         fairness: explorer.check.fairness,
         deadlocks: explorer.check.deadlocks,
         notes,
+        checkpoint,
         terminal: explorer.terminal,
-    }
+    })
 }
 
 fn names<T>(list: &[(String, T)]) -> Vec<String> {
@@ -409,10 +541,18 @@ impl Explorer<'_> {
         debug_assert_eq!(fingerprint, world.fingerprint());
         set_header(&mut state, slots, 0, 0, fingerprint);
         let key = self.class_of(body(&state), fingerprint);
-        let _ = self.visited.insert(key, 0);
-        self.states = 1;
-        if let Some(found) = self.stored(0, body(&state), fingerprint) {
-            return Some(found);
+        let resumed = self.resume.take();
+        if let Some((saved, path)) = &resumed {
+            if let Err(error) = self.restore(saved, path, key) {
+                self.resume_error = Some(error);
+                return None;
+            }
+        } else {
+            let _ = self.visited.insert(key, 0);
+            self.states = 1;
+            if let Some(found) = self.stored(0, body(&state), fingerprint) {
+                return Some(found);
+            }
         }
         // Reads the properties make in the initial state are known before any reduction.
         self.reads.settle();
@@ -421,7 +561,54 @@ impl Explorer<'_> {
         let mut scratch = world.heap.clone();
         let mut scratch_ids: Vec<u32> = state[HEADER..HEADER + slots].to_vec();
         let mut frontier = Frontier::new(self.check.depth_first, slots);
-        frontier.push(&state);
+        match &resumed {
+            None => frontier.push(&state),
+            Some((saved, path)) => {
+                // Depth-first, the frontier is a stack: pushed in reverse, popped in order.
+                let order: Vec<u32> = if self.check.depth_first {
+                    saved.frontier.iter().rev().copied().collect()
+                } else {
+                    // Breadth-first the frontier is the states after the last expanded one,
+                    // in order, and its indices are implicit.
+                    let first = saved.frontier.first().copied().unwrap_or(0);
+                    if !saved.frontier.iter().zip(first..).all(|(&s, i)| s == i) {
+                        self.resume_error = Some(CheckpointError::Corrupted {
+                            path: path.clone(),
+                            detail: "a breadth-first frontier out of order".into(),
+                        });
+                        return None;
+                    }
+                    frontier.first_index(first);
+                    saved.frontier.clone()
+                };
+                for index in order {
+                    let steps = self.path(index);
+                    let row = match self.replay_row(&state, &steps, &mut scratch, &mut scratch_ids)
+                    {
+                        Ok(row)
+                            if self.class_of(body(&row), header(&row).2)
+                                == saved.keys[index as usize] =>
+                        {
+                            row
+                        }
+                        other => {
+                            self.resume_error = Some(CheckpointError::Diverged {
+                                path: path.clone(),
+                                state: index,
+                                source: other.err().flatten(),
+                            });
+                            return None;
+                        }
+                    };
+                    let mut row = row;
+                    let len = row.len();
+                    row[0] = index;
+                    row[len - 1] = len as u32;
+                    frontier.push(&row);
+                }
+                self.peak_frontier = self.peak_frontier.max(frontier.len());
+            }
+        }
         let mut node: Vec<u32> = Vec::with_capacity(state.len());
         let mut next_state: Vec<u32> = Vec::with_capacity(state.len());
         // (slot, object id before, after) of the gears the current step wrote.
@@ -441,62 +628,54 @@ impl Explorer<'_> {
         let mut cut = false;
         let always_build = self.symmetry || !self.check.actions.is_empty();
         let mut first = true;
-        // Breadth-first, the node after the one being expanded is taken from the frontier
-        // early and its successors' table slots prefetched then: a whole expansion ahead of
-        // their insertions (prefetching at the start of the same expansion was too late to
-        // hide the miss, which was a third of the check's time). Depth-first, the next node
-        // is one this expansion pushes, so there is no lookahead.
+        // Breadth-first, the nodes after the one being expanded are taken from the frontier
+        // early and their successors' buckets of the visited table prefetched then,
+        // [`LOOKAHEAD`] expansions ahead of their insertions (prefetching at the start of the
+        // same expansion was too late to hide the miss, which was a third of the check's
+        // time). Depth-first, the next node is one this expansion pushes, so there is no
+        // lookahead.
         let lookahead = prefetching && !self.check.depth_first;
-        let mut ahead: Vec<u32> = Vec::with_capacity(state.len());
-        let mut have_ahead = false;
-        let mut ahead_next: Vec<u32> = Vec::new();
-        let mut ahead_writes: Vec<(u32, u32, u32)> = Vec::new();
-        let mut ahead_ranges: Vec<(u32, u32)> = Vec::new();
-        while have_ahead || !frontier.is_empty() {
+        let mut window: VecDeque<Ahead> = VecDeque::with_capacity(LOOKAHEAD + 1);
+        let mut spare: Vec<Ahead> = Vec::with_capacity(LOOKAHEAD + 1);
+        while !window.is_empty() || !frontier.is_empty() {
             // The previous node is done (breadth-first parent links count children per node).
             if !first {
                 self.parents.expanded();
             }
             first = false;
-            if have_ahead {
-                std::mem::swap(&mut node, &mut ahead);
-                std::mem::swap(&mut pre_next, &mut ahead_next);
-                std::mem::swap(&mut pre_writes, &mut ahead_writes);
-                std::mem::swap(&mut pre_ranges, &mut ahead_ranges);
-                have_ahead = false;
-            } else {
-                frontier.pop(&mut node, self.check.depth_first, slots);
-                if lookahead {
-                    let (_, _, fingerprint) = header(&node);
-                    let tasks = node[4] as usize;
+            if lookahead {
+                while window.len() <= LOOKAHEAD && !frontier.is_empty() {
+                    let mut ahead = spare.pop().unwrap_or_default();
+                    frontier.pop(&mut ahead.node, false, slots);
+                    let (_, _, fingerprint) = header(&ahead.node);
+                    let tasks = ahead.node[4] as usize;
                     self.prefetch_successors(
-                        &node,
+                        &ahead.node,
                         slots,
                         tasks,
                         fingerprint,
-                        &mut pre_next,
-                        &mut pre_writes,
-                        &mut pre_ranges,
+                        &mut ahead.next,
+                        &mut ahead.writes,
+                        &mut ahead.ranges,
                     );
+                    window.push_back(ahead);
                 }
-            }
-            if lookahead && !frontier.is_empty() {
-                frontier.pop(&mut ahead, false, slots);
-                let (_, _, fingerprint) = header(&ahead);
-                let tasks = ahead[4] as usize;
-                self.prefetch_successors(
-                    &ahead,
-                    slots,
-                    tasks,
-                    fingerprint,
-                    &mut ahead_next,
-                    &mut ahead_writes,
-                    &mut ahead_ranges,
-                );
-                have_ahead = true;
+                let mut current = window.pop_front().expect("a node is waiting");
+                std::mem::swap(&mut node, &mut current.node);
+                std::mem::swap(&mut pre_next, &mut current.next);
+                std::mem::swap(&mut pre_writes, &mut current.writes);
+                std::mem::swap(&mut pre_ranges, &mut current.ranges);
+                spare.push(current);
+            } else {
+                frontier.pop(&mut node, self.check.depth_first, slots);
             }
             let (index, depth, fingerprint) = header(&node);
             let tasks = node[4] as usize;
+            let mark = NodeMark {
+                transitions: self.transitions,
+                edges: self.graph.as_ref().map_or(0, |g| g.edges.len()),
+                postponed: self.graph.as_ref().map_or(0, |g| g.postponed.len()),
+            };
             expanded += 1;
             if self.check.progress && expanded.is_multiple_of(1 << 14) {
                 self.progress(&mut last_progress, frontier.len());
@@ -532,10 +711,16 @@ impl Explorer<'_> {
                 None
             };
             let mut reduction_holds = true;
+            // With liveness properties, the tasks a reduced state postpones are still probed:
+            // whether each is enabled is recorded for the fairness analysis, nothing stored.
+            let mut probing = false;
             for position in 0..tasks {
                 if ample == Some(position) && reduction_holds {
                     self.reduced += 1;
-                    break;
+                    if self.graph.is_none() {
+                        break;
+                    }
+                    probing = true;
                 }
                 let task = if ample.is_some() {
                     self.ample.order[position]
@@ -547,7 +732,9 @@ impl Explorer<'_> {
                 if entry.exit {
                     continue;
                 }
-                self.transitions += 1;
+                if !probing {
+                    self.transitions += 1;
+                }
                 spawned.clear();
                 let next = if entry.alternatives.is_some() {
                     // A choice pending from the start: resolving it is the step.
@@ -584,6 +771,13 @@ impl Explorer<'_> {
                         .wrapping_add(self.interned.objects[after as usize].term);
                 }
                 spawned_ids.clear();
+                if probing {
+                    if !spawned.is_empty() || self.changes_state(next, base, fingerprint) {
+                        let graph = self.graph.as_mut().expect("probing only with the graph");
+                        graph.postponed.push((index, task));
+                    }
+                    continue;
+                }
                 if !spawned.is_empty() {
                     reduction_holds = false;
                     if tasks + spawned.len() > TASK_MASK as usize {
@@ -662,8 +856,28 @@ impl Explorer<'_> {
                         let now = self.memory(&frontier);
                         self.peak_bytes = self.peak_bytes.max(now);
                         let growth = self.visited.growth_bytes() + frontier.capacity_bytes();
-                        if now + growth > self.check.max_memory {
-                            return Some(Found::Bound(Bound::MaxMemory(self.check.max_memory)));
+                        let bound = if now + growth > self.check.max_memory {
+                            Some(Bound::MaxMemory(self.check.max_memory))
+                        } else if let Some(limit) = self.check.max_time
+                            && self.started.elapsed() >= limit
+                        {
+                            Some(Bound::MaxTime(limit))
+                        } else if let Some(flag) = &self.check.stop
+                            && flag.load(Ordering::Relaxed)
+                        {
+                            Some(Bound::Stopped)
+                        } else {
+                            None
+                        };
+                        if let Some(bound) = bound {
+                            self.suspend(
+                                &mut frontier,
+                                index,
+                                window.iter().map(|ahead| header(&ahead.node).0),
+                                mark,
+                                slots,
+                            );
+                            return Some(Found::Bound(bound));
                         }
                     }
                     if let Err(existing) = self.visited.insert(key, new_index) {
@@ -685,6 +899,13 @@ impl Explorer<'_> {
                         build(&mut next_state);
                     }
                     if self.states >= self.check.max_states {
+                        self.suspend(
+                            &mut frontier,
+                            index,
+                            window.iter().map(|ahead| header(&ahead.node).0),
+                            mark,
+                            slots,
+                        );
                         return Some(Found::Bound(Bound::MaxStates(self.check.max_states)));
                     }
                     self.parents.child(index, step_label);
@@ -717,11 +938,24 @@ impl Explorer<'_> {
         cut.then_some(Found::Bound(Bound::MaxDepth(self.check.max_depth)))
     }
 
+    /// Whether a step whose successor is `base` plus the term of transition `next` (or, for a
+    /// choice, of one of its alternatives) leaves the state with fingerprint `fingerprint`.
+    fn changes_state(&self, next: u32, base: u64, fingerprint: u64) -> bool {
+        let gotos = &self.interned.gotos;
+        match &gotos[next as usize].alternatives {
+            None => base.wrapping_add(gotos[next as usize].term) != fingerprint,
+            Some(alternatives) => alternatives
+                .iter()
+                .any(|&a| base.wrapping_add(gotos[a as usize].term) != fingerprint),
+        }
+    }
+
     /// The bytes the check holds: visited states, parent links, the frontier, intern and memo
     /// tables, the state graph and the reduction's caches.
     fn memory(&self, frontier: &Frontier) -> usize {
         let graph = self.graph.as_ref().map_or(0, |g| {
             g.edges.capacity() * 12
+                + g.postponed.capacity() * 8
                 + g.labels
                     .bits
                     .iter()
@@ -996,6 +1230,9 @@ impl Explorer<'_> {
                     Liveness::Finishes => set(&mut slot, finished),
                 }
             }
+        }
+        if self.check.panicked.get().is_some() {
+            return Some(Found::PropertyPanicked(index));
         }
         if self.check.terminal_states && finished {
             self.terminal.push(fingerprint);

@@ -23,10 +23,14 @@ pub(super) enum Frontier {
 }
 
 pub(super) struct Compressed {
-    bytes: VecDeque<u8>,
+    /// The encoded records: `bytes[head..]` are waiting (see [`Compressed::compact`]).
+    bytes: Vec<u8>,
+    head: usize,
     /// The last record pushed and popped (full records).
     last_in: Vec<u32>,
     last_out: Vec<u32>,
+    /// Scratch of [`Compressed::push`]: the positions and ids of the changed components.
+    changes: Vec<(u32, u32)>,
     /// Index of the next record popped, and records held.
     next_index: u32,
     records: usize,
@@ -39,8 +43,10 @@ impl Frontier {
             Frontier::Plain(VecDeque::new(), 0)
         } else {
             Frontier::Compressed(Compressed {
-                bytes: VecDeque::new(),
+                bytes: Vec::new(),
+                head: 0,
                 last_in: Vec::new(),
+                changes: Vec::new(),
                 last_out: Vec::new(),
                 next_index: 0,
                 records: 0,
@@ -69,7 +75,9 @@ impl Frontier {
         match self {
             Frontier::Plain(words, _) => words.capacity() * 4,
             Frontier::Compressed(c) => {
-                c.bytes.capacity() + (c.last_in.capacity() + c.last_out.capacity()) * 4
+                c.bytes.capacity()
+                    + (c.last_in.capacity() + c.last_out.capacity()) * 4
+                    + c.changes.capacity() * 8
             }
         }
     }
@@ -78,7 +86,16 @@ impl Frontier {
     pub(super) fn used_bytes(&self) -> usize {
         match self {
             Frontier::Plain(words, _) => words.len() * 4,
-            Frontier::Compressed(c) => c.bytes.len(),
+            Frontier::Compressed(c) => c.bytes.len() - c.head,
+        }
+    }
+
+    /// Breadth-first, the index of the first record popped from an empty frontier (a check
+    /// resumed from a checkpoint starts past 0; the indices are implicit).
+    pub(super) fn first_index(&mut self, index: u32) {
+        if let Frontier::Compressed(c) = self {
+            debug_assert_eq!(c.records, 0);
+            c.next_index = index;
         }
     }
 
@@ -112,19 +129,33 @@ impl Frontier {
     }
 }
 
-fn put_varint(bytes: &mut VecDeque<u8>, mut value: u32) {
+/// Appends `value` as a LEB128 varint (7 bits a byte, low first, high bit: more follow).
+#[inline]
+fn put_varint(bytes: &mut Vec<u8>, mut value: u32) {
     while value >= 0x80 {
-        bytes.push_back((value as u8) | 0x80);
+        bytes.push((value as u8) | 0x80);
         value >>= 7;
     }
-    bytes.push_back(value as u8);
+    bytes.push(value as u8);
 }
 
-fn get_varint(bytes: &mut VecDeque<u8>) -> u32 {
-    let mut value = 0u32;
-    let mut shift = 0;
+/// Reads a varint at `*at`, moving `*at` past it.
+///
+/// # Panics
+/// If the bytes end inside it (the frontier only reads whole records it wrote).
+#[inline]
+fn get_varint(bytes: &[u8], at: &mut usize) -> u32 {
+    let byte = bytes[*at];
+    *at += 1;
+    if byte < 0x80 {
+        // Most ids and distances fit one byte.
+        return u32::from(byte);
+    }
+    let mut value = u32::from(byte & 0x7f);
+    let mut shift = 7;
     loop {
-        let byte = bytes.pop_front().expect("a whole record");
+        let byte = bytes[*at];
+        *at += 1;
         value |= u32::from(byte & 0x7f) << shift;
         if byte < 0x80 {
             return value;
@@ -147,17 +178,38 @@ impl Compressed {
                 &self.last_in[HEADER..self.last_in.len() - 1],
             )
         };
-        let changed = body
-            .iter()
-            .enumerate()
-            .filter(|&(i, &id)| last_body.get(i) != Some(&id))
-            .count() as u32;
+        // One pass over the components: the changed ones, as (distance from the previous
+        // change, new id).
+        self.changes.clear();
+        let mut previous = 0usize;
+        let common = body.len().min(last_body.len());
+        for (i, (&id, &last)) in body[..common].iter().zip(last_body).enumerate() {
+            if id != last {
+                self.changes.push(((i - previous) as u32, id));
+                previous = i;
+            }
+        }
+        for (i, &id) in body.iter().enumerate().skip(common) {
+            self.changes.push(((i - previous) as u32, id));
+            previous = i;
+        }
+        // The most this record can take: flags, depth and tasks, two varints per change, the
+        // fingerprint. Rather than let the buffer double while a quarter of it is consumed
+        // bytes, drop those (the buffer stays within about twice what is waiting, as a ring
+        // buffer's would).
+        let most = 3 * 5 + self.changes.len() * 10 + 8;
+        if self.bytes.len() + most > self.bytes.capacity() && self.head * 4 >= self.bytes.len() {
+            self.bytes.drain(..self.head);
+            self.head = 0;
+        }
         let depth_step = depth != last_depth;
         debug_assert!(!depth_step || depth == last_depth + 1 || self.last_in.is_empty());
         let tasks_changed = tasks != last_tasks;
         put_varint(
             &mut self.bytes,
-            (changed << 2) | (u32::from(depth_step) << 1) | u32::from(tasks_changed),
+            ((self.changes.len() as u32) << 2)
+                | (u32::from(depth_step) << 1)
+                | u32::from(tasks_changed),
         );
         if depth_step && self.last_in.is_empty() {
             put_varint(&mut self.bytes, depth);
@@ -165,37 +217,45 @@ impl Compressed {
         if tasks_changed {
             put_varint(&mut self.bytes, tasks);
         }
-        let mut previous = 0usize;
-        for (i, &id) in body.iter().enumerate() {
-            if last_body.get(i) != Some(&id) {
-                put_varint(&mut self.bytes, (i - previous) as u32);
-                put_varint(&mut self.bytes, id);
-                previous = i;
-            }
+        for &(distance, id) in &self.changes {
+            put_varint(&mut self.bytes, distance);
+            put_varint(&mut self.bytes, id);
         }
-        self.bytes.extend(record[2].to_le_bytes());
-        self.bytes.extend(record[3].to_le_bytes());
+        self.bytes.extend_from_slice(&record[2].to_le_bytes());
+        self.bytes.extend_from_slice(&record[3].to_le_bytes());
         self.last_in.clear();
         self.last_in.extend_from_slice(record);
         self.records += 1;
     }
 
+    /// Drops the bytes already popped once they are at least half of the buffer (each byte
+    /// moves at most once on average, and the buffer stays within twice what is waiting).
+    fn compact(&mut self) {
+        if self.head >= 4096 && self.head * 2 >= self.bytes.len() {
+            self.bytes.drain(..self.head);
+            self.head = 0;
+        }
+    }
+
     fn pop(&mut self, out: &mut Vec<u32>) {
+        self.compact();
+        let bytes = &self.bytes[..];
+        let mut at = self.head;
         let first = self.last_out.is_empty();
-        let flags = get_varint(&mut self.bytes);
+        let flags = get_varint(bytes, &mut at);
         let changed = flags >> 2;
         let depth_step = flags & 2 != 0;
         let tasks_changed = flags & 1 != 0;
         let mut depth = if first { 0 } else { self.last_out[1] };
         if depth_step {
             depth = if first {
-                get_varint(&mut self.bytes)
+                get_varint(bytes, &mut at)
             } else {
                 depth + 1
             };
         }
         let tasks = if tasks_changed {
-            get_varint(&mut self.bytes) as usize
+            get_varint(bytes, &mut at) as usize
         } else {
             self.last_out[4] as usize
         };
@@ -208,20 +268,15 @@ impl Compressed {
             out.extend_from_slice(&self.last_out[..keep]);
             out.resize(len, 0);
         }
-        let mut at = 0usize;
+        let mut component = 0usize;
         for _ in 0..changed {
-            at += get_varint(&mut self.bytes) as usize;
-            out[HEADER + at] = get_varint(&mut self.bytes);
+            component += get_varint(bytes, &mut at) as usize;
+            out[HEADER + component] = get_varint(bytes, &mut at);
         }
-        let mut word = [0u8; 4];
-        for byte in word.iter_mut() {
-            *byte = self.bytes.pop_front().expect("a whole record");
-        }
-        out[2] = u32::from_le_bytes(word);
-        for byte in word.iter_mut() {
-            *byte = self.bytes.pop_front().expect("a whole record");
-        }
-        out[3] = u32::from_le_bytes(word);
+        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        out[2] = word(at);
+        out[3] = word(at + 4);
+        self.head = at + 8;
         out[0] = self.next_index;
         out[1] = depth;
         out[4] = tasks as u32;
@@ -278,5 +333,66 @@ mod tests {
         frontier.pop(&mut out, false, slots);
         assert_eq!(out, records[4]);
         assert!(frontier.is_empty());
+    }
+
+    #[test]
+    fn a_long_breadth_first_run_survives_compaction() {
+        // Breadth-first order: a level of records pushed while the previous one is popped,
+        // far more bytes than the compaction threshold, with wide ids and growing task counts.
+        let slots = 4;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut frontier = Frontier::new(false, slots);
+        let mut expected = std::collections::VecDeque::new();
+        let mut out = Vec::new();
+        let mut index = 0u32;
+        let mut ids = vec![1u32; slots + 2];
+        let mut depth = 0;
+        let mut peak_used = 0;
+        for round in 0..20_000u32 {
+            for _ in 0..(next() % 4) {
+                let changed = (next() as usize) % ids.len();
+                ids[changed] = (next() % 1_000_000) as u32;
+                if next() % 500 == 0 {
+                    ids.push(round);
+                }
+                let mut record = vec![index, depth, next() as u32, next() as u32, 0];
+                record[4] = (ids.len() - slots) as u32;
+                record.extend_from_slice(&ids);
+                record.push((record.len() + 1) as u32);
+                index += 1;
+                frontier.push(&record);
+                expected.push_back(record);
+            }
+            if round % 100 == 0 {
+                depth += 1;
+            }
+            if let Some(want) = expected.pop_front() {
+                frontier.pop(&mut out, false, slots);
+                assert_eq!(out, want);
+            }
+            assert_eq!(frontier.len(), expected.len());
+            peak_used = peak_used.max(frontier.used_bytes());
+        }
+        // Consumed bytes are dropped rather than kept: the buffer stays within a small multiple
+        // of what was ever waiting at once (as a ring buffer's would).
+        assert!(
+            frontier.capacity_bytes() <= 3 * peak_used + 8192,
+            "{} bytes held for at most {peak_used} waiting",
+            frontier.capacity_bytes()
+        );
+        while let Some(want) = expected.pop_front() {
+            frontier.pop(&mut out, false, slots);
+            assert_eq!(out, want);
+        }
+        assert!(frontier.is_empty());
+        assert_eq!(frontier.used_bytes(), 0);
+        assert!(index > 25_000, "{index} records went through");
+        assert!(peak_used > 50_000, "{peak_used} bytes waited at once");
     }
 }

@@ -2,7 +2,7 @@
 //! transition stored once, a state being the row of their ids) and the memo of steps.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 use crate::code::Goto;
@@ -57,10 +57,21 @@ pub(super) const MAX_TAKEN: usize = 4;
 /// A step's inputs: the transition and the values of the gears it takes. A code gear is a
 /// function of these (its stub reaches the heap only through them), so equal inputs give equal
 /// outputs.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct StepInputs {
     pub(super) goto: u32,
     pub(super) taken: [u32; MAX_TAKEN],
+}
+
+impl Hash for StepInputs {
+    /// Two words, not the derive's five writes and a length: the memo is looked up once per
+    /// transition, and its hasher mixes each word it is given.
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let [a, b, c, d] = self.taken.map(u64::from);
+        state.write_u64(u64::from(self.goto) | (a << 32));
+        state.write_u64((b | (c << 32)) ^ d.rotate_left(21));
+    }
 }
 
 /// A step's outputs: the next transition and the values of the gears it took, afterwards.

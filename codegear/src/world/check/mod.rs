@@ -53,10 +53,23 @@
 //! `explore.rs` the explorer, with `trace.rs` (counterexamples replayed and printed) and
 //! `ample.rs` (the ample-set search); `visited.rs` the fingerprint table and parent links;
 //! `frontier.rs` the queue; `liveness.rs` fair-cycle detection on the stored graph (the
-//! algorithm is documented there); `por.rs` partial-order reduction (its rules are there).
+//! algorithm is documented there); `por.rs` partial-order reduction (its rules, and why they
+//! are sound for liveness under fairness, are there); `checkpoint.rs` the checkpoint file and
+//! `resume.rs` the explorer's suspend, save and restore.
+//!
+//! # Checkpoints
+//!
+//! With [`Check::checkpoint`], a check that a bound stops (states, memory, [`Check::max_time`],
+//! [`Check::stop_when`]) saves its visited set, parent links, frontier (as state indices,
+//! rebuilt on resume by replaying their steps), counters and state graph, and
+//! [`World::resume`] goes on from the file in any process to the same verdict, state and
+//! transition counts as an uninterrupted check. The file format and its validation are in
+//! `checkpoint.rs`.
 
+mod checkpoint;
 mod explore;
 mod frontier;
+mod guard;
 mod intern;
 mod liveness;
 mod por;
@@ -65,14 +78,19 @@ mod view;
 mod visited;
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 #[allow(unused_imports, reason = "named by the rustdoc links")]
 use super::World;
 
+pub use checkpoint::CheckpointError;
 pub use report::{Bound, Report, TraceStep, Verdict, Violation, ViolationKind};
 pub use view::View;
 
-pub(super) use explore::explore;
+pub(super) use explore::{explore, resume};
 pub(crate) use por::note_handle;
 
 /// An `always` invariant: shared by the workers of a check, so `Send + Sync`.
@@ -131,6 +149,11 @@ pub struct Check {
     pub(super) fairness: Fairness,
     pub(super) partial_order: bool,
     pub(super) max_memory: usize,
+    pub(super) max_time: Option<Duration>,
+    pub(super) stop: Option<Arc<AtomicBool>>,
+    pub(super) checkpoint: Option<PathBuf>,
+    /// Where a panicking property leaves its message (see `guard.rs`).
+    pub(super) panicked: guard::PanicSlot,
 }
 
 impl Default for Check {
@@ -162,6 +185,9 @@ impl fmt::Debug for Check {
             .field("fairness", &self.fairness)
             .field("partial_order", &self.partial_order)
             .field("max_memory", &self.max_memory)
+            .field("max_time", &self.max_time)
+            .field("stop", &self.stop.is_some())
+            .field("checkpoint", &self.checkpoint)
             .finish()
     }
 }
@@ -188,7 +214,89 @@ impl Check {
             fairness: Fairness::Weak,
             partial_order: false,
             max_memory: default_memory_budget(),
+            max_time: None,
+            stop: None,
+            checkpoint: None,
+            panicked: guard::PanicSlot::default(),
         }
+    }
+
+    /// Stops with [`Verdict::Incomplete`] ([`Bound::MaxTime`]) once the exploration has run
+    /// this long (looked at every few thousand stored states).
+    pub fn max_time(mut self, limit: Duration) -> Self {
+        self.max_time = Some(limit);
+        self
+    }
+
+    /// Stops with [`Verdict::Incomplete`] ([`Bound::Stopped`]) soon after `flag` becomes true
+    /// (set from another thread, a signal handler or a timer: a checkpoint on request).
+    pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stop = Some(flag);
+        self
+    }
+
+    /// When a bound stops the exploration ([`Bound::MaxStates`], [`Bound::MaxMemory`],
+    /// [`Bound::MaxTime`] or [`Bound::Stopped`]; not [`Bound::MaxDepth`], whose cut states are
+    /// not kept), saves its state to `path` so that [`World::resume`] can go on from there, in
+    /// this process or another, to the verdict and state count an uninterrupted check reaches.
+    /// [`Report::checkpoint`] says whether it was written.
+    ///
+    /// The file holds each stored state's fingerprint and parent link (16 bytes a state), the
+    /// frontier as state indices (its states are rebuilt on resume by replaying their steps),
+    /// the counters, and what partial-order reduction and liveness keep. It is written next to
+    /// `path` and renamed over it. A check with a checkpoint keeps each state's index in its
+    /// visited set (about 12 more bytes per state than without).
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
+        self
+    }
+
+    /// What a checkpoint must agree on with the check resuming it: the properties by name and
+    /// the options that decide which states are explored (not the bounds, which may change).
+    pub(super) fn signature(&self) -> String {
+        let names = |list: Vec<&String>| {
+            list.iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let liveness = self
+            .liveness
+            .iter()
+            .map(|(name, property)| {
+                let kind = match property {
+                    Liveness::Eventually(_) => "eventually",
+                    Liveness::LeadsTo(..) => "leads_to",
+                    Liveness::Finishes => "finishes",
+                };
+                format!("{kind} {name:?}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let depth = if self.max_depth == u32::MAX {
+            "unbounded".to_string()
+        } else {
+            self.max_depth.to_string()
+        };
+        format!(
+            "always [{}], action [{}], liveness [{liveness}] under {:?} fairness, deadlocks {}, {}, partial-order reduction {}, symmetry {}, terminal states {}, max_depth {depth}",
+            names(self.invariants.iter().map(|(n, _)| n).collect()),
+            names(self.actions.iter().map(|(n, _)| n).collect()),
+            self.fairness,
+            if self.deadlocks { "on" } else { "off" },
+            if self.depth_first {
+                "depth-first"
+            } else {
+                "breadth-first"
+            },
+            if self.partial_order { "on" } else { "off" },
+            if self.symmetry.is_some() { "on" } else { "off" },
+            if self.terminal_states {
+                "kept"
+            } else {
+                "not kept"
+            },
+        )
     }
 
     /// Stops with [`Verdict::Incomplete`] ([`Bound::MaxMemory`]) before the check's own memory
@@ -206,8 +314,11 @@ impl Check {
     /// steps of a set of tasks that nothing else can interfere with are expanded, when that is
     /// sound for deadlocks, `always` invariants and action properties (see the rules in the
     /// crate's checker documentation). Verdicts are the same; fewer states are stored;
-    /// counterexamples are real runs but no longer the shortest. Checks with liveness
-    /// properties or symmetry reduction run unreduced (the report says so).
+    /// counterexamples are real runs but no longer the shortest. Liveness properties under
+    /// either fairness are preserved too: the reduced graph keeps which postponed tasks are
+    /// enabled in each reduced state, and the fairness analysis uses it. With symmetry
+    /// reduction in force (no liveness properties), the check runs unreduced (the report says
+    /// so).
     pub fn partial_order_reduction(mut self, on: bool) -> Self {
         self.partial_order = on;
         self
@@ -225,8 +336,9 @@ impl Check {
         name: impl Into<String>,
         holds: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.liveness
-            .push((name.into(), Liveness::Eventually(Box::new(holds))));
+        let name = name.into();
+        let holds = guard::state_predicate(&self.panicked, name.clone(), holds);
+        self.liveness.push((name, Liveness::Eventually(holds)));
         self
     }
 
@@ -238,8 +350,10 @@ impl Check {
         from: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
         to: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.liveness
-            .push((name.into(), Liveness::LeadsTo(Box::new(from), Box::new(to))));
+        let name = name.into();
+        let from = guard::state_predicate(&self.panicked, name.clone(), from);
+        let to = guard::state_predicate(&self.panicked, name.clone(), to);
+        self.liveness.push((name, Liveness::LeadsTo(from, to)));
         self
     }
 
@@ -267,18 +381,26 @@ impl Check {
         name: impl Into<String>,
         holds: impl Fn(&View<'_>, &View<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.actions.push((name.into(), Box::new(holds)));
+        let name = name.into();
+        let holds = guard::step_predicate(&self.panicked, name.clone(), holds);
+        self.actions.push((name, holds));
         self
     }
 
     /// Adds an invariant that must hold in every reachable state; the first state where
     /// `holds` returns false is reported with the shortest trace to it.
+    ///
+    /// A panic in `holds` (or in any property's predicate) does not end the check with the
+    /// panic: it is reported as [`ViolationKind::PropertyPanicked`], with the property's name,
+    /// the panic's message and the trace to the state (or step) it panicked on.
     pub fn always(
         mut self,
         name: impl Into<String>,
         holds: impl Fn(&View<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.invariants.push((name.into(), Box::new(holds)));
+        let name = name.into();
+        let holds = guard::state_predicate(&self.panicked, name.clone(), holds);
+        self.invariants.push((name, holds));
         self
     }
 
@@ -313,7 +435,8 @@ impl Check {
         self
     }
 
-    /// Stops with [`Verdict::Incomplete`] once this many distinct states are stored.
+    /// Stops with [`Verdict::Incomplete`] once this many distinct states are stored (at least
+    /// one: the initial state is always stored, so 0 counts as 1).
     pub fn max_states(mut self, states: usize) -> Self {
         self.max_states = states.max(1);
         self

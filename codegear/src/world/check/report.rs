@@ -17,6 +17,10 @@ pub enum Bound {
     /// The check's memory (visited states, parent links, frontier, intern and memo tables,
     /// state graph) would have grown past `max_memory` bytes.
     MaxMemory(usize),
+    /// The exploration ran for [`Check::max_time`](super::Check::max_time).
+    MaxTime(std::time::Duration),
+    /// The flag given to [`Check::stop_when`](super::Check::stop_when) was raised.
+    Stopped,
 }
 
 /// What was violated.
@@ -38,6 +42,14 @@ pub enum ViolationKind {
     /// The trace's last step failed: a panic ([`crate::ErrorKind::Panicked`]) or a runtime
     /// error such as a task-private gear handed to another task.
     Error(Error),
+    /// A property's own predicate panicked, evaluated in the trace's last state (for an action
+    /// property, on its last step): a bug in the property or a state it did not expect.
+    PropertyPanicked {
+        /// The property's name.
+        property: String,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// One step of a trace: `task: code_gear(args)`, what it chose and what it changed.
@@ -142,6 +154,9 @@ pub struct Report {
     pub deadlocks: bool,
     /// Remarks on how the check ran (an option it could not honour, and why).
     pub notes: Vec<String>,
+    /// The file the check's state was saved to when a bound stopped it
+    /// ([`Check::checkpoint`](super::Check::checkpoint)), if it was written.
+    pub checkpoint: Option<std::path::PathBuf>,
     pub(super) terminal: Vec<u64>,
 }
 
@@ -203,6 +218,13 @@ impl fmt::Display for Report {
         for note in &self.notes {
             writeln!(f, "note: {note}")?;
         }
+        if let Some(path) = &self.checkpoint {
+            writeln!(
+                f,
+                "checkpoint: saved to {} (go on with `World::resume`)",
+                path.display()
+            )?;
+        }
         match &self.verdict {
             Verdict::Holds => {
                 let mut proved: Vec<String> = Vec::new();
@@ -244,6 +266,14 @@ impl fmt::Display for Report {
                 "verdict: incomplete: stopped at max_memory = {} MiB (nothing violated so far; raise the budget, or reduce: partial-order reduction, symmetry)",
                 bytes >> 20
             ),
+            Verdict::Incomplete(Bound::MaxTime(limit)) => writeln!(
+                f,
+                "verdict: incomplete: stopped at max_time = {limit:?} (nothing violated so far)"
+            ),
+            Verdict::Incomplete(Bound::Stopped) => writeln!(
+                f,
+                "verdict: incomplete: stopped on request (nothing violated so far)"
+            ),
             Verdict::Violated(violation) => {
                 match &violation.kind {
                     ViolationKind::Deadlock => writeln!(
@@ -268,6 +298,12 @@ impl fmt::Display for Report {
                     }
                     ViolationKind::Error(error) => {
                         writeln!(f, "verdict: ERROR in the last step: {error}")?;
+                    }
+                    ViolationKind::PropertyPanicked { property, message } => {
+                        writeln!(
+                            f,
+                            "verdict: ERROR: property `{property}` panicked at the end of the trace: {message}"
+                        )?;
                     }
                 }
                 writeln!(f, "trace ({} steps):", violation.trace.len())?;

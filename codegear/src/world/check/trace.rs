@@ -95,6 +95,17 @@ impl Explorer<'_> {
     }
 
     pub(super) fn counterexample(&self, found: Found) -> Violation {
+        let mut violation = self.counterexample_of(found);
+        if let Some(panic) = self.check.panicked.get() {
+            violation.kind = ViolationKind::PropertyPanicked {
+                property: panic.property.clone(),
+                message: panic.message.clone(),
+            };
+        }
+        violation
+    }
+
+    fn counterexample_of(&self, found: Found) -> Violation {
         let plain = |kind, trace| Violation {
             kind,
             trace,
@@ -102,6 +113,11 @@ impl Explorer<'_> {
             stuck: Vec::new(),
         };
         match found {
+            Found::PropertyPanicked(index) => plain(
+                // Replaced by the panic in `counterexample`.
+                ViolationKind::Always(String::new()),
+                self.replay(&self.path(index)).0,
+            ),
             Found::Always(name, index) => plain(
                 ViolationKind::Always(name),
                 self.replay(&self.path(index)).0,

@@ -12,8 +12,23 @@ pub(crate) fn expand(root: &CrateRoot, input: &OffloadInput) -> TokenStream {
     let block = rewrite_exported(input.block.to_token_stream(), &private, false);
     let capture = &input.capture;
     let on_hakase = on_hakase();
+    // The site is registered with the path of the function it is in (the path of a `fn` item
+    // nested here names it), so that a process friend whose body contains an `offload!` is
+    // refused before it starts (`offload::process`).
+    let site = proc_macro2::Ident::new("offload_site", proc_macro2::Span::mixed_site());
     quote! {
-        #private::offload(#capture |#on_hakase: #private::OnHakase<'_>| #block)
+        {
+            fn #site() {}
+            #private::inventory::submit! {
+                #private::OffloadSite::new(
+                    || ::core::any::type_name_of_val(&#site),
+                    ::core::file!(),
+                    ::core::line!(),
+                    ::core::column!(),
+                )
+            }
+            #private::offload(#capture |#on_hakase: #private::OnHakase<'_>| #block)
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! Which types cross is decided here from their syntax (the wire types of
 //! `offload::process`), so that a declaration with any other type keeps compiling exactly as
-//! before, only without `remote`.
+//! before, only without `remote`. A declaration marked `#[remote]` gets `remote` whatever its
+//! types are named (its own types implement `Wire`, e.g. by `#[derive(Wire)]`; rustc checks
+//! that), and a type that can never cross is an error there.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -19,6 +21,7 @@ fn crosses_owned(ty: &syn::Type) -> bool {
         syn::Type::Paren(inner) => crosses_owned(&inner.elem),
         syn::Type::Group(inner) => crosses_owned(&inner.elem),
         syn::Type::Tuple(tuple) => tuple.elems.len() <= 4 && tuple.elems.iter().all(crosses_owned),
+        syn::Type::Array(array) => crosses_owned(&array.elem),
         syn::Type::Path(path) if path.qself.is_none() => {
             let Some(last) = path.path.segments.last() else {
                 return false;
@@ -82,6 +85,122 @@ fn crosses_param(ty: &syn::Type) -> bool {
     }
 }
 
+/// In a `#[remote]` declaration: why `ty` (an owned type) can never cross, if it cannot. Any
+/// named type may (rustc checks that it implements `Wire`).
+fn never_crosses_owned(ty: &syn::Type) -> Option<(&syn::Type, &'static str)> {
+    match ty {
+        syn::Type::Paren(inner) => never_crosses_owned(&inner.elem),
+        syn::Type::Group(inner) => never_crosses_owned(&inner.elem),
+        syn::Type::Tuple(tuple) if tuple.elems.len() > 4 => Some((
+            ty,
+            "a tuple of more than four crosses no process: group the values in a struct with \
+             #[derive(Wire)]",
+        )),
+        syn::Type::Tuple(tuple) => tuple.elems.iter().find_map(never_crosses_owned),
+        syn::Type::Array(array) => never_crosses_owned(&array.elem),
+        syn::Type::Path(path) if path.qself.is_none() => {
+            path.path
+                .segments
+                .iter()
+                .find_map(|segment| match &segment.arguments {
+                    syn::PathArguments::AngleBracketed(args) => {
+                        args.args.iter().find_map(|arg| match arg {
+                            syn::GenericArgument::Type(ty) => never_crosses_owned(ty),
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                })
+        }
+        syn::Type::Reference(_) => Some((
+            ty,
+            "a reference crosses no process inside a value: the hakase decodes owned values; \
+             use the owned type (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)",
+        )),
+        syn::Type::Ptr(_) => Some((
+            ty,
+            "a raw pointer crosses no process: an address means nothing in the other one (and \
+             the hakase never follows one a friend sent); pass the value, or an index",
+        )),
+        _ => Some((
+            ty,
+            "this type crosses no process: use a named type that implements Wire (derive it \
+             with #[derive(Wire)])",
+        )),
+    }
+}
+
+/// In a `#[remote]` declaration: why parameter type `ty` can never cross, if it cannot.
+fn never_crosses_param(ty: &syn::Type) -> Option<(&syn::Type, &'static str)> {
+    match ty {
+        syn::Type::Reference(reference) if reference.mutability.is_none() => {
+            match &*reference.elem {
+                syn::Type::Path(path) if path.path.is_ident("str") => None,
+                syn::Type::Slice(slice) => never_crosses_owned(&slice.elem),
+                _ => Some((
+                    ty,
+                    "only `&str` and `&[T]` parameters are lent across processes: take the \
+                     value itself (`T` for `&T`), which is copied into the request",
+                )),
+            }
+        }
+        syn::Type::Reference(_) => Some((
+            ty,
+            "a `&mut` parameter crosses no process: the hakase works on its own copy of the \
+             arguments, so changes would be lost; take the value and return the changed one",
+        )),
+        ty => never_crosses_owned(ty),
+    }
+}
+
+/// Whether `attrs` holds `#[remote]`.
+pub(crate) fn is_marked_remote(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| attr.path().is_ident("remote"))
+}
+
+/// Checks a `#[remote]` declaration: every type must be able to cross.
+pub(crate) fn check_forced(sig: &syn::Signature, errors: &mut crate::common::Errors) {
+    // Generic declarations are refused by `check::signature` before this.
+    for input in &sig.inputs {
+        if let syn::FnArg::Typed(typed) = input
+            && let Some((ty, why)) = never_crosses_param(&typed.ty)
+        {
+            errors.error(ty, why);
+        }
+    }
+    if let syn::ReturnType::Type(_, ty) = &sig.output
+        && let Some((ty, why)) = never_crosses_owned(ty)
+    {
+        errors.error(ty, why);
+    }
+}
+
+/// A `remote` that compiles and is never run, for a `#[remote]` declaration with an error.
+pub(crate) fn stand_in(
+    root: &CrateRoot,
+    sig: &syn::Signature,
+    vis: &syn::Visibility,
+) -> TokenStream {
+    let private = root.private();
+    let name = &sig.ident;
+    let generics = &sig.generics;
+    let inputs = &sig.inputs;
+    let ret: syn::Type = match &sig.output {
+        syn::ReturnType::Default => syn::parse_quote!(()),
+        syn::ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    quote! {
+        impl #name {
+            #[allow(dead_code, unused_variables)]
+            #vis fn remote #generics (#inputs)
+                -> ::core::result::Result<#ret, #private::RemoteError>
+            {
+                ::core::unreachable!()
+            }
+        }
+    }
+}
+
 /// Turns every lifetime into `'_`, for the parameter types named inside function bodies.
 struct ElideLifetimes;
 
@@ -93,7 +212,14 @@ impl VisitMut for ElideLifetimes {
     }
 }
 
-pub(crate) fn expand(root: &CrateRoot, sig: &syn::Signature, vis: &syn::Visibility) -> TokenStream {
+/// `remote` and the server for `sig` if its types cross (or, `forced` by `#[remote]`, whatever
+/// they are named; `check_forced` has accepted it).
+pub(crate) fn expand(
+    root: &CrateRoot,
+    sig: &syn::Signature,
+    vis: &syn::Visibility,
+    forced: bool,
+) -> TokenStream {
     if sig.unsafety.is_some()
         || sig.abi.is_some()
         || sig.variadic.is_some()
@@ -115,8 +241,7 @@ pub(crate) fn expand(root: &CrateRoot, sig: &syn::Signature, vis: &syn::Visibili
         syn::ReturnType::Type(_, ty) => (**ty).clone(),
     };
     if types.len() != sig.inputs.len()
-        || !types.iter().all(|t| crosses_param(t))
-        || !crosses_owned(&ret)
+        || (!forced && (!types.iter().all(|t| crosses_param(t)) || !crosses_owned(&ret)))
     {
         return TokenStream::new();
     }
@@ -163,9 +288,9 @@ pub(crate) fn expand(root: &CrateRoot, sig: &syn::Signature, vis: &syn::Visibili
                 ) -> ::core::result::Result<(), #private::WireError> {
                     static CACHE: #private::SymbolCache = #private::SymbolCache::new();
                     let function = CACHE.resolve::<#name>();
-                    #( let #owned = #private::decode_arg::<#elided>(input)?; )*
+                    #( let mut #owned = #private::decode_arg::<#elided>(input)?; )*
                     input.finish()?;
-                    let value = function(#( #private::view_arg::<#elided>(&#owned) ),*);
+                    let value = function(#( #private::view_arg::<#elided>(&mut #owned) ),*);
                     #private::Wire::encode(&value, out);
                     ::core::result::Result::Ok(())
                 }
