@@ -4,7 +4,7 @@
 //! `goto!(f(a, b))` expands to `f.goto(a, b)`. Code gears, continuations and the stand-ins
 //! emitted for broken code gears have an inherent `goto`, which method resolution prefers over
 //! any trait method. Anything else (typically a plain `fn` that lacks
-//! `#[code_gear]`) would otherwise get rustc's "no method named `__gears_goto`". The expansion
+//! `#[code_gear]`) would otherwise get rustc's "no method named `goto`". The expansion
 //! brings the one of `GotoFallback0`..`GotoFallback12` of the call's arity into scope (one only:
 //! method lookup is by name, so two would be ambiguous), so such a call instead picks the
 //! fallback, whose return type `<Self as GotoTarget>::Transition` (and `where Self: GotoTarget`) does not exist, with the
