@@ -182,9 +182,10 @@ impl<A: Value> CodeGear<A> {
         Goto::new(&self.info, Args::new(args))
     }
 
-    /// Used by `next!(f(a, ..))`: binds the first parameters.
-    #[doc(hidden)]
-    pub fn __gears_bind<P>(&'static self, prefix: P) -> Next<<Self as Bind<P>>::Rest>
+    /// The continuation that goes to this code gear with its first parameters bound to
+    /// `prefix` (a tuple): what `next!(f(a, ..))` expands to. The continuation receives the
+    /// rest.
+    pub fn bind<P>(&'static self, prefix: P) -> Next<<Self as Bind<P>>::Rest>
     where
         Self: Bind<P>,
     {
@@ -420,19 +421,19 @@ pub trait Bind<P> {
 macro_rules! arity {
     ($($name:ident)*) => {
         impl<$($name: Value,)*> CodeGear<($($name,)*)> {
-            /// Used by `goto!(f(..))`: the transition to this code gear.
-            #[doc(hidden)]
+            /// The transition to this code gear with these arguments: what `goto!(f(..))`
+            /// expands to (rustc checks the arguments against the parameters here).
             #[allow(non_snake_case, clippy::too_many_arguments)]
-            pub fn __gears_goto(&'static self, $($name: $name),*) -> Goto {
+            pub fn goto(&'static self, $($name: $name),*) -> Goto {
                 Goto::new(&self.info, Args::new(($($name,)*)))
             }
         }
 
         impl<$($name: Value,)*> Next<($($name,)*)> {
-            /// Used by `goto!(next(..))`: completes the continuation and jumps.
-            #[doc(hidden)]
+            /// Completes the continuation with these outputs and jumps: what `goto!(next(..))`
+            /// expands to.
             #[allow(non_snake_case, clippy::too_many_arguments)]
-            pub fn __gears_goto(self, $($name: $name),*) -> Goto {
+            pub fn goto(self, $($name: $name),*) -> Goto {
                 self.goto_with(($($name,)*))
             }
         }
@@ -526,7 +527,7 @@ pub struct Untyped<const N: usize>;
 impl<const N: usize> Untyped<N> {
     /// Used by `next!(f(..))`.
     #[doc(hidden)]
-    pub fn __gears_bind<P, R>(&'static self, _prefix: P) -> Next<R> {
+    pub fn bind<P, R>(&'static self, _prefix: P) -> Next<R> {
         unreachable!("a code gear that did not compile")
     }
 }
@@ -542,7 +543,7 @@ pub trait BrokenBind<P> {
 impl<A> BrokenCodeGear<A> {
     /// Used by `next!(f(..))`.
     #[doc(hidden)]
-    pub fn __gears_bind<P>(&'static self, _prefix: P) -> Next<<Self as BrokenBind<P>>::Rest>
+    pub fn bind<P>(&'static self, _prefix: P) -> Next<<Self as BrokenBind<P>>::Rest>
     where
         Self: BrokenBind<P>,
     {
@@ -556,7 +557,7 @@ macro_rules! broken_arity {
             /// Used by `goto!(f(..))`.
             #[doc(hidden)]
             #[allow(non_snake_case, clippy::too_many_arguments, unused_variables)]
-            pub fn __gears_goto<$($name,)*>(&'static self, $($name: $name),*) -> Goto {
+            pub fn goto<$($name,)*>(&'static self, $($name: $name),*) -> Goto {
                 unreachable!("a code gear that did not compile")
             }
         }
@@ -565,7 +566,7 @@ macro_rules! broken_arity {
             /// Used by `goto!(f(..))`.
             #[doc(hidden)]
             #[allow(non_snake_case, clippy::too_many_arguments, unused_variables)]
-            pub fn __gears_goto(&'static self, $($name: $name),*) -> Goto {
+            pub fn goto(&'static self, $($name: $name),*) -> Goto {
                 unreachable!("a code gear that did not compile")
             }
         }

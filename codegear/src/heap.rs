@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, ErrorKind};
-use crate::gear::{DataGear, DataGearInfo, Gear, Mut, RawGear, Ref};
+use crate::gear::{DataGear, DataGearInfo, Gear, GearTarget, Mut, RawGear, Ref};
 
 /// A data gear behind the heap's type erasure.
 pub trait DataGearObject: Any + Send + Sync + fmt::Debug {
@@ -248,6 +248,18 @@ impl Heap {
         raw: RawGear,
         type_name: &'static str,
     ) -> Result<&Arc<dyn DataGearObject>, Error> {
+        self.slot_named(raw, || type_name)
+    }
+
+    /// [`Heap::slot`] with the type's name computed only on the (cold) error path: the stubs'
+    /// type-erased borrows name the type through [`GearTarget::gear_type_name`], a table
+    /// lookup.
+    #[inline]
+    pub(crate) fn slot_named(
+        &self,
+        raw: RawGear,
+        type_name: impl FnOnce() -> &'static str,
+    ) -> Result<&Arc<dyn DataGearObject>, Error> {
         // One branch on the hot path: this heap's live, shared (or own-task) slot.
         if let Some(Slot {
             generation,
@@ -260,7 +272,7 @@ impl Heap {
         {
             return Ok(value);
         }
-        Err(self.slot_error(raw, type_name))
+        Err(self.slot_error(raw, type_name()))
     }
 
     /// Why `raw` does not name a slot this step may use.
@@ -316,11 +328,22 @@ impl Heap {
     /// # Errors
     /// As [`Heap::get`].
     pub fn borrow_ref<'r, T: DataGear>(&self, gear: Gear<T>) -> Result<Ref<'r, T>, Error> {
-        let object = Arc::clone(self.slot(gear.raw(), T::INFO.name)?);
+        self.stub_borrow_ref(gear)
+    }
+
+    /// [`Heap::borrow_ref`] as generated stubs call it: without the `DataGear` bound, which the
+    /// code gear asserts once at the user's type (so that a mistake there is not reported again
+    /// here). A `T` that is not a data gear is never in a heap: the downcast fails.
+    #[doc(hidden)]
+    pub fn stub_borrow_ref<'r, T: Send + Sync + 'static>(
+        &self,
+        gear: Gear<T>,
+    ) -> Result<Ref<'r, T>, Error> {
+        let object = Arc::clone(self.slot_named(gear.raw(), T::gear_type_name)?);
         let found = object.info().name;
         let any: Arc<dyn Any + Send + Sync> = object;
         let value = any.downcast::<T>().map_err(|_| ErrorKind::WrongType {
-            expected: T::INFO.name,
+            expected: T::gear_type_name(),
             found,
         })?;
         Ok(Ref::new(value, gear))
@@ -332,7 +355,13 @@ impl Heap {
     /// # Errors
     /// As [`Heap::get`].
     pub fn borrow_mut<T: DataGear>(&mut self, gear: Gear<T>) -> Result<Mut<'_, T>, Error> {
-        self.slot(gear.raw(), T::INFO.name)?;
+        self.stub_borrow_mut(gear)
+    }
+
+    /// [`Heap::borrow_mut`] as generated stubs call it (see [`Heap::stub_borrow_ref`]).
+    #[doc(hidden)]
+    pub fn stub_borrow_mut<T: 'static>(&mut self, gear: Gear<T>) -> Result<Mut<'_, T>, Error> {
+        self.slot_named(gear.raw(), T::gear_type_name)?;
         let object = self.slots[gear.raw().index() as usize]
             .value
             .as_mut()
@@ -349,12 +378,22 @@ impl Heap {
         &mut self,
         gears: [(RawGear, &'static str); N],
     ) -> Result<[&mut dyn DataGearObject; N], Error> {
+        self.stub_borrow_many(gears.map(|(raw, name)| (raw, move || name)))
+    }
+
+    /// [`Heap::borrow_many`] with names computed only for an error (generated stubs pass
+    /// [`GearTarget::gear_type_name`], a table lookup, which the hot path must not pay).
+    #[doc(hidden)]
+    pub fn stub_borrow_many<const N: usize, F: Fn() -> &'static str>(
+        &mut self,
+        gears: [(RawGear, F); N],
+    ) -> Result<[&mut dyn DataGearObject; N], Error> {
         let mut indices = [0usize; N];
         for (i, (raw, type_name)) in gears.iter().enumerate() {
-            self.slot(*raw, type_name)?;
+            self.slot_named(*raw, type_name)?;
             if gears[..i].iter().any(|(earlier, _)| earlier == raw) {
                 return Err(ErrorKind::AliasedMut {
-                    data_gear: type_name,
+                    data_gear: type_name(),
                     gear: *raw,
                 }
                 .into());
@@ -374,14 +413,28 @@ impl Heap {
     /// # Errors
     /// [`ErrorKind::AliasedMut`].
     pub fn check_aliasing(&self, params: &[(RawGear, bool, &'static str)]) -> Result<(), Error> {
+        let named: Vec<(RawGear, bool, _)> = params
+            .iter()
+            .map(|&(raw, is_mut, name)| (raw, is_mut, move || name))
+            .collect();
+        self.stub_check_aliasing(&named)
+    }
+
+    /// [`Heap::check_aliasing`] with names computed only for an error (see
+    /// [`Heap::stub_borrow_many`]).
+    #[doc(hidden)]
+    pub fn stub_check_aliasing<F: Fn() -> &'static str>(
+        &self,
+        params: &[(RawGear, bool, F)],
+    ) -> Result<(), Error> {
         if self.stepping == PROBE {
-            return Err(self.probed(params));
+            return Err(self.probed(params.iter().map(|(raw, is_mut, _)| (*raw, *is_mut))));
         }
         for (i, (raw, is_mut, type_name)) in params.iter().enumerate() {
             for (other, other_mut, _) in &params[..i] {
                 if raw == other && (*is_mut || *other_mut) {
                     return Err(ErrorKind::AliasedMut {
-                        data_gear: type_name,
+                        data_gear: type_name(),
                         gear: *raw,
                     }
                     .into());
@@ -392,11 +445,11 @@ impl Heap {
     }
 
     #[cold]
-    fn probed(&self, params: &[(RawGear, bool, &'static str)]) -> Error {
+    fn probed(&self, params: impl Iterator<Item = (RawGear, bool)>) -> Error {
         PROBED.with(|probed| {
             let mut probed = probed.borrow_mut();
             probed.clear();
-            probed.extend(params.iter().map(|&(raw, is_mut, _)| (raw, Some(is_mut))));
+            probed.extend(params.map(|(raw, is_mut)| (raw, Some(is_mut))));
         });
         ErrorKind::Stopped {
             reason: "probed".into(),
@@ -420,11 +473,11 @@ impl Heap {
 ///
 /// # Errors
 /// [`ErrorKind::WrongType`].
-pub fn downcast_mut<T: DataGear>(object: &mut dyn DataGearObject) -> Result<&mut T, Error> {
+pub fn downcast_mut<T: 'static>(object: &mut dyn DataGearObject) -> Result<&mut T, Error> {
     let found = object.info().name;
     (object as &mut dyn Any).downcast_mut::<T>().ok_or_else(|| {
         ErrorKind::WrongType {
-            expected: T::INFO.name,
+            expected: T::gear_type_name(),
             found,
         }
         .into()

@@ -210,21 +210,33 @@ pub use code::{Bind, CodeGear, CodeGearInfo, Goto, Next, Param, ParamKind};
 pub use context::{Context, Exit};
 pub use error::{Error, ErrorKind, PoolFailure};
 pub use gear::{
-    DataGear, DataGearInfo, Gear, GearTarget, Implements, Interface, InterfaceInfo, Mut, RawGear,
-    Ref,
+    CodeGears, Continuations, DataGear, DataGearInfo, Gear, GearTarget, Implements, Interface,
+    InterfaceInfo, Mut, RawGear, Ref,
 };
+pub use goto_target::{GotoTarget, InterfaceHandle, ParGotoTarget};
 pub use heap::{DataGearObject, Heap};
 pub use meta::{
     Meta, Pattern, PatternError, Record, Redirect, Selector, StepLimit, Stop, Tracing, Transition,
 };
 pub use tables::Tables;
-pub use value::{Args, INLINE_BYTES, TypeMismatch, Value};
+pub use value::{Args, CodeGearValue, DataGearField, INLINE_BYTES, TypeMismatch, Value};
 pub use world::{
     Bound, Check, CheckpointError, Fairness, Parallel, Report, RunStats, TaskId, TraceStep,
     Verdict, View, Violation, ViolationKind, World,
 };
 
-pub use gears_macros::{code_gear, data_gear, interface, par_goto};
+pub use gears_macros::{code_gear, data_gear, interface};
+
+/// `par_goto!(world, f(args))`: adds a task to a [`World`] whose first transition is
+/// `goto!(f(args))`, and returns its [`TaskId`] (GearsOS's `par goto`); `par_goto!(f(args))`
+/// inside a code gear adds a task to the world running it, from the end of the current step.
+#[macro_export]
+macro_rules! par_goto {
+    // As `goto!`: a shim that hands the expansion this crate's path.
+    ($($input:tt)*) => {
+        $crate::__private::par_goto! { [$crate] $($input)* }
+    };
+}
 
 /// `next!(f(first_args))`: the continuation that runs code gear `f` with its first parameters
 /// bound (the continuation's caller supplies the rest); `next!(gear.api(args))`: an interface
@@ -266,51 +278,23 @@ pub mod prelude {
 pub mod __private {
     pub use crate::code::{BrokenCodeGear, Stub, Untyped};
     pub use crate::goto_target::{
-        BindFallback, GotoFallback0, GotoFallback1, GotoFallback2, GotoFallback3, GotoFallback4,
-        GotoFallback5, GotoFallback6, GotoFallback7, GotoFallback8, GotoFallback9, GotoFallback10,
-        GotoFallback11, GotoFallback12, GotoTarget,
+        ApiFallback, BindFallback, GotoFallback0, GotoFallback1, GotoFallback2, GotoFallback3,
+        GotoFallback4, GotoFallback5, GotoFallback6, GotoFallback7, GotoFallback8, GotoFallback9,
+        GotoFallback10, GotoFallback11, GotoFallback12, ParGotoFallback,
     };
     pub use crate::heap::downcast_mut;
     pub use crate::tables::{
-        CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, data_gear_display,
-        interface_display,
+        CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, interface_display,
     };
     pub use crate::world::par_goto_from_code_gear;
+
+    /// What `par_goto!` evaluates to after reporting a compile error: a task id that names no
+    /// task (never used: the program did not compile).
+    pub fn invalid_task() -> crate::TaskId {
+        crate::World::invalid_task()
+    }
     pub use gears_macros::__codegear_impl_interface as impl_interface;
-    pub use gears_macros::{goto, next};
+    pub use gears_macros::{goto, next, par_goto};
     pub use gears_runtime;
     pub use gears_runtime::registry::{Site, inventory};
-
-    /// Asserts, at the user's `Mut<'_, T>` / `Ref<'_, T>`, that `T` is a data gear.
-    pub const fn assert_data_gear<T: crate::DataGear>() {}
-
-    /// Asserts, at the user's field type, what a data gear's fields must be.
-    #[diagnostic::on_unimplemented(
-        message = "data gear field of type `{Self}` cannot be cloned, compared, hashed or printed",
-        label = "this field's type must be `Clone + Debug + Hash + Eq + Send + Sync + 'static`",
-        note = "if `{Self}` is your type, add `#[derive(Clone, Debug, PartialEq, Eq, Hash)]` to it (its fields must allow it, and be `Send + Sync`)",
-        note = "the meta level clones, hashes and compares data gears to explore and store program states; use a type that derives them (floats are not `Eq`/`Hash`: store bits or a fixed-point integer)"
-    )]
-    pub trait DataGearField {}
-    // One error per field (see `CodeGearValue`).
-    #[diagnostic::do_not_recommend]
-    impl<T: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync + 'static> DataGearField
-        for T
-    {
-    }
-    pub const fn assert_data_gear_field<T: ?Sized + DataGearField>() {}
-
-    /// Asserts, at the user's parameter type, what a code gear's value parameter must be.
-    #[diagnostic::on_unimplemented(
-        message = "code-gear parameter of type `{Self}` is not a value",
-        label = "a value parameter must be `Clone + Debug + Hash + Eq + Send + 'static`",
-        note = "if `{Self}` is your type, add `#[derive(Clone, Debug, PartialEq, Eq, Hash)]` to it (its fields must allow it, and be `Send`)",
-        note = "the meta level stores arguments in continuations, clones and compares them (model checking) and sends them between workers; pass owned data, a `Gear<T>` handle, or take a data gear as `Mut<'_, T>`/`Ref<'_, T>`"
-    )]
-    pub trait CodeGearValue {}
-    // Reported as one `CodeGearValue` error with the message above, instead of one error per
-    // missing `Clone`/`Debug`/`Hash`/`Eq` behind the blanket impls.
-    #[diagnostic::do_not_recommend]
-    impl<T: crate::Value> CodeGearValue for T {}
-    pub const fn assert_value<T: ?Sized + CodeGearValue>() {}
 }

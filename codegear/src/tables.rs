@@ -23,7 +23,12 @@ impl CodeGearEntry {
 
 /// A data gear's registration (emitted by `#[data_gear]`).
 #[doc(hidden)]
-pub struct DataGearEntry(pub &'static DataGearInfo, pub &'static str);
+pub struct DataGearEntry(
+    pub &'static DataGearInfo,
+    pub &'static str,
+    /// The type's id, by which a handle's `Debug` finds its row ([`data_gear_display_of`]).
+    pub fn() -> std::any::TypeId,
+);
 
 /// An interface's registration (emitted by `#[interface]`).
 #[doc(hidden)]
@@ -86,10 +91,25 @@ static DATA_GEARS: Registry<DataGearEntry> = Registry::new("data gear");
 static INTERFACES: Registry<InterfaceEntry> = Registry::new("interface");
 static IMPLS: Registry<ImplEntry> = Registry::new("interface implementation");
 
-/// A data gear type's display name ([`Tables::data_gear_name`]), for handles' `Debug`.
-#[doc(hidden)]
-pub fn data_gear_display(info: &'static DataGearInfo) -> &'static str {
-    Tables::get().map_or(info.name, |tables| tables.data_gear_name(info))
+/// The display name of sized type `T` for handles' `Debug` and errors: its data-gear row's
+/// ([`Tables::data_gear_name`]) when `T` is a registered data gear, else its own name without
+/// module paths (a type that is not a data gear is never in a heap; only handles name it).
+pub(crate) fn data_gear_display_of<T: 'static>() -> &'static str {
+    let id = std::any::TypeId::of::<T>();
+    Tables::get()
+        .ok()
+        .and_then(|tables| tables.by_type.get(&id).copied())
+        .unwrap_or_else(|| short_type_name(std::any::type_name::<T>()))
+}
+
+/// `a::b::Stack<c::D>` as `Stack<c::D>`: the last path segment of the outer type (what
+/// `#[data_gear]` names a type), for types that have no data-gear row.
+fn short_type_name(full: &'static str) -> &'static str {
+    let outer = full.find('<').unwrap_or(full.len());
+    match full[..outer].rfind("::") {
+        Some(at) => &full[at + 2..],
+        None => full,
+    }
 }
 
 /// `dyn` and an interface's display name ([`Tables::interface_name`]), for handles' `Debug`.
@@ -114,6 +134,8 @@ pub struct Tables {
     impls: &'static Table<ImplEntry>,
     /// Display names of data gears and interfaces by `module::name` key (see [`qualify`]).
     short: HashMap<&'static str, &'static str>,
+    /// Display names of data gears by type, for handles' `Debug` ([`data_gear_display_of`]).
+    by_type: HashMap<std::any::TypeId, &'static str>,
 }
 
 /// Same (module, name) for infos that may live at several addresses (consts are not unique).
@@ -182,6 +204,7 @@ impl Tables {
                     interfaces: INTERFACES.table()?,
                     impls: IMPLS.table()?,
                     short: HashMap::new(),
+                    by_type: HashMap::new(),
                 };
                 let rows: Vec<_> = tables
                     .code_gears
@@ -199,6 +222,7 @@ impl Tables {
                     .collect();
                 for ((_, entry), display) in tables.data_gears.iter().zip(qualify(&rows)) {
                     tables.short.insert(entry.1, display);
+                    tables.by_type.insert((entry.2)(), display);
                 }
                 let rows: Vec<_> = tables
                     .interfaces
@@ -337,4 +361,25 @@ impl Tables {
         }
         out
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn types_without_a_row_are_named_by_their_last_segment() {
+        assert_eq!(short_type_name("a::b::Plain"), "Plain");
+        assert_eq!(short_type_name("a::Stack<b::c::D>"), "Stack<b::c::D>");
+        assert_eq!(short_type_name("u64"), "u64");
+        assert_eq!(
+            format!(
+                "{:?}",
+                crate::Gear::<NotADataGear>::__from_raw(crate::RawGear::new(0, 3, 0))
+            ),
+            "NotADataGear#0.3"
+        );
+    }
+
+    struct NotADataGear;
 }

@@ -324,6 +324,48 @@ impl fmt::Debug for Args {
     }
 }
 
+/// What a data gear's fields must be: `Clone + Debug + Hash + Eq + Send + Sync + 'static`.
+/// `#[data_gear]` asserts it at each field's type, so that a field that is not is one error
+/// there, with this trait's message (not one error per missing derive).
+#[diagnostic::on_unimplemented(
+    message = "data gear field of type `{Self}` cannot be cloned, compared, hashed or printed",
+    label = "this field's type must be `Clone + Debug + Hash + Eq + Send + Sync + 'static`",
+    note = "if `{Self}` is your type, add `#[derive(Clone, Debug, PartialEq, Eq, Hash)]` to it (its fields must allow it, and be `Send + Sync`)",
+    note = "the meta level clones, hashes and compares data gears to explore and store program states; use a type that derives them (floats are not `Eq`/`Hash`: store bits or a fixed-point integer)"
+)]
+pub trait DataGearField {
+    /// What the generated assertion names: a projection, so that rustc's error carries no
+    /// "required by a bound in" note pointing into this crate.
+    #[doc(hidden)]
+    const CHECKED: () = ();
+}
+
+// Reported as one `DataGearField` error with the message above, instead of one error per
+// missing `Clone`/`Debug`/`Hash`/`Eq` behind the blanket impl.
+#[diagnostic::do_not_recommend]
+impl<T: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync + 'static> DataGearField
+    for T
+{
+}
+
+/// What a code gear's value parameter must be: a [`Value`]. `#[code_gear]` asserts it at each
+/// parameter's type (one error there, with this trait's message).
+#[diagnostic::on_unimplemented(
+    message = "code-gear parameter of type `{Self}` is not a value",
+    label = "a value parameter must be `Clone + Debug + Hash + Eq + Send + 'static`",
+    note = "if `{Self}` is your type, add `#[derive(Clone, Debug, PartialEq, Eq, Hash)]` to it (its fields must allow it, and be `Send`)",
+    note = "the meta level stores arguments in continuations, clones and compares them (model checking) and sends them between workers; pass owned data, a `Gear<T>` handle, or take a data gear as `Mut<'_, T>`/`Ref<'_, T>`"
+)]
+pub trait CodeGearValue {
+    /// As [`DataGearField::CHECKED`].
+    #[doc(hidden)]
+    const CHECKED: () = ();
+}
+
+// As for `DataGearField`.
+#[diagnostic::do_not_recommend]
+impl<T: Value> CodeGearValue for T {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,10 +63,37 @@ fn program(tasks: usize, rounds: u8, waiter: Option<u8>) -> (World, Gear<Cell>, 
     (world, shared, owns)
 }
 
-fn temp(name: &str) -> PathBuf {
+/// A checkpoint file in this process's scratch directory, removed (with the directory, once
+/// empty) when the test is done with it, so test runs leave nothing in the temp directory.
+struct Temp(PathBuf);
+
+impl std::ops::Deref for Temp {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Temp {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        if let Some(dir) = self.0.parent() {
+            // Fails while another test's file is still there; the last one removes it.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn temp(name: &str) -> Temp {
     let dir = std::env::temp_dir().join(format!("gears-checkpoint-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    Temp(dir.join(name))
 }
 
 fn kind(report: &Report) -> String {
@@ -211,7 +238,11 @@ fn resumed_checks_reach_the_uninterrupted_verdict_and_counts_with_every_option()
 fn time_and_request_bounds_write_checkpoints_too() {
     let (world, _, _) = program(3, 3, None);
     let path = temp("time.ckpt");
-    let report = world.check(Check::new().max_time(Duration::ZERO).checkpoint(&path));
+    let report = world.check(
+        Check::new()
+            .max_time(Duration::ZERO)
+            .checkpoint(path.as_path()),
+    );
     assert_eq!(
         report.verdict,
         Verdict::Incomplete(Bound::MaxTime(Duration::ZERO)),
@@ -229,7 +260,7 @@ fn time_and_request_bounds_write_checkpoints_too() {
     );
 
     let flag = Arc::new(AtomicBool::new(true));
-    let report = world.check(Check::new().stop_when(flag).checkpoint(&path));
+    let report = world.check(Check::new().stop_when(flag).checkpoint(path.as_path()));
     assert_eq!(
         report.verdict,
         Verdict::Incomplete(Bound::Stopped),
@@ -240,7 +271,7 @@ fn time_and_request_bounds_write_checkpoints_too() {
     assert_eq!(resumed.states, full.states);
     // A depth bound drops the states it cuts: no checkpoint (resuming could not reach them).
     let _ = std::fs::remove_file(&path);
-    let report = world.check(Check::new().max_depth(2).checkpoint(&path));
+    let report = world.check(Check::new().max_depth(2).checkpoint(path.as_path()));
     assert_eq!(
         report.verdict,
         Verdict::Incomplete(Bound::MaxDepth(2)),
@@ -257,7 +288,7 @@ fn time_and_request_bounds_write_checkpoints_too() {
 fn bad_checkpoints_are_clear_errors() {
     let (world, _, _) = program(3, 3, None);
     let path = temp("bad.ckpt");
-    let report = world.check(Check::new().max_states(50).checkpoint(&path));
+    let report = world.check(Check::new().max_states(50).checkpoint(path.as_path()));
     assert!(report.checkpoint.is_some(), "{report}");
     let good = std::fs::read(&path).unwrap();
 
@@ -365,7 +396,7 @@ fn child_phase() {
     let (world, _, _) = program(4, 3, None);
     let check = || Check::new().partial_order_reduction(true);
     let report = match phase.as_str() {
-        "start" => world.check(check().max_states(500).checkpoint(&path)),
+        "start" => world.check(check().max_states(500).checkpoint(path.as_path())),
         "resume" => world
             .resume(check().max_states(1500).checkpoint(&path), &path)
             .unwrap(),
@@ -441,5 +472,44 @@ fn a_check_resumes_in_other_processes() {
     assert_eq!(verdict, "holds");
     assert!(!written);
     assert_eq!((states, transitions), (full.states, full.transitions));
+    let _ = std::fs::remove_file(&path);
+}
+
+/// What [`drift`] adds: stands for a program whose code changed between check and resume.
+static DRIFT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+#[code_gear]
+fn drift(cell: Mut<'_, Cell>, left: u8, next: Next<()>) -> Goto {
+    let mut cell = cell;
+    cell.v = (cell.v + DRIFT.load(std::sync::atomic::Ordering::Relaxed)) % 7;
+    if left == 0 {
+        return goto!(next());
+    }
+    goto!(drift(cell.gear(), left - 1, next))
+}
+
+#[test]
+fn a_program_whose_steps_changed_does_not_resume() {
+    let mut world = World::new();
+    for _ in 0..3 {
+        let task = world.reserve_task();
+        let own = world.alloc_private(task, Cell::default());
+        world.start(task, goto!(drift(own, 4, Next::exit())));
+    }
+    let path = temp("drift.ckpt");
+    let report = world.check(Check::new().max_states(40).checkpoint(path.as_path()));
+    assert!(report.checkpoint.is_some(), "{report}");
+    // Same initial state, same code gear names, other steps: the replay does not reach the
+    // saved states.
+    DRIFT.store(2, std::sync::atomic::Ordering::Relaxed);
+    let error = world.resume(Check::new(), &path).unwrap_err();
+    DRIFT.store(1, std::sync::atomic::Ordering::Relaxed);
+    assert!(matches!(error, CheckpointError::Diverged { .. }), "{error}");
+    assert!(
+        error.to_string().contains("not the ones that were checked"),
+        "{error}"
+    );
+    // With the steps as they were, it resumes.
+    assert!(world.resume(Check::new(), &path).unwrap().holds());
     let _ = std::fs::remove_file(&path);
 }

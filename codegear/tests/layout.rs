@@ -230,6 +230,19 @@ fn homonyms_are_qualified_and_unique_names_stay_short() {
 }
 
 #[test]
+fn handles_print_their_data_gears_display_name() {
+    // A handle's `Debug` finds its type's row by type id: qualified where two modules define a
+    // `Cell`, short where the name is unique.
+    let mut ctx = Context::new();
+    let a = ctx.alloc(store_a::Cell::default());
+    let b = ctx.alloc(store_b::Cell::default());
+    let simple = ctx.alloc(imp::Simple::default());
+    assert!(format!("{a:?}").starts_with("store_a::Cell#"), "{a:?}");
+    assert!(format!("{b:?}").starts_with("store_b::Cell#"), "{b:?}");
+    assert!(format!("{simple:?}").starts_with("Simple#"), "{simple:?}");
+}
+
+#[test]
 fn traces_and_selectors_tell_homonyms_apart() {
     let mut ctx = Context::new();
     let a = ctx.alloc(store_a::Cell::default());

@@ -20,13 +20,44 @@ use crate::{CpuList, MAX_CPUS, parse_cpu_str};
 /// One logical CPU: its number, its core, its index among its SMT siblings and its NUMA node.
 ///
 /// Obtained from a [`Topology`] ([`Topology::cpu`], [`Topology::cpus`]); never built by hand, as
-/// in ghOSt. Two `Cpu`s compare equal when their ids are equal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// in ghOSt. Two `Cpu`s compare equal when their ids are equal (and order and hash by id):
+/// within a topology the id determines the rest, and one compare is what the agent's hot path
+/// pays for every message.
+#[derive(Clone, Copy, Debug)]
 pub struct Cpu {
     id: u16,
     core: u16,
     smt_idx: u16,
     numa_node: u16,
+}
+
+impl PartialEq for Cpu {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for Cpu {}
+
+impl PartialOrd for Cpu {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Cpu {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.id.cmp(&other.id)
+    }
+}
+
+impl std::hash::Hash for Cpu {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
 }
 
 impl Cpu {

@@ -118,8 +118,9 @@ fn sigint_target() {
     let _ = SmpFifo::default().run(enclave, on("0-1"));
 }
 
-#[test]
-fn sigint_ends_the_program_and_every_thread() {
+/// Sends `signal` to a program in the middle of a run: it ends with the signal's default
+/// action, and every thread with it.
+fn a_signal_ends_the_program_and_every_thread(signal: i32) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(std::env::current_exe().unwrap())
@@ -146,7 +147,7 @@ fn sigint_ends_the_program_and_every_thread() {
     std::thread::sleep(Duration::from_millis(200));
     let pid_i32 = i32::try_from(pid).unwrap();
     // SAFETY: kill with a pid we spawned and a valid signal number.
-    assert_eq!(unsafe { libc::kill(pid_i32, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(pid_i32, signal) }, 0);
     let deadline = Instant::now() + Duration::from_secs(5);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -154,14 +155,24 @@ fn sigint_ends_the_program_and_every_thread() {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("the program did not end within 5 s of SIGINT");
+            panic!("the program did not end within 5 s of signal {signal}");
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(status.signal(), Some(libc::SIGINT), "{status}");
+    assert_eq!(status.signal(), Some(signal), "{status}");
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "the process is gone, and every thread with it"
     );
+}
+
+#[test]
+fn sigint_ends_the_program_and_every_thread() {
+    a_signal_ends_the_program_and_every_thread(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_ends_the_program_and_every_thread() {
+    a_signal_ends_the_program_and_every_thread(libc::SIGTERM);
 }

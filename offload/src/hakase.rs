@@ -406,13 +406,14 @@ impl Hakase {
             } else {
                 // After a park that found nothing, park again without spinning first.
                 parked = true;
-                // Process friends cannot ring the bell (it is in hakase memory): look often.
-                let slice = if self.processes.any() {
-                    crate::process::PARK_SLICE_WITH_PROCESSES
+                if self.processes.any() {
+                    // Process friends ring shared words in their regions (the bell is in
+                    // hakase memory); a crash rings nothing, so look for one more often.
+                    self.processes
+                        .park(&self.bell, || self.has_request() || done());
                 } else {
-                    PARK_SLICE
-                };
-                self.bell.park(|| self.has_request() || done(), slice);
+                    self.bell.park(|| self.has_request() || done(), PARK_SLICE);
+                }
                 check_denials();
             }
         }

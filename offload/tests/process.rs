@@ -137,8 +137,9 @@ pub fn hakase_panics(x: u8) -> u8 {
 #[offload::export_symbol(declared_in = shared)]
 pub fn hakase_kill_reported() {
     let pid: i32 = REPORTS.lock().unwrap()[0].parse().unwrap();
-    // Time for the victim to make its next request, which waits while the hakase is here.
-    std::thread::sleep(Duration::from_millis(200));
+    // Time for the victim to make its next request, which waits while the hakase is here
+    // (generous: the machine may be loaded).
+    std::thread::sleep(Duration::from_millis(500));
     // SAFETY: sends a signal to a child of this process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     // Time for the watcher to see it end, before the hakase looks at its request.

@@ -100,7 +100,10 @@ use crossbeam_utils::CachePadded;
 
 pub use crate::mailbox::{Backoff, Outcome, WaitStrategy};
 use crate::sync::{Arc, AtomicBool, AtomicU32, Ordering, UnsafeCell};
-pub use bell::{Bell, Fencing};
+pub use bell::{
+    Bell, Fencing, MAX_SHARED_WORDS, SHARED_AWAKE, SHARED_FALLBACK_SLICE, ring_shared,
+    shared_wakes_supported,
+};
 
 /// The top bit of a retractable slot's turn: the server has claimed the pending request.
 pub const CLAIMED: u32 = 1 << 31;

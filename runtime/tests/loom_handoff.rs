@@ -267,3 +267,56 @@ fn a_dropped_server_ends_the_wait_with_the_request_or_the_outcome() {
         }
     });
 }
+
+/// A server parked on its bell and on shared words (`Bell::park_with`: the words are in
+/// regions shared with client processes), one client ringing its own word after posting, and a
+/// hostile client writing whatever it likes into its word (never a request). The honest
+/// client is always served: the hostile one can make the server wake for nothing, never sleep
+/// through the honest ring (a lost wake-up would leave the server asleep forever, as the futex
+/// model waits without a time limit, which loom reports: with the client's `ring_shared`
+/// removed, it does, "deadlock"). Results: whether the server slept.
+#[test]
+fn a_server_parked_on_shared_words_is_woken_by_its_client_whatever_another_writes() {
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicU32, Ordering};
+    check_results([false, true], || {
+        let bell = Arc::new(handoff::Bell::for_processes());
+        let honest = Arc::new(AtomicU32::new(handoff::SHARED_AWAKE));
+        let hostile = Arc::new(AtomicU32::new(handoff::SHARED_AWAKE));
+        let request = Arc::new(AtomicU32::new(0));
+        let reply = Arc::new(AtomicU32::new(0));
+        let server = thread::spawn({
+            let (honest, hostile) = (honest.clone(), hostile.clone());
+            let (request, reply) = (request.clone(), reply.clone());
+            move || {
+                let mut slept = false;
+                loop {
+                    let asked = request.load(Ordering::Acquire);
+                    if asked != 0 {
+                        reply.store(asked * 3, Ordering::Release);
+                        return slept;
+                    }
+                    slept |= bell.park_with(
+                        &[&*honest, &*hostile],
+                        || request.load(Ordering::Relaxed) != 0,
+                        std::time::Duration::from_secs(1),
+                    );
+                }
+            }
+        });
+        let attacker = thread::spawn(move || {
+            // "Parked", "awake" and garbage, as a friend process may write at any time.
+            hostile.store(1, Ordering::Relaxed);
+            hostile.swap(0, Ordering::Relaxed);
+            hostile.store(0xdead, Ordering::Relaxed);
+        });
+        request.store(2, Ordering::Release);
+        handoff::ring_shared(&honest);
+        while reply.load(Ordering::Acquire) == 0 {
+            thread::yield_now();
+        }
+        assert_eq!(reply.load(Ordering::Acquire), 6);
+        attacker.join().unwrap();
+        server.join().unwrap()
+    });
+}

@@ -259,8 +259,7 @@ impl World {
 
     /// What `par_goto!` evaluates to after reporting a compile error: a task id that names no
     /// task (never run: the program did not compile).
-    #[doc(hidden)]
-    pub fn __gears_invalid_task(&self) -> TaskId {
+    pub(crate) fn invalid_task() -> TaskId {
         TaskId(u32::MAX)
     }
 

@@ -6,8 +6,9 @@
 //! anchor runs a native `stateright::Model` of the same system (the best case for it: plain
 //! structs, no interpretation). Both must count the same distinct states; the figures are
 //! states per second and, for ours, bytes per state. Then ours alone: partial-order reduction
-//! (stored states with and without), a liveness check of over a million states, and a bounded
-//! check of 64 philosophers (bytes per state with many tasks).
+//! (stored states with and without, also for liveness), a liveness check of over a million
+//! states, a check stopped half-way to a checkpoint and resumed, and a bounded check of 64
+//! philosophers (bytes per state with many tasks).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -228,6 +229,7 @@ pub fn run(effort: Effort) {
     parallel(effort);
     reduction(effort);
     liveness(effort);
+    checkpoint(effort);
     wide(effort);
 }
 
@@ -405,6 +407,50 @@ fn liveness(effort: Effort) {
         &format!("{name}.liveness_por_time_ratio"),
         reduced.elapsed.as_secs_f64(),
         report_.elapsed.as_secs_f64(),
+    );
+}
+
+/// Checkpoint and resume: a check stopped half-way and saved, then resumed to the end, beside
+/// the same check uninterrupted (the file's size per state, and what stopping costs).
+fn checkpoint(effort: Effort) {
+    let (n, meals) = match effort {
+        Effort::Full => (5, 2),
+        Effort::Quick => (4, 1),
+    };
+    let table = table(n, meals, Order::Fixed);
+    let name = format!("check.dpp{n}_m{meals}");
+    let full = table.world.check(Check::new());
+    let path = std::env::temp_dir().join(format!("gears-bench-{}.ckpt", std::process::id()));
+    let first = table.world.check(
+        Check::new()
+            .max_states(full.states as usize / 2)
+            .checkpoint(&path),
+    );
+    assert!(first.checkpoint.is_some(), "{first}");
+    let bytes = std::fs::metadata(&path).expect("the checkpoint").len();
+    let resumed = table
+        .world
+        .resume(Check::new(), &path)
+        .expect("the checkpoint resumes");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        resumed.holds() && resumed.states == full.states,
+        "{resumed}\n{full}"
+    );
+    report(
+        &format!("{name}.checkpoint_bytes_per_state"),
+        bytes as f64 / first.states as f64,
+        "bytes",
+    );
+    report(
+        &format!("{name}.resume_time"),
+        resumed.elapsed.as_secs_f64(),
+        "s",
+    );
+    report_ratio(
+        &format!("{name}.checkpointed_time"),
+        (first.elapsed + resumed.elapsed).as_secs_f64(),
+        full.elapsed.as_secs_f64(),
     );
 }
 

@@ -26,6 +26,7 @@ use offload::prelude::*;
 
 use super::{Effort, interleaved_medians, report, report_ratio};
 
+pub mod iceoryx2;
 pub mod process;
 
 /// The exported function of the `exported!` round trip.
@@ -36,9 +37,9 @@ pub fn bench_add(a: u64, b: u64) -> u64 {
 
 /// Where the two sides run: the server (hakase) on one CPU, callers (friends) on another.
 #[derive(Clone, Copy)]
-struct Cpus {
-    server: usize,
-    caller: usize,
+pub(crate) struct Cpus {
+    pub(crate) server: usize,
+    pub(crate) caller: usize,
 }
 
 fn pin(cpu: usize) {
@@ -198,7 +199,7 @@ fn suite(effort: Effort, cpus: Cpus) {
     report("offload.futex_ping_pong_round_trip_ns", futex, "ns");
     report_ratio("offload.wake_from_park_vs_futex", wake, futex);
 
-    process::suite(effort, &hakase, &friend_cpu, reps);
+    process::suite(effort, &hakase, &friend_cpu, reps, cpus);
 }
 
 /// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).

@@ -25,6 +25,8 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    // The offload suite's iceoryx2 anchor runs its server in a child process of this binary.
+    bench::offload::iceoryx2::serve_if_child();
     let args = Args::parse();
     let effort = if args.quick {
         Effort::Quick

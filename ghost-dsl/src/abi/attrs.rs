@@ -28,13 +28,18 @@ pub struct TaskAttrs {
 
 impl TaskAttrs {
     /// Priority 0, weight 1, no deadline, no user value.
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Self {
             priority: 0,
             weight: 1,
             deadline_ns: None,
             user: None,
         }
+    }
+
+    /// Whether these are the defaults of [`new`](Self::new) (no user value).
+    pub(crate) fn is_default(&self) -> bool {
+        self.priority == 0 && self.weight == 1 && self.deadline_ns.is_none() && self.user.is_none()
     }
 
     /// With `priority`.

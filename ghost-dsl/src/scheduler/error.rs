@@ -142,6 +142,15 @@ impl Error {
         }
     }
 
+    /// The enclave's own error, if that is what this is and it is an `E` (for the thread
+    /// enclave, [`ThreadError`](crate::threads::ThreadError)).
+    pub fn as_enclave<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match &self.0.kind {
+            ErrorKind::Enclave(err) => err.downcast_ref::<E>(),
+            _ => None,
+        }
+    }
+
     /// The handler panic, if that is what this is.
     pub fn as_handler_panic(&self) -> Option<&HandlerPanic> {
         match &self.0.kind {

@@ -45,9 +45,14 @@ pub struct Task<T> {
     __gears_state: TaskState,
     __gears_channel_cpu: Cpu,
     __gears_last_message: MessageKind,
-    __gears_attrs: TaskAttrs,
+    /// `None` for the default attributes (most tasks): boxed, so that the task table stays
+    /// small and cache-friendly (the attributes are read rarely, the rest on every message).
+    __gears_attrs: Option<Box<TaskAttrs>>,
     __gears_data: T,
 }
+
+/// What [`Task::attrs`] returns for a task created with the default attributes.
+static DEFAULT_ATTRS: TaskAttrs = TaskAttrs::new();
 
 impl<T> Task<T> {
     pub(crate) fn new(
@@ -64,7 +69,7 @@ impl<T> Task<T> {
             __gears_state: state,
             __gears_channel_cpu: channel_cpu,
             __gears_last_message: MessageKind::TaskNew,
-            __gears_attrs: attrs,
+            __gears_attrs: (!attrs.is_default()).then(|| Box::new(attrs)),
             __gears_data: data,
         }
     }
@@ -128,7 +133,7 @@ impl<T> Task<T> {
     /// priority, weight, deadline, a user value. Read once, at `MSG_TASK_NEW`.
     #[inline]
     pub fn attrs(&self) -> &TaskAttrs {
-        &self.__gears_attrs
+        self.__gears_attrs.as_deref().unwrap_or(&DEFAULT_ATTRS)
     }
 
     /// The scheduler's state of this task.

@@ -39,6 +39,10 @@ pub(crate) enum Fault {
         limit: Duration,
         threads: Vec<(String, u64)>,
     },
+    /// Every live thread was parked with no handle left to unpark it: (thread, where).
+    Deadlock { threads: Vec<(String, String)> },
+    /// The run's time limit passed.
+    TimeLimit { limit: Duration },
 }
 
 /// How agent threads behave.

@@ -17,6 +17,8 @@ pub struct ThreadConfig {
     pub(crate) trace: bool,
     pub(crate) inline: bool,
     pub(crate) tracepoints: bool,
+    pub(crate) time_limit: Option<Duration>,
+    pub(crate) grace: Duration,
 }
 
 impl Default for ThreadConfig {
@@ -27,8 +29,8 @@ impl Default for ThreadConfig {
 
 impl ThreadConfig {
     /// The defaults: this machine's topology, 1 ms ticks (when the agent config asks for
-    /// ticks), a 5 s watchdog, kernel-block polling every 1 ms, `SCHED_FIFO` priority 10 for
-    /// agents where permitted, sleeping agents, no trace.
+    /// ticks), a 5 s watchdog, no time limit, kernel-block polling every 1 ms, `SCHED_FIFO`
+    /// priority 10 for agents where permitted, sleeping agents, no trace.
     pub fn new() -> Self {
         Self {
             topology: None,
@@ -41,6 +43,8 @@ impl ThreadConfig {
             trace: false,
             inline: true,
             tracepoints: true,
+            time_limit: None,
+            grace: Duration::from_secs(1),
         }
     }
 
@@ -66,6 +70,8 @@ impl ThreadConfig {
     }
 
     /// The tick period of `MSG_CPU_TICK` (ticks are on when the [`AgentConfig`](crate::AgentConfig) says so).
+    /// At least 50 µs: a shorter period is raised to that (agent wakeups cost a few
+    /// microseconds each; below it the agents would leave the threads no time).
     #[must_use]
     pub fn with_tick(mut self, tick: Duration) -> Self {
         self.tick = tick.max(Duration::from_micros(50));
@@ -79,7 +85,29 @@ impl ThreadConfig {
         self
     }
 
-    /// How often the monitor polls (kernel blocks, watchdog).
+    /// Ends the run with [`ThreadError::TimeLimit`](super::ThreadError::TimeLimit) once it has
+    /// run for `limit` (`None`, the default: no limit). Every managed thread is then released
+    /// to the OS scheduler (parked ones return from [`park`](super::park), and later parks
+    /// return at once), and the run waits up to the [grace period](Self::with_grace) for them
+    /// to end; threads still running after it are left running, detached, and named in the
+    /// error. After another fault (an agent panic, the watchdog), which releases the threads
+    /// too, the limit still bounds how long the run waits for them to end.
+    #[must_use]
+    pub fn with_time_limit(mut self, limit: Option<Duration>) -> Self {
+        self.time_limit = limit;
+        self
+    }
+
+    /// How long a run that ends on a [time limit](Self::with_time_limit) or a
+    /// [deadlock](super::ThreadError::Deadlock) waits for the released threads to end before
+    /// it leaves the rest running, detached (1 s by default).
+    #[must_use]
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// How often the monitor polls (kernel blocks, watchdog, deadlock, time limit).
     #[must_use]
     pub fn with_poll(mut self, poll: Duration) -> Self {
         self.poll = poll.max(Duration::from_micros(100));

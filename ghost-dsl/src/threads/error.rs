@@ -78,6 +78,57 @@ pub enum ThreadError {
         /// The threads (name and gtid) and how long each had waited, ns.
         threads: Vec<(String, u64)>,
     },
+    /// Every live managed thread was parked in [`park`](super::park) (or `handoff`) with no
+    /// [`ThreadHandle`](super::ThreadHandle) of any of them left, so nothing could ever wake
+    /// them. The parked threads were released (they returned from `park`, spuriously) and the
+    /// run waited for them up to the [grace period](super::ThreadConfig::with_grace).
+    #[error(
+        "deadlock: every managed thread is parked and no ThreadHandle that could unpark one is \
+         left: {}; keep a handle where something will call unpark, or do not park without one; \
+         {}",
+        describe_parked(threads),
+        describe_left(left_running)
+    )]
+    Deadlock {
+        /// The parked threads (name and gtid) and where each called `park` (file:line:column).
+        threads: Vec<(String, String)>,
+        /// Threads (name and gtid) that had not ended when the grace period was over; they
+        /// run on, detached, under the OS scheduler.
+        left_running: Vec<String>,
+    },
+    /// The run reached its [time limit](super::ThreadConfig::with_time_limit).
+    #[error(
+        "time limit: the run did not end within {} ms; {}",
+        limit.as_millis(),
+        describe_left(left_running)
+    )]
+    TimeLimit {
+        /// The limit.
+        limit: Duration,
+        /// Threads (name and gtid) that had not ended when the grace period was over; they
+        /// run on, detached, under the OS scheduler.
+        left_running: Vec<String>,
+    },
+}
+
+fn describe_parked(threads: &[(String, String)]) -> String {
+    threads
+        .iter()
+        .map(|(name, at)| format!("{name} parked at {at}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_left(left: &[String]) -> String {
+    if left.is_empty() {
+        "every managed thread was released to the OS scheduler and ended".to_owned()
+    } else {
+        format!(
+            "every managed thread was released to the OS scheduler; still running after the \
+             grace period, left running detached: {}",
+            left.join(", ")
+        )
+    }
 }
 
 fn describe(threads: &[(String, u64)]) -> String {

@@ -21,7 +21,7 @@
 //! [`threads`](super)).
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
 use super::sys;
 
@@ -42,9 +42,16 @@ pub(crate) struct ThreadCell {
     /// The thread's kernel tid (0 until it has started).
     pub(crate) tid: AtomicI32,
     /// The park token of [`park`](super::park) after a fallback (the enclave no longer tracks
-    /// the thread): 1 = unparked.
+    /// the thread): 1 = unparked, [`UNPARKED_FOR_GOOD`] = every later `park` returns at once
+    /// (the run ended because nothing could wake the thread, or at its time limit).
     pub(crate) token: AtomicU32,
+    /// Live [`ThreadHandle`](super::ThreadHandle)s of this thread: the only things that can
+    /// unpark it. Zero while it is parked means nothing can wake it.
+    pub(crate) handles: AtomicUsize,
 }
+
+/// [`ThreadCell::token`]: released for good, `park` never waits again.
+pub(crate) const UNPARKED_FOR_GOOD: u32 = u32::MAX;
 
 impl ThreadCell {
     pub(crate) fn new() -> Self {
@@ -53,6 +60,8 @@ impl ThreadCell {
             in_call: AtomicBool::new(false),
             tid: AtomicI32::new(0),
             token: AtomicU32::new(0),
+            // The handle its spawn returns.
+            handles: AtomicUsize::new(1),
         }
     }
 
@@ -70,6 +79,12 @@ impl ThreadCell {
     /// Sets `FREE` for good (caller holds the enclave lock or is the last owner).
     pub(crate) fn set_free(&self) {
         self.gate.fetch_or(FREE, Ordering::Release);
+    }
+
+    /// Makes every later [`park`](super::park) of this released thread return at once.
+    pub(crate) fn unpark_for_good(&self) {
+        self.token.store(UNPARKED_FOR_GOOD, Ordering::Release);
+        sys::futex_wake_all(&self.token);
     }
 
     /// Whether the gate lets the thread run.

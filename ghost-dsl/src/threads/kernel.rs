@@ -87,6 +87,8 @@ pub(crate) struct ThreadState {
     pub(crate) panic: Option<String>,
     /// Consecutive monitor polls that saw the running thread asleep in the kernel.
     pub(crate) asleep_polls: u8,
+    /// Where the thread called [`park`](super::park) (or `handoff`) last.
+    pub(crate) parked_at: Option<&'static std::panic::Location<'static>>,
 }
 
 impl ThreadState {
@@ -334,6 +336,7 @@ impl State {
             last_cpu: None,
             panic: None,
             asleep_polls: 0,
+            parked_at: None,
         });
         self.live += 1;
         if self.ended || self.fallen_back {
@@ -723,6 +726,42 @@ impl State {
             }
             sys::futex_wake_all(&t.cell.gate);
         }
+    }
+
+    /// When every live thread is parked ([`BlockKind::Park`]) and no [`ThreadHandle`] of any
+    /// of them exists, nothing can ever wake them (only a handle unparks, and every other
+    /// thread is parked too): the parked threads as (name (gtid), where they parked). `None`
+    /// while any thread could still make progress or be woken.
+    ///
+    /// [`ThreadHandle`]: super::ThreadHandle
+    pub(crate) fn deadlocked(&self) -> Option<Vec<(String, String)>> {
+        if self.live == 0 {
+            return None;
+        }
+        let mut parked = Vec::new();
+        for t in self.threads.iter().filter(|t| t.state != TState::Dead) {
+            if t.state != TState::Blocked
+                || t.block != Some(BlockKind::Park)
+                || t.token
+                || t.cell.handles.load(Ordering::Acquire) != 0
+            {
+                return None;
+            }
+            let at = t
+                .parked_at
+                .map_or_else(|| "an unknown place".to_owned(), ToString::to_string);
+            parked.push((format!("{} ({})", t.name, t.gtid), at));
+        }
+        Some(parked)
+    }
+
+    /// Names (and gtids) of the threads that have not ended.
+    pub(crate) fn unfinished(&self) -> Vec<String> {
+        self.threads
+            .iter()
+            .filter(|t| t.state != TState::Dead)
+            .map(|t| format!("{} ({})", t.name, t.gtid))
+            .collect()
     }
 
     /// Threads runnable for longer than `limit_ns`: (name, waited ns).

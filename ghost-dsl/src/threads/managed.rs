@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::agents::Inline;
-use super::gate::{CELL, ThreadCell};
+use super::gate::{CELL, ThreadCell, UNPARKED_FOR_GOOD};
 use super::kernel::{BlockKind, State, TState, Wake, flush};
 use super::sys;
 use crate::Gtid;
@@ -47,8 +47,8 @@ pub(crate) struct Shared {
     /// Every managed thread's cell, outside the state lock: the stall breaker opens their gates
     /// while an agent holds that lock.
     pub(crate) cells: Mutex<Vec<Arc<ThreadCell>>>,
-    /// The OS threads of managed threads, joined by the run or by drop.
-    pub(crate) joins: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The OS threads of managed threads (by thread index), joined by the run or by drop.
+    pub(crate) joins: Mutex<Vec<(usize, std::thread::JoinHandle<()>)>>,
 }
 
 impl Shared {
@@ -148,7 +148,7 @@ pub(crate) fn spawn_managed(
                 .joins
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(join);
+                .push((index, join));
             Ok((gtid, cell))
         }
         Err(e) => {
@@ -375,13 +375,28 @@ pub fn yield_now() {
 
 /// Blocks until [`ThreadHandle::unpark`](super::ThreadHandle::unpark) (or returns at once if
 /// an unpark came since the last park, as [`std::thread::park`]'s token). In a managed thread:
-/// `MSG_TASK_BLOCKED`, and `MSG_TASK_WAKEUP` from the unpark. May return spuriously (after a
-/// fallback), as `std::thread::park` may. Outside managed threads: [`std::thread::park`].
+/// `MSG_TASK_BLOCKED`, and `MSG_TASK_WAKEUP` from the unpark. Outside managed threads:
+/// [`std::thread::park`].
+///
+/// Like `std::thread::park` it may return spuriously, so call it in a loop that checks its
+/// condition. When the enclave releases its threads to the OS scheduler (a fault, a drop)
+/// every parked thread returns from `park`; after that, `park` waits for an unpark while a
+/// [`ThreadHandle`](super::ThreadHandle) of the thread exists and returns at once when none
+/// does (nothing could unpark it). When the run ends because nothing could ever wake the parked
+/// threads ([`ThreadError::Deadlock`](super::ThreadError::Deadlock)), at its time limit
+/// ([`ThreadError::TimeLimit`](super::ThreadError::TimeLimit)), or when an enclave is dropped,
+/// every later `park` returns at once.
+#[track_caller]
 pub fn park() {
+    park_at(std::panic::Location::caller());
+}
+
+fn park_at(at: &'static std::panic::Location<'static>) {
     let called = call(|st, i| {
         if std::mem::take(&mut st.threads[i].token) {
             false
         } else {
+            st.threads[i].parked_at = Some(at);
             st.block(i, BlockKind::Park)
         }
     });
@@ -391,14 +406,32 @@ pub fn park() {
             leave_call(&cur.cell);
         }
         Called::Os => match current() {
-            Some(cur) => {
-                // Released: the token lives in the cell.
-                while cur.cell.token.swap(0, Ordering::AcqRel) == 0 {
-                    sys::futex_wait(&cur.cell.token, 0, None);
-                }
-            }
+            Some(cur) => park_released(&cur.cell),
             None => std::thread::park(),
         },
+    }
+}
+
+/// `park` of a thread released to the OS scheduler: the token lives in the cell. Returns at
+/// once (spuriously) when no [`ThreadHandle`](super::ThreadHandle) of the thread is left, as
+/// nothing could unpark it; a handle dropped while it waits is noticed within 10 ms.
+fn park_released(cell: &ThreadCell) {
+    loop {
+        let v = cell.token.load(Ordering::Acquire);
+        if v == UNPARKED_FOR_GOOD || cell.handles.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        if v == 1 {
+            if cell
+                .token
+                .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+            continue;
+        }
+        sys::futex_wait(&cell.token, v, Some(Duration::from_millis(10)));
     }
 }
 
@@ -406,11 +439,13 @@ pub fn park() {
 /// `MSG_TASK_WAKEUP` and the caller's `MSG_TASK_BLOCKED` are posted together, so the agent is
 /// woken once and can commit `to` to the CPU the caller leaves (a direct handoff; ghOSt's
 /// `switchto` without the kernel's shortcut). Outside managed threads: `unpark` then `park`.
+#[track_caller]
 pub(crate) fn handoff(to_shared: &Shared, to: usize, to_cell: &ThreadCell) {
+    let at = std::panic::Location::caller();
     let same = current().is_some_and(|cur| std::ptr::eq(&*cur.shared, to_shared));
     if !same {
         shielded(|| unpark(to_shared, to, to_cell));
-        park();
+        park_at(at);
         return;
     }
     let called = call(|st, i| {
@@ -423,6 +458,7 @@ pub(crate) fn handoff(to_shared: &Shared, to: usize, to_cell: &ThreadCell) {
         if std::mem::take(&mut st.threads[i].token) {
             false
         } else {
+            st.threads[i].parked_at = Some(at);
             st.block(i, BlockKind::Park)
         }
     });
@@ -433,7 +469,7 @@ pub(crate) fn handoff(to_shared: &Shared, to: usize, to_cell: &ThreadCell) {
         }
         Called::Os => {
             shielded(|| unpark(to_shared, to, to_cell));
-            park();
+            park_at(at);
         }
     }
 }
@@ -443,7 +479,10 @@ pub(crate) fn unpark(shared: &Shared, index: usize, cell: &ThreadCell) {
     let mut st = shared.lock();
     if st.fallen_back {
         drop(st);
-        cell.token.store(1, Ordering::Release);
+        // Not over UNPARKED_FOR_GOOD.
+        let _ = cell
+            .token
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);
         sys::futex_wake_all(&cell.token);
         return;
     }

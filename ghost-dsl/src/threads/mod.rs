@@ -55,9 +55,31 @@
 //! lock, the stopped thread lets go, and the run ends with the error. The enclave's own lock is
 //! never held by a stopped thread: every enclave call masks the preemption signal's stop.
 //! Dropping an enclave that never ran releases and joins its threads; the run joins every agent
-//! and managed thread before it returns, so no thread outlives it. `SIGINT` keeps its default
-//! action: the process ends, and with it every thread (managed threads are threads of this
-//! process; there is no agent process to leave behind).
+//! and managed thread before it returns, so no thread outlives it (but see the limit below).
+//! `SIGINT` and `SIGTERM` keep their default action: the process ends, and with it every thread
+//! (managed threads are threads of this process; there is no agent process to leave behind).
+//!
+//! # Runs that cannot end by themselves
+//!
+//! Only a [`ThreadHandle`] can wake a parked thread, so the enclave counts the live handles of
+//! every thread (clones included, wherever they are). When every live managed thread is parked
+//! in [`park`] (or a `handoff`) with no deadline, no [`blocking`] call in progress, no unpark
+//! token pending and no handle of any of them left, nothing can ever wake them: the monitor
+//! notices within a poll and ends the run with [`ThreadError::Deadlock`], naming each parked
+//! thread and the `file:line:column` of its `park`. While some handle exists the run waits, as
+//! the handle may yet be used, from another thread or a managed thread; a handle that never
+//! will be (kept on the thread blocked in `run`, or in the closure of a thread that is itself
+//! parked) keeps it waiting, so bound such runs with [`ThreadConfig::with_time_limit`], which
+//! ends the run with [`ThreadError::TimeLimit`].
+//!
+//! Either way every managed thread is released to the OS scheduler: parked threads return from
+//! `park` (a spurious wakeup, which `std::thread::park` documents too; call `park` in a loop
+//! that checks its condition) and every later `park` of theirs returns at once. The run then
+//! waits up to [`ThreadConfig::with_grace`] (1 s) for the released threads to end and joins
+//! them. **The limit:** a thread stuck in user code that never returns (a loop whose condition
+//! never turns, a wait on something outside the enclave) cannot be stopped; after the grace
+//! period the run leaves it running, detached, under the OS scheduler, returns the error with
+//! the thread named in `left_running`, and the thread ends with the process.
 //!
 //! # Blocking outside the enclave's calls
 //!
@@ -152,11 +174,39 @@ use crate::{
 };
 
 /// A managed thread: its gtid, and a way to unpark it.
-#[derive(Clone)]
+///
+/// Handles are what can wake a parked thread, so the enclave counts them: a run in which every
+/// live managed thread is parked and no handle of any of them exists can never go on, and ends
+/// with [`ThreadError::Deadlock`]. A handle kept alive anywhere (on the thread that called
+/// `run`, in another parked thread's closure) counts as a possible waker, and the run waits for
+/// it; bound such runs with [`ThreadConfig::with_time_limit`].
 pub struct ThreadHandle {
     shared: Arc<Shared>,
     gtid: Gtid,
     cell: Arc<ThreadCell>,
+}
+
+impl Clone for ThreadHandle {
+    fn clone(&self) -> Self {
+        self.cell
+            .handles
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self {
+            shared: self.shared.clone(),
+            gtid: self.gtid,
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+impl Drop for ThreadHandle {
+    fn drop(&mut self) {
+        // Release: an unpark through this handle (under the enclave lock) happens before the
+        // monitor can see the count drop.
+        self.cell
+            .handles
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl fmt::Debug for ThreadHandle {
@@ -168,6 +218,12 @@ impl fmt::Debug for ThreadHandle {
 }
 
 impl ThreadHandle {
+    /// The handle a spawn returns: the cell was made with a count of one for it, before the
+    /// thread could park (so the monitor never sees a fresh thread without its handle).
+    fn new(shared: Arc<Shared>, gtid: Gtid, cell: Arc<ThreadCell>) -> Self {
+        Self { shared, gtid, cell }
+    }
+
     /// The thread's gtid in its enclave.
     pub fn gtid(&self) -> Gtid {
         self.gtid
@@ -185,6 +241,7 @@ impl ThreadHandle {
     /// woken once, with this thread's `MSG_TASK_WAKEUP` and the caller's `MSG_TASK_BLOCKED`,
     /// and can hand the caller's CPU straight to this thread. From any other thread: `unpark`,
     /// then `park`.
+    #[track_caller]
     pub fn handoff(&self) {
         managed::handoff(&self.shared, self.gtid.tid() as usize - 1, &self.cell);
     }
@@ -206,7 +263,7 @@ pub fn spawn(
              elsewhere",
         )),
         Some(Err(e)) => Err(ThreadError::Os(e)),
-        Some(Ok((shared, gtid, cell))) => Ok(ThreadHandle { shared, gtid, cell }),
+        Some(Ok((shared, gtid, cell))) => Ok(ThreadHandle::new(shared, gtid, cell)),
     }
 }
 
@@ -226,7 +283,7 @@ pub fn spawn_with(
              ThreadEnclave::spawn_with elsewhere",
         )),
         Some(Err(e)) => Err(ThreadError::Os(e)),
-        Some(Ok((shared, gtid, cell))) => Ok(ThreadHandle { shared, gtid, cell }),
+        Some(Ok((shared, gtid, cell))) => Ok(ThreadHandle::new(shared, gtid, cell)),
     }
 }
 
@@ -439,6 +496,8 @@ impl ThreadEnclave {
             poll: self.config.poll,
             watchdog: self.config.watchdog,
             kernel_blocks: self.config.kernel_blocks,
+            time_limit: self.config.time_limit,
+            grace: self.config.grace,
         };
         // Before any thread runs: once agents iterate, a stuck one may hold the lock, and the
         // monitor must never wait for it outside its stall-breaking try-lock.
@@ -462,7 +521,7 @@ impl ThreadEnclave {
             BlockDetection::Polling
         };
         let mut os_error = None;
-        let realtime = std::thread::scope(|scope| {
+        let (realtime, abandoned) = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<AgentSetup>();
             let mut agents = Vec::new();
             for &a in &agent_cpus {
@@ -505,7 +564,7 @@ impl ThreadEnclave {
                 drop(st);
                 kernel::flush(&mut wakes);
             }
-            monitor::watch(&ags, monitor, tracepoints);
+            let abandoned = monitor::watch(&ags, monitor, tracepoints);
             self.shared.lock().ended = true;
             drop(_inline);
             ags.stop.store(true, std::sync::atomic::Ordering::Release);
@@ -519,13 +578,18 @@ impl ThreadEnclave {
             for h in agents {
                 let _ = h.join();
             }
-            realtime
+            (realtime, abandoned)
         });
-        self.join_threads();
+        let fault = ags.fault.into_inner().unwrap_or_else(|e| e.into_inner());
+        let left_running = if abandoned {
+            self.join_ended_threads()
+        } else {
+            self.join_threads();
+            Vec::new()
+        };
         if let Some(e) = os_error {
             return Err(ThreadError::Os(e));
         }
-        let fault = ags.fault.into_inner().unwrap_or_else(|e| e.into_inner());
         self.shared
             .realtime
             .store(realtime, std::sync::atomic::Ordering::Release);
@@ -537,6 +601,14 @@ impl ThreadEnclave {
                 Err(ThreadError::Watchdog { limit, threads })
             }
             Some(Fault::Stalled { limit }) => Err(ThreadError::AgentStalled { limit }),
+            Some(Fault::Deadlock { threads }) => Err(ThreadError::Deadlock {
+                threads,
+                left_running,
+            }),
+            Some(Fault::TimeLimit { limit }) => Err(ThreadError::TimeLimit {
+                limit,
+                left_running,
+            }),
         }
     }
 
@@ -548,9 +620,29 @@ impl ThreadEnclave {
     fn join_threads(&self) {
         let joins =
             std::mem::take(&mut *self.shared.joins.lock().unwrap_or_else(|e| e.into_inner()));
-        for j in joins {
+        for (_, j) in joins {
             let _ = j.join();
         }
+    }
+
+    /// After the grace period of a deadlock or time limit: joins the threads that have ended
+    /// (they are at most returning from their body) and detaches the others, which run on
+    /// under the OS scheduler. Returns the detached threads' names.
+    fn join_ended_threads(&self) -> Vec<String> {
+        let joins =
+            std::mem::take(&mut *self.shared.joins.lock().unwrap_or_else(|e| e.into_inner()));
+        let st = self.shared.lock();
+        let (ended, running): (Vec<_>, Vec<_>) = joins
+            .into_iter()
+            .partition(|(i, _)| st.threads[*i].state == kernel::TState::Dead);
+        let left = st.unfinished();
+        drop(st);
+        for (_, j) in ended {
+            let _ = j.join();
+        }
+        // Dropping a JoinHandle detaches its thread.
+        drop(running);
+        left
     }
 }
 
@@ -597,11 +689,7 @@ impl EnclaveHandle {
             managed::spawn_managed(&self.shared, name.into(), attrs, Box::new(f))
         })
         .map_err(ThreadError::Os)?;
-        Ok(ThreadHandle {
-            shared: self.shared.clone(),
-            gtid,
-            cell,
-        })
+        Ok(ThreadHandle::new(self.shared.clone(), gtid, cell))
     }
 
     /// The enclave's report so far, with what only real threads have.
@@ -670,7 +758,8 @@ impl From<ThreadError> for crate::scheduler::Error {
 }
 
 impl Drop for ThreadEnclave {
-    /// Releases threads that never ran under an agent to the OS scheduler, and joins them.
+    /// Releases threads that never ran under an agent to the OS scheduler, and joins them
+    /// (their `park` returns at once: nothing could unpark them while drop waits).
     fn drop(&mut self) {
         {
             let mut st = self.shared.lock();
@@ -678,6 +767,10 @@ impl Drop for ThreadEnclave {
             if st.live > 0 {
                 let machine = self.shared.machine.clone();
                 st.fall_back(&machine);
+                // Nothing will unpark them while this thread waits for them here.
+                for t in &st.threads {
+                    t.cell.unpark_for_good();
+                }
             }
         }
         self.join_threads();

@@ -40,22 +40,29 @@ pub(crate) struct MonitorOptions {
     pub(crate) poll: Duration,
     pub(crate) watchdog: Option<Duration>,
     pub(crate) kernel_blocks: bool,
+    pub(crate) time_limit: Option<Duration>,
+    pub(crate) grace: Duration,
 }
 
 /// With tracepoints, the full `/proc` sweep runs every this many polls only (a safety net for
 /// records a full ring dropped).
 const SWEEP_EVERY: u32 = 16;
 
-/// Watches until every thread has ended (after a fault too: released threads run to the end).
-/// With `tracepoints`, the threads the switch records name are checked at once each poll.
+/// Watches until every thread has ended (after a fault too: released threads run to the end),
+/// or, after a deadlock or the time limit, until the grace period is over. With `tracepoints`,
+/// the threads the switch records name are checked at once each poll.
+///
+/// Returns whether it gave up waiting (threads may still run, detached from the run).
 pub(crate) fn watch<A>(
     ags: &AgentShared<'_, A>,
     options: MonitorOptions,
     mut tracepoints: Option<Tracepoints>,
-) {
+) -> bool {
     let shared = ags.shared;
     let mut switches = Vec::new();
     let mut polls: u32 = 0;
+    // When the run ended on a deadlock or its time limit: threads get `grace` to end.
+    let mut abandon_at: Option<std::time::Instant> = None;
     loop {
         polls = polls.wrapping_add(1);
         switches.clear();
@@ -68,7 +75,41 @@ pub(crate) fn watch<A>(
             None => continue,
         };
         if st.live == 0 {
-            return;
+            return false;
+        }
+        if abandon_at.is_some_and(|at| std::time::Instant::now() >= at) {
+            return true;
+        }
+        // After another fault, the time limit still bounds the wait for the released threads.
+        if st.fallen_back
+            && abandon_at.is_none()
+            && options
+                .time_limit
+                .is_some_and(|l| st.now_ns() >= l.as_nanos() as u64)
+        {
+            for t in &st.threads {
+                t.cell.unpark_for_good();
+            }
+            abandon_at = Some(std::time::Instant::now() + options.grace);
+        }
+        if !st.fallen_back {
+            let fault = if let Some(limit) = options
+                .time_limit
+                .filter(|l| st.now_ns() >= l.as_nanos() as u64)
+            {
+                Some(Fault::TimeLimit { limit })
+            } else {
+                st.deadlocked().map(|threads| Fault::Deadlock { threads })
+            };
+            if let Some(fault) = fault {
+                ags.fail(&mut st, fault);
+                // Parked threads return from `park` (the fallback opened their gates), and
+                // every later `park` returns at once: nothing will unpark them now.
+                for t in &st.threads {
+                    t.cell.unpark_for_good();
+                }
+                abandon_at = Some(std::time::Instant::now() + options.grace);
+            }
         }
         if !st.fallen_back {
             if let Some(limit) = options.watchdog {

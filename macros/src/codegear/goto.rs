@@ -17,13 +17,17 @@ const MAX_FALLBACK_ARITY: usize = 12;
 /// `[$crate] f(a, b)`.
 pub(crate) fn goto(input: TokenStream) -> TokenStream {
     let (root, input) = split_root(input);
-    let fallback = root.and_then(|root| fallback_import(&root, &input));
-    expand_goto(input)
-        .map(|call| match fallback {
-            // Where the target has no `__gears_goto` of its own (a plain `fn`), the call picks
-            // the fallback in scope, whose bound says what is wrong (`goto_target.rs`).
-            Some(import) => quote! { { #import #call } },
-            None => call,
+    // Parsed once: a crate's build runs this for every transition it writes.
+    parse_goto(input)
+        .and_then(|expr| {
+            let fallback = root.and_then(|root| fallback_for(&root, &expr));
+            let call = expand_goto_expr(expr)?;
+            Ok(match fallback {
+                // Where the target has no `goto` of its own (a plain `fn`), the call picks
+                // the fallback in scope, whose bound says what is wrong (`goto_target.rs`).
+                Some(import) => quote! { { #import #call } },
+                None => call,
+            })
         })
         .unwrap_or_else(|error| {
             // Still a `Goto`-typed expression, so that the code around it type-checks.
@@ -33,7 +37,7 @@ pub(crate) fn goto(input: TokenStream) -> TokenStream {
 }
 
 /// Splits off the `[$crate]` that the `codegear::goto!` shim puts first.
-fn split_root(input: TokenStream) -> (Option<TokenStream>, TokenStream) {
+pub(crate) fn split_root(input: TokenStream) -> (Option<TokenStream>, TokenStream) {
     let mut tokens = input.clone().into_iter();
     match tokens.next() {
         Some(proc_macro2::TokenTree::Group(group))
@@ -45,10 +49,24 @@ fn split_root(input: TokenStream) -> (Option<TokenStream>, TokenStream) {
     }
 }
 
-/// `use $crate::__private::GotoFallbackN as _;` for `goto!(f(..N args))`.
-fn fallback_import(root: &TokenStream, input: &TokenStream) -> Option<TokenStream> {
-    let Ok(syn::Expr::Call(call)) = syn::parse2::<syn::Expr>(input.clone()) else {
-        return None;
+/// `use $crate::__private::GotoFallbackN as _;` for `goto!(f(..N args))`, `ApiFallback` for
+/// `goto!(gear.api(..))`.
+pub(crate) fn fallback_import(root: &TokenStream, input: &TokenStream) -> Option<TokenStream> {
+    fallback_for(root, &syn::parse2::<syn::Expr>(input.clone()).ok()?)
+}
+
+/// [`fallback_import`] of the parsed transition.
+fn fallback_for(root: &TokenStream, expr: &syn::Expr) -> Option<TokenStream> {
+    let call = match expr {
+        syn::Expr::Call(call) => call,
+        // `goto!(gear.api(..))` on something that is not a `Gear<dyn Interface>`.
+        syn::Expr::MethodCall(_) => {
+            return Some(quote! {
+                #[allow(unused_imports)]
+                use #root::__private::ApiFallback as _;
+            });
+        }
+        _ => return None,
     };
     let arity = call.args.len();
     (arity <= MAX_FALLBACK_ARITY).then(|| {
@@ -61,16 +79,24 @@ fn fallback_import(root: &TokenStream, input: &TokenStream) -> Option<TokenStrea
 }
 
 pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
+    expand_goto_expr(parse_goto(input)?)
+}
+
+/// The transition `goto!` was given, or what shapes it takes.
+fn parse_goto(input: TokenStream) -> syn::Result<syn::Expr> {
     if input.is_empty() {
         return Err(syn::Error::new(proc_macro2::Span::call_site(), GOTO_SHAPES));
     }
-    let expr: syn::Expr = syn::parse2(input)
-        .map_err(|error| syn::Error::new(error.span(), format!("{GOTO_SHAPES} ({error})")))?;
+    syn::parse2(input)
+        .map_err(|error| syn::Error::new(error.span(), format!("{GOTO_SHAPES} ({error})")))
+}
+
+fn expand_goto_expr(expr: syn::Expr) -> syn::Result<TokenStream> {
     match expr {
         syn::Expr::Call(call) => {
             let func = &call.func;
             let args = call.args.iter();
-            let method = quote_spanned! {func.span()=> __gears_goto };
+            let method = quote_spanned! {func.span()=> goto };
             // The user's parentheses, so that rustc's "provide the argument" suggestion edits
             // the user's call (not the `codegear::goto!` shim it came through).
             let args = quote_spanned! {call.paren_token.span.join()=> (#(#args),*) };
@@ -86,7 +112,7 @@ pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
             let receiver = &call.receiver;
             let method = &call.method;
             let args = call.args.iter();
-            let api = quote_spanned! {receiver.span()=> __gears_api };
+            let api = quote_spanned! {receiver.span()=> api };
             let args = quote_spanned! {call.paren_token.span.join()=> (#(#args),*) };
             Ok(quote! { (#receiver).#api().#method #args })
         }
@@ -105,19 +131,20 @@ pub(crate) fn expand_goto(input: TokenStream) -> syn::Result<TokenStream> {
 /// As `codegear::next!` passes it on: `[$crate] f(a, ..)`.
 pub(crate) fn next(input: TokenStream) -> TokenStream {
     let (root, input) = split_root(input);
-    let is_call = matches!(
-        syn::parse2::<syn::Expr>(input.clone()),
-        Ok(syn::Expr::Call(_))
-    );
-    let fallback = root.filter(|_| is_call).map(|root| {
+    let fallback = match syn::parse2::<syn::Expr>(input.clone()) {
+        Ok(syn::Expr::Call(_)) => Some(quote!(BindFallback)),
+        Ok(syn::Expr::MethodCall(_)) => Some(quote!(ApiFallback)),
+        _ => None,
+    };
+    let fallback = root.zip(fallback).map(|(root, fallback)| {
         quote! {
             #[allow(unused_imports)]
-            use #root::__private::BindFallback as _;
+            use #root::__private::#fallback as _;
         }
     });
     expand_next(input)
         .map(|call| match fallback {
-            // As in `goto`: a target without a usable `__gears_bind` of its own gets the
+            // As in `goto`: a target without a usable `bind` of its own gets the
             // fallback's error (or none, where its definition's error already says it all).
             Some(import) => quote! { { #import #call } },
             None => call,
@@ -142,7 +169,7 @@ pub(crate) fn expand_next(input: TokenStream) -> syn::Result<TokenStream> {
         syn::Expr::Call(call) => {
             let func = &call.func;
             let args = call.args.iter();
-            let method = quote_spanned! {func.span()=> __gears_bind };
+            let method = quote_spanned! {func.span()=> bind };
             let tuple = quote_spanned! {call.paren_token.span.join()=> (#(#args,)*) };
             Ok(quote! { (#func).#method(#tuple) })
         }
@@ -156,9 +183,8 @@ pub(crate) fn expand_next(input: TokenStream) -> syn::Result<TokenStream> {
             let receiver = &call.receiver;
             let method = &call.method;
             let args = call.args.iter();
-            let api = quote_spanned! {receiver.span()=> __gears_api };
-            let next = quote_spanned! {receiver.span()=> __gears_next };
-            Ok(quote! { (#receiver).#api().#next().#method(#(#args),*) })
+            let next = quote_spanned! {receiver.span()=> continuations };
+            Ok(quote! { (#receiver).#next().#method(#(#args),*) })
         }
         syn::Expr::Path(path) => Err(syn::Error::new_spanned(
             &path,

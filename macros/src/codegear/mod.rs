@@ -70,9 +70,24 @@ fn default_root(
 /// it (`name = { package = "codegear", .. }` or a `[dependencies.name]` table with
 /// `package = "codegear"`). A plain line scan: enough for the two spellings Cargo documents.
 fn renamed_dependency(package: &str) -> Option<String> {
+    // Read once per crate being compiled, not once per attribute: the macro library stays
+    // loaded for the whole crate (and a long-lived host such as rust-analyzer may serve several
+    // crates, hence the key).
+    type Cache = std::collections::HashMap<(std::ffi::OsString, String), Option<String>>;
+    static CACHE: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
     let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
-    let manifest = std::fs::read_to_string(std::path::Path::new(&dir).join("Cargo.toml")).ok()?;
-    renamed_in(&manifest, package)
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache
+        .get_or_insert_with(Default::default)
+        .entry((dir.clone(), package.to_string()))
+        .or_insert_with(|| {
+            let manifest =
+                std::fs::read_to_string(std::path::Path::new(&dir).join("Cargo.toml")).ok()?;
+            renamed_in(&manifest, package)
+        })
+        .clone()
 }
 
 /// [`renamed_dependency`] on the manifest's text. A crate that also depends on the package
@@ -183,7 +198,9 @@ pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
                      not generic",
                 ));
             }
-            let stand_in = codegen::code_gear_fn::stand_in(&function, &root);
+            // The stand-in is built from the function as written, before parsing consumes it,
+            // but only where there is an error (this is the hot path of a crate's build).
+            let written = function.clone();
             match parse::code_gear_fn(function).and_then(|def| {
                 check::code_gear_fn(&def)?;
                 Ok(def)
@@ -191,7 +208,7 @@ pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
                 Ok(def) => codegen::code_gear_fn::expand(&def, &root),
                 Err(error) => {
                     errors.push(error);
-                    stand_in
+                    codegen::code_gear_fn::stand_in(&written, &root)
                 }
             }
         }

@@ -12,7 +12,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 
-use super::goto::expand_goto;
+use super::goto::{expand_goto, fallback_import, split_root};
 
 const SHAPE: &str = "expected `par_goto!(world, code_gear(args..))`: the `World` to add the task \
                      to, a comma, then the task's first transition as in `goto!`";
@@ -75,20 +75,64 @@ impl Input {
     }
 }
 
+/// `par_goto!(..)` as `codegear::par_goto!` passes it on: `[$crate] world, f(args)`.
 pub(crate) fn par_goto(input: TokenStream) -> TokenStream {
-    expand(input).unwrap_or_else(|(error, world)| {
-        let error = error.to_compile_error();
-        match world {
-            // Still a `TaskId` from the world, so that the code after it is not unreachable
-            // and rustc adds nothing to the real error.
-            Some(world) => quote! { { #error; (#world).__gears_invalid_task() } },
-            None => quote! { { #error; ::core::unreachable!() } },
+    let (root, input) = split_root(input);
+    let root = root.unwrap_or_else(|| quote!(::codegear));
+    let fallbacks = fallback_imports(&root, &input);
+    expand_in(input, &root)
+        .map(|tokens| quote! { { #fallbacks #tokens } })
+        .unwrap_or_else(|(error, world)| {
+            let error = error.to_compile_error();
+            match world {
+                // Still a `TaskId`, so that the code after it is not unreachable and rustc adds
+                // nothing to the real error (nor resolves a method on a wrong world).
+                Some(world) => {
+                    quote! { { #error; let _ = &(#world); #root::__private::invalid_task() } }
+                }
+                None => quote! { { #error; ::core::unreachable!() } },
+            }
+        })
+}
+
+/// The fallbacks that turn "no method" into a readable error: `par_goto` on something that is
+/// not a `World`, `goto` on something that is not a code gear.
+fn fallback_imports(root: &TokenStream, input: &TokenStream) -> TokenStream {
+    let mut parts: Vec<TokenStream> = Vec::new();
+    let mut current = TokenStream::new();
+    for token in input.clone() {
+        match &token {
+            proc_macro2::TokenTree::Punct(p) if p.as_char() == ',' && parts.is_empty() => {
+                parts.push(std::mem::take(&mut current));
+            }
+            _ => current.extend([token]),
         }
-    })
+    }
+    // `current` is the first transition (after the world and its comma, if any).
+    let first = current;
+    let world = if parts.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            #[allow(unused_imports)]
+            use #root::__private::ParGotoFallback as _;
+        }
+    };
+    let goto = fallback_import(root, &first).unwrap_or_default();
+    quote! { #world #goto }
 }
 
 /// The expansion, or the error with the world expression when it parsed.
+#[cfg(test)]
 pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Option<TokenStream>)> {
+    expand_in(input, &quote!(::codegear))
+}
+
+/// [`expand`] with the path of the codegear crate as the user depends on it.
+fn expand_in(
+    input: TokenStream,
+    root: &TokenStream,
+) -> Result<TokenStream, (syn::Error, Option<TokenStream>)> {
     if input.is_empty() {
         return Err((syn::Error::new(Span::call_site(), SHAPE), None));
     }
@@ -113,7 +157,7 @@ pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Opt
             let method = quote_spanned! {world.span()=> par_goto };
             Ok(quote! { (#world).#method(#goto) })
         }
-        None => Ok(quote! { ::codegear::__private::par_goto_from_code_gear(#goto) }),
+        None => Ok(quote! { #root::__private::par_goto_from_code_gear(#goto) }),
     }
 }
 
@@ -137,13 +181,13 @@ mod tests {
             .to_string();
         assert_eq!(
             out,
-            "(world) . par_goto ((philosopher) . __gears_goto (0 , left , right , Next :: exit ()))"
+            "(world) . par_goto ((philosopher) . goto (0 , left , right , Next :: exit ()))"
         );
         let out = expand(quote!(self.world, stack.pop(next)))
             .unwrap()
             .to_string();
         assert!(
-            out.starts_with("(self . world) . par_goto ((stack) . __gears_api ()"),
+            out.starts_with("(self . world) . par_goto ((stack) . api ()"),
             "{out}"
         );
     }
@@ -167,7 +211,7 @@ mod tests {
             .to_string();
         assert_eq!(
             out,
-            ":: codegear :: __private :: par_goto_from_code_gear ((philosopher) . __gears_goto \
+            ":: codegear :: __private :: par_goto_from_code_gear ((philosopher) . goto \
              (0 , left , Next :: exit ()))"
         );
         assert!(
@@ -188,7 +232,7 @@ mod tests {
         // With the world known, a task id from it (no unreachable code after the error).
         let out = par_goto(quote!(world, f)).to_string();
         assert!(out.contains("compile_error"), "{out}");
-        assert!(out.contains("(world) . __gears_invalid_task ()"), "{out}");
+        assert!(out.contains("invalid_task ()"), "{out}");
     }
 
     fn valid() -> TokenStream {

@@ -221,16 +221,13 @@ fn impl_check_names_every_missing_code_gear_and_suggests_for_unknown_ones() {
 #[test]
 fn goto_brings_the_fallback_of_its_arity() {
     // Through the `codegear::goto!` shim: the fallback of the call's arity only (two in scope
-    // would make `__gears_goto` ambiguous for a plain `fn`).
+    // would make `goto` ambiguous for a plain `fn`).
     let expanded = super::goto::goto(quote!([::cg] f(1, x))).to_string();
     assert!(
         expanded.contains("use :: cg :: __private :: GotoFallback2 as _"),
         "{expanded}"
     );
-    assert!(
-        expanded.ends_with("(f) . __gears_goto (1 , x) }"),
-        "{expanded}"
-    );
+    assert!(expanded.ends_with("(f) . goto (1 , x) }"), "{expanded}");
     // Interface calls and over-long calls have no fallback; nor has input without the root.
     let api = super::goto::goto(quote!([::cg] s.pop(k))).to_string();
     assert!(!api.contains("GotoFallback"), "{api}");
@@ -238,7 +235,7 @@ fn goto_brings_the_fallback_of_its_arity() {
     assert!(!wide.to_string().contains("GotoFallback"));
     assert_eq!(
         super::goto::goto(quote!(f(1))).to_string(),
-        "(f) . __gears_goto (1)"
+        "(f) . goto (1)"
     );
     // `next!` has one fallback (its call takes one tuple), for code-gear calls only.
     let bind = super::goto::next(quote!([::cg] f(1))).to_string();
@@ -248,6 +245,10 @@ fn goto_brings_the_fallback_of_its_arity() {
     );
     let api = super::goto::next(quote!([::cg] s.pop(k))).to_string();
     assert!(!api.contains("BindFallback"), "{api}");
+    // A receiver that is not a `Gear<dyn I>` gets the API fallback's error instead of "no
+    // method named `continuations`".
+    assert!(api.contains("ApiFallback"), "{api}");
+    assert!(api.contains("(s) . continuations () . pop (k)"), "{api}");
 }
 
 #[test]
@@ -256,17 +257,17 @@ fn goto_and_next_shapes() {
         super::goto::expand_goto(quote!(f(1, x)))
             .unwrap()
             .to_string(),
-        "(f) . __gears_goto (1 , x)"
+        "(f) . goto (1 , x)"
     );
     assert_eq!(
         super::goto::expand_goto(quote!(stack.pop2(k)))
             .unwrap()
             .to_string(),
-        "(stack) . __gears_api () . pop2 (k)"
+        "(stack) . api () . pop2 (k)"
     );
     assert_eq!(
         super::goto::expand_next(quote!(f(a))).unwrap().to_string(),
-        "(f) . __gears_bind ((a ,))"
+        "(f) . bind ((a ,))"
     );
     assert!(super::goto::expand_goto(quote!(f)).is_err());
     assert!(super::goto::expand_goto(quote!(1 + 2)).is_err());

@@ -114,6 +114,14 @@ pub(crate) fn declare_exports(input: TokenStream) -> TokenStream {
         let forced = codegen::remote::is_marked_remote(&declaration.attrs);
         let mut remote = Errors::new();
         if forced {
+            for attr in &declaration.attrs {
+                if attr.path().is_ident("remote") && !matches!(attr.meta, syn::Meta::Path(_)) {
+                    remote.error(
+                        attr,
+                        "#[remote] takes no arguments: write `#[remote]` above the declaration",
+                    );
+                }
+            }
             codegen::remote::check_forced(&declaration.sig, &mut remote);
         }
         match remote.finish() {

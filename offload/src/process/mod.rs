@@ -130,11 +130,20 @@
 //! # What it costs against thread friends
 //!
 //! - A call copies its arguments and value through the region (a thread friend's `move` block
-//!   carries up to three words in the handoff's cache line): see `bench offload`'s
-//!   `process_call_vs_thread_call`.
-//! - A parked hakase is not woken by a process friend's request (its bell is in hakase memory):
-//!   it looks every millisecond while process friends run, so a request that comes while it is
-//!   parked waits up to that long. A hakase that serves steadily spins and answers at once.
+//!   carries up to three words in the handoff's cache line). A call whose encoded arguments and
+//!   value take up to 48 bytes each still moves one cache line each way, like the thread
+//!   handoff: the call words and the start of the buffer share the region's first line. See
+//!   `bench offload`'s `process_call_vs_thread_call` and `process_call_vs_iceoryx2`.
+//! - A parked hakase is woken by a process friend's request through a bell word in that
+//!   friend's region: the hakase sleeps on its own bell and every friend's word at once
+//!   (`futex_waitv`, Linux 5.16 and later; see
+//!   [`Bell::park_with`](gears_runtime::handoff::Bell::park_with)), and a friend's ring is a
+//!   fence and a load of a word in the line it has just written, plus a futex wake when the
+//!   hakase is parked. A friend can write anything in its word: that only wakes the hakase for
+//!   nothing, or leaves its own requests waiting for the park's slice (10 ms); another friend's
+//!   ring is never lost. Where `futex_waitv` is missing, or beyond
+//!   [`MAX_SHARED_WORDS`](gears_runtime::handoff::MAX_SHARED_WORDS) friends, a parked hakase
+//!   looks every millisecond instead.
 //! - Starting one is an `execve` and the binary's start-up (milliseconds), not a thread spawn.
 //! - The body is a function, not a closure over hakase data; only declared functions cross.
 
@@ -149,7 +158,7 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use gears_runtime::handoff::{Backoff, WaitStrategy};
+use gears_runtime::handoff::{Backoff, WaitStrategy, ring_shared};
 
 pub(crate) use self::serve::Scratch;
 #[doc(hidden)]
@@ -161,7 +170,7 @@ pub use self::wire::{decode_arg, view_arg};
 use crate::symbols::ExportedSymbol;
 /// `#[derive(Wire)]`: see [`Wire`](trait@Wire).
 pub use gears_macros::Wire;
-use region::{DATA_BYTES, IDLE, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
+use region::{DATA_BYTES, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
 
 /// How a process friend ended, as [`Friends::join`](crate::Friends::join) reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -307,6 +316,9 @@ pub fn remote_call<S: ExportedSymbol, R: Wire>(
             .word(Word::Len)
             .store(bytes.len() as u32, Ordering::Relaxed);
         region.word(Word::State).store(REQUEST, Ordering::Release);
+        // Wakes the hakase if it parked (its word is in this region's call line, which this
+        // friend has just written: while the hakase is awake the ring costs the fence alone).
+        ring_shared(region.word(Word::Bell));
         let mut idle = Backoff::new(*wait);
         let state = loop {
             match region.word(Word::State).load(Ordering::Acquire) {
@@ -316,7 +328,8 @@ pub fn remote_call<S: ExportedSymbol, R: Wire>(
         };
         let len = (region.word(Word::Len).load(Ordering::Relaxed) as usize).min(DATA_BYTES);
         region.read_data(len, reply);
-        region.word(Word::State).store(IDLE, Ordering::Release);
+        // The state stays a reply until the next request: the hakase serves only `REQUEST`,
+        // and not writing `IDLE` saves moving the call line once more between the cores.
         if state == REPLY_ERROR {
             return Err(RemoteError::Refused(
                 String::from_utf8_lossy(reply).into_owned(),
@@ -360,6 +373,34 @@ impl ProcessSlots {
             .borrow()
             .iter()
             .any(|(friend, _)| !friend.is_dead() && serve::has_request(&friend.region))
+    }
+
+    /// Parks on `bell` and every friend's shared bell word (see
+    /// [`Bell::park_with`](gears_runtime::handoff::Bell::park_with)) until one is rung,
+    /// `has_work` says there is work, or [`PARK_SLICE_WITH_PROCESSES`] passes. The pidfd
+    /// watcher rings `bell` when a friend ends; where there is no pidfd a crash rings nothing,
+    /// and the slice bounds how late a parked hakase sees it. A friend that has said it is
+    /// ending rang when it said so, but its process is gone only a moment later: then the
+    /// slice is [`ENDING_SLICE`], to see it go.
+    pub(crate) fn park(
+        &self,
+        bell: &gears_runtime::handoff::Bell,
+        has_work: impl FnOnce() -> bool,
+    ) {
+        let slots = self.0.borrow();
+        let words: Vec<&core::sync::atomic::AtomicU32> = slots
+            .iter()
+            .map(|(friend, _)| friend.region.word(Word::Bell))
+            .collect();
+        let ending = slots.iter().any(|(friend, _)| {
+            friend.region.word(Word::Ended).load(Ordering::Relaxed) != 0 && friend.exit().is_none()
+        });
+        let slice = if ending {
+            ENDING_SLICE
+        } else {
+            PARK_SLICE_WITH_PROCESSES
+        };
+        bell.park_with(&words, has_work, slice);
     }
 
     /// Whether there are process friends that may still make requests.
@@ -450,8 +491,14 @@ pub(crate) fn offload_in_process_friend() -> ! {
 }
 
 #[cfg(test)]
+mod bell_tests;
+#[cfg(test)]
 mod tests;
 
-/// How long a parked hakase with process friends sleeps before it looks at their regions.
-pub(crate) const PARK_SLICE_WITH_PROCESSES: core::time::Duration =
-    core::time::Duration::from_millis(1);
+/// How long a parked hakase with process friends sleeps before it looks again: requests ring
+/// the shared words, ends the watcher rings the bell; this bounds a lost ring (a friend that
+/// wrote its own word) and a crash where there is no pidfd.
+const PARK_SLICE_WITH_PROCESSES: core::time::Duration = core::time::Duration::from_millis(10);
+
+/// How long a parked hakase sleeps while a friend that said it is ending has not yet exited.
+const ENDING_SLICE: core::time::Duration = core::time::Duration::from_millis(1);

@@ -12,12 +12,26 @@
 //! | 0 | `state`: idle, request, reply ok, reply error | friend (request, idle), hakase (replies) |
 //! | 4 | `symbol`: the request's symbol id | friend |
 //! | 8 | `len`: the request's, then the reply's, length | friend, then hakase |
-//! | 12 | `start`: starting, ready, failed | friend |
-//! | 16 | `go`: wait, go, abort | hakase |
-//! | 20 | `ended`: running, returned, panicked | friend |
-//! | 24 | `message_len`: of the start failure or panic message | friend |
-//! | 1024 | the message (up to [`MESSAGE_BYTES`]) | friend |
-//! | 4096 | the data buffer ([`DATA_BYTES`]) | friend (request), hakase (reply) |
+//! | 12 | `bell`: awake, parked (the hakase's shared bell, see below) | hakase (park), friend (ring) |
+//! | 16 | the data buffer ([`DATA_BYTES`]) | friend (request), hakase (reply) |
+//! | 69632 | `start`: starting, ready, failed | friend |
+//! | 69636 | `go`: wait, go, abort | hakase |
+//! | 69640 | `ended`: running, returned, panicked | friend |
+//! | 69644 | `message_len`: of the start failure or panic message | friend |
+//! | 69696 | the message (up to [`MESSAGE_BYTES`]) | friend |
+//!
+//! A call touches one cache line when its arguments and its value take up to 48 bytes: the
+//! call words and the first 48 bytes of the buffer share the region's first line, so a request
+//! and its reply each move that one line between the two cores (as a thread friend's handoff
+//! slot does), where a buffer of its own would move a second line each way. The words used only
+//! at start and end live pages away, so that nothing polls the call line but the call.
+//!
+//! The `bell` word is the hakase's doorbell for this friend
+//! ([`ring_shared`](gears_runtime::handoff::ring_shared)): the hakase stores "parked" in every
+//! friend's word before it sleeps on all of them at once (`futex_waitv`), and the friend wakes
+//! it after publishing a request. Each friend has a word of its own in a region of its own, so
+//! a friend that writes anything there can only wake the hakase when it need not, or fail to
+//! wake it for its own requests; never delay another friend's.
 //!
 //! The two processes reach every byte only through atomic operations (a word at a time for the
 //! buffers), so whatever the other side does concurrently, no access is a data race on either
@@ -33,24 +47,33 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 pub(crate) const DATA_BYTES: usize = 64 * 1024;
 /// The most bytes of a start-failure or panic message.
 pub(crate) const MESSAGE_BYTES: usize = 2048;
-const MESSAGE_AT: usize = 1024;
-const DATA_AT: usize = 4096;
+/// Where the data buffer starts: right after the call words, in their cache line.
+const DATA_AT: usize = 16;
+/// Where the start-up and end words start: on a page of their own after the buffer.
+const CONTROL_AT: usize = (DATA_AT + DATA_BYTES).next_multiple_of(4096);
+const MESSAGE_AT: usize = CONTROL_AT + 64;
 /// The size of a region.
-pub(crate) const REGION_BYTES: usize = DATA_AT + DATA_BYTES;
+pub(crate) const REGION_BYTES: usize = (MESSAGE_AT + MESSAGE_BYTES).next_multiple_of(4096);
 
-/// The words of the header, by index (4 bytes each).
+/// The words of the header (4 bytes each), by offset.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Word {
     State = 0,
-    Symbol = 1,
-    Len = 2,
-    Start = 3,
-    Go = 4,
-    Ended = 5,
-    MessageLen = 6,
+    Symbol = 4,
+    Len = 8,
+    Bell = 12,
+    Start = CONTROL_AT as isize,
+    Go = CONTROL_AT as isize + 4,
+    Ended = CONTROL_AT as isize + 8,
+    MessageLen = CONTROL_AT as isize + 12,
 }
 
+static_assertions::const_assert!(CONTROL_AT >= DATA_AT + DATA_BYTES);
+static_assertions::const_assert!(REGION_BYTES >= MESSAGE_AT + MESSAGE_BYTES);
+
 /// `state` values.
+/// 0: idle, the zeroed region (a friend leaves a reply there until its next request).
+#[cfg(test)]
 pub(crate) const IDLE: u32 = 0;
 pub(crate) const REQUEST: u32 = 1;
 pub(crate) const REPLY_OK: u32 = 2;
@@ -148,9 +171,11 @@ impl Region {
 
     /// A header word.
     pub(crate) fn word(&self, word: Word) -> &AtomicU32 {
-        // SAFETY: the header words are within the mapping (type invariant).
-        let at = unsafe { self.base.as_ptr().cast::<u32>().add(word as usize) };
-        // SAFETY: within the mapping, 4-aligned (the mapping is page-aligned), and only ever
+        // SAFETY: the header words are within the mapping (type invariant, and the layout
+        // assertions above).
+        let at = unsafe { self.base.as_ptr().add(word as usize).cast::<u32>() };
+        // SAFETY: within the mapping, 4-aligned (every offset is, and the mapping is
+        // page-aligned), and only ever
         // accessed atomically, by either process.
         unsafe { AtomicU32::from_ptr(at) }
     }

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use gears_runtime::cpu_list::CpuList;
-use gears_runtime::handoff::{Backoff, WaitStrategy};
+use gears_runtime::handoff::{Backoff, WaitStrategy, ring_shared};
 
 use gears_runtime::handoff::Bell;
 
@@ -515,6 +515,7 @@ fn run_friend(spec: &Spec) -> i32 {
     match std::panic::catch_unwind(AssertUnwindSafe(|| body(id))) {
         Ok(()) => {
             region.word(Word::Ended).store(RETURNED, Ordering::Release);
+            ring_shared(region.word(Word::Bell));
             0
         }
         Err(payload) => {
@@ -525,6 +526,7 @@ fn run_friend(spec: &Spec) -> i32 {
             };
             region.write_message(&message);
             region.word(Word::Ended).store(PANICKED, Ordering::Release);
+            ring_shared(region.word(Word::Bell));
             PANIC_CODE
         }
     }

@@ -36,14 +36,33 @@
 //! # Several processes
 //!
 //! `membarrier`'s private command reaches only the threads of the calling process, and private
-//! futex operations only its address space. A bell placed in memory shared by processes (a
-//! future process friend) must be made with [`Bell::for_processes`]: symmetric fences and
-//! shared futex operations. Everything else is the same.
+//! futex operations only its address space. A bell placed in memory shared by processes must be
+//! made with [`Bell::for_processes`]: symmetric fences and shared futex operations. Everything
+//! else is the same.
+//!
+//! # Shared words: one server, clients in processes of their own
+//!
+//! A server whose clients include other processes, each sharing with it only a region of its
+//! own (offload's process friends), cannot give them its bell: that word is in its memory. It
+//! gives each client a *shared word* in that client's region instead, and parks on its own bell
+//! and every shared word at once with [`Bell::park_with`]: the same protocol per word (it
+//! stores `PARKED` in each, fences, looks at every slot, sleeps on all of them with one
+//! `futex_waitv`, Linux 5.16 and later, and stores `AWAKE` in each on waking); a client rings
+//! its word with [`ring_shared`] (a sequentially consistent fence, then the load and, if it
+//! finds `PARKED`, the swap and a shared futex wake).
+//!
+//! The server never acts on what it reads from a shared word: the kernel compares it with
+//! `PARKED` before sleeping, and that is all. So a client that writes anything there, at any
+//! time, can make the server return from a park early (a spurious wake-up, after which it looks
+//! at its slots and parks again) or not wake it for the client's own requests (which then wait
+//! for the park's time slice); it cannot make the server sleep through another client's ring,
+//! whose word it cannot reach.
 //!
 //! Under `--cfg loom` the futex is a loom mutex and condition variable (a wait that re-checks the
-//! word under the lock, as the kernel does), the fences are read-modify-writes on one word (a
-//! total order, as sequentially consistent fences have), and a park waits without a time limit,
-//! so that loom reports a lost wake-up as a deadlock.
+//! words under the lock, as the kernel does; one for the whole model, as the kernel's futex
+//! table is one), the fences are read-modify-writes on one word (a total order, as sequentially
+//! consistent fences have), and a park waits without a time limit, so that loom reports a lost
+//! wake-up as a deadlock.
 
 use core::fmt;
 use std::time::Duration;
@@ -74,11 +93,6 @@ pub struct Bell {
     /// Private futex operations (threads of one process) or shared ones (processes).
     #[cfg_attr(loom, allow(dead_code))]
     private: bool,
-    #[cfg(loom)]
-    model: LoomFutex,
-    /// Under loom, the word both fences read-modify-write.
-    #[cfg(loom)]
-    fences: AtomicU32,
 }
 
 impl fmt::Debug for Bell {
@@ -121,10 +135,6 @@ impl Bell {
             state: CachePadded::new(AtomicU32::new(AWAKE)),
             fencing,
             private,
-            #[cfg(loom)]
-            model: LoomFutex::new(),
-            #[cfg(loom)]
-            fences: AtomicU32::new(0),
         }
     }
 
@@ -174,10 +184,64 @@ impl Bell {
         slept
     }
 
+    /// [`park`](Self::park) on this bell and on `shared` words at once: the server side of
+    /// clients in other processes, each ringing its own word with [`ring_shared`] (see the
+    /// [module documentation](self#shared-words-one-server-clients-in-processes-of-their-own)).
+    /// `has_work` must look at everything those rings announce too. Returns whether it slept.
+    ///
+    /// It sleeps on all the words with one `futex_waitv` when it can: with up to
+    /// [`MAX_SHARED_WORDS`] shared words, on Linux 5.16 or later. Otherwise it sleeps on this
+    /// bell alone for at most [`SHARED_FALLBACK_SLICE`] (a shared word's ring then waits that
+    /// long at worst), and [`shared_wakes_supported`] says so.
+    pub fn park_with(
+        &self,
+        shared: &[&AtomicU32],
+        has_work: impl FnOnce() -> bool,
+        slice: Duration,
+    ) -> bool {
+        if shared.is_empty() {
+            return self.park(has_work, slice);
+        }
+        self.state.store(PARKED, Ordering::Relaxed);
+        for word in shared {
+            word.store(PARKED, Ordering::Relaxed);
+        }
+        self.heavy_fence();
+        // The shared words' clients fence symmetrically, also when this bell's own clients
+        // are asymmetric (membarrier's private command does not reach other processes).
+        shared_fence();
+        let slept = !has_work();
+        if slept {
+            self.futex_wait_with(shared, slice);
+        }
+        self.state.store(AWAKE, Ordering::Relaxed);
+        for word in shared {
+            word.store(AWAKE, Ordering::Relaxed);
+        }
+        slept
+    }
+
+    #[cfg(not(loom))]
+    fn futex_wait_with(&self, shared: &[&AtomicU32], slice: Duration) {
+        if shared.len() > MAX_SHARED_WORDS || !waitv::wait(self, shared, slice) {
+            self.futex_wait(slice.min(SHARED_FALLBACK_SLICE));
+        }
+    }
+
+    #[cfg(loom)]
+    fn futex_wait_with(&self, shared: &[&AtomicU32], _slice: Duration) {
+        loom_model::wait_while(|| {
+            self.state.load(Ordering::Relaxed) == PARKED
+                && shared
+                    .iter()
+                    .all(|word| word.load(Ordering::Relaxed) == PARKED)
+        });
+    }
+
     #[inline]
     fn light_fence(&self) {
         #[cfg(loom)]
-        self.fences.fetch_add(1, Ordering::AcqRel);
+        loom_model::fence();
         #[cfg(not(loom))]
         match self.fencing {
             // Paired with the parking server's membarrier (see the module docs).
@@ -188,7 +252,7 @@ impl Bell {
 
     fn heavy_fence(&self) {
         #[cfg(loom)]
-        self.fences.fetch_add(1, Ordering::AcqRel);
+        loom_model::fence();
         #[cfg(not(loom))]
         match self.fencing {
             Fencing::Asymmetric => {
@@ -246,44 +310,199 @@ impl Bell {
 
     #[cfg(loom)]
     fn futex_wait(&self, _slice: Duration) {
-        self.model
-            .wait_while(|| self.state.load(Ordering::Relaxed) == PARKED);
+        loom_model::wait_while(|| self.state.load(Ordering::Relaxed) == PARKED);
     }
 
     #[cfg(loom)]
     fn futex_wake(&self) {
-        self.model.wake();
+        loom_model::wake();
     }
 }
 
-/// The futex, as loom can model it: the wait checks the word and sleeps under one lock, and the
-/// wake takes that lock, so a wake cannot fall between the check and the sleep (the kernel's
-/// guarantee).
-#[cfg(loom)]
-struct LoomFutex {
-    lock: loom::sync::Mutex<()>,
-    woken: loom::sync::Condvar,
+/// The most shared words [`Bell::park_with`] sleeps on with its own bell (the kernel's
+/// `FUTEX_WAITV_MAX` is 128 words in all).
+pub const MAX_SHARED_WORDS: usize = 127;
+
+/// The longest a [`Bell::park_with`] that cannot sleep on its shared words sleeps.
+pub const SHARED_FALLBACK_SLICE: Duration = Duration::from_millis(1);
+
+/// The value of a shared word while its server is not parked; a zeroed word has it, so a word in
+/// a freshly made (zero-filled) shared mapping needs no initialisation.
+pub const SHARED_AWAKE: u32 = AWAKE;
+
+/// The client side of a shared word (see the
+/// [module documentation](self#shared-words-one-server-clients-in-processes-of-their-own)),
+/// right after the client published a request in memory the server looks at in its park's
+/// `has_work`: wakes the server if it parked on this word. Costs a sequentially consistent
+/// fence and a load of the word while the server is not parked.
+#[inline]
+pub fn ring_shared(word: &AtomicU32) {
+    shared_fence();
+    if word.load(Ordering::Relaxed) == PARKED {
+        wake_shared(word);
+    }
 }
 
-#[cfg(loom)]
-impl LoomFutex {
-    fn new() -> Self {
-        Self {
-            lock: loom::sync::Mutex::new(()),
-            woken: loom::sync::Condvar::new(),
+#[cold]
+#[inline(never)]
+fn wake_shared(word: &AtomicU32) {
+    // One wake per park and word: the client whose swap sees PARKED makes the call.
+    if word.swap(AWAKE, Ordering::Relaxed) == PARKED {
+        #[cfg(not(loom))]
+        // SAFETY: the word is a live, aligned u32; waking has no other effect on memory. Shared
+        // (not private): the server sleeps on it from another process.
+        unsafe {
+            libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1);
         }
+        #[cfg(loom)]
+        loom_model::wake();
+    }
+}
+
+/// Whether this kernel lets [`Bell::park_with`] sleep on shared words (`futex_waitv`), as far as
+/// a park has found out (true until one fails).
+#[must_use]
+pub fn shared_wakes_supported() -> bool {
+    #[cfg(not(loom))]
+    {
+        waitv::supported()
+    }
+    #[cfg(loom)]
+    true
+}
+
+/// The fence both sides of a shared word use.
+#[inline]
+fn shared_fence() {
+    #[cfg(loom)]
+    loom_model::fence();
+    #[cfg(not(loom))]
+    core::sync::atomic::fence(Ordering::SeqCst);
+}
+
+/// `futex_waitv(2)` on a bell's word (private) and shared words (shared).
+#[cfg(not(loom))]
+mod waitv {
+    use core::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    use super::{AtomicU32, Bell, MAX_SHARED_WORDS, Ordering, PARKED};
+
+    /// `struct futex_waitv` of `<linux/futex.h>`.
+    #[repr(C)]
+    struct FutexWaitv {
+        val: u64,
+        uaddr: u64,
+        flags: u32,
+        reserved: u32,
     }
 
-    fn wait_while(&self, mut condition: impl FnMut() -> bool) {
-        let mut guard = self.lock.lock().unwrap();
+    const FUTEX2_SIZE_U32: u32 = 0x02;
+    const FUTEX2_PRIVATE: u32 = 128;
+
+    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+    pub(super) fn supported() -> bool {
+        !UNSUPPORTED.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps until one of the words is woken or is not `PARKED`, or `slice` passes; false if
+    /// the kernel cannot (then nothing slept).
+    pub(super) fn wait(bell: &Bell, shared: &[&AtomicU32], slice: Duration) -> bool {
+        if !supported() {
+            return false;
+        }
+        debug_assert!(shared.len() <= MAX_SHARED_WORDS);
+        let own = FutexWaitv {
+            val: u64::from(PARKED),
+            uaddr: bell.state.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32 | if bell.private { FUTEX2_PRIVATE } else { 0 },
+            reserved: 0,
+        };
+        let mut waiters = Vec::with_capacity(shared.len() + 1);
+        waiters.push(own);
+        waiters.extend(shared.iter().map(|word| FutexWaitv {
+            val: u64::from(PARKED),
+            uaddr: word.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32,
+            reserved: 0,
+        }));
+        // futex_waitv's timeout is absolute, on the clock it is given.
+        let mut deadline = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: writes a timespec we own.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut deadline) };
+        let nanos = u64::try_from(deadline.tv_nsec).unwrap_or(0) + u64::from(slice.subsec_nanos());
+        deadline.tv_sec = deadline
+            .tv_sec
+            .saturating_add(libc::time_t::try_from(slice.as_secs()).unwrap_or(libc::time_t::MAX))
+            .saturating_add((nanos / 1_000_000_000) as libc::time_t);
+        // Below 10^9, so it fits every c_long.
+        deadline.tv_nsec = (nanos % 1_000_000_000) as libc::c_long;
+        // SAFETY: `waiters` is an array of `waiters.len()` (at most 128) valid entries, each
+        // naming a live, aligned u32 for the whole call (the caller holds the references);
+        // the kernel only reads them and the deadline. EAGAIN (a word is no longer PARKED),
+        // EINTR and ETIMEDOUT all mean "look again", which the caller does.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_futex_waitv,
+                waiters.as_ptr(),
+                waiters.len() as libc::c_uint,
+                0 as libc::c_uint,
+                &raw const deadline,
+                libc::CLOCK_MONOTONIC,
+            )
+        };
+        if rc < 0 {
+            let errno = std::io::Error::last_os_error().raw_os_error();
+            if matches!(errno, Some(libc::ENOSYS | libc::EPERM | libc::EINVAL)) {
+                // Before 5.16 (ENOSYS), or refused here: fall back for good.
+                UNSUPPORTED.store(true, Ordering::Relaxed);
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The futex and the fences, as loom can model them: a wait checks the words and sleeps under
+/// one lock, and a wake takes that lock, so a wake cannot fall between the check and the sleep
+/// (the kernel's guarantee); one model for all words, as the kernel's futex table is one (a wake
+/// of one word may then wake a waiter on another: a spurious wake-up, which every waiter
+/// tolerates). The fences are read-modify-writes of one word: one total order.
+#[cfg(loom)]
+mod loom_model {
+    use loom::sync::atomic::AtomicU32;
+    use loom::sync::{Condvar, Mutex};
+
+    use super::Ordering;
+
+    struct Futex {
+        lock: Mutex<()>,
+        woken: Condvar,
+    }
+
+    loom::lazy_static! {
+        static ref FUTEX: Futex = Futex { lock: Mutex::new(()), woken: Condvar::new() };
+        static ref FENCES: AtomicU32 = AtomicU32::new(0);
+    }
+
+    pub(super) fn fence() {
+        FENCES.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(super) fn wait_while(mut condition: impl FnMut() -> bool) {
+        let mut guard = FUTEX.lock.lock().unwrap();
         while condition() {
-            guard = self.woken.wait(guard).unwrap();
+            guard = FUTEX.woken.wait(guard).unwrap();
         }
     }
 
-    fn wake(&self) {
-        let _guard = self.lock.lock().unwrap();
-        self.woken.notify_all();
+    pub(super) fn wake() {
+        let _guard = FUTEX.lock.lock().unwrap();
+        FUTEX.woken.notify_all();
     }
 }
 

@@ -1,8 +1,7 @@
 #![allow(missing_docs)]
 //! codegear's macros with `crate = cg`, in a package where `::codegear` does not resolve: every
 //! attribute (data gear, interface, code gear fn, code gear impl) must reach the crate through
-//! the override only, `goto!` / `next!` through `$crate`, and `par_goto!` (which takes no
-//! override) through items the attributes generated. The stack is then run.
+//! the override only, `goto!` / `next!` / `par_goto!` through `$crate`. The stack is then run.
 
 use cg::{Context, Gear, Goto, Mut, Next, Parallel, World};
 
@@ -92,6 +91,22 @@ fn bump(counter: Mut<'_, Counter>, next: Next<()>) -> Goto {
     let mut counter = counter;
     counter.n += 1;
     cg::goto!(next())
+}
+
+/// `par_goto!` inside a code gear (no world) reaches the crate through `$crate` too.
+#[cg::code_gear(crate = cg)]
+fn fork(counter: Gear<Counter>, next: Next<()>) -> Goto {
+    cg::par_goto!(bump(counter, Next::exit()));
+    cg::goto!(next())
+}
+
+#[test]
+fn a_code_gear_starts_a_task_through_the_renamed_crate() {
+    let mut world = World::new();
+    let counter = world.alloc_shared(Counter::default());
+    cg::par_goto!(world, fork(counter, Next::exit()));
+    world.run(Parallel::new(1)).unwrap();
+    assert_eq!(world.get(counter).unwrap().n, 1);
 }
 
 #[test]

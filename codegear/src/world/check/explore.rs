@@ -931,9 +931,13 @@ impl Explorer<'_> {
                     }
                     self.depth = self.depth.max(depth + 1);
                     frontier.push(&next_state);
-                    if frontier.len() > self.peak_frontier {
-                        self.peak_frontier = frontier.len();
-                        self.peak_frontier_bytes = frontier.used_bytes();
+                    // Waiting: in the frontier, and taken ahead of their expansion (decoded,
+                    // as plain words).
+                    let waiting = frontier.len() + window.len();
+                    if waiting > self.peak_frontier {
+                        self.peak_frontier = waiting;
+                        self.peak_frontier_bytes = frontier.used_bytes()
+                            + window.iter().map(|a| a.node.len() * 4).sum::<usize>();
                     }
                 }
             }

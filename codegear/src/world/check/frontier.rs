@@ -193,6 +193,15 @@ impl Compressed {
             self.changes.push(((i - previous) as u32, id));
             previous = i;
         }
+        // The most this record can take: flags, depth and tasks, two varints per change, the
+        // fingerprint. Rather than let the buffer double while a quarter of it is consumed
+        // bytes, drop those (the buffer stays within about twice what is waiting, as a ring
+        // buffer's would).
+        let most = 3 * 5 + self.changes.len() * 10 + 8;
+        if self.bytes.len() + most > self.bytes.capacity() && self.head * 4 >= self.bytes.len() {
+            self.bytes.drain(..self.head);
+            self.head = 0;
+        }
         let depth_step = depth != last_depth;
         debug_assert!(!depth_step || depth == last_depth + 1 || self.last_in.is_empty());
         let tasks_changed = tasks != last_tasks;
@@ -344,8 +353,9 @@ mod tests {
         let mut index = 0u32;
         let mut ids = vec![1u32; slots + 2];
         let mut depth = 0;
+        let mut peak_used = 0;
         for round in 0..20_000u32 {
-            for _ in 0..(next() % 3) {
+            for _ in 0..(next() % 4) {
                 let changed = (next() as usize) % ids.len();
                 ids[changed] = (next() % 1_000_000) as u32;
                 if next() % 500 == 0 {
@@ -367,13 +377,22 @@ mod tests {
                 assert_eq!(out, want);
             }
             assert_eq!(frontier.len(), expected.len());
+            peak_used = peak_used.max(frontier.used_bytes());
         }
+        // Consumed bytes are dropped rather than kept: the buffer stays within a small multiple
+        // of what was ever waiting at once (as a ring buffer's would).
+        assert!(
+            frontier.capacity_bytes() <= 3 * peak_used + 8192,
+            "{} bytes held for at most {peak_used} waiting",
+            frontier.capacity_bytes()
+        );
         while let Some(want) = expected.pop_front() {
             frontier.pop(&mut out, false, slots);
             assert_eq!(out, want);
         }
         assert!(frontier.is_empty());
         assert_eq!(frontier.used_bytes(), 0);
-        assert!(index > 15_000, "{index} records went through");
+        assert!(index > 25_000, "{index} records went through");
+        assert!(peak_used > 50_000, "{peak_used} bytes waited at once");
     }
 }

@@ -7,8 +7,8 @@
 //! # Storage
 //!
 //! Visited states are kept as 64-bit fingerprints (see `fingerprint.rs`; stable across worlds
-//! and processes) in a dense table, and breadth-first parent links as children counts (see
-//! `visited.rs`): about 11 bytes per state whatever the state's size (the figure is in the
+//! and processes) in a dense table of cache-line buckets, and breadth-first parent links as
+//! children counts (see `visited.rs`): about 11 bytes per state whatever the state's size (the figure is in the
 //! report, with everything else the check held). A trace is rebuilt by replaying the recorded
 //! steps (task and alternative) from the initial state, which is exact because a code gear is
 //! a function of its inputs. (Code gears that read clocks or randomness are outside what the

@@ -26,11 +26,18 @@ mod shared {
         /// A friend's loop: its start and end on CLOCK_MONOTONIC, in ns (one clock for every
         /// process, so loops of friends of either kind can be laid side by side).
         pub fn bench_process_took(start_ns: u64, end_ns: u64);
+        /// A friend's median round trip of a call made to a parked hakase, in ns.
+        pub fn bench_process_woke(median_ns: u64);
     }
 }
 
 static TRIPS: AtomicU32 = AtomicU32::new(0);
 static TOOK: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+static WOKE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// How long a friend waits before each call of the wake-up figures: the hakase, told to park
+/// as soon as it finds nothing (`spin_before_parking(0)`), is asleep in the kernel by then.
+const ASLEEP_AFTER_NS: u64 = 200_000;
 
 /// CLOCK_MONOTONIC in ns (allowed in the sandbox: a vDSO call).
 fn monotonic_ns() -> u64 {
@@ -60,6 +67,66 @@ pub fn bench_process_trips() -> u32 {
 #[offload::export_symbol(declared_in = shared)]
 pub fn bench_process_took(start_ns: u64, end_ns: u64) {
     TOOK.lock().expect("not poisoned").push((start_ns, end_ns));
+}
+
+/// Records a friend's median wake-up round trip.
+#[offload::export_symbol(declared_in = shared)]
+pub fn bench_process_woke(median_ns: u64) {
+    WOKE.lock().expect("not poisoned").push(median_ns);
+}
+
+/// The median of the round trips of `trips` calls, each made once the hakase has parked.
+fn woken_calls(trips: u32, call: impl Fn(u64) -> u64) -> u64 {
+    let mut times = Vec::with_capacity(trips as usize);
+    for i in 0..u64::from(trips) {
+        let asleep = monotonic_ns();
+        while monotonic_ns() - asleep < ASLEEP_AFTER_NS {
+            std::hint::spin_loop();
+        }
+        let start = monotonic_ns();
+        assert_eq!(call(black_box(i)), i + 3);
+        times.push(monotonic_ns() - start);
+    }
+    median(times)
+}
+
+fn process_wake_friend(_: FriendId) {
+    let trips = shared::bench_process_trips::remote().expect("the hakase answers");
+    let median = woken_calls(trips, |i| {
+        shared::bench_process_add::remote(i, 3).expect("a value")
+    });
+    shared::bench_process_woke::remote(median).expect("the hakase answers");
+}
+
+fn thread_wake_friend(_: FriendId) {
+    let trips = TRIPS.load(Ordering::Relaxed);
+    let median = woken_calls(
+        trips,
+        |i| offload!(move { exported!(shared::bench_process_add)(i, 3) }),
+    );
+    offload!(move { exported!(shared::bench_process_woke)(median) });
+}
+
+/// The median round trip of a call that wakes a parked hakase, from one friend of either kind.
+fn wake(hakase: &Hakase, config: &FriendConfig, trips: u32, process: bool) -> u64 {
+    TRIPS.store(trips, Ordering::Relaxed);
+    WOKE.lock().expect("not poisoned").clear();
+    let config = config
+        .clone()
+        .count(1)
+        .wait(offload::WaitStrategy::SPIN_ONLY);
+    let started = if process {
+        hakase.spawn_friends(config.process(), process_wake_friend)
+    } else {
+        hakase.spawn_friends(config, thread_wake_friend)
+    };
+    started
+        .expect("start the friend")
+        .join()
+        .expect("the friend");
+    let woke = WOKE.lock().expect("not poisoned");
+    assert_eq!(woke.len(), 1);
+    woke[0]
 }
 
 fn process_friend(_: FriendId) {
@@ -123,7 +190,13 @@ fn median(mut samples: Vec<u64>) -> u64 {
 }
 
 /// Prints the process-friend figures.
-pub fn suite(effort: Effort, hakase: &Hakase, config: &FriendConfig, reps: usize) {
+pub(crate) fn suite(
+    effort: Effort,
+    hakase: &Hakase,
+    config: &FriendConfig,
+    reps: usize,
+    cpus: super::Cpus,
+) {
     // The wake-up figures before leave the hakase parking at once; these are round trips.
     hakase.spin_before_parking(offload::DEFAULT_SPIN_BEFORE_PARKING);
     let trips = match effort {
@@ -141,6 +214,40 @@ pub fn suite(effort: Effort, hakase: &Hakase, config: &FriendConfig, reps: usize
     report("offload.process_call_round_trip", process_ns, "ns");
     report("offload.thread_call_move_round_trip", thread_ns, "ns");
     report_ratio("offload.process_call_vs_thread_call", process_ns, thread_ns);
+    // The same round trip through iceoryx2, between two processes on the same two CPUs.
+    let iceoryx2_ns = super::iceoryx2::round_trip_ns(cpus.server, cpus.caller, trips, reps);
+    report(
+        "offload.iceoryx2_request_response_round_trip",
+        iceoryx2_ns,
+        "ns",
+    );
+    report_ratio("offload.process_call_vs_iceoryx2", process_ns, iceoryx2_ns);
+
+    // Waking a parked hakase: a process friend rings the shared word in its region, a thread
+    // friend the hakase's bell; both calls wait for the futex wake-up.
+    hakase.spin_before_parking(std::time::Duration::ZERO);
+    let wakes = match effort {
+        Effort::Full => 1_000,
+        Effort::Quick => 50,
+    };
+    let (mut process, mut thread) = (Vec::new(), Vec::new());
+    for _ in 0..reps.min(5) {
+        process.push(wake(hakase, config, wakes, true));
+        thread.push(wake(hakase, config, wakes, false));
+    }
+    hakase.spin_before_parking(offload::DEFAULT_SPIN_BEFORE_PARKING);
+    let (process_wake, thread_wake) = (median(process) as f64, median(thread) as f64);
+    report("offload.process_wake_from_park_ns", process_wake, "ns");
+    report(
+        "offload.thread_wake_from_park_same_call_ns",
+        thread_wake,
+        "ns",
+    );
+    report_ratio(
+        "offload.process_wake_vs_thread_wake",
+        process_wake,
+        thread_wake,
+    );
 
     for friends in [1usize, 2, 4] {
         let per_friend = trips / friends as u32;
@@ -153,17 +260,17 @@ pub fn suite(effort: Effort, hakase: &Hakase, config: &FriendConfig, reps: usize
         let process_rate = f64::from(total) / median(process) as f64 * 1e3;
         let thread_rate = f64::from(total) / median(thread) as f64 * 1e3;
         report(
-            &format!("offload.throughput_{friends}_process_friends"),
+            &format!("offload.process_throughput_{friends}"),
             process_rate,
             "Mreq/s",
         );
         report(
-            &format!("offload.throughput_{friends}_thread_friends_same_call"),
+            &format!("offload.thread_throughput_{friends}_same_call"),
             thread_rate,
             "Mreq/s",
         );
         report_ratio(
-            &format!("offload.throughput_{friends}_process_vs_thread_friends"),
+            &format!("offload.process_throughput_{friends}_vs_thread_friends"),
             process_rate,
             thread_rate,
         );

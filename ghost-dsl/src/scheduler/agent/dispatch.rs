@@ -24,6 +24,32 @@ pub(super) fn handler_name(payload: &Payload) -> &'static str {
     }
 }
 
+/// Records a broken rule of `msg` (cold: the dispatch's fast path does not pay for it).
+#[cold]
+#[inline(never)]
+fn fail_on(
+    first_error: &mut Option<TransitionError>,
+    errors: &mut usize,
+    msg: &Message,
+    cpu: Cpu,
+    gtid: crate::Gtid,
+    now_ns: u64,
+    problem: String,
+) {
+    let during = msg.to_string();
+    record(
+        first_error,
+        errors,
+        TransitionError {
+            now_ns,
+            cpu,
+            gtid,
+            during,
+            problem,
+        },
+    );
+}
+
 impl<S: Scheduler> SchedulerAgent<S> {
     /// One message: seqnum rules, the state check, the handler, the state change.
     pub(super) fn dispatch<K: ?Sized + AsKernel>(
@@ -54,20 +80,10 @@ impl<S: Scheduler> SchedulerAgent<S> {
             requests,
             ..
         } = self;
-        // Errors are rare: the time is read only for them.
+        // Errors are rare: the time is read and the message formatted only for them, out of
+        // line (a closure capturing the error slots cost every message its setup).
         let mut fail = |now_ns: u64, problem: String| {
-            let during = msg.to_string();
-            record(
-                first_error,
-                errors,
-                TransitionError {
-                    now_ns,
-                    cpu,
-                    gtid,
-                    during,
-                    problem,
-                },
-            );
+            fail_on(first_error, errors, msg, cpu, gtid, now_ns, problem);
         };
         let Some(task) = tasks.get_mut(gtid) else {
             fail(

@@ -113,18 +113,11 @@ fn row(item: &syn::DeriveInput, ty: TokenStream, root: &CrateRoot) -> TokenStrea
         syn::Data::Union(_) => Vec::new(),
     };
     let field_checks = field_types.iter().map(|ty| {
-        quote_spanned! {ty.span()=> #private::assert_data_gear_field::<#ty>(); }
+        quote_spanned! {ty.span()=> let () = <#ty as #root::DataGearField>::CHECKED; }
     });
     let declaration = declaration(item, &name);
     let site = site(root, ident.span());
     quote! {
-        impl #root::GearTarget for #ty {
-            type Target = ();
-            fn gear_type_name() -> &'static str {
-                #private::data_gear_display(<Self as #root::DataGear>::INFO)
-            }
-        }
-
         impl #root::DataGear for #ty {
             const INFO: &'static #root::DataGearInfo = &#root::DataGearInfo {
                 name: #name,
@@ -140,6 +133,7 @@ fn row(item: &syn::DeriveInput, ty: TokenStream, root: &CrateRoot) -> TokenStrea
             #private::DataGearEntry(
                 <#ty as #root::DataGear>::INFO,
                 ::core::concat!(::core::module_path!(), "::", #name),
+                ::core::any::TypeId::of::<#ty>,
             )
         }
     }
@@ -203,12 +197,6 @@ pub(crate) fn stand_in(def: &DataGearDef, root: &CrateRoot) -> TokenStream {
             unsafe impl #impl_generics ::core::marker::Send for #ident #ty_generics #where_clause {}
             // SAFETY: as for `Send` above.
             unsafe impl #impl_generics ::core::marker::Sync for #ident #ty_generics #where_clause {}
-            impl #impl_generics #root::GearTarget for #ident #ty_generics #where_clause {
-                type Target = ();
-                fn gear_type_name() -> &'static str {
-                    #name
-                }
-            }
             impl #impl_generics #root::DataGear for #ident #ty_generics #where_clause {
                 const INFO: &'static #root::DataGearInfo = &#root::DataGearInfo {
                     name: #name,

@@ -2,7 +2,8 @@
 //! API method, and D's API table for `Gear<dyn I>`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned as _;
 
 use super::super::args::Instances;
 use super::super::check;
@@ -155,13 +156,16 @@ fn rows(def: &ImplDef, root: &CrateRoot) -> TokenStream {
             #private::inventory::submit! { #private::CodeGearEntry::of(&#static_ident) }
         });
         table.push(quote! {
-            |gear, #(#names),*| #static_ident.__gears_goto(#root::Gear::__from_raw(gear), #(#names),*)
+            |gear, #(#names),*| #static_ident.goto(#root::Gear::__from_raw(gear), #(#names),*)
         });
         table.push(quote! {
-            |gear, #(#names),*| #static_ident.__gears_bind((#root::Gear::__from_raw(gear), #(#names,)*))
+            |gear, #(#names),*| #static_ident.bind((#root::Gear::__from_raw(gear), #(#names,)*))
         });
     }
     let site = site(root, def.self_name.span());
+    // The one place the implementing type's data-gear bound is asserted (`Implements` has no
+    // supertrait and the stubs borrow type-erased), spanned on the user's type.
+    let self_info = quote_spanned! {self_ty.span()=> <#self_ty as #root::DataGear>::INFO };
 
     quote! {
         const _: () = {
@@ -175,7 +179,7 @@ fn rows(def: &ImplDef, root: &CrateRoot) -> TokenStream {
             #private::inventory::submit! {
                 #private::ImplEntry {
                     interface: #interface,
-                    data_gear: <#self_ty as #root::DataGear>::INFO,
+                    data_gear: #self_info,
                     key: ::core::concat!(::core::module_path!(), "::", #self_name, " as ", #interface_name),
                     site: #site,
                 }

@@ -169,13 +169,6 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
 
         impl #bounded #calls #generic_args {
             #(#call_methods)*
-
-            /// Used by `next!(gear.api(..))`: the continuations of the implementation's code
-            /// gears.
-            #[doc(hidden)]
-            pub fn __gears_next(self) -> #next_calls #generic_args {
-                #next_calls { gear: self.gear, api: self.api }
-            }
         }
 
         #[doc(hidden)]
@@ -184,6 +177,15 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
             gear: #root::RawGear,
             api: &'static #api #generic_args,
         }
+
+        impl #bounded ::core::clone::Clone for #next_calls #generic_args {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        // Copy: its methods take `self` and are reached through `Continuations`' `Deref`.
+        impl #bounded ::core::marker::Copy for #next_calls #generic_args {}
 
         impl #bounded #next_calls #generic_args {
             #(#next_methods)*
@@ -218,6 +220,10 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
             };
             fn calls(gear: #root::RawGear, api: &'static #api #generic_args) -> #calls #generic_args {
                 #calls { gear, api }
+            }
+            type Continuations = #next_calls #generic_args;
+            fn continuations(gear: #root::RawGear, api: &'static #api #generic_args) -> #next_calls #generic_args {
+                #next_calls { gear, api }
             }
         }
 

@@ -41,17 +41,47 @@ fn param_table(root: &CrateRoot, receiver: Option<(&str, bool)>, params: &[Param
 
 /// Compile-time checks of parameter types, spanned at the user's types.
 fn param_assertions(root: &CrateRoot, params: &[Param]) -> TokenStream {
-    let private = root.private();
-    let checks = params.iter().map(|param| match &param.kind {
-        ParamKind::Value | ParamKind::Next | ParamKind::Handle => {
-            let ty = &param.ty;
-            quote_spanned! {ty.span()=> #private::assert_value::<#ty>(); }
-        }
-        ParamKind::Mut(inner) | ParamKind::Ref(inner) => {
-            quote_spanned! {inner.span()=> #private::assert_data_gear::<#inner>(); }
-        }
-    });
+    // Primitive values need no check: most code gears take only those, and every item the
+    // expansion adds is paid for in the crate's build.
+    let checks = params
+        .iter()
+        .filter(|param| !is_primitive_value(param))
+        .map(|param| match &param.kind {
+            ParamKind::Value | ParamKind::Next | ParamKind::Handle => {
+                let ty = &param.ty;
+                quote_spanned! {ty.span()=> let () = <#ty as #root::CodeGearValue>::CHECKED; }
+            }
+            ParamKind::Mut(inner) | ParamKind::Ref(inner) => {
+                // The one place the data-gear bound is asserted (the stub borrows type-erased),
+                // spanned on the user's type; a projection, so that no note points into codegear.
+                quote_spanned! {inner.span()=> let _ = <#inner as #root::DataGear>::INFO; }
+            }
+        });
+    let checks: Vec<TokenStream> = checks.collect();
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
     quote! { const _: () = { #(#checks)* }; }
+}
+
+/// A value parameter whose type is a primitive that is always a `Value` (`u64`, `bool`..):
+/// written as a single identifier, which a user type of the same name would
+/// shadow only by defining, say, its own `struct u64`.
+fn is_primitive_value(param: &Param) -> bool {
+    const PRIMITIVES: &[&str] = &[
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "bool", "char",
+    ];
+    if !matches!(param.kind, ParamKind::Value) {
+        return false;
+    }
+    match &param.ty {
+        syn::Type::Path(path) if path.qself.is_none() => path
+            .path
+            .get_ident()
+            .is_some_and(|ident| PRIMITIVES.iter().any(|p| ident == p)),
+        _ => false,
+    }
 }
 
 use syn::spanned::Spanned as _;

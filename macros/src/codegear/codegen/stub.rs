@@ -51,9 +51,9 @@ pub(crate) fn stub(
 
     let aliasing = if gears.len() >= 2 {
         let rows = gears.iter().map(|(name, ty, is_mut)| {
-            quote! { (#name.raw(), #is_mut, <#ty as #root::DataGear>::INFO.name) }
+            quote! { (#name.raw(), #is_mut, <#ty as #root::GearTarget>::gear_type_name as fn() -> &'static str) }
         });
-        quote! { __gears_heap.check_aliasing(&[#(#rows),*])?; }
+        quote! { __gears_heap.stub_check_aliasing(&[#(#rows),*])?; }
     } else {
         TokenStream::new()
     };
@@ -61,7 +61,7 @@ pub(crate) fn stub(
         .iter()
         .filter(|(_, _, is_mut)| !is_mut)
         .map(|(name, _, _)| {
-            quote! { let #name = __gears_heap.borrow_ref(#name)?; }
+            quote! { let #name = __gears_heap.stub_borrow_ref(#name)?; }
         });
     let muts: Vec<&(syn::Ident, TokenStream, bool)> =
         gears.iter().filter(|(_, _, is_mut)| *is_mut).collect();
@@ -69,14 +69,14 @@ pub(crate) fn stub(
         [] => TokenStream::new(),
         [(name, _, _)] => quote! {
             #[allow(unused_mut)]
-            let mut #name = __gears_heap.borrow_mut(#name)?;
+            let mut #name = __gears_heap.stub_borrow_mut(#name)?;
         },
         many => {
             let temps: Vec<syn::Ident> = (0..many.len())
                 .map(|i| syn::Ident::new(&format!("__gears_mut_{i}"), Span::call_site()))
                 .collect();
             let requests = many.iter().map(|(name, ty, _)| {
-                quote! { (#name.raw(), <#ty as #root::DataGear>::INFO.name) }
+                quote! { (#name.raw(), <#ty as #root::GearTarget>::gear_type_name as fn() -> &'static str) }
             });
             let typed = many.iter().zip(&temps).map(|((name, ty, _), temp)| {
                 quote! {
@@ -85,7 +85,7 @@ pub(crate) fn stub(
                 }
             });
             quote! {
-                let [#(#temps),*] = __gears_heap.borrow_many([#(#requests),*])?;
+                let [#(#temps),*] = __gears_heap.stub_borrow_many([#(#requests),*])?;
                 #(#typed)*
             }
         }

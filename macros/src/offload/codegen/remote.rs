@@ -158,22 +158,9 @@ pub(crate) fn is_marked_remote(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|attr| attr.path().is_ident("remote"))
 }
 
-/// Checks a `#[remote]` declaration: every type must be able to cross, and the function must
-/// be one `remote` can call.
+/// Checks a `#[remote]` declaration: every type must be able to cross.
 pub(crate) fn check_forced(sig: &syn::Signature, errors: &mut crate::common::Errors) {
-    if let Some(param) = sig
-        .generics
-        .type_params()
-        .map(|param| &param.ident)
-        .next()
-        .or_else(|| sig.generics.const_params().map(|param| &param.ident).next())
-    {
-        errors.error(
-            param,
-            "a #[remote] declaration cannot be generic: the hakase serves one function per \
-             symbol; declare one function per type",
-        );
-    }
+    // Generic declarations are refused by `check::signature` before this.
     for input in &sig.inputs {
         if let syn::FnArg::Typed(typed) = input
             && let Some((ty, why)) = never_crosses_param(&typed.ty)

@@ -1,3 +1,5 @@
+// `Mut<'_, T>` of a type that is not a data gear: one error, at the type, saying to add
+// `#[data_gear]`; the code gear and its callers are still usable.
 use codegear::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -16,4 +18,12 @@ fn uses(plain: Gear<Plain>, next: Next<()>) -> Goto {
     goto!(bump(plain, next))
 }
 
-fn main() {}
+// Running it adds no error either: the one above says what to fix.
+fn run(ctx: &mut Context, plain: Gear<Plain>) {
+    ctx.run(goto!(uses(plain, Next::exit()))).unwrap();
+    ctx.run(goto!(bump(plain, Next::exit()))).unwrap();
+}
+
+fn main() {
+    let _ = run;
+}

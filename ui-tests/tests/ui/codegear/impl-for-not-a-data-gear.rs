@@ -1,4 +1,4 @@
-// An interface implemented for a type that is not a data gear.
+// An interface implemented for a type that is not a data gear: one error, at the type.
 use codegear::prelude::*;
 
 #[interface]
@@ -24,4 +24,13 @@ fn uses(stack: Gear<dyn Stack>, next: Next<()>) -> Goto {
     goto!(stack.push(1, next))
 }
 
-fn main() {}
+// Upcasting and running it add no error: the one at the impl says what to fix.
+fn run(ctx: &mut Context, plain: Gear<Plain>) {
+    let stack = plain.upcast::<dyn Stack>();
+    ctx.run(goto!(stack.push(1, Next::exit()))).unwrap();
+    ctx.run(goto!(uses(stack, Next::exit()))).unwrap();
+}
+
+fn main() {
+    let _ = run;
+}
