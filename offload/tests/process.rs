@@ -451,29 +451,8 @@ fn friends_die_with_their_hakase() {
     const CASE: &str = "friends_die_with_their_hakase";
     if !is_child(CASE) {
         let output = assert_passed(CASE);
-        let pid: i32 = output
-            .lines()
-            .find_map(|line| line.split_once("friend pid ").map(|(_, pid)| pid))
-            .unwrap_or_else(|| panic!("no friend pid in:\n{output}"))
-            .trim()
-            .parse()
-            .unwrap();
-        let start = Instant::now();
-        loop {
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| stat.rsplit(')').next().map(|rest| rest.trim().to_owned()));
-            match state {
-                None => break,
-                Some(rest) if rest.starts_with('Z') || rest.starts_with('X') => break,
-                Some(_) => {}
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "friend {pid} still runs after its hakase ended"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let pid = friend_pid_in(&output);
+        assert_gone_within_5s(pid);
         return;
     }
     let hakase = Hakase::new().unwrap();
@@ -557,10 +536,26 @@ fn a_friend_killed_mid_request_is_not_served_and_says_so() {
     );
 }
 
-fn report_pid_then_hang(_: FriendId) {
-    shared::hakase_report::remote(&std::process::id().to_string()).unwrap();
-    loop {
-        std::hint::spin_loop();
+/// The pid a child test printed as `friend pid <pid>`.
+fn friend_pid_in(output: &str) -> i32 {
+    output
+        .lines()
+        .find_map(|line| line.split_once("friend pid ").map(|(_, pid)| pid))
+        .unwrap_or_else(|| panic!("no friend pid in:\n{output}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Waits (up to 5 s) for friend `pid` to end once its hakase's process has.
+fn assert_gone_within_5s(pid: i32) {
+    let start = Instant::now();
+    while running(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "friend {pid} still runs after its hakase ended"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -581,31 +576,16 @@ fn a_friend_started_from_a_short_lived_thread_lives_while_its_hakase_does() {
     const CASE: &str = "a_friend_started_from_a_short_lived_thread_lives_while_its_hakase_does";
     if !is_child(CASE) {
         let output = assert_passed(CASE);
-        let pid: i32 = output
-            .lines()
-            .find_map(|line| line.split_once("friend pid ").map(|(_, pid)| pid))
-            .unwrap_or_else(|| panic!("no friend pid in:\n{output}"))
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = friend_pid_in(&output);
         // The hakase's process has ended: now the friend dies too.
-        let start = Instant::now();
-        while running(pid) {
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "friend {pid} still runs after its hakase ended"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert_gone_within_5s(pid);
         return;
     }
     // The hakase and its friend are made on a thread that then ends (leaking both, so that
     // nothing kills the friend but the death of its parent).
     std::thread::spawn(|| {
         let hakase = Box::leak(Box::new(Hakase::new().unwrap()));
-        let friends = hakase
-            .spawn_friends(one_friend(), report_pid_then_hang)
-            .unwrap();
+        let friends = hakase.spawn_friends(one_friend(), pid_then_hang).unwrap();
         hakase.serve_until(|| !REPORTS.lock().unwrap().is_empty());
         std::mem::forget(friends);
     })
@@ -630,9 +610,7 @@ fn dropping_friends_stops_and_reaps_them() {
         return;
     }
     let hakase = Hakase::new().unwrap();
-    let friends = hakase
-        .spawn_friends(one_friend(), report_pid_then_hang)
-        .unwrap();
+    let friends = hakase.spawn_friends(one_friend(), pid_then_hang).unwrap();
     hakase.serve_until(|| !REPORTS.lock().unwrap().is_empty());
     let pid = reported_pid();
     assert!(running(pid));
