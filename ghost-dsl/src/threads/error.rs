@@ -64,18 +64,19 @@ pub enum ThreadError {
         /// The limit.
         limit: Duration,
     },
-    /// Runnable threads waited longer than the watchdog allows.
+    /// A runnable thread waited longer than the watchdog allows.
     #[error(
-        "watchdog: runnable threads not scheduled for over {} ms: {}; the agent never committed \
-         them (is the policy losing tasks?); every managed thread was released to the OS \
-         scheduler and ran to completion",
+        "watchdog: a runnable thread was not scheduled for over {} ms; waiting for a commit: {}; \
+         the agent never committed them (is the policy losing tasks?); every managed thread was \
+         released to the OS scheduler and ran to completion",
         limit.as_millis(),
         describe(threads)
     )]
     Watchdog {
         /// The limit.
         limit: Duration,
-        /// The threads (name and gtid) and how long each had waited, ns.
+        /// Every runnable thread still waiting for a commit when one of them passed the limit
+        /// (name and gtid), and how long each had waited, ns.
         threads: Vec<(String, u64)>,
     },
     /// Every live managed thread was parked in [`park`](super::park) (or `handoff`) with no

@@ -764,16 +764,25 @@ impl State {
             .collect()
     }
 
-    /// Threads runnable for longer than `limit_ns`: (name, waited ns).
+    /// Once a thread has been runnable for longer than `limit_ns`, every runnable thread still
+    /// waiting for a commit, with how long it waited (name, waited ns); empty before. All of
+    /// them, not only those past the limit: threads the same lost policy starves but that
+    /// became runnable a moment later are part of the same fault.
     pub(crate) fn starving(&self, limit_ns: u64) -> Vec<(String, u64)> {
         let now = self.now_ns();
-        self.threads
+        let waiting: Vec<(String, u64)> = self
+            .threads
             .iter()
             .filter(|t| t.state == TState::Runnable)
             .filter_map(|t| {
                 let waited = now.saturating_sub(t.runnable_since?);
-                (waited > limit_ns).then(|| (format!("{} ({})", t.name, t.gtid), waited))
+                Some((format!("{} ({})", t.name, t.gtid), waited))
             })
-            .collect()
+            .collect();
+        if waiting.iter().any(|&(_, waited)| waited > limit_ns) {
+            waiting
+        } else {
+            Vec::new()
+        }
     }
 }
