@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use gears_examples::ghost::smp::SmpFifo;
 use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, process_threads};
 use ghost_dsl::{Agent, AgentConfig, AgentEnclave, AgentModel, Cpu, EnclaveBackend, parse_cpu_str};
-use threads_support::{calibrate, in_child, spin};
+use threads_support::{calibrate, in_child, settled_threads, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
+/// How long a joined thread may stay visible in `/proc/self/task` (see [`settled_threads`]).
+const SETTLE: Duration = Duration::from_secs(3);
 
 fn on(cpus: &str) -> AgentConfig {
     AgentConfig::new(parse_cpu_str(cpus).unwrap())
@@ -35,7 +37,11 @@ fn a_run_joins_every_agent_and_managed_thread() {
         }
         assert_eq!(process_threads(), before + 6, "six managed threads wait");
         SmpFifo::default().run(enclave, on("0-1")).unwrap();
-        assert_eq!(process_threads(), before, "threads left after the run");
+        assert_eq!(
+            settled_threads(before, SETTLE),
+            before,
+            "threads left after the run"
+        );
     });
 }
 
@@ -60,7 +66,11 @@ fn dropping_an_enclave_that_never_ran_runs_and_joins_its_threads() {
                 }
             }
             assert_eq!(done.load(Ordering::SeqCst), 3, "released threads ran");
-            assert_eq!(process_threads(), before);
+            assert_eq!(
+                settled_threads(before, SETTLE),
+                before,
+                "threads left behind"
+            );
         },
     );
 }
@@ -91,7 +101,11 @@ fn a_fault_leaves_no_thread_behind() {
         enclave.attach(&mut agent, &on("0-1")).unwrap();
         assert!(enclave.run_to_end(&mut agent).is_err());
         drop(enclave);
-        assert_eq!(process_threads(), before);
+        assert_eq!(
+            settled_threads(before, SETTLE),
+            before,
+            "threads left behind"
+        );
     });
 }
 

@@ -521,15 +521,22 @@ impl ThreadEnclave {
             BlockDetection::Polling
         };
         let mut os_error = None;
+        let agent_tids: Vec<std::sync::atomic::AtomicI32> = agent_cpus
+            .iter()
+            .map(|_| std::sync::atomic::AtomicI32::new(0))
+            .collect();
         let (realtime, abandoned) = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<AgentSetup>();
             let mut agents = Vec::new();
-            for &a in &agent_cpus {
+            for (&a, tid) in agent_cpus.iter().zip(&agent_tids) {
                 let tx = tx.clone();
                 let ags = &ags;
                 let spawned = std::thread::Builder::new()
                     .name(format!("ghost-agent-{a}"))
-                    .spawn_scoped(scope, move || agents::agent_main(ags, a, tx));
+                    .spawn_scoped(scope, move || {
+                        tid.store(sys::gettid(), std::sync::atomic::Ordering::Release);
+                        agents::agent_main(ags, a, tx);
+                    });
                 match spawned {
                     Ok(h) => agents.push(h),
                     Err(e) => {
@@ -587,6 +594,11 @@ impl ThreadEnclave {
             self.join_threads();
             Vec::new()
         };
+        let agent_tids: Vec<i32> = agent_tids
+            .iter()
+            .map(|t| t.load(std::sync::atomic::Ordering::Acquire))
+            .collect();
+        sys::await_reaped(&agent_tids);
         if let Some(e) = os_error {
             return Err(ThreadError::Os(e));
         }
@@ -620,9 +632,23 @@ impl ThreadEnclave {
     fn join_threads(&self) {
         let joins =
             std::mem::take(&mut *self.shared.joins.lock().unwrap_or_else(|e| e.into_inner()));
+        let tids = self.tids(joins.iter().map(|(i, _)| *i));
         for (_, j) in joins {
             let _ = j.join();
         }
+        sys::await_reaped(&tids);
+    }
+
+    /// The kernel tids of managed threads `indices` (0 for one that never started).
+    fn tids(&self, indices: impl Iterator<Item = usize>) -> Vec<i32> {
+        let cells = self.shared.cells.lock().unwrap_or_else(|e| e.into_inner());
+        indices
+            .map(|i| {
+                cells
+                    .get(i)
+                    .map_or(0, |c| c.tid.load(std::sync::atomic::Ordering::Acquire))
+            })
+            .collect()
     }
 
     /// After the grace period of a deadlock or time limit: joins the threads that have ended
@@ -637,9 +663,11 @@ impl ThreadEnclave {
             .partition(|(i, _)| st.threads[*i].state == kernel::TState::Dead);
         let left = st.unfinished();
         drop(st);
+        let tids = self.tids(ended.iter().map(|(i, _)| *i));
         for (_, j) in ended {
             let _ = j.join();
         }
+        sys::await_reaped(&tids);
         // Dropping a JoinHandle detaches its thread.
         drop(running);
         left

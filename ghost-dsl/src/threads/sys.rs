@@ -132,7 +132,30 @@ pub(crate) fn thread_state(tid: i32) -> Option<u8> {
     stat.get(close + 2).copied()
 }
 
+/// Waits (briefly, bounded) until the joined threads `tids` have left `/proc/self/task`.
+///
+/// `join` returns when the kernel clears a thread's id, slightly before it removes the thread
+/// from the process; without this wait, a thread count read right after a run could still
+/// include threads the run has joined. Tids of 0 (never started) are skipped. Gives up after
+/// 200 ms: the threads are joined either way, this only makes the count settle.
+pub(crate) fn await_reaped(tids: &[i32]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+    for &tid in tids.iter().filter(|&&t| t > 0) {
+        while std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
+            if std::time::Instant::now() > deadline {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
 /// How many threads this process has (entries of `/proc/self/task`).
+///
+/// A run and the drop of an enclave wait (up to 200 ms) until the threads they joined have left
+/// `/proc/self/task`, so a count read right after them is settled. A thread the caller joined
+/// itself can still be counted for a moment: `join` returns when the kernel clears the thread's
+/// id, a little before it removes the thread from the process.
 pub fn process_threads() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count)
 }

@@ -86,3 +86,20 @@ pub fn current_cpu() -> usize {
     let cpu = unsafe { libc::sched_getcpu() };
     usize::try_from(cpu).unwrap_or(usize::MAX)
 }
+
+/// The process's thread count once it reaches `expected`, or the count after `limit`.
+///
+/// `join` returns when the kernel clears the joined thread's id, slightly before the thread
+/// leaves `/proc/self/task`, so a count read right after a run can include threads that have
+/// already been joined. Polling for up to `limit` (seconds, not milliseconds: a loaded machine
+/// can delay the kernel's reaping) tells a lingering joined thread from one left running.
+pub fn settled_threads(expected: usize, limit: Duration) -> usize {
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = ghost_dsl::threads::process_threads();
+        if now == expected || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
