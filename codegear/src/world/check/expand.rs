@@ -506,7 +506,7 @@ impl Explorer<'_> {
         let Some(outputs) = self.memo.get(&inputs) else {
             return false;
         };
-        self.memo_next = step::memo_hit(&self.interned, &inputs, outputs, writes);
+        self.memo_next = step::memo_hit(&self.interned, &inputs, &outputs, writes);
         true
     }
 

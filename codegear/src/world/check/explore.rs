@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::checkpoint::{CheckpointError, Saved, SavedGraph};
 use super::frontier::Frontier;
-use super::intern::{Identity, Interned, NONE, StepInputs, StepOutputs};
+use super::intern::{Identity, Interned, Memo, NONE};
 use super::liveness::{self, Graph, Lasso};
 use super::por::{Reads, handles_in};
 use super::report::{Bound, Report, TraceStep, Verdict, Violation, ViolationKind};
@@ -172,7 +172,7 @@ struct Explorer<'w> {
     peak_frontier: usize,
     terminal: Vec<u64>,
     interned: Interned,
-    memo: HashMap<StepInputs, StepOutputs, BuildHasherDefault<FpHasher>>,
+    memo: Memo,
     /// The next transition of the last memo hit.
     memo_next: u32,
     /// With liveness properties: the graph.
@@ -370,7 +370,7 @@ fn explore_from(
                 gotos: Vec::new(),
                 goto_ids: HashMap::default(),
             },
-            memo: HashMap::default(),
+            memo: Memo::default(),
             memo_next: NONE,
             graph: live.then(|| GraphLog {
                 edges: Vec::new(),
@@ -546,7 +546,7 @@ impl Explorer<'_> {
             + self.parents.bytes()
             + frontier.capacity_bytes()
             + self.interned.bytes()
-            + self.memo.capacity() * (size_of::<(StepInputs, StepOutputs)>() + 1)
+            + self.memo.bytes()
             + graph
             + handles(&self.object_handles)
             + handles(&self.goto_handles)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::code::Goto;
 use crate::heap::DataGearObject;
-use crate::world::fingerprint::task_term;
+use crate::world::fingerprint::{FpHasher, task_term};
 use crate::world::taken_gears;
 
 /// Fingerprints are already mixed: the set uses them as their own hash.
@@ -82,6 +82,74 @@ pub(super) struct StepOutputs {
 }
 
 pub(super) const NONE: u32 = u32::MAX;
+
+/// Entries of [`Memo`]'s direct-mapped cache: 160 KiB, within the second-level cache.
+const MEMO_CACHE: usize = 1 << 12;
+
+/// The memo of steps: every step learnt, and in front of it a direct-mapped cache of the
+/// recent ones (a lookup per transition: the hash table's probe cost about 60 instructions,
+/// the cache's index and compare about 15; measured with callgrind on dining philosophers).
+///
+/// Invariant: every cached pair is also in the table (the cache is only a faster way to it);
+/// a free cache entry has `goto == NONE`, which no transition id is.
+pub(super) struct Memo {
+    table: HashMap<StepInputs, StepOutputs, BuildHasherDefault<FpHasher>>,
+    cache: Box<[(StepInputs, StepOutputs)]>,
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        let free = (
+            StepInputs {
+                goto: NONE,
+                taken: [NONE; MAX_TAKEN],
+            },
+            StepOutputs {
+                next: NONE,
+                taken: [NONE; MAX_TAKEN],
+            },
+        );
+        Self {
+            table: HashMap::default(),
+            cache: vec![free; MEMO_CACHE].into_boxed_slice(),
+        }
+    }
+}
+
+impl Memo {
+    /// The cache entry of `inputs`: a multiplicative hash of its words.
+    #[inline]
+    fn slot(inputs: &StepInputs) -> usize {
+        let [a, b, c, d] = inputs.taken.map(u64::from);
+        let words = (u64::from(inputs.goto) | (a << 32)) ^ (b | (c << 32)).rotate_left(17) ^ d;
+        (words.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO_CACHE.trailing_zeros())) as usize
+    }
+
+    /// The outputs of the step with `inputs`, if learnt.
+    #[inline]
+    pub(super) fn get(&mut self, inputs: &StepInputs) -> Option<StepOutputs> {
+        let slot = Self::slot(inputs);
+        let cached = &self.cache[slot];
+        if cached.0 == *inputs {
+            return Some(cached.1);
+        }
+        let outputs = *self.table.get(inputs)?;
+        self.cache[slot] = (*inputs, outputs);
+        Some(outputs)
+    }
+
+    /// Learns a step.
+    pub(super) fn insert(&mut self, inputs: StepInputs, outputs: StepOutputs) {
+        self.table.insert(inputs, outputs);
+        self.cache[Self::slot(&inputs)] = (inputs, outputs);
+    }
+
+    /// Bytes allocated.
+    pub(super) fn bytes(&self) -> usize {
+        self.table.capacity() * (size_of::<(StepInputs, StepOutputs)>() + 1)
+            + self.cache.len() * size_of::<(StepInputs, StepOutputs)>()
+    }
+}
 
 /// The intern tables of collapse compression.
 pub(super) struct Interned {
