@@ -260,31 +260,32 @@ impl Compressed {
             self.last_out[4] as usize
         };
         let len = HEADER + self.slots + tasks + 1;
-        out.clear();
+        // Decoded in place over the last record (its trailer word dropped), then copied out
+        // once.
+        let last = &mut self.last_out;
         if first {
-            out.resize(len, 0);
+            last.resize(len, 0);
         } else {
-            let keep = self.last_out.len().min(len) - 1;
-            out.extend_from_slice(&self.last_out[..keep]);
-            out.resize(len, 0);
+            last.truncate(last.len().min(len) - 1);
+            last.resize(len, 0);
         }
         let mut component = 0usize;
         for _ in 0..changed {
             component += get_varint(bytes, &mut at) as usize;
-            out[HEADER + component] = get_varint(bytes, &mut at);
+            last[HEADER + component] = get_varint(bytes, &mut at);
         }
         let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-        out[2] = word(at);
-        out[3] = word(at + 4);
+        last[2] = word(at);
+        last[3] = word(at + 4);
         self.head = at + 8;
-        out[0] = self.next_index;
-        out[1] = depth;
-        out[4] = tasks as u32;
-        out[len - 1] = len as u32;
+        last[0] = self.next_index;
+        last[1] = depth;
+        last[4] = tasks as u32;
+        last[len - 1] = len as u32;
         self.next_index += 1;
         self.records -= 1;
-        self.last_out.clear();
-        self.last_out.extend_from_slice(out);
+        out.clear();
+        out.extend_from_slice(last);
     }
 }
 

@@ -68,7 +68,8 @@ impl Explorer<'_> {
             // A reduction relied on the reads as they were: start over with these.
             self.restart = true;
         }
-        let finished = tasks.iter().all(|&id| gotos[id as usize].exit);
+        // Only the graph and the terminal states need it: not computed per state otherwise.
+        let finished = || tasks.iter().all(|&id| gotos[id as usize].exit);
         if let Some(graph) = &mut self.graph {
             let mut slot = 0;
             let mut set = |slot: &mut usize, value: bool| {
@@ -88,14 +89,14 @@ impl Explorer<'_> {
                         set(&mut slot, from(&view));
                         set(&mut slot, to(&view));
                     }
-                    Liveness::Finishes => set(&mut slot, finished),
+                    Liveness::Finishes => set(&mut slot, finished()),
                 }
             }
         }
         if self.check.panicked.get().is_some() {
             return Some(Found::PropertyPanicked(index));
         }
-        if self.check.terminal_states && finished {
+        if self.check.terminal_states && finished() {
             self.terminal.push(fingerprint);
         }
         None
