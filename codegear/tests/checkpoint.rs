@@ -63,12 +63,8 @@ fn program(tasks: usize, rounds: u8, waiter: Option<u8>) -> (World, Gear<Cell>, 
     (world, shared, owns)
 }
 
-/// A checkpoint file in a scratch directory of its own (one per `temp` call: this process's id
-/// and a counter), removed with everything in it when the test is done with it, so test runs
-/// leave nothing in the temp directory. One directory per file, not one per process: with a
-/// shared one, a test finishing first removed the (momentarily empty) directory while
-/// `a_check_resumes_in_other_processes`'s child was about to write its checkpoint there, and
-/// that check then ended with the note "checkpoint not written" (seen once under load).
+/// A checkpoint file in a scratch directory of its own (see [`temp`]), removed with everything
+/// in it when the test is done with it, so test runs leave nothing in the temp directory.
 struct Temp(PathBuf);
 
 impl std::ops::Deref for Temp {
@@ -87,11 +83,17 @@ impl AsRef<Path> for Temp {
 impl Drop for Temp {
     fn drop(&mut self) {
         if let Some(dir) = self.0.parent() {
+            // The directory is this Temp's alone (a `.partial` left by a failed write goes too).
             let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
 
+/// One directory per file: a directory shared by the tests (running on several threads) could
+/// be removed by one test's drop between another's `create_dir_all` and its write (it was, once
+/// under load, before `a_check_resumes_in_other_processes`'s child wrote there: that check
+/// ended with the note "checkpoint not written"). Numbered,
+/// not named after the file, so that two tests may use the same file name.
 fn temp(name: &str) -> Temp {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -349,6 +351,15 @@ fn bad_checkpoints_are_clear_errors() {
         world.resume(Check::new(), &path).unwrap_err(),
         CheckpointError::NotACheckpoint { .. }
     ));
+    // Something that never ends is rejected by its first bytes, not read into memory.
+    assert!(matches!(
+        world.resume(Check::new(), "/dev/zero").unwrap_err(),
+        CheckpointError::NotACheckpoint { .. }
+    ));
+    let error = world
+        .resume(Check::new(), std::env::temp_dir())
+        .unwrap_err();
+    assert!(matches!(error, CheckpointError::Read { .. }), "{error}");
     let mut newer = good.clone();
     newer[8] = 99;
     std::fs::write(&path, &newer).unwrap();
