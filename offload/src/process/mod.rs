@@ -139,8 +139,15 @@
 //!   friend's region: the hakase sleeps on its own bell and every friend's word at once
 //!   (`futex_waitv`, Linux 5.16 and later; see
 //!   [`Bell::park_with`](gears_runtime::handoff::Bell::park_with)), and a friend's ring is a
-//!   fence and a load of a word in the line it has just written, plus a futex wake when the
-//!   hakase is parked. A friend can write anything in its word: that only wakes the hakase for
+//!   compiler fence and a load of a word in the line it has just written, plus a futex wake
+//!   when the hakase is parked: the friend registers for `membarrier`'s global expedited
+//!   barrier before its sandbox closes, and the hakase issues that barrier when it parks,
+//!   which stands for the friend's fence (see
+//!   [`use_light_shared_rings`](gears_runtime::handoff::use_light_shared_rings); without the
+//!   barrier, Linux before 4.16, the ring is a sequentially consistent fence, an `mfence` that
+//!   waits for the request to reach the hakase's core).
+//! - A `remote` call looks its symbol's id up by name once and keeps it; the hakase checks
+//!   every id it receives against its table all the same. A friend can write anything in its word: that only wakes the hakase for
 //!   nothing, or leaves its own requests waiting for the park's slice (10 ms); another friend's
 //!   ring is never lost. Where `futex_waitv` is missing, or beyond
 //!   [`MAX_SHARED_WORDS`](gears_runtime::handoff::MAX_SHARED_WORDS) friends, a parked hakase
