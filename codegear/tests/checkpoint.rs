@@ -345,6 +345,15 @@ fn bad_checkpoints_are_clear_errors() {
         world.resume(Check::new(), &path).unwrap_err(),
         CheckpointError::NotACheckpoint { .. }
     ));
+    // Something that never ends is rejected by its first bytes, not read into memory.
+    assert!(matches!(
+        world.resume(Check::new(), "/dev/zero").unwrap_err(),
+        CheckpointError::NotACheckpoint { .. }
+    ));
+    let error = world
+        .resume(Check::new(), std::env::temp_dir())
+        .unwrap_err();
+    assert!(matches!(error, CheckpointError::Read { .. }), "{error}");
     let mut newer = good.clone();
     newer[8] = 99;
     std::fs::write(&path, &newer).unwrap();

@@ -259,8 +259,9 @@ pub fn spawn(
 ) -> Result<ThreadHandle, ThreadError> {
     match managed::shielded(|| managed::spawn_here(name.into(), TaskAttrs::new(), Box::new(f))) {
         None => Err(ThreadError::Attach(
-            "ghost_dsl::threads::spawn is called from a managed thread; use ThreadEnclave::spawn \
-             elsewhere",
+            "ghost_dsl::threads::spawn was called outside a managed thread: it spawns into the \
+             caller's own enclave; from other threads use ThreadEnclave::spawn or \
+             EnclaveHandle::spawn",
         )),
         Some(Err(e)) => Err(ThreadError::Os(e)),
         Some(Ok((shared, gtid, cell))) => Ok(ThreadHandle::new(shared, gtid, cell)),
@@ -279,8 +280,9 @@ pub fn spawn_with(
 ) -> Result<ThreadHandle, ThreadError> {
     match managed::shielded(|| managed::spawn_here(name.into(), attrs, Box::new(f))) {
         None => Err(ThreadError::Attach(
-            "ghost_dsl::threads::spawn_with is called from a managed thread; use \
-             ThreadEnclave::spawn_with elsewhere",
+            "ghost_dsl::threads::spawn_with was called outside a managed thread: it spawns into \
+             the caller's own enclave; from other threads use ThreadEnclave::spawn_with or \
+             EnclaveHandle::spawn_with",
         )),
         Some(Err(e)) => Err(ThreadError::Os(e)),
         Some(Ok((shared, gtid, cell))) => Ok(ThreadHandle::new(shared, gtid, cell)),

@@ -290,11 +290,28 @@ impl Saved {
 
     /// Reads and validates a checkpoint file (format, lengths, checksum, internal consistency;
     /// whether it fits the world and the check is the caller's to ask).
+    ///
+    /// The magic bytes are read and checked before the rest, so that a path to something that
+    /// is not a checkpoint and never ends (`/dev/zero`, a pipe) is rejected after a few bytes
+    /// instead of being read into memory.
     pub(super) fn read(path: &Path) -> Result<Self, CheckpointError> {
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
+        use std::io::Read;
+        let error = |source| CheckpointError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(error)?;
+        let capacity = file.metadata().map_or(0, |m| m.len() as usize);
+        let mut bytes = Vec::with_capacity(capacity.min(1 << 30));
+        let mut file = file;
+        (&mut file)
+            .take(MAGIC.len() as u64)
+            .read_to_end(&mut bytes)
+            .map_err(error)?;
+        if bytes[..] != MAGIC {
+            return Self::decode(&bytes, path);
+        }
+        file.read_to_end(&mut bytes).map_err(error)?;
         Self::decode(&bytes, path)
     }
 
