@@ -224,31 +224,58 @@ impl SharedTable {
     ) {
         let count = self.grown_buckets(room);
         let old = std::mem::replace(&mut self.buckets, allocate(count));
+        let parts = match worker {
+            Some(_) if old.len() >= PARALLEL_REHASH => workers.max(1),
+            _ => 1,
+        };
         let new = &*self;
-        match worker {
-            Some(worker) if old.len() >= PARALLEL_REHASH && workers > 1 => {
-                let part = old.len().div_ceil(workers);
-                worker.scope(|scope| {
-                    let mut parts = old.chunks(part);
-                    let mine = parts.next();
-                    for chunk in parts {
-                        scope.spawn(move |_| new.rehash(chunk));
-                    }
-                    if let Some(chunk) = mine {
-                        new.rehash(chunk);
-                    }
-                });
+        // Part `k` of the old table is rehashed into region `k` of the new one (the regions'
+        // bounds are where the parts' home buckets go): each thread writes only its region, so
+        // plain stores do. The few fingerprints whose place is not in their part's region
+        // (they overflowed across a boundary, in the old table or the new) are placed after.
+        let bounds: Vec<usize> = (0..=parts).map(|k| old.len() * k / parts).collect();
+        let region = |k: usize| {
+            let start = ((bounds[k] as u128 * count as u128) / old.len() as u128) as usize;
+            let end = ((bounds[k + 1] as u128 * count as u128) / old.len() as u128) as usize;
+            (start, if k + 1 == parts { count } else { end })
+        };
+        let overflow: Vec<u64> = match worker {
+            Some(worker) if parts > 1 => worker.scope(|scope| {
+                let old = &old;
+                let handles: Vec<_> = (1..parts)
+                    .map(|k| {
+                        let (start, end) = region(k);
+                        let part = &old[bounds[k]..bounds[k + 1]];
+                        scope.spawn(move |_| new.rehash(part, start, end))
+                    })
+                    .collect();
+                let (start, end) = region(0);
+                let mut overflow = new.rehash(&old[bounds[0]..bounds[1]], start, end);
+                for handle in handles {
+                    overflow.extend(handle.sync());
+                }
+                overflow
+            }),
+            _ => new.rehash(&old, 0, count),
+        };
+        drop(old);
+        for fingerprint in overflow {
+            let mut at = Self::home(fingerprint, count);
+            while !self.place(at, count, fingerprint) {
+                at = if at + 1 == count { 0 } else { at + 1 };
             }
-            _ => new.rehash(&old),
         }
         let len = self.len;
         self.len = 0;
         self.settle(len);
     }
 
-    /// Moves the fingerprints of `old` buckets in (they are distinct: no lookups needed).
-    fn rehash(&self, old: &[Bucket]) {
+    /// Moves the fingerprints of `old` buckets into buckets `start..end` (the only ones this
+    /// thread writes; the fingerprints are distinct, so no lookups are needed), and returns
+    /// those whose place is outside.
+    fn rehash(&self, old: &[Bucket], start: usize, end: usize) -> Vec<u64> {
         let count = self.buckets.len();
+        let mut outside = Vec::new();
         for bucket in old {
             for slot in &bucket.0 {
                 let fingerprint = slot.load(Ordering::Relaxed);
@@ -256,28 +283,37 @@ impl SharedTable {
                     break;
                 }
                 let mut at = Self::home(fingerprint, count);
-                'place: loop {
-                    for slot in &self.buckets[at].0 {
-                        if slot.load(Ordering::Relaxed) == 0
-                            && slot
-                                .compare_exchange(
-                                    0,
-                                    fingerprint,
-                                    Ordering::Relaxed,
-                                    Ordering::Relaxed,
-                                )
-                                .is_ok()
-                        {
-                            break 'place;
-                        }
+                if !(start..end).contains(&at) {
+                    outside.push(fingerprint);
+                    continue;
+                }
+                loop {
+                    if at == end {
+                        outside.push(fingerprint);
+                        break;
+                    }
+                    if self.place(at, count, fingerprint) {
+                        break;
                     }
                     at += 1;
-                    if at == count {
-                        at = 0;
-                    }
                 }
             }
         }
+        outside
+    }
+
+    /// Puts `fingerprint` in the first free slot of bucket `at`; false if it is full. Only a
+    /// thread that alone writes the bucket (a load then a store, not a CAS).
+    #[inline]
+    fn place(&self, at: usize, count: usize, fingerprint: u64) -> bool {
+        debug_assert!(at < count);
+        for slot in &self.buckets[at].0 {
+            if slot.load(Ordering::Relaxed) == 0 {
+                slot.store(fingerprint, Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -421,7 +457,9 @@ mod tests {
             let new = insert_all(&table, &batch, &mut room);
             table.settle(new.len());
             all.extend(new);
-            pool.install(|worker| table.grow(0, Some(worker), 2));
+            // Two parts and three (more parts than the pool has workers).
+            let parts = 2 + table.len() % 2;
+            pool.install(|worker| table.grow(0, Some(worker), parts));
         }
         assert_eq!(table.len(), all.len());
         for &f in &all {
