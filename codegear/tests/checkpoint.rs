@@ -84,14 +84,15 @@ impl Drop for Temp {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
         if let Some(dir) = self.0.parent() {
-            // Fails while another test's file is still there; the last one removes it.
             let _ = std::fs::remove_dir(dir);
         }
     }
 }
 
+/// One directory per file: a directory shared by the tests (running on several threads) could
+/// be removed by one test's drop between another's `create_dir_all` and its write.
 fn temp(name: &str) -> Temp {
-    let dir = std::env::temp_dir().join(format!("gears-checkpoint-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("gears-checkpoint-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     Temp(dir.join(name))
 }

@@ -51,6 +51,8 @@ pub struct FriendConfig {
     pub(crate) wait_timeout: Option<Duration>,
     /// Friends in processes of their own (`process/`).
     pub(crate) process: bool,
+    /// The data buffer of a process friend's region, if not the default.
+    pub(crate) region_bytes: Option<usize>,
 }
 
 impl FriendConfig {
@@ -82,6 +84,7 @@ impl FriendConfig {
             wait: None,
             wait_timeout: None,
             process: false,
+            region_bytes: None,
         }
     }
 
@@ -142,6 +145,23 @@ impl FriendConfig {
     #[must_use]
     pub fn process(mut self) -> Self {
         self.process = true;
+        self
+    }
+
+    /// How many bytes a process friend's call may carry each way: the buffer of its region
+    /// that holds the encoded arguments of a request, then the encoded value of its reply
+    /// (64 KiB by default; from 48 bytes to 1 GiB). A `remote` call whose arguments do not fit
+    /// fails with [`RemoteError::TooLarge`](crate::process::RemoteError::TooLarge), naming the
+    /// function, the size and this limit, and sends nothing; a value that does not fit is
+    /// refused by the hakase the same way ([`RemoteError::Refused`](crate::process::RemoteError::Refused)).
+    /// Each friend maps its own region of this size (rounded up to pages, plus two pages of
+    /// start-up words); thread friends have no region, and ignore it.
+    ///
+    /// [`spawn_friends`](crate::Hakase::spawn_friends) refuses a size out of range with
+    /// [`Error::RegionSize`].
+    #[must_use]
+    pub fn region_bytes(mut self, bytes: usize) -> Self {
+        self.region_bytes = Some(bytes);
         self
     }
 

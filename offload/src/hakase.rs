@@ -313,6 +313,15 @@ impl Hakase {
         if size_of::<F>() != 0 {
             return Err(Error::ProcessBody(core::any::type_name::<F>()));
         }
+        if let Some(bytes) = config.region_bytes {
+            let (min, max) = (
+                crate::process::MIN_DATA_BYTES,
+                crate::process::MAX_DATA_BYTES,
+            );
+            if !(min..=max).contains(&bytes) {
+                return Err(Error::RegionSize { bytes, min, max });
+            }
+        }
         if let Some(site) = crate::process::offload_in_body::<F>() {
             return Err(Error::OffloadInProcess {
                 body: core::any::type_name::<F>(),
@@ -419,11 +428,14 @@ impl Hakase {
         }
     }
 
-    /// The number of friend slots this hakase polls: every friend of every `spawn_friends` call,
-    /// except those that had ended by the start of a later call.
+    /// The number of friends this hakase serves, of both kinds: every friend of every
+    /// `spawn_friends` call, except those that had ended by the start of a later call. A
+    /// thread friend keeps its slot after it ends until such a call; a process friend is also
+    /// let go once [`Friends::join`](crate::Friends::join) has seen it end (or its `Friends`
+    /// was dropped).
     #[must_use]
     pub fn friend_count(&self) -> usize {
-        self.slots.borrow().len()
+        self.slots.borrow().len() + self.processes.len()
     }
 }
 

@@ -319,6 +319,20 @@ pub enum Error {
         /// Where the `offload!` is: `file:line:column`.
         site: String,
     },
+    /// [`FriendConfig::region_bytes`] asked for a region buffer smaller than one cache line of
+    /// data or larger than 1 GiB.
+    #[error(
+        "FriendConfig::region_bytes({bytes}): a process friend's region buffer holds from \
+         {min} bytes to {max} bytes"
+    )]
+    RegionSize {
+        /// The size asked for.
+        bytes: usize,
+        /// The least it may be.
+        min: usize,
+        /// The most it may be.
+        max: usize,
+    },
     /// The OS would not start a friend process (or make its region).
     #[error("could not start a friend process")]
     ProcessSpawn(#[source] std::io::Error),
@@ -370,7 +384,7 @@ fn fmt_friends_failed(
 pub mod __private {
     pub use crate::call::{OnHakase, offload};
     pub use crate::process::{
-        OffloadSite, RemoteEntry, decode_arg, encode_arg, remote_call, view_arg,
+        OffloadSite, RemoteEntry, RemoteId, decode_arg, encode_arg, remote_call, view_arg,
     };
     pub use crate::process::{Reader, RemoteError, Wire, WireError, Writer};
     pub use crate::symbols::{

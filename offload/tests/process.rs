@@ -435,7 +435,10 @@ fn a_hung_friend_can_be_stopped() {
     let offload::Error::FriendsFailed(exits) = &error else {
         panic!("{error:?}");
     };
-    assert_eq!(exits, &[(FriendId(0), FriendExit::Stopped)]);
+    assert_eq!(
+        exits,
+        &[(FriendId(0), FriendExit::Stopped { in_flight: None })]
+    );
     assert_eq!(*REPORTS.lock().unwrap(), ["about to hang"]);
 }
 
@@ -631,4 +634,136 @@ fn dropping_friends_stops_and_reaps_them() {
         .unwrap();
     friends.join().unwrap();
     assert_eq!(ADDS.load(Ordering::Relaxed), 200);
+}
+
+fn stopped_mid_call_friend(_: FriendId) {
+    shared::hakase_report::remote("calling").unwrap();
+    loop {
+        let _ = shared::hakase_add::remote(1, 1);
+    }
+}
+
+#[test]
+fn a_friend_stopped_while_its_call_waits_says_which_call_was_not_made() {
+    const CASE: &str = "a_friend_stopped_while_its_call_waits_says_which_call_was_not_made";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let friends = hakase
+        .spawn_friends(one_friend(), stopped_mid_call_friend)
+        .unwrap();
+    hakase.serve_until(|| !REPORTS.lock().unwrap().is_empty());
+    // The hakase serves no more: the friend's next call waits in its region (it is made a few
+    // µs after the last reply; generous, the machine may be loaded).
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(friends.stop(FriendId(0)));
+    let error = friends.join().unwrap_err();
+    let offload::Error::FriendsFailed(exits) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(
+        exits,
+        &[(
+            FriendId(0),
+            FriendExit::Stopped {
+                in_flight: Some("hakase_add")
+            }
+        )]
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("friend 0 was stopped by the hakase; its call of hakase_add was not made"),
+        "{error}"
+    );
+}
+
+/// In a region of 256 bytes: `&[u32]` takes 4 bytes of length and 4 per value.
+fn small_region_friend(_: FriendId) {
+    assert_eq!(shared::hakase_sum::remote(&[1; 63]), Ok(63));
+    let error = shared::hakase_sum::remote(&[1; 64]).unwrap_err();
+    assert_eq!(
+        error,
+        RemoteError::TooLarge {
+            symbol: "hakase_sum",
+            bytes: 260,
+            capacity: 256
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "the arguments of hakase_sum take 260 bytes encoded; this friend's region holds 256 \
+         (make it larger with FriendConfig::region_bytes)"
+    );
+    // Arguments that fit and a value that does not: the hakase refuses it, saying so.
+    let name = "x".repeat(250);
+    let refused = shared::hakase_greet::remote(&name).unwrap_err();
+    assert!(
+        matches!(&refused, RemoteError::Refused(why)
+            if why.contains("hakase_greet: its value takes 261 bytes")
+                && why.contains("FriendConfig::region_bytes")),
+        "{refused}"
+    );
+    // And the friend goes on calling.
+    assert_eq!(shared::hakase_add::remote(1, 2), Ok(3));
+}
+
+/// In a region of 1 MiB, a call over 12 times the default region's size.
+fn large_region_friend(_: FriendId) {
+    let values = vec![3u32; 200 * 1024];
+    assert_eq!(shared::hakase_sum::remote(&values), Ok(3 * 200 * 1024));
+    let values = vec![3u32; 300 * 1024];
+    assert!(matches!(
+        shared::hakase_sum::remote(&values),
+        Err(RemoteError::TooLarge {
+            capacity: 1_048_576,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_region_size_is_configured_and_calls_that_do_not_fit_say_so() {
+    const CASE: &str = "the_region_size_is_configured_and_calls_that_do_not_fit_say_so";
+    if !is_child(CASE) {
+        assert_passed(CASE);
+        return;
+    }
+    let hakase = Hakase::new().unwrap();
+    let friends = hakase
+        .spawn_friends(one_friend().region_bytes(256), small_region_friend)
+        .unwrap();
+    // Process friends count as friends the hakase serves, until joined.
+    assert_eq!(hakase.friend_count(), 1);
+    friends.join().unwrap();
+    assert_eq!(hakase.friend_count(), 0);
+    hakase
+        .spawn_friends(one_friend().region_bytes(1 << 20), large_region_friend)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn a_region_size_out_of_range_is_refused_before_anything_starts() {
+    let hakase = Hakase::new().unwrap();
+    for bytes in [0, 47, (1 << 30) + 1] {
+        let error = hakase
+            .spawn_friends(one_friend().region_bytes(bytes), calling_friend)
+            .unwrap_err();
+        assert!(
+            matches!(error, offload::Error::RegionSize { bytes: b, min: 48, max: 1_073_741_824 } if b == bytes),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "FriendConfig::region_bytes({bytes}): a process friend's region buffer holds \
+                 from 48 bytes to 1073741824 bytes"
+            )
+        );
+        assert_eq!(hakase.friend_count(), 0);
+    }
 }

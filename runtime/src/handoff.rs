@@ -102,7 +102,7 @@ pub use crate::mailbox::{Backoff, Outcome, WaitStrategy};
 use crate::sync::{Arc, AtomicBool, AtomicU32, Ordering, UnsafeCell};
 pub use bell::{
     Bell, Fencing, MAX_SHARED_WORDS, SHARED_AWAKE, SHARED_FALLBACK_SLICE, ring_shared,
-    shared_wakes_supported,
+    shared_barriers_supported, shared_wakes_supported, use_light_shared_rings,
 };
 
 /// The top bit of a retractable slot's turn: the server has claimed the pending request.

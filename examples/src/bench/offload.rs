@@ -51,6 +51,24 @@ fn pin(cpu: usize) {
 
 /// Runs the suite and prints its figures.
 pub fn run(effort: Effort) {
+    run_with(effort, suite);
+}
+
+/// Runs only the process-friend figures of the suite (`bench offload-process`): the same
+/// lines as `offload` prints for them, for profiling the process call path alone.
+pub fn run_process_only(effort: Effort) {
+    run_with(effort, |effort, cpus| {
+        let reps = match effort {
+            Effort::Full => 11,
+            Effort::Quick => 3,
+        };
+        let hakase = Hakase::new().expect("the export table");
+        let friend_cpu = FriendConfig::on(CpuList::single(cpus.caller).expect("a CPU"));
+        process::suite(effort, &hakase, &friend_cpu, reps, cpus);
+    });
+}
+
+fn run_with(effort: Effort, suite: fn(Effort, Cpus)) {
     let allowed: Vec<usize> = CpuList::current_thread_affinity()
         .map(|cpus| cpus.iter().collect())
         .unwrap_or_default();

@@ -1,14 +1,18 @@
 //! The shared bell across processes: a hakase parked on its bell and on the bell words of
 //! friends' regions (real sealed memfds) is woken by a ring from a forked process, whatever a
-//! hostile process writes into its own word meanwhile. Each park has a 30 s slice, so a wake
+//! hostile process writes into its own word meanwhile, and also when the friend rings with a
+//! compiler fence only (registered for the global barrier the hakase's park issues). Each park has a 30 s slice, so a wake
 //! within seconds can only be the ring.
 
 use core::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use gears_runtime::handoff::{Bell, SHARED_AWAKE, ring_shared, shared_wakes_supported};
+use gears_runtime::handoff::{
+    Bell, SHARED_AWAKE, ring_shared, shared_barriers_supported, shared_wakes_supported,
+    use_light_shared_rings,
+};
 
-use super::region::{REQUEST, Region, Word};
+use super::region::{DEFAULT_DATA_BYTES, Layout, REQUEST, Region, Word};
 
 /// Runs `body` in a forked child (which only touches the shared mapping and makes futex
 /// calls, so a fork of the multi-threaded test process is safe); returns its pid.
@@ -76,7 +80,7 @@ fn park_until_request(bell: &Bell, words: &[&Region], region: &Region) -> (Durat
 
 #[test]
 fn a_ring_from_a_friend_process_wakes_a_hakase_parked_on_its_word() {
-    let (region, _fd) = Region::create().expect("a region");
+    let (region, _fd) = Region::create(Layout::new(DEFAULT_DATA_BYTES)).expect("a region");
     let bell = Bell::new();
     let child = fork(|| honest_friend(&region));
     let (took, _) = park_until_request(&bell, &[&region], &region);
@@ -92,8 +96,8 @@ fn a_ring_from_a_friend_process_wakes_a_hakase_parked_on_its_word() {
 
 #[test]
 fn a_hostile_word_cannot_keep_the_hakase_from_another_friends_ring() {
-    let (hostile, _hostile_fd) = Region::create().expect("a region");
-    let (honest, _honest_fd) = Region::create().expect("a region");
+    let (hostile, _hostile_fd) = Region::create(Layout::new(DEFAULT_DATA_BYTES)).expect("a region");
+    let (honest, _honest_fd) = Region::create(Layout::new(DEFAULT_DATA_BYTES)).expect("a region");
     let bell = Bell::new();
     let attacker = fork(|| {
         let word = hostile.word(Word::Bell);
@@ -116,4 +120,29 @@ fn a_hostile_word_cannot_keep_the_hakase_from_another_friends_ring() {
     reap(attacker);
     assert_eq!(honest.word(Word::State).load(Ordering::Acquire), REQUEST);
     assert!(took < Duration::from_secs(15), "woken after {took:?}");
+}
+
+#[test]
+fn a_light_ring_from_a_registered_friend_process_wakes_a_parked_hakase() {
+    assert!(
+        shared_barriers_supported(),
+        "this kernel has no global expedited membarrier (Linux 4.16 and later): process \
+         friends ring with a sequentially consistent fence instead"
+    );
+    let (region, _fd) = Region::create(Layout::new(DEFAULT_DATA_BYTES)).expect("a region");
+    let bell = Bell::new();
+    // The child registers and rings with a compiler fence only; the hakase's park issues the
+    // global barrier that stands for the child's fence.
+    let child = fork(|| {
+        if !use_light_shared_rings() {
+            // Registration refused: `reap` reports the exit code.
+            // SAFETY: ends the child at once, as a child of fork must.
+            unsafe { libc::_exit(3) };
+        }
+        honest_friend(&region);
+    });
+    let (took, _) = park_until_request(&bell, &[&region], &region);
+    reap(child);
+    assert!(took < Duration::from_secs(15), "woken after {took:?}");
+    assert_eq!(region.word(Word::State).load(Ordering::Acquire), REQUEST);
 }

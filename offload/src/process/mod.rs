@@ -7,7 +7,8 @@
 //! snapshot, so nothing the hakase held before is in it), pinned to its CPU and under the same
 //! seccomp filter as [`Sandbox::NoSyscalls`](crate::Sandbox::NoSyscalls) from before its body's
 //! first instruction, and the one memory it shares with the hakase is its own region (a sealed
-//! `memfd`): the handoff words and a 64 KiB buffer for the request and its reply.
+//! `memfd`): the handoff words and a buffer for the request and its reply (64 KiB unless
+//! [`FriendConfig::region_bytes`](crate::FriendConfig::region_bytes) says otherwise).
 //!
 //! ```no_run,standalone_crate
 //! mod shared {
@@ -138,8 +139,15 @@
 //!   friend's region: the hakase sleeps on its own bell and every friend's word at once
 //!   (`futex_waitv`, Linux 5.16 and later; see
 //!   [`Bell::park_with`](gears_runtime::handoff::Bell::park_with)), and a friend's ring is a
-//!   fence and a load of a word in the line it has just written, plus a futex wake when the
-//!   hakase is parked. A friend can write anything in its word: that only wakes the hakase for
+//!   compiler fence and a load of a word in the line it has just written, plus a futex wake
+//!   when the hakase is parked: the friend registers for `membarrier`'s global expedited
+//!   barrier before its sandbox closes, and the hakase issues that barrier when it parks,
+//!   which stands for the friend's fence (see
+//!   [`use_light_shared_rings`](gears_runtime::handoff::use_light_shared_rings); without the
+//!   barrier, Linux before 4.16, the ring is a sequentially consistent fence, an `mfence` that
+//!   waits for the request to reach the hakase's core).
+//! - A `remote` call looks its symbol's id up by name once and keeps it; the hakase checks
+//!   every id it receives against its table all the same. A friend can write anything in its word: that only wakes the hakase for
 //!   nothing, or leaves its own requests waiting for the park's slice (10 ms); another friend's
 //!   ring is never lost. Where `futex_waitv` is missing, or beyond
 //!   [`MAX_SHARED_WORDS`](gears_runtime::handoff::MAX_SHARED_WORDS) friends, a parked hakase
@@ -155,7 +163,7 @@ mod wire;
 
 use core::fmt;
 use std::cell::RefCell;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use gears_runtime::handoff::{Backoff, WaitStrategy, ring_shared};
@@ -170,7 +178,8 @@ pub use self::wire::{decode_arg, view_arg};
 use crate::symbols::ExportedSymbol;
 /// `#[derive(Wire)]`: see [`Wire`](trait@Wire).
 pub use gears_macros::Wire;
-use region::{DATA_BYTES, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
+pub(crate) use region::{MAX_DATA_BYTES, MIN_DATA_BYTES};
+use region::{REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
 
 /// How a process friend ended, as [`Friends::join`](crate::Friends::join) reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,7 +212,11 @@ pub enum FriendExit {
         in_flight: Option<&'static str>,
     },
     /// [`Friends::stop`](crate::Friends::stop) killed it.
-    Stopped,
+    Stopped {
+        /// The exported function it had asked the hakase to call and was waiting on, which
+        /// the hakase therefore did not call (it serves no dead friend).
+        in_flight: Option<&'static str>,
+    },
 }
 
 impl fmt::Display for FriendExit {
@@ -222,7 +235,10 @@ impl fmt::Display for FriendExit {
                 }
                 fmt_in_flight(*in_flight, f)
             }
-            Self::Stopped => f.write_str("was stopped by the hakase"),
+            Self::Stopped { in_flight } => {
+                f.write_str("was stopped by the hakase")?;
+                fmt_in_flight(*in_flight, f)
+            }
         }
     }
 }
@@ -263,11 +279,18 @@ pub enum RemoteError {
     /// The symbol is not callable across processes in this binary.
     #[error("{0} is not callable across processes")]
     NotRemote(&'static str),
-    /// The encoded arguments do not fit the region.
-    #[error("the arguments take {bytes} bytes; the region holds {DATA_BYTES}")]
+    /// The encoded arguments do not fit this friend's region; nothing was sent.
+    #[error(
+        "the arguments of {symbol} take {bytes} bytes encoded; this friend's region holds \
+         {capacity} (make it larger with FriendConfig::region_bytes)"
+    )]
     TooLarge {
-        /// Their size.
+        /// The function called.
+        symbol: &'static str,
+        /// The encoded arguments' size.
         bytes: usize,
+        /// The most the region holds (its [`FriendConfig::region_bytes`](crate::FriendConfig::region_bytes)).
+        capacity: usize,
     },
     /// The hakase refused the request or the function panicked there; says why (text: it
     /// comes from the hakase's process).
@@ -293,22 +316,60 @@ pub fn in_process_friend() -> bool {
 }
 
 thread_local! {
-    static BUFFERS: RefCell<(Writer, Vec<u8>)> = RefCell::new((Writer::new(), Vec::new()));
+    // `const`: no lazy-initialisation check on every call.
+    static BUFFERS: RefCell<(Writer, Vec<u8>)> = const { RefCell::new((Writer::new(), Vec::new())) };
+}
+
+/// The wire id of one declared symbol, looked up by name on its first `remote` call and kept
+/// (each `remote` has one): the table is the same in every process of the binary (see
+/// `serve::table`), so the id does not change, and later calls cost one load instead of a
+/// binary search comparing names. The hakase checks every id it receives all the same.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RemoteId(AtomicU32);
+
+/// A [`RemoteId`] not yet looked up (the table never has this many symbols).
+const UNRESOLVED: u32 = u32::MAX;
+
+impl RemoteId {
+    #[doc(hidden)]
+    #[must_use]
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self(AtomicU32::new(UNRESOLVED))
+    }
+
+    #[inline]
+    fn get(&self, name: &'static str) -> Result<u32, RemoteError> {
+        let id = self.0.load(Ordering::Relaxed);
+        if id != UNRESOLVED {
+            return Ok(id);
+        }
+        let id = serve::symbol_id(name).ok_or(RemoteError::NotRemote(name))?;
+        self.0.store(id, Ordering::Relaxed);
+        Ok(id)
+    }
 }
 
 /// Calls symbol `S` on the hakase from a process friend: what `name::remote(..)` does.
 #[doc(hidden)]
 pub fn remote_call<S: ExportedSymbol, R: Wire>(
+    id: &RemoteId,
     encode: impl FnOnce(&mut Writer),
 ) -> Result<R, RemoteError> {
     let (region, wait) = FRIEND_REGION.get().ok_or(RemoteError::NotProcessFriend)?;
-    let id = serve::symbol_id(S::NAME).ok_or(RemoteError::NotRemote(S::NAME))?;
+    let id = id.get(S::NAME)?;
     BUFFERS.with_borrow_mut(|(out, reply)| {
         out.clear();
         encode(out);
         let bytes = out.as_bytes();
-        if bytes.len() > DATA_BYTES {
-            return Err(RemoteError::TooLarge { bytes: bytes.len() });
+        let capacity = region.data_bytes();
+        if bytes.len() > capacity {
+            return Err(RemoteError::TooLarge {
+                symbol: S::NAME,
+                bytes: bytes.len(),
+                capacity,
+            });
         }
         region.write_data(bytes);
         region.word(Word::Symbol).store(id, Ordering::Relaxed);
@@ -326,7 +387,7 @@ pub fn remote_call<S: ExportedSymbol, R: Wire>(
                 _ => idle.snooze(),
             }
         };
-        let len = (region.word(Word::Len).load(Ordering::Relaxed) as usize).min(DATA_BYTES);
+        let len = (region.word(Word::Len).load(Ordering::Relaxed) as usize).min(capacity);
         region.read_data(len, reply);
         // The state stays a reply until the next request: the hakase serves only `REQUEST`,
         // and not writing `IDLE` saves moving the call line once more between the cores.
@@ -406,6 +467,11 @@ impl ProcessSlots {
     /// Whether there are process friends that may still make requests.
     pub(crate) fn any(&self) -> bool {
         !self.0.borrow().is_empty()
+    }
+
+    /// How many process friends are served.
+    pub(crate) fn len(&self) -> usize {
+        self.0.borrow().len()
     }
 
     /// Adds friends; drops those that have ended.

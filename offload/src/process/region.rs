@@ -13,12 +13,17 @@
 //! | 4 | `symbol`: the request's symbol id | friend |
 //! | 8 | `len`: the request's, then the reply's, length | friend, then hakase |
 //! | 12 | `bell`: awake, parked (the hakase's shared bell, see below) | hakase (park), friend (ring) |
-//! | 16 | the data buffer ([`DATA_BYTES`]) | friend (request), hakase (reply) |
-//! | 69632 | `start`: starting, ready, failed | friend |
-//! | 69636 | `go`: wait, go, abort | hakase |
-//! | 69640 | `ended`: running, returned, panicked | friend |
-//! | 69644 | `message_len`: of the start failure or panic message | friend |
-//! | 69696 | the message (up to [`MESSAGE_BYTES`]) | friend |
+//! | 16 | the data buffer (`data_bytes`, 64 KiB unless [`FriendConfig::region_bytes`] says) | friend (request), hakase (reply) |
+//! | `C` = 16 + `data_bytes` rounded up to a page | `start`: starting, ready, failed | friend |
+//! | `C` + 4 | `go`: wait, go, abort | hakase |
+//! | `C` + 8 | `ended`: running, returned, panicked | friend |
+//! | `C` + 12 | `message_len`: of the start failure or panic message | friend |
+//! | `C` + 64 | the message (up to [`MESSAGE_BYTES`]) | friend |
+//!
+//! The friend learns `data_bytes` from the hakase at start-up and maps the region only if its
+//! size is that layout's; each side bounds every length by it.
+//!
+//! [`FriendConfig::region_bytes`]: crate::FriendConfig::region_bytes
 //!
 //! A call touches one cache line when its arguments and its value take up to 48 bytes: the
 //! call words and the first 48 bytes of the buffer share the region's first line, so a request
@@ -43,33 +48,59 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// The most bytes a request or a reply can have.
-pub(crate) const DATA_BYTES: usize = 64 * 1024;
+/// The most bytes a request or a reply can have unless
+/// [`FriendConfig::region_bytes`](crate::FriendConfig::region_bytes) says otherwise.
+pub(crate) const DEFAULT_DATA_BYTES: usize = 64 * 1024;
+/// The smallest data buffer a region may have: the call line's 48 bytes.
+pub(crate) const MIN_DATA_BYTES: usize = 64 - DATA_AT;
+/// The largest: lengths are 32-bit words, and a region is memory of the hakase's too.
+pub(crate) const MAX_DATA_BYTES: usize = 1 << 30;
 /// The most bytes of a start-failure or panic message.
 pub(crate) const MESSAGE_BYTES: usize = 2048;
 /// Where the data buffer starts: right after the call words, in their cache line.
 const DATA_AT: usize = 16;
-/// Where the start-up and end words start: on a page of their own after the buffer.
-const CONTROL_AT: usize = (DATA_AT + DATA_BYTES).next_multiple_of(4096);
-const MESSAGE_AT: usize = CONTROL_AT + 64;
-/// The size of a region.
-pub(crate) const REGION_BYTES: usize = (MESSAGE_AT + MESSAGE_BYTES).next_multiple_of(4096);
 
-/// The words of the header (4 bytes each), by offset.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Word {
-    State = 0,
-    Symbol = 4,
-    Len = 8,
-    Bell = 12,
-    Start = CONTROL_AT as isize,
-    Go = CONTROL_AT as isize + 4,
-    Ended = CONTROL_AT as isize + 8,
-    MessageLen = CONTROL_AT as isize + 12,
+/// Where a region's parts are for a data buffer of `data_bytes`: the start-up and end words on
+/// a page of their own after the buffer, then the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    data_bytes: usize,
+    control_at: usize,
+    total: usize,
 }
 
-static_assertions::const_assert!(CONTROL_AT >= DATA_AT + DATA_BYTES);
-static_assertions::const_assert!(REGION_BYTES >= MESSAGE_AT + MESSAGE_BYTES);
+impl Layout {
+    /// The layout for `data_bytes` (within [`MIN_DATA_BYTES`]..=[`MAX_DATA_BYTES`], which
+    /// `spawn_friends` checks).
+    pub(crate) const fn new(data_bytes: usize) -> Self {
+        assert!(data_bytes >= MIN_DATA_BYTES && data_bytes <= MAX_DATA_BYTES);
+        let control_at = (DATA_AT + data_bytes).next_multiple_of(4096);
+        let total = (control_at + 64 + MESSAGE_BYTES).next_multiple_of(4096);
+        Self {
+            data_bytes,
+            control_at,
+            total,
+        }
+    }
+
+    fn message_at(self) -> usize {
+        self.control_at + 64
+    }
+}
+
+/// The words of the header (4 bytes each): the call words by offset from the start, the
+/// start-up and end words by offset from the control page.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Word {
+    State,
+    Symbol,
+    Len,
+    Bell,
+    Start,
+    Go,
+    Ended,
+    MessageLen,
+}
 
 /// `state` values.
 /// 0: idle, the zeroed region (a friend leaves a reply there until its next request).
@@ -95,10 +126,11 @@ pub(crate) const PANICKED: u32 = 2;
 /// A mapping of a friend's region.
 ///
 /// Invariant: `base` is the start of a live `MAP_SHARED` read-write mapping of
-/// [`REGION_BYTES`] bytes, page-aligned, unmapped only by `drop`.
+/// `layout.total` bytes, page-aligned, unmapped only by `drop`.
 #[derive(Debug)]
 pub(crate) struct Region {
     base: NonNull<u8>,
+    layout: Layout,
 }
 
 // SAFETY: the mapping is reached only through atomic operations (see the module docs), which
@@ -108,8 +140,8 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl Region {
-    /// A new sealed region and the file descriptor (close-on-exec) that maps it.
-    pub(crate) fn create() -> io::Result<(Self, OwnedFd)> {
+    /// A new sealed region of `layout` and the file descriptor (close-on-exec) that maps it.
+    pub(crate) fn create(layout: Layout) -> io::Result<(Self, OwnedFd)> {
         // SAFETY: a constant NUL-terminated name and valid flags.
         let fd = unsafe {
             libc::memfd_create(
@@ -123,7 +155,7 @@ impl Region {
         // SAFETY: `memfd_create` returned a new descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: a valid descriptor and length.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), REGION_BYTES as libc::off_t) } != 0 {
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), layout.total as libc::off_t) } != 0 {
             return Err(io::Error::last_os_error());
         }
         let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
@@ -131,22 +163,22 @@ impl Region {
         if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        let region = Self::map(fd.as_raw_fd())?;
+        let region = Self::map(fd.as_raw_fd(), layout)?;
         Ok((region, fd))
     }
 
-    /// Maps the region behind `fd`, which must be a sealed region of [`REGION_BYTES`].
-    pub(crate) fn map(fd: RawFd) -> io::Result<Self> {
+    /// Maps the region behind `fd`, which must be a sealed region of `layout`.
+    pub(crate) fn map(fd: RawFd, layout: Layout) -> io::Result<Self> {
         // SAFETY: a plain fstat into a local.
         let mut stat: libc::stat = unsafe { core::mem::zeroed() };
         // SAFETY: `stat` is a valid out-pointer.
         if unsafe { libc::fstat(fd, &raw mut stat) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        if stat.st_size as usize != REGION_BYTES {
+        if stat.st_size as usize != layout.total {
             return Err(io::Error::other(format!(
-                "the friend region is {} bytes, not {REGION_BYTES}",
-                stat.st_size
+                "the friend region is {} bytes, not {}",
+                stat.st_size, layout.total
             )));
         }
         // SAFETY: a new shared mapping of a file of that size; nothing else is at the address
@@ -154,7 +186,7 @@ impl Region {
         let base = unsafe {
             libc::mmap(
                 core::ptr::null_mut(),
-                REGION_BYTES,
+                layout.total,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
                 fd,
@@ -166,14 +198,31 @@ impl Region {
         }
         Ok(Self {
             base: NonNull::new(base.cast()).expect("mmap does not return null on success"),
+            layout,
         })
     }
 
+    /// The most bytes a request or a reply can have in this region.
+    pub(crate) fn data_bytes(&self) -> usize {
+        self.layout.data_bytes
+    }
+
     /// A header word.
+    #[inline]
     pub(crate) fn word(&self, word: Word) -> &AtomicU32 {
-        // SAFETY: the header words are within the mapping (type invariant, and the layout
-        // assertions above).
-        let at = unsafe { self.base.as_ptr().add(word as usize).cast::<u32>() };
+        let offset = match word {
+            Word::State => 0,
+            Word::Symbol => 4,
+            Word::Len => 8,
+            Word::Bell => 12,
+            Word::Start => self.layout.control_at,
+            Word::Go => self.layout.control_at + 4,
+            Word::Ended => self.layout.control_at + 8,
+            Word::MessageLen => self.layout.control_at + 12,
+        };
+        // SAFETY: every offset is within the mapping: the call words before `DATA_AT`, the
+        // control words within the 64 bytes at `control_at` (`Layout::new`).
+        let at = unsafe { self.base.as_ptr().add(offset).cast::<u32>() };
         // SAFETY: within the mapping, 4-aligned (every offset is, and the mapping is
         // page-aligned), and only ever
         // accessed atomically, by either process.
@@ -182,7 +231,7 @@ impl Region {
 
     /// The 8-byte word `index` of the area at `at`.
     fn cell(&self, at: usize, index: usize) -> &AtomicU64 {
-        debug_assert!(at + (index + 1) * 8 <= REGION_BYTES);
+        debug_assert!(at + (index + 1) * 8 <= self.layout.total);
         // SAFETY: callers keep `at + 8 * (index + 1)` within the mapping (type invariant).
         let cell = unsafe { self.base.as_ptr().add(at + 8 * index) };
         // SAFETY: within the mapping, 8-aligned (`at` is, and the mapping is page-aligned),
@@ -209,15 +258,16 @@ impl Region {
         }
     }
 
-    /// Writes `bytes` (at most [`DATA_BYTES`]) to the data buffer.
+    /// Writes `bytes` (at most [`data_bytes`](Self::data_bytes)) to the data buffer.
     pub(crate) fn write_data(&self, bytes: &[u8]) {
-        assert!(bytes.len() <= DATA_BYTES, "checked by the callers");
+        assert!(bytes.len() <= self.data_bytes(), "checked by the callers");
         self.write_area(DATA_AT, bytes);
     }
 
-    /// Copies the first `len` (at most [`DATA_BYTES`]) bytes of the data buffer into `out`.
+    /// Copies the first `len` (at most [`data_bytes`](Self::data_bytes)) bytes of the data
+    /// buffer into `out`.
     pub(crate) fn read_data(&self, len: usize, out: &mut Vec<u8>) {
-        assert!(len <= DATA_BYTES, "checked by the callers");
+        assert!(len <= self.data_bytes(), "checked by the callers");
         self.read_area(DATA_AT, len, out);
     }
 
@@ -227,7 +277,7 @@ impl Region {
         while !message.is_char_boundary(end) {
             end -= 1;
         }
-        self.write_area(MESSAGE_AT, &message.as_bytes()[..end]);
+        self.write_area(self.layout.message_at(), &message.as_bytes()[..end]);
         self.word(Word::MessageLen)
             .store(end as u32, Ordering::Release);
     }
@@ -236,7 +286,7 @@ impl Region {
     pub(crate) fn read_message(&self) -> String {
         let len = (self.word(Word::MessageLen).load(Ordering::Acquire) as usize).min(MESSAGE_BYTES);
         let mut bytes = Vec::new();
-        self.read_area(MESSAGE_AT, len, &mut bytes);
+        self.read_area(self.layout.message_at(), len, &mut bytes);
         String::from_utf8_lossy(&bytes).into_owned()
     }
 }
@@ -245,6 +295,6 @@ impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: the mapping is live and ours to unmap (type invariant); no reference into it
         // outlives `self`.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), REGION_BYTES) };
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.layout.total) };
     }
 }

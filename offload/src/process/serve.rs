@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
-use super::region::{DATA_BYTES, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
+use super::region::{REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
 use super::wire::{Reader, WireError, Writer};
 use crate::friend::panic_message;
 
@@ -69,7 +69,7 @@ pub(crate) struct Scratch {
 /// Why a request was refused (sent back to the friend as the error reply's text).
 fn refuse(region: &Region, why: &str) {
     let bytes = why.as_bytes();
-    let len = bytes.len().min(DATA_BYTES);
+    let len = bytes.len().min(region.data_bytes());
     region.write_data(&bytes[..len]);
     region.word(Word::Len).store(len as u32, Ordering::Relaxed);
     region
@@ -101,11 +101,12 @@ pub(crate) fn serve_one(region: &Region, scratch: &mut Scratch) -> bool {
         );
         return true;
     };
-    if len > DATA_BYTES {
+    let capacity = region.data_bytes();
+    if len > capacity {
         refuse(
             region,
             &format!(
-                "a request of {len} bytes for {}: the region holds {DATA_BYTES}",
+                "a request of {len} bytes for {}: the region holds {capacity}",
                 entry.name
             ),
         );
@@ -118,7 +119,7 @@ pub(crate) fn serve_one(region: &Region, scratch: &mut Scratch) -> bool {
         (entry.serve)(&mut input, &mut scratch.reply)
     }));
     match outcome {
-        Ok(Ok(())) if scratch.reply.as_bytes().len() <= DATA_BYTES => {
+        Ok(Ok(())) if scratch.reply.as_bytes().len() <= capacity => {
             let reply = scratch.reply.as_bytes();
             region.write_data(reply);
             region
@@ -129,7 +130,8 @@ pub(crate) fn serve_one(region: &Region, scratch: &mut Scratch) -> bool {
         Ok(Ok(())) => refuse(
             region,
             &format!(
-                "{}: its value takes {} bytes, the region holds {DATA_BYTES}",
+                "{}: its value takes {} bytes, this friend's region holds {capacity} (make it \
+                 larger with FriendConfig::region_bytes)",
                 entry.name,
                 scratch.reply.as_bytes().len()
             ),

@@ -25,11 +25,16 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use gears_runtime::cpu_list::CpuList;
-use gears_runtime::handoff::{Backoff, WaitStrategy, ring_shared};
+use gears_runtime::handoff::{
+    Backoff, WaitStrategy, ring_shared, shared_barriers_supported, use_light_shared_rings,
+};
 
 use gears_runtime::handoff::Bell;
 
-use super::region::{ABORT, GO, PANICKED, READY, REQUEST, RETURNED, Region, START_FAILED, Word};
+use super::region::{
+    ABORT, DEFAULT_DATA_BYTES, GO, Layout, MAX_DATA_BYTES, MIN_DATA_BYTES, PANICKED, READY,
+    REQUEST, RETURNED, Region, START_FAILED, Word,
+};
 use super::{FriendExit, serve, set_friend_region, watch};
 use crate::friend::{FriendConfig, FriendId, panic_message};
 use crate::sandbox::{Filter, FilterSpec};
@@ -47,8 +52,8 @@ pub(crate) struct ProcessFriend {
     pub(crate) region: Region,
     state: Mutex<Reaping>,
     stopped: AtomicBool,
-    /// Set (by the watcher, or when reaped) once the process has ended: the hakase serves no
-    /// request of a dead friend.
+    /// Set (by the watcher, or when reaped) once the process has ended, or by `stop` once it
+    /// has been killed: the hakase serves no request of a dead friend.
     pub(crate) dead: AtomicBool,
     /// Whether the watcher watches it (else it is asked with `waitid`).
     watched: AtomicBool,
@@ -144,7 +149,9 @@ impl ProcessFriend {
     fn exit_from(&self, status: std::process::ExitStatus) -> FriendExit {
         let ended = self.region.word(Word::Ended).load(Ordering::Acquire);
         match (status.code(), status.signal()) {
-            (_, Some(_)) if self.stopped.load(Ordering::Relaxed) => FriendExit::Stopped,
+            (_, Some(_)) if self.stopped.load(Ordering::Relaxed) => FriendExit::Stopped {
+                in_flight: self.in_flight(),
+            },
             (_, Some(signal)) => FriendExit::Killed {
                 signal,
                 in_flight: self.in_flight(),
@@ -167,7 +174,14 @@ impl ProcessFriend {
         match state.child.as_mut() {
             Some(child) => {
                 self.stopped.store(true, Ordering::Relaxed);
-                child.kill().is_ok()
+                let killed = child.kill().is_ok();
+                if killed {
+                    // It will never read a reply: serve it no more from now on, not from when
+                    // the watcher sees it go, so that a request it had made stays unanswered
+                    // and its exit names it (`FriendExit::Stopped::in_flight`).
+                    self.dead.store(true, Ordering::Release);
+                }
+                killed
             }
             None => false,
         }
@@ -250,6 +264,8 @@ where
     let offset =
         (trampoline::<F> as fn(FriendId) as usize).wrapping_sub(anchor as fn() -> usize as usize);
     let parent = std::process::id();
+    let data_bytes = config.region_bytes.unwrap_or(DEFAULT_DATA_BYTES);
+    let layout = Layout::new(data_bytes);
     let mut friends: Vec<Arc<ProcessFriend>> = Vec::new();
     let abort = |friends: &[Arc<ProcessFriend>]| {
         for friend in friends {
@@ -261,19 +277,22 @@ where
     for index in 0..config.friend_count() {
         let id = FriendId(index);
         let started = (|| {
-            let (region, fd) = Region::create()?;
+            let (region, fd) = Region::create(layout)?;
             let raw = fd.as_raw_fd();
             let cpu = config
                 .cpu_of(id)
                 .map_or_else(|| "-".to_owned(), |cpu| cpu.to_string());
             let wait = config.wait_strategy();
             let spec = format!(
-                "{raw}:{index}:{cpu}:{offset}:{}:{parent}:{}:{}:{}:{}",
+                "{raw}:{index}:{cpu}:{offset}:{}:{parent}:{}:{}:{}:{}:{}:{data_bytes}",
                 fingerprint(),
                 config.on_denied == crate::OnDenied::KillProcess,
                 wait.quick_looks(),
                 wait.max_spin_shift(),
                 wait.yields_to_os(),
+                // Whether this hakase's parks issue the global barrier that lets the friend
+                // ring its bell word with a compiler fence (see `run_friend`).
+                shared_barriers_supported(),
             );
             let mut command = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
             command
@@ -396,6 +415,8 @@ struct Spec {
     parent: u32,
     kill_on_denied: bool,
     wait: WaitStrategy,
+    light_rings: bool,
+    data_bytes: usize,
 }
 
 impl Spec {
@@ -424,6 +445,11 @@ impl Spec {
                 };
                 wait.with_quick_looks(quick_looks)
             },
+            light_rings: next()?.parse().ok()?,
+            data_bytes: next()?
+                .parse()
+                .ok()
+                .filter(|bytes| (MIN_DATA_BYTES..=MAX_DATA_BYTES).contains(bytes))?,
         })
     }
 }
@@ -435,7 +461,7 @@ thread_local! {
 
 /// The friend process: set up, sandbox, wait for the go, run the body; returns the exit code.
 fn run_friend(spec: &Spec) -> i32 {
-    let region = match Region::map(spec.fd) {
+    let region = match Region::map(spec.fd, Layout::new(spec.data_bytes)) {
         Ok(region) => region,
         Err(error) => {
             eprintln!(
@@ -489,6 +515,12 @@ fn run_friend(spec: &Spec) -> i32 {
         });
         PANIC_AT.with(|cell| cell.set(at));
     }));
+    // Rings of the bell word after each request: a compiler fence, not an `mfence` that waits
+    // for the request to reach the hakase's core, where the hakase's parks issue the global
+    // barrier that pairs with it (a system call, so before the filter).
+    if spec.light_rings {
+        use_light_shared_rings();
+    }
     // What the process allocates the first time, before the door closes.
     drop(std::hint::black_box(Box::new([0u8; 256])));
     let _ = Location::caller();

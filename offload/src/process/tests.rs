@@ -9,7 +9,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
-use super::region::{DATA_BYTES, IDLE, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word};
+use super::region::{
+    DEFAULT_DATA_BYTES as DATA_BYTES, IDLE, Layout, REPLY_ERROR, REPLY_OK, REQUEST, Region, Word,
+};
 use super::serve::{Scratch, serve_one, symbol_id};
 use super::wire::{Reader, Wire, Writer};
 
@@ -92,7 +94,7 @@ fn reply(region: &Region, scratch: &mut Scratch) -> Result<Vec<u8>, String> {
 
 #[test]
 fn adversarial_requests_get_error_replies() {
-    let (region, _fd) = Region::create().unwrap();
+    let (region, _fd) = Region::create(Layout::new(DATA_BYTES)).unwrap();
     let mut scratch = Scratch::default();
     let probe = symbol_id("hostile_probe").unwrap();
     let good = encode_probe(7, "hé", &[1, 2], true);
@@ -190,7 +192,7 @@ fn adversarial_requests_get_error_replies() {
 
 #[test]
 fn random_bytes_never_make_a_wrong_call() {
-    let (region, _fd) = Region::create().unwrap();
+    let (region, _fd) = Region::create(Layout::new(DATA_BYTES)).unwrap();
     let mut scratch = Scratch::default();
     let probe = symbol_id("hostile_probe").unwrap();
     let mut rng = Rng(0x5eed_1234_abcd_0001);

@@ -120,7 +120,7 @@ pub struct Writer(Vec<u8>);
 impl Writer {
     /// An empty message.
     #[must_use]
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Self(Vec::new())
     }
 

@@ -51,6 +51,15 @@
 //! its word with [`ring_shared`] (a sequentially consistent fence, then the load and, if it
 //! finds `PARKED`, the swap and a shared futex wake).
 //!
+//! The asymmetric pattern works across processes too: where the kernel has `membarrier`'s
+//! global expedited command ([`shared_barriers_supported`], Linux 4.16 and later), the parking
+//! server issues it after its fence (a full barrier on every running thread of the processes
+//! registered for it), and a client process that registered ([`use_light_shared_rings`]) rings
+//! with a compiler fence only. On x86-64 that saves the client an `mfence` per request, which
+//! would wait until the request it has just written reached the server's core. A client that
+//! did not register keeps the sequentially consistent fence, which pairs with the server's
+//! fence as before; the server pays the barrier only when it is about to sleep.
+//!
 //! The server never acts on what it reads from a shared word: the kernel compares it with
 //! `PARKED` before sleeping, and that is all. So a client that writes anything there, at any
 //! time, can make the server return from a park early (a spurious wake-up, after which it looks
@@ -207,9 +216,11 @@ impl Bell {
             word.store(PARKED, Ordering::Relaxed);
         }
         self.heavy_fence();
-        // The shared words' clients fence symmetrically, also when this bell's own clients
-        // are asymmetric (membarrier's private command does not reach other processes).
+        // The shared words' clients are other processes: membarrier's private command does not
+        // reach them. They fence symmetrically, or, if they registered for global barriers
+        // (`use_light_shared_rings`), with a compiler fence that this global barrier pairs with.
         shared_fence();
+        global_barrier::barrier();
         let slept = !has_work();
         if slept {
             self.futex_wait_with(shared, slice);
@@ -334,10 +345,11 @@ pub const SHARED_AWAKE: u32 = AWAKE;
 /// [module documentation](self#shared-words-one-server-clients-in-processes-of-their-own)),
 /// right after the client published a request in memory the server looks at in its park's
 /// `has_work`: wakes the server if it parked on this word. Costs a sequentially consistent
-/// fence and a load of the word while the server is not parked.
+/// fence and a load of the word while the server is not parked; after
+/// [`use_light_shared_rings`], a compiler fence and the load.
 #[inline]
 pub fn ring_shared(word: &AtomicU32) {
-    shared_fence();
+    client_shared_fence();
     if word.load(Ordering::Relaxed) == PARKED {
         wake_shared(word);
     }
@@ -371,7 +383,54 @@ pub fn shared_wakes_supported() -> bool {
     true
 }
 
-/// The fence both sides of a shared word use.
+/// Whether a server's [`Bell::park_with`] issues a global memory barrier on every running
+/// thread of the processes registered for it (`membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`,
+/// Linux 4.16 and later): then, and only then, may its clients call
+/// [`use_light_shared_rings`]. The server's process decides (and tells its clients): a client
+/// that registered for a server that does not issue the barrier could leave it asleep.
+#[must_use]
+pub fn shared_barriers_supported() -> bool {
+    #[cfg(not(loom))]
+    {
+        global_barrier::supported()
+    }
+    #[cfg(loom)]
+    true
+}
+
+/// Makes this process's [`ring_shared`] calls cost a compiler fence instead of a sequentially
+/// consistent one (on x86-64 an `mfence`, which waits until the request just written has
+/// reached the server's core: a cache-line round trip on every call), by registering the
+/// process for global expedited `membarrier`s: the parking server's barrier then stands for
+/// the fence on this side (the asymmetric pattern of [`Fencing::Asymmetric`], across
+/// processes). Call it only where the server's [`shared_barriers_supported`] said true, before
+/// any ring (a system call: before a seccomp filter that denies it). Returns whether the rings
+/// are light from now on (false: the kernel refused, and rings stay fenced, which is always
+/// correct).
+pub fn use_light_shared_rings() -> bool {
+    #[cfg(not(loom))]
+    {
+        global_barrier::register()
+    }
+    #[cfg(loom)]
+    true
+}
+
+/// The fence a client uses when it rings a shared word.
+#[inline]
+fn client_shared_fence() {
+    #[cfg(loom)]
+    loom_model::fence();
+    #[cfg(not(loom))]
+    if global_barrier::LIGHT_RINGS.load(Ordering::Relaxed) {
+        // Paired with the parking server's global membarrier.
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    } else {
+        core::sync::atomic::fence(Ordering::SeqCst);
+    }
+}
+
+/// The fence the server uses when it parks on shared words (and clients that are not light).
 #[inline]
 fn shared_fence() {
     #[cfg(loom)]
@@ -531,6 +590,67 @@ mod membarrier {
         // SAFETY: as above.
         unsafe { libc::syscall(libc::SYS_membarrier, CMD_PRIVATE_EXPEDITED, 0, 0) == 0 }
     }
+}
+
+/// `membarrier(2)`, global expedited: clients in other processes register, the server that
+/// parks on their shared words issues the barrier.
+#[cfg(not(loom))]
+mod global_barrier {
+    use core::sync::atomic::AtomicBool;
+    use std::sync::OnceLock;
+
+    use super::Ordering;
+
+    const CMD_QUERY: libc::c_int = 0;
+    const CMD_GLOBAL_EXPEDITED: libc::c_int = 1 << 1;
+    const CMD_REGISTER_GLOBAL_EXPEDITED: libc::c_int = 1 << 2;
+
+    /// Set once this process has registered: its rings use a compiler fence.
+    pub(super) static LIGHT_RINGS: AtomicBool = AtomicBool::new(false);
+
+    /// Whether the kernel has the global expedited barrier (asked once).
+    pub(super) fn supported() -> bool {
+        static SUPPORTED: OnceLock<bool> = OnceLock::new();
+        *SUPPORTED.get_or_init(|| {
+            // SAFETY: membarrier's query takes integer arguments and touches no memory of ours.
+            let commands = unsafe { libc::syscall(libc::SYS_membarrier, CMD_QUERY, 0, 0) };
+            let needed = libc::c_long::from(CMD_GLOBAL_EXPEDITED | CMD_REGISTER_GLOBAL_EXPEDITED);
+            commands >= 0 && commands & needed == needed
+        })
+    }
+
+    /// Registers this process for global expedited barriers; whether it did.
+    pub(super) fn register() -> bool {
+        // SAFETY: as above.
+        let done =
+            unsafe { libc::syscall(libc::SYS_membarrier, CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) }
+                == 0;
+        if done {
+            LIGHT_RINGS.store(true, Ordering::Relaxed);
+        }
+        done
+    }
+
+    /// A full memory barrier on every running thread of every registered process, if the
+    /// kernel has it (else no client registered, and every one fences symmetrically).
+    pub(super) fn barrier() {
+        if !supported() {
+            return;
+        }
+        // SAFETY: as above.
+        if unsafe { libc::syscall(libc::SYS_membarrier, CMD_GLOBAL_EXPEDITED, 0, 0) } != 0 {
+            // The query said it is there, so this does not happen; if it did, clients that
+            // use compiler fences could leave the server asleep, so abort rather than risk a
+            // lost wake-up (as the private barrier does).
+            std::process::abort();
+        }
+    }
+}
+
+#[cfg(loom)]
+mod global_barrier {
+    /// Under loom the fences are modelled (see the module docs).
+    pub(super) fn barrier() {}
 }
 
 #[cfg(loom)]

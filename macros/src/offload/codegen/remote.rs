@@ -275,7 +275,8 @@ pub(crate) fn expand(
             #vis fn remote #generics (#(#args: #types),*)
                 -> ::core::result::Result<#ret, #private::RemoteError>
             {
-                #private::remote_call::<#name, #ret>(|out| {
+                static ID: #private::RemoteId = #private::RemoteId::new();
+                #private::remote_call::<#name, #ret>(&ID, |out| {
                     #( #private::encode_arg::<#elided>(&#args, out); )*
                 })
             }
