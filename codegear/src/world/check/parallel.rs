@@ -74,7 +74,7 @@ pub(super) mod profile;
 pub(super) mod table;
 mod worker;
 
-use ids::{Growing, replicate};
+use ids::replicate;
 use profile::{Profile, Timer};
 use table::SharedTable;
 use worker::{Expanded, Lane, Level, MEMORY, Outcome, Own, RUNNING, expand_task, stored_ok, work};
@@ -427,10 +427,16 @@ impl Levels<'_> {
                 loop {
                     let base = self.held_bytes() + self.out_bytes();
                     let level = self.shared.level(&[], &next_input, chunk, base);
-                    let mut ids = Growing(&mut self.interned);
                     let own = &mut self.lanes[0].own;
-                    let expanded =
-                        expand_task(&level, own, &mut ids, &self.memo, &node, task, None);
+                    let expanded = expand_task(
+                        &level,
+                        own,
+                        &mut self.interned,
+                        &self.memo,
+                        &node,
+                        task,
+                        None,
+                    );
                     match expanded {
                         Expanded::Halt => {
                             return Err(stop_of(&self.shared.halt, depth_level)

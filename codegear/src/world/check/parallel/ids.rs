@@ -5,28 +5,20 @@
 use std::sync::Arc;
 
 use super::super::intern::{GotoEntry, Interned, NONE, ObjectEntry};
+use super::super::step::Intern;
 use crate::code::Goto;
 use crate::heap::DataGearObject;
 
-/// The intern tables as a step sees them: frozen during a level, growing at the barrier.
-pub(super) trait Ids {
-    fn table(&self) -> &Interned;
-    /// The id of a value, if it has (or, growing, gets) one.
-    fn object(
-        &mut self,
-        slot: u32,
-        object: Option<&Arc<dyn DataGearObject>>,
-        term: u64,
-    ) -> Option<u32>;
-    /// The id of a pending transition, if it has (or, growing, gets) one.
-    fn goto(&mut self, task: u32, goto: Goto, term: u64) -> Option<u32>;
-    /// Whether a step may be deferred to the barrier (false once there).
+/// The intern tables as a worker's step sees them ([`Intern`]), and whether they are frozen.
+pub(super) trait Ids: Intern {
+    /// Whether a step may be deferred to the barrier (false once there: the tables grow).
     fn frozen(&self) -> bool;
 }
 
+/// A worker's copy of the tables during a level: lookups only.
 pub(super) struct Frozen<'a>(pub(super) &'a Interned);
 
-impl Ids for Frozen<'_> {
+impl Intern for Frozen<'_> {
     fn table(&self) -> &Interned {
         self.0
     }
@@ -69,32 +61,16 @@ impl Ids for Frozen<'_> {
         }
         None
     }
+}
 
+impl Ids for Frozen<'_> {
     fn frozen(&self) -> bool {
         true
     }
 }
 
-pub(super) struct Growing<'a>(pub(super) &'a mut Interned);
-
-impl Ids for Growing<'_> {
-    fn table(&self) -> &Interned {
-        self.0
-    }
-
-    fn object(
-        &mut self,
-        slot: u32,
-        object: Option<&Arc<dyn DataGearObject>>,
-        term: u64,
-    ) -> Option<u32> {
-        Some(self.0.object(slot, object, term))
-    }
-
-    fn goto(&mut self, task: u32, goto: Goto, term: u64) -> Option<u32> {
-        Some(self.0.goto(task, goto, term))
-    }
-
+/// The barrier's tables: every value gets an id (the single worker's [`Intern`]).
+impl Ids for Interned {
     fn frozen(&self) -> bool {
         false
     }

@@ -10,6 +10,7 @@ use super::super::Check;
 use super::super::explore::{HEADER, MAX_ALTERNATIVES, TASK_MASK, body, header, set_header};
 use super::super::frontier::Frontier;
 use super::super::intern::{Interned, NONE};
+use super::super::step::{Intern, Scratch, base as base_of, build_successor};
 use super::super::view::View;
 use super::apply::{Step, memoized, run_step};
 use super::ids::{Frozen, Ids};
@@ -87,8 +88,7 @@ pub(super) struct Ahead {
 
 /// A worker's scratch heap, memo, frontiers and counts.
 pub(super) struct Own {
-    pub(super) scratch: Heap,
-    pub(super) scratch_ids: Vec<u32>,
+    pub(super) scratch: Scratch,
     /// Steps learnt this level, merged into the shared memo at the barrier.
     pub(super) memo: Memo,
     /// The chunk of this level's frontier being expanded, and the states taken from it ahead.
@@ -120,10 +120,9 @@ pub(super) struct Own {
 }
 
 impl Own {
-    pub(super) fn new(scratch: Heap, scratch_ids: Vec<u32>, slots: usize) -> Self {
+    pub(super) fn new(heap: Heap, ids: Vec<u32>, slots: usize) -> Self {
         Own {
-            scratch,
-            scratch_ids,
+            scratch: Scratch { heap, ids },
             memo: Memo::default(),
             input: Frontier::new(false, slots),
             window: VecDeque::with_capacity(LOOKAHEAD + 1),
@@ -261,12 +260,7 @@ fn prefetch_successors(
         ahead.next.push(next);
         ahead.writes.extend_from_slice(writes);
         ahead.ranges.push((start, ahead.writes.len() as u32));
-        let mut base = fingerprint.wrapping_sub(entry.term);
-        for &(_, before, after) in writes.iter() {
-            base = base
-                .wrapping_sub(table.objects[before as usize].term)
-                .wrapping_add(table.objects[after as usize].term);
-        }
+        let base = base_of(table, fingerprint, goto_id, writes);
         match &table.gotos[next as usize].alternatives {
             None => level
                 .visited
@@ -387,13 +381,7 @@ pub(super) fn expand_task<I: Ids>(
             }
         }
     };
-    let mut base = fingerprint.wrapping_sub(ids.table().gotos[goto_id as usize].term);
-    for &(_, before, after) in &own.writes {
-        let objects = &ids.table().objects;
-        base = base
-            .wrapping_sub(objects[before as usize].term)
-            .wrapping_add(objects[after as usize].term);
-    }
+    let mut base = base_of(ids.table(), fingerprint, goto_id, &own.writes);
     own.spawned_ids.clear();
     if !own.spawned.is_empty() {
         if tasks + own.spawned.len() > TASK_MASK as usize {
@@ -432,14 +420,15 @@ pub(super) fn expand_task<I: Ids>(
         }
         changed = true;
         let next_state = &mut own.next_state;
-        next_state.clear();
-        next_state.extend_from_slice(&node[..node.len() - 1]);
-        for &(slot, _, after) in &own.writes {
-            next_state[HEADER + slot as usize] = after;
-        }
-        next_state[HEADER + slots + task as usize] = next;
-        next_state.extend_from_slice(&own.spawned_ids);
-        next_state.push(0);
+        build_successor(
+            next_state,
+            node,
+            slots,
+            &own.writes,
+            task,
+            next,
+            &own.spawned_ids,
+        );
         set_header(next_state, slots, 0, depth + 1, successor);
         if !level.check.actions.is_empty() && failed_action(level, table, node, next_state) {
             level.stop(FOUND);
