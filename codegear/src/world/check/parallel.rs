@@ -20,7 +20,7 @@
 //!   on. At a barrier the table grows ahead of the level if the level will likely need it.
 //! - **Frontiers:** every worker appends the new states it finds to a frontier of its own,
 //!   difference-coded as the single worker's (siblings stay neighbours), sealed into a chunk
-//!   every so many states (a level's size over 16 chunks per worker). The next level's work is
+//!   every so many states (a level's size over 32 chunks per worker). The next level's work is
 //!   every chunk, claimed one at a time from an atomic counter, so a worker on a busy core
 //!   takes fewer of them and the level's end waits for one small chunk at most.
 //! - **Lookahead:** a worker takes states [`worker`]`::LOOKAHEAD` ahead of their expansion,
@@ -82,8 +82,8 @@ use worker::{Expanded, Lane, Level, MEMORY, Outcome, Own, RUNNING, expand_task, 
 /// Levels with fewer states are expanded by one worker alone.
 const SOLO_LEVEL: usize = 256;
 /// Chunks of a level's frontier per worker, and their bounds in states.
-const CHUNKS_PER_WORKER: usize = 16;
-const MIN_CHUNK: usize = 64;
+const CHUNKS_PER_WORKER: usize = 32;
+const MIN_CHUNK: usize = 32;
 const MAX_CHUNK: usize = 4096;
 
 type Memo = HashMap<StepInputs, StepOutputs, BuildHasherDefault<FpHasher>>;
@@ -215,12 +215,13 @@ impl<'w> Run<'w> {
         }
         set_header(&mut state, slots, 0, 0, fingerprint);
         let lanes: Vec<Lane> = (0..self.workers)
-            .map(|_| Lane {
+            .map(|index| Lane {
                 interned: replicate(&interned),
                 own: Own::new(
                     world.heap.clone(),
                     state[HEADER..HEADER + slots].to_vec(),
                     slots,
+                    index > 0,
                 ),
             })
             .collect();
@@ -366,6 +367,7 @@ impl Levels<'_> {
             loop {
                 let base = self.held_bytes() + frontier_bytes;
                 let outcome = if solo {
+                    self.shared.visited.free_retired();
                     let level = self.shared.level(&inputs, &next_input, chunk, base);
                     work(&level, &mut self.lanes[0], &self.memo)
                 } else {

@@ -35,6 +35,7 @@
 //! and the level goes on.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError, TryLockError};
 
 use gears_runtime::pool::Worker;
 
@@ -51,7 +52,7 @@ const INITIAL_BUCKETS: usize = 128;
 /// Room a worker takes at a time, at most: the counter is touched once per this many states.
 const MAX_CLAIM: usize = 256;
 /// Buckets below which a growth rehashes on one thread (a parallel one costs a scope).
-const PARALLEL_REHASH: usize = 1 << 15;
+const PARALLEL_REHASH: usize = 1 << 12;
 
 #[repr(C, align(64))]
 struct Bucket([AtomicU64; BUCKET]);
@@ -65,6 +66,9 @@ pub(in crate::world::check) struct SharedTable {
     buckets: Box<[Bucket]>,
     len: usize,
     room: AtomicUsize,
+    /// The buckets a growth replaced, freed by a worker in the next phase (unmapping many
+    /// megabytes is a few milliseconds the barrier need not wait for).
+    retired: Mutex<Option<Box<[Bucket]>>>,
 }
 
 impl SharedTable {
@@ -73,6 +77,7 @@ impl SharedTable {
             buckets: allocate(INITIAL_BUCKETS),
             len: 0,
             room: AtomicUsize::new(0),
+            retired: Mutex::new(None),
         };
         table.settle(0);
         table
@@ -258,7 +263,10 @@ impl SharedTable {
             }),
             _ => new.rehash(&old, 0, count),
         };
-        drop(old);
+        *self
+            .retired
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = Some(old);
         for fingerprint in overflow {
             let mut at = Self::home(fingerprint, count);
             while !self.place(at, count, fingerprint) {
@@ -268,6 +276,16 @@ impl SharedTable {
         let len = self.len;
         self.len = 0;
         self.settle(len);
+    }
+
+    /// Frees the buckets the last growth replaced, unless another thread is at it.
+    pub(in crate::world::check) fn free_retired(&self) {
+        let old = match self.retired.try_lock() {
+            Ok(mut retired) => retired.take(),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().take(),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        drop(old);
     }
 
     /// Moves the fingerprints of `old` buckets into buckets `start..end` (the only ones this

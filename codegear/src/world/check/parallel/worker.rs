@@ -113,6 +113,9 @@ pub(super) struct Own {
     pub(super) room: usize,
     /// Expansions started again after the table grew.
     pub(super) restarted: u64,
+    /// Whether this worker frees the table a growth replaced (not the first, which runs the
+    /// barriers: it would free it there).
+    frees: bool,
     pub(super) next_state: Vec<u32>,
     pub(super) writes: Vec<(u32, u32, u32)>,
     pub(super) spawned: Vec<Goto>,
@@ -120,7 +123,9 @@ pub(super) struct Own {
 }
 
 impl Own {
-    pub(super) fn new(heap: Heap, ids: Vec<u32>, slots: usize) -> Self {
+    /// A worker's state, on a copy `heap` of the world's heap holding the objects `ids`;
+    /// `frees`: see [`Own::frees`].
+    pub(super) fn new(heap: Heap, ids: Vec<u32>, slots: usize, frees: bool) -> Self {
         Own {
             scratch: Scratch { heap, ids },
             memo: Memo::default(),
@@ -140,6 +145,7 @@ impl Own {
             phase_stored: 0,
             room: 0,
             restarted: 0,
+            frees,
             next_state: Vec::new(),
             writes: Vec::new(),
             spawned: Vec::new(),
@@ -191,6 +197,9 @@ pub(super) fn work(level: &Level<'_>, lane: &mut Lane, memo: &Memo) -> Outcome {
     let mut ids = Frozen(&lane.interned);
     let own = &mut lane.own;
     own.room = 0;
+    if own.frees {
+        level.visited.free_retired();
+    }
     loop {
         if level.halted() {
             return Outcome::Halt;
