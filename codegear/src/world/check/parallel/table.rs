@@ -63,12 +63,12 @@ struct Bucket([AtomicU64; BUCKET]);
 /// passes [`MAX_LOAD`] of the slots, every insert took a unit of room first, and `len` counts
 /// the fingerprints stored up to the last [`SharedTable::settle`].
 pub(in crate::world::check) struct SharedTable {
-    buckets: Box<[Bucket]>,
+    buckets: Buckets,
     len: usize,
     room: AtomicUsize,
     /// The buckets a growth replaced, freed by a worker in the next phase (unmapping many
     /// megabytes is a few milliseconds the barrier need not wait for).
-    retired: Mutex<Option<Box<[Bucket]>>>,
+    retired: Mutex<Option<Buckets>>,
 }
 
 impl SharedTable {
@@ -339,21 +339,85 @@ fn grown(buckets: usize) -> usize {
     buckets * GROW_NUM / GROW_DEN
 }
 
-/// `count` free buckets, on huge pages where the kernel has them.
+/// Tables from this size on are mapped from the kernel directly (see [`Buckets`]).
+const MAPPED_BYTES: usize = 2 << 20;
+
+/// A table's buckets, all free at first.
 ///
-/// Zeroed by the allocator (fresh pages from the kernel for a large table), not written here:
-/// the pages are then first touched by the rehash, which the workers share, instead of by one
-/// thread filling them with zeros before it (measured: a growth was a third of the serial time
-/// between levels).
-fn allocate(count: usize) -> Box<[Bucket]> {
+/// A large table is its own anonymous mapping: the kernel hands out zeroed pages as they are
+/// first touched, by the rehash that the workers share, on huge pages where it has them. From
+/// the allocator, a table freed by a growth raises its threshold for mappings, and the next
+/// one came from the heap and was filled with zeros by one thread before the rehash: most of
+/// a growth's time, all of it between levels.
+enum Buckets {
+    Heap(Box<[Bucket]>),
+    #[cfg(unix)]
+    Mapped(std::ptr::NonNull<Bucket>, usize),
+}
+
+// SAFETY: `Mapped` owns its mapping as a `Box<[Bucket]>` owns its allocation (nothing else
+// refers to it; it is unmapped once, on drop), and `Bucket` is `Send + Sync` (atomics).
+unsafe impl Send for Buckets {}
+// SAFETY: as for `Send`: shared references only read or atomically update the buckets.
+unsafe impl Sync for Buckets {}
+
+impl std::ops::Deref for Buckets {
+    type Target = [Bucket];
+
+    fn deref(&self) -> &[Bucket] {
+        match self {
+            Buckets::Heap(buckets) => buckets,
+            #[cfg(unix)]
+            // SAFETY: the mapping holds `count` buckets (mapped readable and writable, page
+            // aligned, so aligned for `Bucket`), zeroed by the kernel, and all zero bits are a
+            // valid `Bucket`; it lives until `self` is dropped.
+            Buckets::Mapped(start, count) => unsafe {
+                std::slice::from_raw_parts(start.as_ptr(), *count)
+            },
+        }
+    }
+}
+
+impl Drop for Buckets {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Buckets::Mapped(start, count) = self {
+            // SAFETY: the mapping was made by `allocate` with this address and length, and no
+            // reference into it outlives `self`.
+            let _ = unsafe { libc::munmap(start.as_ptr().cast(), *count * size_of::<Bucket>()) };
+        }
+    }
+}
+
+/// `count` free buckets, on huge pages where the kernel has them.
+fn allocate(count: usize) -> Buckets {
+    let bytes = count * size_of::<Bucket>();
+    #[cfg(unix)]
+    if bytes >= MAPPED_BYTES {
+        // SAFETY: an anonymous private mapping of `bytes` at an address the kernel picks;
+        // nothing is aliased, and the result is checked before use.
+        let start = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if start != libc::MAP_FAILED
+            && let Some(start) = std::ptr::NonNull::new(start.cast::<Bucket>())
+        {
+            advise_huge(start.as_ptr().cast(), bytes);
+            return Buckets::Mapped(start, count);
+        }
+    }
     let buckets = Box::<[Bucket]>::new_zeroed_slice(count);
-    advise_huge(
-        buckets.as_ptr().cast_mut().cast(),
-        count * size_of::<Bucket>(),
-    );
+    advise_huge(buckets.as_ptr().cast_mut().cast(), bytes);
     // SAFETY: all zero bits are a valid `Bucket`: eight `AtomicU64`s, each with the in-memory
     // representation of a `u64` (here 0, a free slot).
-    unsafe { buckets.assume_init() }
+    Buckets::Heap(unsafe { buckets.assume_init() })
 }
 
 #[cfg(test)]
@@ -469,7 +533,8 @@ mod tests {
         let mut table = SharedTable::new();
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut all = Vec::new();
-        while table.buckets.len() < 2 * PARALLEL_REHASH {
+        // Past the size from which tables are mapped from the kernel, grown again there.
+        while table.bytes() < 2 * MAPPED_BYTES {
             let mut room = 0;
             let batch: Vec<u64> = (0..table.room()).map(|_| xorshift(&mut x)).collect();
             let new = insert_all(&table, &batch, &mut room);
