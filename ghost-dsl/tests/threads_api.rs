@@ -10,7 +10,7 @@ use std::time::Duration;
 use gears_examples::ghost::centralized::CentralizedFifo;
 use gears_examples::ghost::fifo::Fifo;
 use ghost_dsl::prelude::*;
-use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, ThreadHandle};
+use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, ThreadError, ThreadHandle};
 use ghost_dsl::{MessageKind, RPC_ENODEV, parse_cpu_str};
 use threads_support::{calibrate, current_cpu, in_child, spin};
 
@@ -70,6 +70,15 @@ fn bad_cpu_lists_are_refused_with_the_usable_cpus() {
                 text.contains("\"0-200\"") && text.contains("may run on"),
                 "{text}"
             );
+            // An empty list says so, not that "" names CPUs the process may not use.
+            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            enclave.spawn("t", || {}).unwrap();
+            let error = Fifo::default().run(enclave, on("")).unwrap_err();
+            assert!(
+                matches!(error.as_enclave::<ThreadError>(), Some(ThreadError::NoCpus)),
+                "{error}"
+            );
+            assert!(error.to_string().contains("names no CPU"), "{error}");
             let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
             let text = CentralizedFifo::default()
                 .run(enclave, on("0"))
