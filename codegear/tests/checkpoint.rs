@@ -63,8 +63,8 @@ fn program(tasks: usize, rounds: u8, waiter: Option<u8>) -> (World, Gear<Cell>, 
     (world, shared, owns)
 }
 
-/// A checkpoint file in this process's scratch directory, removed (with the directory, once
-/// empty) when the test is done with it, so test runs leave nothing in the temp directory.
+/// A checkpoint file in a scratch directory of its own (see [`temp`]), removed with everything
+/// in it when the test is done with it, so test runs leave nothing in the temp directory.
 struct Temp(PathBuf);
 
 impl std::ops::Deref for Temp {
@@ -82,16 +82,22 @@ impl AsRef<Path> for Temp {
 
 impl Drop for Temp {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
         if let Some(dir) = self.0.parent() {
-            // Fails while another test's file is still there; the last one removes it.
-            let _ = std::fs::remove_dir(dir);
+            // The directory is this Temp's alone (a `.partial` left by a failed write goes too).
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
 
+/// One directory per file: a directory shared by the tests (running on several threads) could
+/// be removed by one test's drop between another's `create_dir_all` and its write (it was, once
+/// under load, before `a_check_resumes_in_other_processes`'s child wrote there: that check
+/// ended with the note "checkpoint not written"). Numbered,
+/// not named after the file, so that two tests may use the same file name.
 fn temp(name: &str) -> Temp {
-    let dir = std::env::temp_dir().join(format!("gears-checkpoint-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("gears-checkpoint-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     Temp(dir.join(name))
 }
@@ -411,6 +417,8 @@ fn child_phase() {
             .unwrap(),
         _ => world.resume(check(), &path).unwrap(),
     };
+    // The whole report first, so that a parent's failing assertion can show its notes.
+    println!("{report}");
     println!(
         "RESULT {} {} {} {}",
         kind(&report).replace(' ', "_"),
@@ -420,8 +428,9 @@ fn child_phase() {
     );
 }
 
-/// Runs [`child_phase`] in a child process with a time limit.
-fn child(phase: &str, path: &Path) -> (String, u64, u64, bool) {
+/// Runs [`child_phase`] in a child process with a time limit; returns its verdict, states,
+/// transitions, whether it wrote a checkpoint, and its whole output (for assertion messages).
+fn child(phase: &str, path: &Path) -> (String, u64, u64, bool, String) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_phase", "--ignored", "--nocapture"])
         .env("GEARS_CHECKPOINT_PHASE", phase)
@@ -456,6 +465,7 @@ fn child(phase: &str, path: &Path) -> (String, u64, u64, bool) {
         parts[2].parse().unwrap(),
         parts[3].parse().unwrap(),
         parts[4] == "true",
+        stdout.into_owned(),
     )
 }
 
@@ -466,21 +476,27 @@ fn a_check_resumes_in_other_processes() {
     let (world, _, _) = program(4, 3, None);
     let full = world.check(Check::new().partial_order_reduction(true));
     assert!(full.holds() && full.states > 1500, "{full}");
-    let (verdict, states, _, written) = child("start", &path);
+    let (verdict, states, _, written, out) = child("start", &path);
     assert_eq!(
         (verdict.as_str(), states, written),
-        ("incomplete_MaxStates(500)", 500, true)
+        ("incomplete_MaxStates(500)", 500, true),
+        "{out}"
     );
     // Resumed twice more, each time in a new process: to 1500 states, then to the end.
-    let (verdict, states, _, written) = child("resume", &path);
+    let (verdict, states, _, written, out) = child("resume", &path);
     assert_eq!(
         (verdict.as_str(), states, written),
-        ("incomplete_MaxStates(1500)", 1500, true)
+        ("incomplete_MaxStates(1500)", 1500, true),
+        "{out}"
     );
-    let (verdict, states, transitions, written) = child("finish", &path);
-    assert_eq!(verdict, "holds");
-    assert!(!written);
-    assert_eq!((states, transitions), (full.states, full.transitions));
+    let (verdict, states, transitions, written, out) = child("finish", &path);
+    assert_eq!(verdict, "holds", "{out}");
+    assert!(!written, "{out}");
+    assert_eq!(
+        (states, transitions),
+        (full.states, full.transitions),
+        "{out}"
+    );
     let _ = std::fs::remove_file(&path);
 }
 

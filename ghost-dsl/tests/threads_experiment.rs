@@ -14,9 +14,9 @@ use gears_examples::ghost::fifo::Fifo;
 use gears_examples::ghost::round_robin::RoundRobin;
 use gears_examples::ghost::smp::SmpFifo;
 use ghost_dsl::sim::TraceEvent;
-use ghost_dsl::threads::{ThreadConfig, ThreadEnclave};
+use ghost_dsl::threads::ThreadEnclave;
 use ghost_dsl::{AgentConfig, CpuTickConfig, MessageKind, parse_cpu_str};
-use threads_support::{calibrate, current_cpu, in_child, spin};
+use threads_support::{calibrate, current_cpu, in_child, patient, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -95,7 +95,7 @@ fn fifo_runs_the_loops_one_after_the_other_on_one_cpu() {
         LIMIT,
         || {
             let iters = calibrate(Duration::from_millis(120));
-            let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+            let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
             let seen = experiment(&enclave, iters);
             let report = Fifo::default().run(enclave, agents()).unwrap();
             let [(s1, e1), (s2, e2)] = spans(&report);
@@ -118,7 +118,7 @@ fn fifo_runs_the_loops_one_after_the_other_on_one_cpu() {
 fn round_robin_interleaves_the_loops() {
     in_child("round_robin_interleaves_the_loops", LIMIT, || {
         let iters = calibrate(Duration::from_millis(120));
-        let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+        let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
         let seen = experiment(&enclave, iters);
         let report = RoundRobin::default()
             .run(enclave, agents().with_ticks(CpuTickConfig::AllTicks))
@@ -145,7 +145,7 @@ fn round_robin_interleaves_the_loops() {
 fn smp_runs_the_loops_side_by_side() {
     in_child("smp_runs_the_loops_side_by_side", LIMIT, || {
         let iters = calibrate(Duration::from_millis(120));
-        let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+        let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
         let seen = experiment(&enclave, iters);
         let report = SmpFifo::default().run(enclave, agents()).unwrap();
         println!("{report}");

@@ -88,7 +88,9 @@ impl FriendConfig {
         }
     }
 
-    /// Starts `count` friends, pinned round robin to the CPUs of the list.
+    /// Starts `count` friends, pinned round robin to the CPUs of the list (without it, one
+    /// friend per CPU of the list). `count(0)` starts none: the spawn returns friends that are
+    /// all finished, and their `join` returns `Ok(())` at once.
     #[must_use]
     pub fn count(mut self, count: usize) -> Self {
         self.count = Some(count);

@@ -75,6 +75,7 @@ mod liveness;
 mod parallel;
 mod por;
 mod report;
+mod step;
 mod view;
 mod visited;
 

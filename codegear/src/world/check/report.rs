@@ -112,7 +112,8 @@ pub enum Verdict {
 /// What [`World::check`](crate::World::check) found, with its cost.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// Number of tasks.
+    /// Number of tasks the world had when the check began (tasks that code gears start with
+    /// `par_goto!` during the check are part of the states they appear in, not counted here).
     pub tasks: usize,
     /// Distinct states stored (including the initial one).
     pub states: u64,
@@ -190,8 +191,9 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} tasks: {} states, {} transitions, depth {}, {:.3?} ({:.0} states/s, {:.1} bytes/state stored)",
+            "{} task{}: {} states, {} transitions, depth {}, {:.3?} ({:.0} states/s, {:.1} bytes/state stored)",
             self.tasks,
+            if self.tasks == 1 { "" } else { "s" },
             self.states,
             self.transitions,
             self.depth,

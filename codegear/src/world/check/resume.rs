@@ -127,8 +127,7 @@ impl Explorer<'_> {
         &mut self,
         initial: &[u32],
         steps: &[u32],
-        scratch: &mut Heap,
-        scratch_ids: &mut [u32],
+        scratch: &mut Scratch,
     ) -> Result<Vec<u32>, Option<Error>> {
         let slots = self.world.heap.slot_count();
         let mut row = initial.to_vec();
@@ -156,7 +155,6 @@ impl Explorer<'_> {
             } else {
                 self.step(
                     scratch,
-                    scratch_ids,
                     &row[HEADER..HEADER + slots],
                     task as u32,
                     goto_id,

@@ -1,0 +1,131 @@
+//! The properties' side of the explorer: invariants and liveness labels of each stored state,
+//! action properties of each step, symmetry keys, and the liveness analysis of the graph.
+
+use super::*;
+
+impl Explorer<'_> {
+    /// The first action property false of the step from `before` to `after`.
+    pub(super) fn failed_action(&self, before: &[u32], after: &[u32]) -> Option<String> {
+        let slots = self.world.heap.slot_count();
+        let (before_slots, before_tasks) = before.split_at(slots);
+        let (after_slots, after_tasks) = after.split_at(slots);
+        let before = View {
+            layout: &self.world.heap,
+            slots: before_slots,
+            tasks: before_tasks,
+            interned: &self.interned,
+            reads: self.por.then_some(&self.reads),
+        };
+        let after = View {
+            layout: &self.world.heap,
+            slots: after_slots,
+            tasks: after_tasks,
+            interned: &self.interned,
+            reads: self.por.then_some(&self.reads),
+        };
+        self.check
+            .actions
+            .iter()
+            .find(|(_, holds)| !holds(&before, &after))
+            .map(|(name, _)| name.clone())
+    }
+
+    /// What the visited set stores for a state: its fingerprint, or with symmetry reduction the
+    /// user's key of its symmetry class.
+    pub(super) fn class_of(&self, ids: &[u32], fingerprint: u64) -> u64 {
+        match &self.check.symmetry {
+            None => fingerprint,
+            Some(canonical) => {
+                let (slots, tasks) = ids.split_at(self.world.heap.slot_count());
+                canonical(&View {
+                    layout: &self.world.heap,
+                    slots,
+                    tasks,
+                    interned: &self.interned,
+                    reads: self.por.then_some(&self.reads),
+                })
+            }
+        }
+    }
+
+    /// Checks a newly stored state, and labels it for the liveness properties.
+    pub(super) fn stored(&mut self, index: u32, ids: &[u32], fingerprint: u64) -> Option<Found> {
+        let (slots, tasks) = ids.split_at(self.world.heap.slot_count());
+        let gotos = &self.interned.gotos;
+        let view = View {
+            layout: &self.world.heap,
+            slots,
+            tasks,
+            interned: &self.interned,
+            reads: self.por.then_some(&self.reads),
+        };
+        for (name, holds) in &self.check.invariants {
+            if !holds(&view) {
+                return Some(Found::Always(name.clone(), index));
+            }
+        }
+        if self.por && self.reads.settle() && self.reduced > 0 {
+            // A reduction relied on the reads as they were: start over with these.
+            self.restart = true;
+        }
+        let finished = tasks.iter().all(|&id| gotos[id as usize].exit);
+        if let Some(graph) = &mut self.graph {
+            let mut slot = 0;
+            let mut set = |slot: &mut usize, value: bool| {
+                let bits = &mut graph.labels.bits[*slot];
+                if bits.len() * 64 <= index as usize {
+                    bits.push(0);
+                }
+                if value {
+                    bits[index as usize / 64] |= 1 << (index % 64);
+                }
+                *slot += 1;
+            };
+            for (_, property) in &self.check.liveness {
+                match property {
+                    Liveness::Eventually(holds) => set(&mut slot, holds(&view)),
+                    Liveness::LeadsTo(from, to) => {
+                        set(&mut slot, from(&view));
+                        set(&mut slot, to(&view));
+                    }
+                    Liveness::Finishes => set(&mut slot, finished),
+                }
+            }
+        }
+        if self.check.panicked.get().is_some() {
+            return Some(Found::PropertyPanicked(index));
+        }
+        if self.check.terminal_states && finished {
+            self.terminal.push(fingerprint);
+        }
+        None
+    }
+
+    /// Analyses the complete state graph for each liveness property in turn.
+    pub(super) fn liveness(&self, graph: &Graph, labels: &Labels) -> Option<Found> {
+        let strong = self.check.fairness == Fairness::Strong;
+        let tasks = self.world.tasks();
+        let states = self.states as u32;
+        let mut slot = 0;
+        for (name, property) in &self.check.liveness {
+            let lasso = match property {
+                Liveness::Eventually(_) | Liveness::Finishes => {
+                    let good = slot;
+                    slot += 1;
+                    liveness::find(graph, [0], &|s| !labels.get(good, s), strong, tasks)
+                }
+                Liveness::LeadsTo(..) => {
+                    let (from, to) = (slot, slot + 1);
+                    slot += 2;
+                    let sources =
+                        (0..states).filter(|&s| labels.get(from, s) && !labels.get(to, s));
+                    liveness::find(graph, sources, &|s| !labels.get(to, s), strong, tasks)
+                }
+            };
+            if let Some(lasso) = lasso {
+                return Some(Found::Liveness(name.clone(), lasso));
+            }
+        }
+        None
+    }
+}
