@@ -41,8 +41,9 @@ pub enum ErrorKind {
     /// A handle that belongs to another context (or another task's private heap).
     #[error(
         "handle {gear} to data gear `{data_gear}` belongs to heap #{owner}, not to this one \
-         (#{heap}); a task-private data gear cannot be used by another context or task \
-         (allocate it as shared, or pass its value)",
+         (#{heap}); a data gear can be used only by the context or world that allocated it, \
+         and a task-private one only by its task (allocate it in the world whose tasks use it, \
+         as shared if several do, or pass its value)",
         owner = gear.owner()
     )]
     ForeignHandle {

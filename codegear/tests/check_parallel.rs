@@ -254,3 +254,77 @@ fn a_panicking_invariant_is_reported_alike() {
         assert_eq!(summary(&one), summary(&check(workers)));
     }
 }
+
+/// Sets the counter to one of `values` values, chosen.
+#[code_gear]
+fn pick(counter: Mut<'_, Counter>, values: u64, next: Next<()>) -> Goto {
+    Goto::choose((0..values).map(|value| goto!(set(counter.gear(), value, next.clone()))))
+}
+
+#[code_gear]
+fn set(counter: Mut<'_, Counter>, value: u64, next: Next<()>) -> Goto {
+    let mut counter = counter;
+    counter.value = value;
+    goto!(next())
+}
+
+/// How many times a parallel run's visited table grew while the workers expanded a level, as
+/// its report's notes say.
+fn mid_level_growths(report: &codegear::Report) -> u64 {
+    let note = report
+        .notes
+        .iter()
+        .find(|n| n.contains("breadth-first by levels"))
+        .unwrap_or_else(|| panic!("a parallel run: {:?}", report.notes));
+    let (_, after) = note
+        .split_once("table growths (")
+        .expect("growths in the note");
+    after
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
+}
+
+#[test]
+fn a_level_that_outgrows_the_table_stops_grows_and_goes_on_alike() {
+    // Two tasks each choose one of 120 values: a level of a few hundred states has tens of
+    // thousands of successors, far more than the table was grown for at the barrier, so it
+    // grows while the workers are in the level (their expansions cut short and redone).
+    let mut world = World::new();
+    let mut gears = Vec::new();
+    for _ in 0..2 {
+        let task = world.reserve_task();
+        let counter = world.alloc_private(task, Counter::default());
+        gears.push(counter);
+        world.start(task, goto!(pick(counter, 120, Next::exit())));
+    }
+    let (a, b) = (gears[0], gears[1]);
+    let holds = |workers| world.check(Check::new().workers(workers).terminal_states(true));
+    let one = holds(1);
+    assert!(one.holds(), "{one}");
+    assert_eq!(one.terminal_states().len(), 120 * 120, "{one}");
+    for workers in [2, 3] {
+        let many = holds(workers);
+        assert_eq!(summary(&one), summary(&many), "{many}");
+        assert_eq!(one.terminal_states(), many.terminal_states());
+        assert!(mid_level_growths(&many) > 0, "{:?}", many.notes);
+    }
+    // Broken only in one terminal state: the same shortest trace.
+    let broken = |workers| {
+        world.check(
+            Check::new()
+                .workers(workers)
+                .always("not 77 and 33", move |v| {
+                    !(v.get(a).value == 77 && v.get(b).value == 33)
+                }),
+        )
+    };
+    let one = broken(1);
+    let violation = one.violation().expect("violated");
+    assert_eq!(violation.trace.len(), 4, "{one}");
+    for workers in [2, 3] {
+        let many = broken(workers);
+        assert_eq!(summary(&one), summary(&many), "{many}");
+    }
+}

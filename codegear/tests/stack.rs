@@ -228,6 +228,13 @@ fn stale_and_foreign_handles_are_runtime_errors() {
         matches!(error.kind(), ErrorKind::ForeignHandle { .. }),
         "{error}"
     );
+    // The message fits a handle from another context too, not only a task's private one.
+    assert!(
+        error
+            .to_string()
+            .contains("can be used only by the context or world that allocated it"),
+        "{error}"
+    );
     ctx.heap_mut().free(out).unwrap();
     let error = ctx
         .run(goto!(pop2_test1(out, Next::exit(), None, None)))

@@ -10,9 +10,9 @@ use std::time::Duration;
 use gears_examples::ghost::centralized::CentralizedFifo;
 use gears_examples::ghost::fifo::Fifo;
 use ghost_dsl::prelude::*;
-use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, ThreadHandle};
+use ghost_dsl::threads::{self, ThreadEnclave, ThreadError, ThreadHandle};
 use ghost_dsl::{MessageKind, RPC_ENODEV, parse_cpu_str};
-use threads_support::{calibrate, current_cpu, in_child, spin};
+use threads_support::{calibrate, current_cpu, in_child, patient, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -26,7 +26,7 @@ fn the_centralized_agent_keeps_its_cpu_and_schedules_the_other() {
         "the_centralized_agent_keeps_its_cpu_and_schedules_the_other",
         LIMIT,
         || {
-            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            let enclave = ThreadEnclave::new(patient()).unwrap();
             let iters = calibrate(Duration::from_millis(30));
             let cpus = Arc::new(Mutex::new(Vec::new()));
             for name in ["t1", "t2"] {
@@ -60,7 +60,7 @@ fn bad_cpu_lists_are_refused_with_the_usable_cpus() {
         "bad_cpu_lists_are_refused_with_the_usable_cpus",
         LIMIT,
         || {
-            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            let enclave = ThreadEnclave::new(patient()).unwrap();
             enclave.spawn("t", || {}).unwrap();
             let text = Fifo::default()
                 .run(enclave, on("0-200"))
@@ -70,7 +70,16 @@ fn bad_cpu_lists_are_refused_with_the_usable_cpus() {
                 text.contains("\"0-200\"") && text.contains("may run on"),
                 "{text}"
             );
-            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            // An empty list says so, not that "" names CPUs the process may not use.
+            let enclave = ThreadEnclave::new(patient()).unwrap();
+            enclave.spawn("t", || {}).unwrap();
+            let error = Fifo::default().run(enclave, on("")).unwrap_err();
+            assert!(
+                matches!(error.as_enclave::<ThreadError>(), Some(ThreadError::NoCpus)),
+                "{error}"
+            );
+            assert!(error.to_string().contains("names no CPU"), "{error}");
+            let enclave = ThreadEnclave::new(patient()).unwrap();
             let text = CentralizedFifo::default()
                 .run(enclave, on("0"))
                 .unwrap_err()
@@ -83,7 +92,7 @@ fn bad_cpu_lists_are_refused_with_the_usable_cpus() {
 #[test]
 fn managed_threads_spawn_managed_threads() {
     in_child("managed_threads_spawn_managed_threads", LIMIT, || {
-        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let enclave = ThreadEnclave::new(patient()).unwrap();
         let ran = Arc::new(AtomicU64::new(0));
         let r = ran.clone();
         enclave
@@ -110,7 +119,7 @@ fn managed_threads_spawn_managed_threads() {
 #[test]
 fn blocking_gives_the_cpu_away_for_the_call() {
     in_child("blocking_gives_the_cpu_away_for_the_call", LIMIT, || {
-        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let enclave = ThreadEnclave::new(patient()).unwrap();
         let handle = enclave.handle();
         let order = Arc::new(Mutex::new(Vec::new()));
         let (o1, o2) = (order.clone(), order.clone());
@@ -139,7 +148,7 @@ fn blocking_gives_the_cpu_away_for_the_call() {
 #[test]
 fn handoff_alternates_two_threads_on_one_cpu() {
     in_child("handoff_alternates_two_threads_on_one_cpu", LIMIT, || {
-        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let enclave = ThreadEnclave::new(patient()).unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let handles: Arc<OnceLock<[ThreadHandle; 2]>> = Arc::default();
         let turn = Arc::new(AtomicU64::new(0));
@@ -179,7 +188,7 @@ fn handoff_alternates_two_threads_on_one_cpu() {
 #[test]
 fn rpcs_reach_the_agent_of_a_thread_enclave() {
     in_child("rpcs_reach_the_agent_of_a_thread_enclave", LIMIT, || {
-        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let enclave = ThreadEnclave::new(patient()).unwrap();
         enclave.spawn("t", || {}).unwrap();
         let mut full = FullAgent::new(Fifo::default(), enclave, on("0")).unwrap();
         let answer = full.rpc(1, &AgentRpcArgs::default()).unwrap();
@@ -230,7 +239,7 @@ fn the_centralized_agent_slices_time_by_preempting_a_remote_cpu() {
         "the_centralized_agent_slices_time_by_preempting_a_remote_cpu",
         LIMIT,
         || {
-            let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+            let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
             let iters = calibrate(Duration::from_millis(60));
             for name in ["t1", "t2"] {
                 enclave
@@ -310,7 +319,7 @@ impl ByPriority {
 #[test]
 fn spawn_attributes_reach_the_handlers() {
     in_child("spawn_attributes_reach_the_handlers", LIMIT, || {
-        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let enclave = ThreadEnclave::new(patient()).unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         for (name, priority) in [("low", 1), ("high", 9), ("mid", 5)] {
             let order = order.clone();

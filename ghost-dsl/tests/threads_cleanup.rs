@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gears_examples::ghost::smp::SmpFifo;
-use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, process_threads};
+use ghost_dsl::threads::{self, ThreadEnclave, process_threads};
 use ghost_dsl::{Agent, AgentConfig, AgentEnclave, AgentModel, Cpu, EnclaveBackend, parse_cpu_str};
-use threads_support::{calibrate, in_child, settled_threads, spin};
+use threads_support::{calibrate, in_child, patient, settled_threads, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
 /// How long a joined thread may stay visible in `/proc/self/task` (see [`settled_threads`]).
@@ -25,7 +25,7 @@ fn on(cpus: &str) -> AgentConfig {
 fn a_run_joins_every_agent_and_managed_thread() {
     in_child("a_run_joins_every_agent_and_managed_thread", LIMIT, || {
         let before = process_threads();
-        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let enclave = ThreadEnclave::new(patient()).unwrap();
         let iters = calibrate(Duration::from_millis(5));
         for i in 0..6 {
             enclave
@@ -54,7 +54,7 @@ fn dropping_an_enclave_that_never_ran_runs_and_joins_its_threads() {
             let before = process_threads();
             let done = Arc::new(AtomicU64::new(0));
             {
-                let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+                let enclave = ThreadEnclave::new(patient()).unwrap();
                 for i in 0..3 {
                     let done = done.clone();
                     enclave
@@ -91,7 +91,7 @@ impl Agent for Crashing {
 fn a_fault_leaves_no_thread_behind() {
     in_child("a_fault_leaves_no_thread_behind", LIMIT, || {
         let before = process_threads();
-        let mut enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let mut enclave = ThreadEnclave::new(patient()).unwrap();
         for i in 0..3 {
             enclave
                 .spawn(format!("t{i}"), || threads::sleep(Duration::from_millis(5)))
@@ -117,7 +117,7 @@ fn sigint_target() {
     if std::env::var_os("GHOST_THREADS_SIGINT_TARGET").is_none() {
         return;
     }
-    let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+    let enclave = ThreadEnclave::new(patient()).unwrap();
     for i in 0..3 {
         enclave
             .spawn(format!("busy{i}"), || {

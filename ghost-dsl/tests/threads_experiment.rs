@@ -14,9 +14,9 @@ use gears_examples::ghost::fifo::Fifo;
 use gears_examples::ghost::round_robin::RoundRobin;
 use gears_examples::ghost::smp::SmpFifo;
 use ghost_dsl::sim::TraceEvent;
-use ghost_dsl::threads::{ThreadConfig, ThreadEnclave};
+use ghost_dsl::threads::ThreadEnclave;
 use ghost_dsl::{AgentConfig, CpuTickConfig, MessageKind, parse_cpu_str};
-use threads_support::{calibrate, current_cpu, in_child, spin};
+use threads_support::{calibrate, current_cpu, in_child, patient, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -95,7 +95,7 @@ fn fifo_runs_the_loops_one_after_the_other_on_one_cpu() {
         LIMIT,
         || {
             let iters = calibrate(Duration::from_millis(120));
-            let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+            let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
             let seen = experiment(&enclave, iters);
             let report = Fifo::default().run(enclave, agents()).unwrap();
             let [(s1, e1), (s2, e2)] = spans(&report);
@@ -118,10 +118,15 @@ fn fifo_runs_the_loops_one_after_the_other_on_one_cpu() {
 fn round_robin_interleaves_the_loops() {
     in_child("round_robin_interleaves_the_loops", LIMIT, || {
         let iters = calibrate(Duration::from_millis(120));
-        let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+        let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
         let seen = experiment(&enclave, iters);
+        // The tutorial's round-robin is a FIFO on one CPU: its `pick_next` ignores the CPU, so
+        // on an enclave of two CPUs the second CPU's agent may take the queued loop whenever it
+        // happens to iterate (under load, its first iteration can come after both loops were
+        // queued). One CPU is the experiment the tutorial runs.
+        let one_cpu = AgentConfig::new(parse_cpu_str("0").unwrap());
         let report = RoundRobin::default()
-            .run(enclave, agents().with_ticks(CpuTickConfig::AllTicks))
+            .run(enclave, one_cpu.with_ticks(CpuTickConfig::AllTicks))
             .unwrap();
         println!("{report}");
         let [(s1, e1), (s2, e2)] = spans(&report);
@@ -145,7 +150,7 @@ fn round_robin_interleaves_the_loops() {
 fn smp_runs_the_loops_side_by_side() {
     in_child("smp_runs_the_loops_side_by_side", LIMIT, || {
         let iters = calibrate(Duration::from_millis(120));
-        let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+        let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
         let seen = experiment(&enclave, iters);
         let report = SmpFifo::default().run(enclave, agents()).unwrap();
         println!("{report}");

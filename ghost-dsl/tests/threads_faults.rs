@@ -341,10 +341,15 @@ fn an_agent_stuck_on_a_stopped_threads_lock_is_broken_by_the_watchdog() {
             let lock = Arc::new(std::sync::Mutex::new(()));
             let trap = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let done = Arc::new(AtomicU64::new(0));
-            let d = done.clone();
+            let (d, t) = (done.clone(), trap.clone());
             enclave
                 .spawn("waker", move || {
-                    threads::sleep(Duration::from_millis(20)); // its wakeup preempts `holder`
+                    // Its wakeups preempt `holder`; it goes on once one of them found `holder`
+                    // holding the lock. (One 20 ms sleep was not enough: on a starved machine
+                    // `holder` had not run yet when it ended, so nothing was ever trapped.)
+                    while !t.load(Ordering::SeqCst) {
+                        threads::sleep(Duration::from_millis(1));
+                    }
                     d.fetch_add(1, Ordering::SeqCst);
                 })
                 .unwrap();

@@ -10,9 +10,9 @@ use std::time::Duration;
 use gears_examples::ghost::fifo::Fifo;
 use gears_examples::ghost::round_robin::RoundRobin;
 use ghost_dsl::sim::TraceEvent;
-use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave};
+use ghost_dsl::threads::{self, ThreadEnclave};
 use ghost_dsl::{AgentConfig, CpuTickConfig, MessageKind, parse_cpu_str};
-use threads_support::{calibrate, in_child, spin};
+use threads_support::{calibrate, in_child, patient, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -26,7 +26,7 @@ fn on(cpus: &str) -> AgentConfig {
 #[test]
 fn every_message_kind_comes_from_a_real_event() {
     in_child("every_message_kind_comes_from_a_real_event", LIMIT, || {
-        let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+        let enclave = ThreadEnclave::new(patient()).unwrap();
         let steps = Arc::new(AtomicU64::new(0));
         let s = steps.clone();
         let sleeper = enclave
@@ -82,7 +82,7 @@ fn a_panicking_thread_is_reported_and_dies_like_any_other() {
         "a_panicking_thread_is_reported_and_dies_like_any_other",
         LIMIT,
         || {
-            let enclave = ThreadEnclave::new(ThreadConfig::new()).unwrap();
+            let enclave = ThreadEnclave::new(patient()).unwrap();
             let handle = enclave.handle();
             enclave
                 .spawn("doomed", || panic!("the closure failed"))
@@ -103,8 +103,7 @@ fn a_panicking_thread_is_reported_and_dies_like_any_other() {
 #[test]
 fn ticks_come_only_while_a_thread_runs() {
     in_child("ticks_come_only_while_a_thread_runs", LIMIT, || {
-        let enclave =
-            ThreadEnclave::new(ThreadConfig::new().with_tick(Duration::from_millis(1))).unwrap();
+        let enclave = ThreadEnclave::new(patient().with_tick(Duration::from_millis(1))).unwrap();
         let iters = calibrate(Duration::from_millis(20));
         enclave
             .spawn("napper", move || {
@@ -132,7 +131,7 @@ fn a_preempted_thread_stops_until_it_is_committed_again() {
         "a_preempted_thread_stops_until_it_is_committed_again",
         LIMIT,
         || {
-            let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+            let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
             let handle = enclave.handle();
             let iters = calibrate(Duration::from_millis(60));
             let samples: Arc<Mutex<Vec<Samples>>> = Arc::default();

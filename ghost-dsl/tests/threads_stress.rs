@@ -11,9 +11,9 @@ use std::time::Duration;
 use gears_examples::ghost::round_robin::RoundRobin;
 use gears_examples::ghost::smp::SmpFifo;
 use ghost_dsl::sim::TraceEvent;
-use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, ThreadHandle};
+use ghost_dsl::threads::{self, ThreadEnclave, ThreadHandle};
 use ghost_dsl::{AgentConfig, CpuTickConfig, MessageKind, Report, parse_cpu_str};
-use threads_support::{in_child, spin};
+use threads_support::{in_child, patient, spin};
 
 const THREADS: usize = 24;
 const STEPS: u64 = 60;
@@ -98,7 +98,7 @@ fn everything_at_once_under_smp() {
         "everything_at_once_under_smp",
         Duration::from_secs(60),
         || {
-            let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+            let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
             let done = workload(&enclave);
             let report = SmpFifo::default()
                 .run(enclave, AgentConfig::new(parse_cpu_str("0-1").unwrap()))
@@ -117,7 +117,7 @@ fn everything_at_once_under_round_robin() {
         "everything_at_once_under_round_robin",
         Duration::from_secs(60),
         || {
-            let enclave = ThreadEnclave::new(ThreadConfig::new().with_trace(true)).unwrap();
+            let enclave = ThreadEnclave::new(patient().with_trace(true)).unwrap();
             let done = workload(&enclave);
             let report = RoundRobin::default()
                 .run(

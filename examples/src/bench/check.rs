@@ -244,11 +244,17 @@ fn parallel(effort: Effort) {
     for &(n, meals) in cases {
         let table = table(n, meals, Order::Fixed);
         let (mut one_states, mut two_states, mut anchor_states) = (0, 0, 0);
+        // CPU times, which the load does not change as it changes wall times: the single
+        // worker's (its thread's clock), the two workers' in all and along the critical path
+        // (from the profile in the report's notes).
+        let (mut one_cpu, mut two_cpu, mut critical_cpu) = (Vec::new(), Vec::new(), Vec::new());
         let medians = interleaved_medians(
             reps,
             &mut [
                 &mut || {
+                    let start = thread_cpu();
                     let report = table.check(Check::new());
+                    one_cpu.push(thread_cpu() - start);
                     assert!(report.holds(), "{report}");
                     one_states = report.states;
                 },
@@ -256,6 +262,9 @@ fn parallel(effort: Effort) {
                     let report = table.check(Check::new().workers(2));
                     assert!(report.holds(), "{report}");
                     two_states = report.states;
+                    let (total, critical) = parallel_cpu(&report);
+                    two_cpu.push(total);
+                    critical_cpu.push(critical);
                 },
                 &mut || {
                     let checker = DppModel {
@@ -304,7 +313,57 @@ fn parallel(effort: Effort) {
             medians[1].as_secs_f64(),
             medians[2].as_secs_f64(),
         );
+        // Load-independent: the speed-up two idle cores would give (one worker's CPU time
+        // over the two workers' critical path), and the CPU the two spend in all over one's.
+        let (one_cpu, two_cpu, critical_cpu) =
+            (median(one_cpu), median(two_cpu), median(critical_cpu));
+        report(&format!("{name}.one_cpu"), one_cpu, "s");
+        report(&format!("{name}.parallel2_cpu"), two_cpu, "s");
+        report(&format!("{name}.parallel2_critical_cpu"), critical_cpu, "s");
+        report(&format!("{name}.cpu_speedup2"), one_cpu / critical_cpu, "x");
+        report_ratio(&format!("{name}.parallel2_cpu_over_one"), two_cpu, one_cpu);
     }
+}
+
+/// The CPU time the calling thread has used, in seconds.
+fn thread_cpu() -> f64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one `timespec` through a pointer to a live one.
+    let done = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(done, 0, "the thread CPU clock is readable");
+    now.tv_sec as f64 + now.tv_nsec as f64 * 1e-9
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// From a parallel report's profile note ("CPU a s + b s in phases, c s between them; critical
+/// path d s of CPU"): the CPU time of every worker in all, and the critical path's.
+fn parallel_cpu(report: &codegear::Report) -> (f64, f64) {
+    let note = report
+        .notes
+        .iter()
+        .find(|note| note.contains("critical path"))
+        .unwrap_or_else(|| panic!("a parallel run's profile: {:?}", report.notes));
+    let seconds = |text: &str| -> Vec<f64> {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|pair| pair[1].trim_end_matches([',', ';']) == "s")
+            .filter_map(|pair| pair[0].parse().ok())
+            .collect()
+    };
+    let (_, after) = note.split_once("; CPU ").expect("the workers' CPU");
+    let (phases, rest) = after.split_once(" in phases, ").expect("phases");
+    let (between, rest) = rest.split_once(" between them").expect("barriers");
+    let (_, critical) = rest.split_once("critical path ").expect("critical path");
+    let total = seconds(phases).iter().sum::<f64>() + seconds(between)[0];
+    (total, seconds(critical)[0])
 }
 
 /// Partial-order reduction on the 7-seat table: stored states with it beside without it.

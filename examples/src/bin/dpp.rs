@@ -1,5 +1,5 @@
 //! `dpp [N] [--meals M] [--order naive|fixed|both] [--workers W] [--max-states S] [--dfs]
-//! [--progress] [--symmetry]`: model-checks the dining philosophers (codegear `World`) and runs the fixed
+//! [--progress] [--symmetry] [--check-workers C]`: model-checks the dining philosophers (codegear `World`) and runs the fixed
 //! order on the pool.
 
 use clap::{Parser, ValueEnum};
@@ -45,6 +45,9 @@ struct Args {
     /// Store one state per rotation class of the philosophers (symmetry reduction).
     #[arg(long)]
     symmetry: bool,
+    /// Workers of the model checker (`Check::workers`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    check_workers: u64,
 }
 
 fn main() {
@@ -59,7 +62,8 @@ fn main() {
         let table = table(n, args.meals, order);
         let mut check = Check::new()
             .max_states(args.max_states)
-            .progress(args.progress);
+            .progress(args.progress)
+            .workers(args.check_workers as usize);
         if args.dfs {
             check = check.depth_first();
         }

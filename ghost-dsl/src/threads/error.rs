@@ -16,7 +16,10 @@ pub enum ThreadError {
     /// The machine's topology could not be read.
     #[error("cannot read the machine's topology")]
     Topology(#[source] crate::TopologyError),
-    /// The agent configuration names CPUs the process may not use, or none.
+    /// The agent configuration names no CPU.
+    #[error("the enclave's agent configuration names no CPU; give it at least one (e.g. \"0\")")]
+    NoCpus,
+    /// The agent configuration names CPUs the process may not use.
     #[error(
         "the enclave's CPUs \"{asked}\" are not all CPUs this process may run on (\"{allowed}\"); \
          pick CPUs from that list"

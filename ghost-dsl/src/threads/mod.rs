@@ -431,10 +431,10 @@ impl ThreadEnclave {
         let allowed = CpuList::try_from_cpus(self.shared.machine.iter().copied())
             .unwrap_or_else(|_| CpuList::new());
         let asked = config.cpus;
-        if asked.is_empty()
-            || !asked.is_subset(&allowed)
-            || asked.iter().any(|id| st.topology.cpu(id).is_none())
-        {
+        if asked.is_empty() {
+            return Err(ThreadError::NoCpus);
+        }
+        if !asked.is_subset(&allowed) || asked.iter().any(|id| st.topology.cpu(id).is_none()) {
             return Err(ThreadError::Cpus {
                 asked: asked.to_string(),
                 allowed: allowed.to_string(),

@@ -26,6 +26,12 @@ pub(crate) fn is_child(case: &str) -> bool {
 }
 
 /// Runs this test binary's test `case` as a child with `CHILD=case`, within `limit`.
+///
+/// The limit does not count the time the child spent waiting for a CPU it was ready to run on
+/// (the largest `run_delay` in `/proc/<pid>/task/*/schedstat` seen over its threads), up to
+/// [`STARVED_CAP`] times `limit` in all: at `nice 19` on a loaded 2-core machine a child needing
+/// a few ms of CPU can take seconds. A child hung blocked accrues no such wait and is killed
+/// at `limit`; one spinning on a loaded machine at the latest at `STARVED_CAP * limit`.
 pub(crate) fn run_child(case: &str, limit: Duration) -> Ended {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([case, "--exact", "--nocapture", "--test-threads=1"])
@@ -36,14 +42,20 @@ pub(crate) fn run_child(case: &str, limit: Duration) -> Ended {
         .spawn()
         .unwrap();
     let start = Instant::now();
+    let mut starved = Duration::ZERO;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if start.elapsed() > limit {
+        starved = starved.max(longest_run_delay(child.id()));
+        if start.elapsed() > (limit + starved).min(limit * STARVED_CAP) {
             child.kill().unwrap();
             let _ = child.wait();
-            panic!("child {case} still running after {limit:?}: it hangs");
+            panic!(
+                "child {case} still running after {:?} ({limit:?} plus {starved:?} it waited for \
+                 a CPU): it hangs",
+                start.elapsed()
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -65,4 +77,22 @@ pub(crate) fn run_child(case: &str, limit: Duration) -> Ended {
         signal: status.signal(),
         output,
     }
+}
+
+/// How many times its limit a child may take in all when it was kept waiting for a CPU.
+pub(crate) const STARVED_CAP: u32 = 4;
+
+/// The longest time any live thread of process `pid` has waited, runnable, for a CPU (the
+/// scheduler's `run_delay`, the second field of `schedstat`); zero where there is none.
+fn longest_run_delay(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().nth(1)?.parse().ok())
+        .map(Duration::from_nanos)
+        .max()
+        .unwrap_or(Duration::ZERO)
 }

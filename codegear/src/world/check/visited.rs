@@ -46,7 +46,7 @@ struct Bucket([u64; BUCKET]);
 /// each one also misses the TLB, and under a hypervisor a TLB miss is a two-level page walk
 /// that a prefetch does not hide. Only the 2 MiB-aligned part of the range is advised; the
 /// advice is a hint (transparent huge pages may be off), so its result is ignored.
-fn advise_huge(start: *mut u8, len: usize) {
+pub(super) fn advise_huge(start: *mut u8, len: usize) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
@@ -247,13 +247,6 @@ impl FpTable {
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = at;
-    }
-
-    /// The address of the buckets and their number: what a thread that does not hold the
-    /// table needs to prefetch into it (the parallel explorer publishes it beside each shard's
-    /// lock; a stale pair only makes a prefetch miss).
-    pub(super) fn layout(&self) -> (usize, usize) {
-        (self.buckets.as_ptr() as usize, self.buckets.len())
     }
 
     /// Bytes the table would need after its next growth (for the memory budget).
