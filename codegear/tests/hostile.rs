@@ -56,6 +56,25 @@ fn a_panicking_invariant_is_reported_at_its_state_with_the_trace() {
 }
 
 #[test]
+fn a_panicking_symmetry_key_is_reported_at_its_state_with_the_trace() {
+    let (world, tally) = counter();
+    let report = world.check(Check::new().symmetry(move |v| {
+        let n = v.get(tally).n;
+        assert!(n != 3, "no key for three");
+        u64::from(n)
+    }));
+    let (property, message, steps) = panicked(&report);
+    assert_eq!(property, "symmetry key");
+    assert!(message.contains("no key for three"), "{message}");
+    assert_eq!(steps, 3, "the shortest trace to n == 3");
+    // The same check with a key that does not panic holds, over every state: small keys
+    // (0, 1, 2, ..) are distinct classes (0 and 1 were once merged by the visited table).
+    let fine = world.check(Check::new().symmetry(move |v| u64::from(v.get(tally).n)));
+    assert!(fine.holds(), "{fine}");
+    assert_eq!(fine.states, world.check(Check::new()).states, "{fine}");
+}
+
+#[test]
 fn a_panicking_liveness_predicate_is_reported_not_taken_as_false() {
     let (world, tally) = counter();
     let report = world.check(Check::new().eventually("reaches 4", move |v| {

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{Action, Predicate, View};
+use super::{Action, Predicate, SymmetryKey, View};
 
 /// The first property panic of a check: which property, and its message.
 #[derive(Clone, Debug)]
@@ -106,6 +106,28 @@ pub(crate) fn step_predicate(
             Err(payload) => {
                 record(&slot, &property, payload);
                 false
+            }
+        },
+    )
+}
+
+/// The name a panicking symmetry key is reported under.
+pub(crate) const SYMMETRY_KEY: &str = "symmetry key";
+
+/// A symmetry key with a panic caught and recorded like [`state_predicate`]: the key is then
+/// `None`, and the explorer stores the state under its own fingerprint, so that it is a new
+/// state whose check finds the recorded panic.
+pub(crate) fn symmetry_key(
+    slot: &PanicSlot,
+    canonical: impl Fn(&View<'_>) -> u64 + Send + Sync + 'static,
+) -> SymmetryKey {
+    let slot = Arc::clone(slot);
+    Box::new(
+        move |view| match catch_unwind(AssertUnwindSafe(|| canonical(view))) {
+            Ok(key) => Some(key),
+            Err(payload) => {
+                record(&slot, SYMMETRY_KEY, payload);
+                None
             }
         },
     )

@@ -106,7 +106,8 @@ pub(super) fn explore(world: &World, check: Check) -> Report {
 
 /// An `always` invariant: shared by the workers of a check, so `Send + Sync`.
 type Invariant = Box<dyn Fn(&View<'_>) -> bool + Send + Sync>;
-type SymmetryKey = Box<dyn Fn(&View<'_>) -> u64 + Send + Sync>;
+/// A symmetry key, `None` where the user's function panicked (recorded as a property panic).
+type SymmetryKey = Box<dyn Fn(&View<'_>) -> Option<u64> + Send + Sync>;
 /// A state predicate of a liveness property.
 type Predicate = Box<dyn Fn(&View<'_>) -> bool + Send + Sync>;
 /// An action property: a predicate over a step's (before, after) states.
@@ -446,12 +447,13 @@ impl Check {
     /// and the invariants do not tell them apart; then verdicts and traces are as without it
     /// (each trace is a real run), with fewer states. Deadlocks are still found per state.
     /// With liveness properties the check needs the real state graph and does not reduce
-    /// (the report says so).
+    /// (the report says so). A panic in `canonical` ends the check like a panicking property
+    /// ([`ViolationKind::PropertyPanicked`] named `symmetry key`, with the trace to the state).
     pub fn symmetry(
         mut self,
         canonical: impl Fn(&View<'_>) -> u64 + Send + Sync + 'static,
     ) -> Self {
-        self.symmetry = Some(Box::new(canonical));
+        self.symmetry = Some(guard::symmetry_key(&self.panicked, canonical));
         self
     }
 

@@ -44,6 +44,7 @@ impl Explorer<'_> {
                     interned: &self.interned,
                     reads: self.por.then_some(&self.reads),
                 })
+                .map_or(fingerprint, spread)
             }
         }
     }
@@ -129,4 +130,15 @@ impl Explorer<'_> {
         }
         None
     }
+}
+
+/// A user's symmetry key spread over all 64 bits (splitmix64's finalizer, a bijection): the
+/// visited table takes a key's home bucket from its high bits and stores `0` as `1`, which is
+/// harmless for fingerprints but would put small keys (`0`, `1`, `2`, ..) in one bucket and
+/// merge the classes `0` and `1`.
+fn spread(key: u64) -> u64 {
+    let mut x = key;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
