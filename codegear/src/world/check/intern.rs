@@ -35,6 +35,19 @@ pub(super) struct ObjectEntry {
     pub(super) next: u32,
 }
 
+impl ObjectEntry {
+    /// Whether this entry is the value `object` in slot `slot` (the same allocation, or an
+    /// equal value).
+    pub(super) fn is(&self, slot: u32, object: Option<&Arc<dyn DataGearObject>>) -> bool {
+        self.slot == slot
+            && match (&self.object, object) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a.eq_object(&**b),
+                _ => false,
+            }
+    }
+}
+
 /// A distinct pending transition of one task.
 pub(super) struct GotoEntry {
     pub(super) task: u32,
@@ -174,13 +187,7 @@ impl Interned {
         if id != fresh {
             loop {
                 let entry = &self.objects[id as usize];
-                let same = entry.slot == slot
-                    && match (&entry.object, object) {
-                        (None, None) => true,
-                        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a.eq_object(&**b),
-                        _ => false,
-                    };
-                if same {
+                if entry.is(slot, object) {
                     return id;
                 }
                 if entry.next == NONE {

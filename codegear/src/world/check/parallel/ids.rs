@@ -33,13 +33,7 @@ impl Intern for Frozen<'_> {
         let mut id = *table.object_ids.get(&term)?;
         loop {
             let entry = &table.objects[id as usize];
-            let same = entry.slot == slot
-                && match (&entry.object, object) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a.eq_object(&**b),
-                    _ => false,
-                };
-            if same {
+            if entry.is(slot, object) {
                 return Some(id);
             }
             if entry.next == NONE {
