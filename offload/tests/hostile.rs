@@ -16,17 +16,11 @@ use std::time::{Duration, Instant};
 use offload::prelude::*;
 
 mod common;
-use common::{is_child, run_child};
+use common::{assert_child_passed, is_child, run_child};
 
 /// Asserts the child passed (its scenario's own assertions held).
 fn assert_passed(case: &str) {
-    let ended = run_child(case, Duration::from_secs(20));
-    assert_eq!(
-        (ended.code, ended.signal),
-        (Some(0), None),
-        "child {case} failed:\n{}",
-        ended.output
-    );
+    assert_child_passed(case, Duration::from_secs(20));
 }
 
 fn sandboxed() -> FriendConfig {

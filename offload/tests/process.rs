@@ -147,17 +147,10 @@ pub fn hakase_kill_reported() {
 }
 
 mod common;
-use common::{is_child, run_child};
+use common::{assert_child_passed, is_child};
 
 fn assert_passed(case: &str) -> String {
-    let ended = run_child(case, Duration::from_secs(30));
-    assert_eq!(
-        (ended.code, ended.signal),
-        (Some(0), None),
-        "child {case} failed:\n{}",
-        ended.output
-    );
-    ended.output
+    assert_child_passed(case, Duration::from_secs(30))
 }
 
 fn one_friend() -> FriendConfig {

@@ -169,22 +169,7 @@ pub fn run(effort: Effort) {
                     total_bytes = report.total_bytes_per_state;
                     frontier_bytes = report.frontier_bytes_per_state;
                 },
-                &mut || {
-                    let checker = DppModel {
-                        n: black_box(n),
-                        meals,
-                    }
-                    .checker()
-                    .threads(1)
-                    .spawn_bfs()
-                    .join();
-                    assert!(
-                        checker
-                            .discovery("no fork held by two philosophers")
-                            .is_none()
-                    );
-                    anchor_states = checker.unique_state_count() as u64;
-                },
+                &mut || anchor_states = stateright_dpp(black_box(n), meals, 1),
             ],
         );
         assert_eq!(
@@ -266,22 +251,7 @@ fn parallel(effort: Effort) {
                     two_cpu.push(total);
                     critical_cpu.push(critical);
                 },
-                &mut || {
-                    let checker = DppModel {
-                        n: black_box(n),
-                        meals,
-                    }
-                    .checker()
-                    .threads(2)
-                    .spawn_bfs()
-                    .join();
-                    assert!(
-                        checker
-                            .discovery("no fork held by two philosophers")
-                            .is_none()
-                    );
-                    anchor_states = checker.unique_state_count() as u64;
-                },
+                &mut || anchor_states = stateright_dpp(black_box(n), meals, 2),
             ],
         );
         assert_eq!(
@@ -326,6 +296,22 @@ fn parallel(effort: Effort) {
 }
 
 /// The CPU time the calling thread has used, in seconds.
+/// Stateright's breadth-first check of the same philosophers on `threads` threads: its number
+/// of distinct states (the invariant must hold).
+fn stateright_dpp(n: usize, meals: u32, threads: usize) -> u64 {
+    let checker = DppModel { n, meals }
+        .checker()
+        .threads(threads)
+        .spawn_bfs()
+        .join();
+    assert!(
+        checker
+            .discovery("no fork held by two philosophers")
+            .is_none()
+    );
+    checker.unique_state_count() as u64
+}
+
 fn thread_cpu() -> f64 {
     let mut now = libc::timespec {
         tv_sec: 0,

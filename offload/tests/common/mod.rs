@@ -96,3 +96,16 @@ fn longest_run_delay(pid: u32) -> Duration {
         .max()
         .unwrap_or(Duration::ZERO)
 }
+
+/// Runs the child `case` within `limit` (see [`run_child`]) and fails unless it exited with
+/// status 0; its output.
+pub(crate) fn assert_child_passed(case: &str, limit: Duration) -> String {
+    let ended = run_child(case, limit);
+    assert_eq!(
+        (ended.code, ended.signal),
+        (Some(0), None),
+        "child {case} failed:\n{}",
+        ended.output
+    );
+    ended.output
+}
