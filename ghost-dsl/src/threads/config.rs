@@ -4,6 +4,18 @@ use std::time::Duration;
 
 use crate::Topology;
 
+/// `d` in nanoseconds, saturating: a `Duration` of more than about 584 years does not fit a
+/// `u64` of nanoseconds, and truncating it (`as u64`) would turn a huge limit into a small one.
+pub(crate) fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// `Instant::now() + d`, or `None` when that is past what an `Instant` can hold (then the
+/// moment never comes: a `Duration::MAX` grace, sleep or limit means "forever", as in std).
+pub(crate) fn deadline_after(d: Duration) -> Option<std::time::Instant> {
+    std::time::Instant::now().checked_add(d)
+}
+
 /// How a [`ThreadEnclave`](super::ThreadEnclave) runs.
 #[derive(Clone, Debug)]
 pub struct ThreadConfig {

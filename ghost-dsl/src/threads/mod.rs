@@ -444,7 +444,12 @@ impl ThreadEnclave {
             return Err(ThreadError::CentralizedNeedsTwoCpus);
         }
         let ticks = config.tick_config == crate::CpuTickConfig::AllTicks;
-        st.attach(model, &asked, ticks, self.config.tick.as_nanos() as u64);
+        st.attach(
+            model,
+            &asked,
+            ticks,
+            config::saturating_nanos(self.config.tick),
+        );
         Ok(())
     }
 
@@ -635,8 +640,8 @@ impl ThreadEnclave {
         let joins =
             std::mem::take(&mut *self.shared.joins.lock().unwrap_or_else(|e| e.into_inner()));
         let tids = self.tids(joins.iter().map(|(i, _)| *i));
-        for (_, j) in joins {
-            let _ = j.join();
+        for ((_, j), &tid) in joins.into_iter().zip(&tids) {
+            sys::join_unless_vanished(j, tid);
         }
         sys::await_reaped(&tids);
     }
@@ -666,8 +671,8 @@ impl ThreadEnclave {
         let left = st.unfinished();
         drop(st);
         let tids = self.tids(ended.iter().map(|(i, _)| *i));
-        for (_, j) in ended {
-            let _ = j.join();
+        for ((_, j), &tid) in ended.into_iter().zip(&tids) {
+            sys::join_unless_vanished(j, tid);
         }
         sys::await_reaped(&tids);
         // Dropping a JoinHandle detaches its thread.
