@@ -91,6 +91,7 @@ impl ThreadConfig {
     }
 
     /// Ends the run when a runnable thread has waited `limit` for a CPU; `None` disables it.
+    /// (This and the other durations saturate: `Duration::MAX` means "never".)
     #[must_use]
     pub fn with_watchdog(mut self, limit: Option<Duration>) -> Self {
         self.watchdog = limit;
@@ -134,7 +135,9 @@ impl ThreadConfig {
     }
 
     /// `SCHED_FIFO` priority of the agent threads (1-99), or `None` to keep them in the normal
-    /// class.
+    /// class. A priority outside 1-99 is clamped into it; one the process may not take (no
+    /// root, no `CAP_SYS_NICE`) leaves the agents in the normal class, as
+    /// [`ThreadReport::realtime_agents`](super::ThreadReport) says.
     #[must_use]
     pub fn with_rt_priority(mut self, priority: Option<i32>) -> Self {
         self.rt_priority = priority.map(|p| p.clamp(1, 99));

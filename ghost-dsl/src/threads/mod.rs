@@ -81,6 +81,16 @@
 //! period the run leaves it running, detached, under the OS scheduler, returns the error with
 //! the thread named in `left_running`, and the thread ends with the process.
 //!
+//! A managed thread whose OS thread ends without returning from its closure (a raw `exit`
+//! system call, `pthread_exit` from C) cannot post its own end. The monitor's poll of
+//! `/proc/self/task` (while kernel-block detection is on, the default) notices that it is gone,
+//! posts `MSG_TASK_BLOCKED` and `MSG_TASK_DEAD` for it so its CPU goes to another thread, and
+//! records it in [`ThreadReport::panics`] ("the thread ended without returning ..."); it is
+//! not joined (there is nothing left to join). With detection off, the watchdog ends such a run.
+//!
+//! Durations saturate: `Duration::MAX` as a time limit, watchdog, grace, tick or [`sleep`]
+//! means "never", as it does for `std::thread::sleep`.
+//!
 //! # Blocking outside the enclave's calls
 //!
 //! See [`monitor`]: a thread asleep in the kernel (a `std::sync::Mutex`, I/O) is noticed within
