@@ -314,3 +314,36 @@ fn an_enclave_created_inside_a_managed_thread_of_another() {
         },
     );
 }
+
+#[test]
+fn a_thread_name_with_a_nul_byte_is_an_error_and_loses_nothing() {
+    in_child(
+        "a_thread_name_with_a_nul_byte_is_an_error_and_loses_nothing",
+        LIMIT,
+        || {
+            let enclave = ThreadEnclave::new(patient()).unwrap();
+            let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                enclave.spawn("bad\0name", || {}).map(|_| ())
+            }));
+            println!("spawn with a NUL in the name: {spawned:?}");
+            let err = spawned
+                .expect("spawn returns, it does not panic")
+                .expect_err("a NUL byte in a thread name is refused");
+            assert!(
+                matches!(&err, ThreadError::ThreadName { name } if name == "bad\0name"),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("NUL byte"), "{err}");
+            let done = Arc::new(AtomicU64::new(0));
+            let d = done.clone();
+            enclave
+                .spawn("fine", move || {
+                    d.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+            let report = Fifo::default().run(enclave, on("0")).unwrap();
+            assert_eq!(done.load(Ordering::SeqCst), 1);
+            assert!(report.task("fine").is_some());
+        },
+    );
+}

@@ -68,6 +68,20 @@ fn absurd_worker_counts_are_refused_with_the_cap_in_the_message() {
 }
 
 #[test]
+fn a_thread_name_with_a_nul_byte_is_an_error_not_a_panic() {
+    let err = Pool::builder()
+        .workers(2)
+        .thread_name("bad\0name")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, PoolError::ThreadName { prefix } if prefix == "bad\0name"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("NUL byte"), "{err}");
+}
+
+#[test]
 fn more_workers_than_cpus_still_compute_and_shut_down() {
     // 32 workers on a 2-vCPU machine: oversubscribed, but bounded and correct.
     within(Duration::from_secs(60), || {
@@ -225,5 +239,38 @@ fn many_threads_install_at_once_and_each_gets_its_own_answer() {
             let want: Vec<u64> = (0..20).map(|round| 144 + i as u64 * 1000 + round).collect();
             assert_eq!(got, want);
         }
+    });
+}
+
+#[test]
+fn every_job_of_a_scope_panicking_gives_one_panic_and_a_usable_pool() {
+    within(Duration::from_secs(30), || {
+        let pool = Pool::new(2).unwrap();
+        let started = AtomicUsize::new(0);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.install(|w| {
+                w.scope(|s| {
+                    for i in 0..32 {
+                        let started = &started;
+                        s.spawn(move |_| {
+                            started.fetch_add(1, Ordering::SeqCst);
+                            panic!("job {i} failed");
+                        });
+                    }
+                })
+            })
+        }));
+        let payload = result.expect_err("a job's panic reaches install");
+        let message = panic_message(&*payload);
+        assert!(
+            message.starts_with("job ") && message.ends_with(" failed"),
+            "{message}"
+        );
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            32,
+            "every job ran before the panic left"
+        );
+        assert_eq!(pool.install(|w| fib(w, 15)), 610);
     });
 }

@@ -42,6 +42,16 @@ pub enum ThreadError {
     /// managed-thread call from elsewhere).
     #[error("{0}")]
     Attach(&'static str),
+    /// A managed thread's name holds a NUL byte, which an OS thread name cannot; nothing was
+    /// spawned.
+    #[error(
+        "thread name {name:?} contains a NUL byte, which an OS thread name cannot hold; remove it \
+         (nothing was spawned)"
+    )]
+    ThreadName {
+        /// The name given.
+        name: String,
+    },
     /// A thread (managed or agent) could not be created, or the signal handler installed.
     #[error("the operating system refused to create a thread or install a signal handler")]
     Os(#[source] std::io::Error),

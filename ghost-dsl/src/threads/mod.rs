@@ -257,17 +257,28 @@ impl ThreadHandle {
     }
 }
 
+/// `name`, if an OS thread may carry it (std's thread builder panics on a NUL byte, after the
+/// enclave would have counted the thread).
+fn checked_name(name: String) -> Result<String, ThreadError> {
+    if name.contains('\0') {
+        return Err(ThreadError::ThreadName { name });
+    }
+    Ok(name)
+}
+
 /// Spawns a managed thread into the enclave of the calling managed thread (`MSG_TASK_NEW`).
 ///
 /// # Errors
 ///
-/// [`ThreadError::Attach`] when the caller is not a managed thread, [`ThreadError::Os`] when
-/// the thread cannot be created.
+/// [`ThreadError::Attach`] when the caller is not a managed thread,
+/// [`ThreadError::ThreadName`] for a name with a NUL byte, [`ThreadError::Os`] when the thread
+/// cannot be created.
 pub fn spawn(
     name: impl Into<String>,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<ThreadHandle, ThreadError> {
-    match managed::shielded(|| managed::spawn_here(name.into(), TaskAttrs::new(), Box::new(f))) {
+    let name = checked_name(name.into())?;
+    match managed::shielded(|| managed::spawn_here(name, TaskAttrs::new(), Box::new(f))) {
         None => Err(ThreadError::Attach(
             "ghost_dsl::threads::spawn was called outside a managed thread: it spawns into the \
              caller's own enclave; from other threads use ThreadEnclave::spawn or \
@@ -288,7 +299,8 @@ pub fn spawn_with(
     attrs: TaskAttrs,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<ThreadHandle, ThreadError> {
-    match managed::shielded(|| managed::spawn_here(name.into(), attrs, Box::new(f))) {
+    let name = checked_name(name.into())?;
+    match managed::shielded(|| managed::spawn_here(name, attrs, Box::new(f))) {
         None => Err(ThreadError::Attach(
             "ghost_dsl::threads::spawn_with was called outside a managed thread: it spawns into \
              the caller's own enclave; from other threads use ThreadEnclave::spawn_with or \
@@ -388,7 +400,8 @@ impl ThreadEnclave {
     ///
     /// # Errors
     ///
-    /// [`ThreadError::Os`] when the thread cannot be created.
+    /// [`ThreadError::ThreadName`] for a name with a NUL byte; [`ThreadError::Os`] when the
+    /// thread cannot be created.
     pub fn spawn(
         &self,
         name: impl Into<String>,
@@ -710,7 +723,8 @@ impl EnclaveHandle {
     ///
     /// # Errors
     ///
-    /// [`ThreadError::Os`] when the thread cannot be created.
+    /// [`ThreadError::ThreadName`] for a name with a NUL byte; [`ThreadError::Os`] when the
+    /// thread cannot be created.
     pub fn spawn(
         &self,
         name: impl Into<String>,
@@ -730,10 +744,10 @@ impl EnclaveHandle {
         attrs: TaskAttrs,
         f: impl FnOnce() + Send + 'static,
     ) -> Result<ThreadHandle, ThreadError> {
-        let (gtid, cell) = managed::shielded(|| {
-            managed::spawn_managed(&self.shared, name.into(), attrs, Box::new(f))
-        })
-        .map_err(ThreadError::Os)?;
+        let name = checked_name(name.into())?;
+        let (gtid, cell) =
+            managed::shielded(|| managed::spawn_managed(&self.shared, name, attrs, Box::new(f)))
+                .map_err(ThreadError::Os)?;
         Ok(ThreadHandle::new(self.shared.clone(), gtid, cell))
     }
 

@@ -101,6 +101,15 @@ pub enum PoolError {
         /// Why pinning failed.
         source: AffinityError,
     },
+    /// The [thread name prefix](PoolBuilder::thread_name) holds a NUL byte, which an OS thread
+    /// name cannot; no thread was started.
+    #[error(
+        "pool thread name {prefix:?} contains a NUL byte, which an OS thread name cannot hold; remove it"
+    )]
+    ThreadName {
+        /// The prefix given.
+        prefix: String,
+    },
     /// The operating system refused to start worker thread `index`.
     #[error("could not start the thread of pool worker {index}")]
     Spawn {
@@ -143,7 +152,8 @@ impl PoolBuilder {
     }
 
     /// The name prefix of the worker threads; worker `i` is named `{prefix}-{i}` (default
-    /// `gears-pool`).
+    /// `gears-pool`). A prefix with a NUL byte makes `build` fail with
+    /// [`PoolError::ThreadName`].
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
         self.thread_name = prefix.into();
         self
@@ -157,6 +167,12 @@ impl PoolBuilder {
     pub fn build(self) -> Result<Pool, PoolError> {
         if self.workers == 0 {
             return Err(PoolError::NoWorkers);
+        }
+        if self.thread_name.contains('\0') {
+            // std's thread builder would panic on it, after some workers had started.
+            return Err(PoolError::ThreadName {
+                prefix: self.thread_name,
+            });
         }
         if self.workers > MAX_WORKERS {
             return Err(PoolError::TooManyWorkers {
