@@ -91,7 +91,9 @@ impl FriendConfig {
 
     /// Starts `count` friends, pinned round robin to the CPUs of the list (without it, one
     /// friend per CPU of the list). `count(0)` starts none: the spawn returns friends that are
-    /// all finished, and their `join` returns `Ok(())` at once.
+    /// all finished, and their `join` returns `Ok(())` at once. More than
+    /// [`MAX_FRIENDS`](crate::MAX_FRIENDS) is [`Error::TooManyFriends`] from `spawn_friends`,
+    /// before any friend starts.
     #[must_use]
     pub fn count(mut self, count: usize) -> Self {
         self.count = Some(count);

@@ -208,6 +208,12 @@ impl Hakase {
         if config.cpus.is_empty() {
             return Err(Error::NoCpus);
         }
+        if config.friend_count() > crate::MAX_FRIENDS {
+            return Err(Error::TooManyFriends {
+                requested: config.friend_count(),
+                max: crate::MAX_FRIENDS,
+            });
+        }
         if let Some(existing) = existing_cpus() {
             let absent = config.cpus.difference(&existing);
             if !absent.is_empty() {

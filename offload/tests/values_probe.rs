@@ -129,3 +129,47 @@ fn thread_friends_pass_zero_sized_and_large_values_and_nested_offloads_fail_clea
         .unwrap();
     friends.join().unwrap();
 }
+
+/// The threads of this process, from `/proc/self/status`.
+fn process_threads() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn absurd_friend_counts_are_refused_before_any_friend_starts() {
+    const CASE: &str = "absurd_friend_counts_are_refused_before_any_friend_starts";
+    if !is_child(CASE) {
+        return drop(assert_child_passed(CASE, Duration::from_secs(30)));
+    }
+    let hakase = Hakase::new().unwrap();
+    let before = process_threads();
+    for requested in [offload::MAX_FRIENDS + 1, 100_000, usize::MAX] {
+        for config in [
+            FriendConfig::cpus("0").unwrap().count(requested),
+            FriendConfig::cpus("0").unwrap().count(requested).process(),
+        ] {
+            let err = hakase.spawn_friends(config, zero_sized_friend).unwrap_err();
+            assert!(
+                matches!(err, offload::Error::TooManyFriends { requested: r, max }
+                    if r == requested && max == offload::MAX_FRIENDS),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(&requested.to_string()), "{err}");
+        }
+    }
+    assert_eq!(process_threads(), before, "no friend thread was started");
+    assert_eq!(hakase.friend_count(), 0);
+    // count(0) is fine: nothing to start, nothing to join.
+    hakase
+        .spawn_friends(FriendConfig::cpus("0").unwrap().count(0), zero_sized_friend)
+        .unwrap()
+        .join()
+        .unwrap();
+}
