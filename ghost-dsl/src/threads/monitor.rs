@@ -246,32 +246,31 @@ fn poll_kernel_blocks(st: &mut State) {
             continue;
         }
         let outside_call = !t.cell.in_call.load(Ordering::Acquire);
-        let on_cpu_or_kernel_blocked = matches!(t.state, TState::OnCpu(_))
-            || (t.state, t.block) == (TState::Blocked, Some(BlockKind::Kernel));
-        if on_cpu_or_kernel_blocked && outside_call && sys::thread_gone(tid) {
+        let on_cpu = matches!(t.state, TState::OnCpu(_)) && outside_call;
+        let kernel_blocked = (t.state, t.block) == (TState::Blocked, Some(BlockKind::Kernel));
+        if !(on_cpu || kernel_blocked) {
+            continue;
+        }
+        // One read of `/proc` per watched thread and poll.
+        let state = sys::thread_state(tid);
+        if outside_call && sys::is_gone(state) {
             // Its OS thread ended without returning from its closure (a raw `exit` system call,
             // `pthread_exit`): nothing will ever post its end, so post it here and free its CPU.
             st.exit(i, Some(VANISHED.to_owned()));
             continue;
         }
-        match (t.state, t.block) {
-            (TState::OnCpu(_), _) if outside_call => {
-                let asleep = matches!(sys::thread_state(tid), Some(b'S' | b'D'));
-                let t = &mut st.threads[i];
-                t.asleep_polls = if asleep { t.asleep_polls + 1 } else { 0 };
-                if t.asleep_polls >= 2 {
-                    t.asleep_polls = 0;
-                    st.block(i, BlockKind::Kernel);
-                }
+        if on_cpu {
+            let asleep = matches!(state, Some(b'S' | b'D'));
+            let t = &mut st.threads[i];
+            t.asleep_polls = if asleep { t.asleep_polls + 1 } else { 0 };
+            if t.asleep_polls >= 2 {
+                t.asleep_polls = 0;
+                st.block(i, BlockKind::Kernel);
             }
-            (TState::Blocked, Some(BlockKind::Kernel)) => {
-                if matches!(sys::thread_state(tid), Some(b'R')) {
-                    st.wake(i);
-                    let cell = st.threads[i].cell.clone();
-                    st.wakes.push(Wake::Stop(cell));
-                }
-            }
-            _ => {}
+        } else if state == Some(b'R') {
+            st.wake(i);
+            let cell = st.threads[i].cell.clone();
+            st.wakes.push(Wake::Stop(cell));
         }
     }
 }

@@ -135,7 +135,12 @@ pub(crate) fn thread_state(tid: i32) -> Option<u8> {
 /// Whether thread `tid` of this process has ended as far as the kernel is concerned: its
 /// `/proc/self/task` entry is gone, or it is a zombie waiting to be reaped.
 pub(crate) fn thread_gone(tid: i32) -> bool {
-    matches!(thread_state(tid), None | Some(b'Z' | b'X'))
+    is_gone(thread_state(tid))
+}
+
+/// Whether a [`thread_state`] says the thread has ended (no entry, or a zombie).
+pub(crate) fn is_gone(state: Option<u8>) -> bool {
+    matches!(state, None | Some(b'Z' | b'X'))
 }
 
 /// Joins `handle`, the thread with kernel id `tid` (0: unknown), unless that thread ended
