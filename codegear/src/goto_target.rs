@@ -30,10 +30,14 @@ pub trait GotoTarget {
     type Continuation<R>;
 }
 
+// Not listed as "other types that implement `GotoTarget`" under the error for a plain `fn`:
+// the error's own note says what to do, and the list would point into this file.
+#[diagnostic::do_not_recommend]
 impl<A> GotoTarget for CodeGear<A> {
     type Transition = Goto;
     type Continuation<R> = Next<R>;
 }
+#[diagnostic::do_not_recommend]
 impl<O> GotoTarget for Next<O> {
     type Transition = Goto;
     type Continuation<R> = Next<R>;

@@ -305,12 +305,13 @@ impl Tables {
     /// The tables as a readable, C-like header: GearsOS's generated `context.h`.
     pub fn describe(&self) -> String {
         let mut out = String::new();
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         let _ = writeln!(
             out,
-            "// context.h: {} code gears, {} data gears, {} interface(s) (generated from the registry)",
-            self.code_gears.len(),
-            self.data_gears.len(),
-            self.interfaces.len()
+            "// context.h: {}, {}, {} (generated from the registry)",
+            count(self.code_gears.len(), "code gear"),
+            count(self.data_gears.len(), "data gear"),
+            count(self.interfaces.len(), "interface")
         );
         out.push_str("enum Code {\n");
         for (id, entry) in self.code_gears.iter() {

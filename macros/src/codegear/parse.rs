@@ -47,11 +47,22 @@ fn data_gear_argument(args: &[&GenericArgument]) -> Option<Type> {
 /// Classifies a parameter type, or says why it cannot be a code-gear parameter.
 pub(crate) fn classify(ty: &Type) -> Result<ParamKind, Problem> {
     match ty {
+        // `&'static T` outlives every step: a value like any other (names, static tables).
+        Type::Reference(reference) if is_static_shared(reference) => {
+            match classify(&reference.elem)? {
+                ParamKind::Value => Ok(ParamKind::Value),
+                _ => Err(problem(
+                    reference,
+                    "pass a data gear's handle or continuation by value (`Gear<T>`, `Next<(..)>`), \
+                 not by `&'static` reference",
+                )),
+            }
+        }
         Type::Reference(reference) => Err(problem(
             reference,
-            "a code gear cannot take a reference: its inputs travel inside continuations and \
-             outlive the step; take a data gear as `Mut<'_, T>` / `Ref<'_, T>`, or pass an owned \
-             value",
+            "a code gear cannot take a borrowed reference: its inputs travel inside continuations \
+             and outlive the step; take a data gear as `Mut<'_, T>` / `Ref<'_, T>`, pass an owned \
+             value, or a `&'static` one",
         )),
         Type::Ptr(pointer) => Err(problem(
             pointer,
@@ -238,9 +249,15 @@ fn nested_unsupported(tokens: proc_macro2::TokenStream) -> Option<(String, &'sta
 /// error is ours and rustc's derives do not pile up behind it.
 fn unsupported_field(ty: &Type) -> Option<String> {
     match ty {
+        // `&'static T` is a value like any other (names, tables): cloned, hashed and compared
+        // through `T`.
+        Type::Reference(reference) if is_static_shared(reference) => {
+            unsupported_field(&reference.elem)
+        }
         Type::Reference(_) => Some(
-            "a data gear cannot hold a reference: it lives in the context's heap beyond any \
-             borrow; hold the value, or a `Gear<T>` handle to another data gear"
+            "a data gear cannot hold a borrowed reference: it lives in the context's heap beyond \
+             any borrow; hold the value (`String` for `&str`, `Vec<T>` for `&[T]`), a \
+             `&'static` reference, or a `Gear<T>` handle to another data gear"
                 .into(),
         ),
         Type::Ptr(_) => Some(
@@ -264,6 +281,15 @@ fn unsupported_field(ty: &Type) -> Option<String> {
             ))
         }
     }
+}
+
+/// `&'static T` (not `&'static mut T`, which is neither `Clone` nor shareable).
+pub(crate) fn is_static_shared(reference: &syn::TypeReference) -> bool {
+    reference.mutability.is_none()
+        && reference
+            .lifetime
+            .as_ref()
+            .is_some_and(|lifetime| lifetime.ident == "static")
 }
 
 /// `#[data_gear]` struct or enum.
