@@ -140,6 +140,16 @@ pub(crate) fn repair_interface(item: &syn::ItemTrait) -> (syn::ItemTrait, Vec<St
             function.semi_token = Some(Default::default());
             true
         }
+        // An associated type or const (reported at the trait): dropped, and its name kept so
+        // that the impls' definitions of it are dropped too instead of reported again.
+        syn::TraitItem::Type(ty) => {
+            repaired.push(ty.ident.to_string());
+            false
+        }
+        syn::TraitItem::Const(constant) => {
+            repaired.push(constant.ident.to_string());
+            false
+        }
         _ => false,
     });
     (item, repaired)
@@ -313,6 +323,24 @@ pub(crate) fn impl_interface(
     instances: &Instances,
 ) -> Result<ImplDef, (syn::Error, Option<Box<ImplDef>>)> {
     let mut errors = Errors::new();
+    // The impl's definitions of the associated types and consts a broken interface declared
+    // (the mistake is reported once, at the trait; the repaired trait has no such item).
+    let without_dropped;
+    let block = if interface.repaired.is_empty() {
+        block
+    } else {
+        let mut copy = block.clone();
+        copy.items.retain(|item| {
+            let name = match item {
+                syn::ImplItem::Type(ty) => &ty.ident,
+                syn::ImplItem::Const(constant) => &constant.ident,
+                _ => return true,
+            };
+            !interface.repaired.contains(&name.to_string())
+        });
+        without_dropped = copy;
+        &without_dropped
+    };
     let head = match parse::impl_head(block, instances) {
         Ok(head) => head,
         Err(error) => return Err((error, None)),

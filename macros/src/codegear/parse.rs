@@ -388,9 +388,16 @@ pub(crate) fn interface(item: TokenStream) -> syn::Result<InterfaceDef> {
                 }
                 methods.push(method(&function.sig));
             }
+            syn::TraitItem::Type(ty) => problems.push(problem(
+                ty,
+                "an interface holds only code gears (`fn name(&mut self, ..) -> Goto;`), not \
+                 associated types: for a type each implementation chooses, make the interface \
+                 generic (`trait I<T>`, implemented as `impl I<i64> for D`)",
+            )),
             other => problems.push(problem(
                 other,
-                "an interface holds only code gears (`fn name(&mut self, ..) -> Goto;`)",
+                "an interface holds only code gears (`fn name(&mut self, ..) -> Goto;`): move \
+                 this item out of the trait",
             )),
         }
     }
