@@ -65,16 +65,12 @@ pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot, instances: &Instances)
     let item = &def.item;
     let ident = &item.ident;
     let existing = existing_derives(&item.attrs);
-    let missing: Vec<syn::Ident> = NEEDED
+    let missing: Vec<&str> = NEEDED
         .iter()
-        .filter(|needed| !existing.iter().any(|e| e == *needed))
-        .map(|needed| syn::Ident::new(needed, ident.span()))
+        .copied()
+        .filter(|needed| !existing.iter().any(|e| e == needed))
         .collect();
-    let derive = if missing.is_empty() {
-        TokenStream::new()
-    } else {
-        quote! { #[derive(#(#missing),*)] }
-    };
+    let derive = super::derives::expand(item, root, &missing);
     let rows = if item.generics.params.is_empty() {
         row(item, quote!(#ident), root)
     } else {
@@ -91,8 +87,8 @@ pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot, instances: &Instances)
             .collect()
     };
     quote! {
-        #derive
         #item
+        #derive
         #rows
     }
 }
