@@ -160,3 +160,23 @@ fn handles_and_traces_name_the_instance() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn selectors_take_all_instances_or_one() {
+    // By interface: every instance's API code gears (and the concrete `Stack<u8>` impl's).
+    assert_eq!(
+        Context::new().replace_meta(
+            codegear::Selector::interface("Stack"),
+            codegear::Record::default()
+        ),
+        6
+    );
+    // One instance, by name.
+    assert_eq!(
+        Context::new().replace_meta(
+            codegear::Selector::name("SingleLinkedStack<i64>::*"),
+            codegear::Record::default()
+        ),
+        2
+    );
+}
