@@ -119,6 +119,9 @@ pub(crate) fn repair_sig(sig: &mut syn::Signature) -> bool {
         sig.generics = syn::Generics::default();
         changed = true;
     }
+    if parse::repair_next_outputs(sig) {
+        changed = true;
+    }
     changed
 }
 

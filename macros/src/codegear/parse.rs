@@ -29,6 +29,78 @@ fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&GenericArgument>)> {
     Some((&segment.ident, args))
 }
 
+/// Whether a continuation's output type may be a tuple: a tuple, or a path that may name one
+/// (an alias). Types known not to be tuples are rejected at the definition, where the fix is.
+pub(crate) fn could_be_tuple(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(_) | Type::Paren(_) | Type::Group(_) | Type::Macro(_) | Type::Infer(_) => true,
+        Type::Path(path) if path.qself.is_none() => {
+            let Some(last) = path.path.segments.last() else {
+                return true;
+            };
+            !matches!(
+                last.ident.to_string().as_str(),
+                "u8" | "u16"
+                    | "u32"
+                    | "u64"
+                    | "u128"
+                    | "usize"
+                    | "i8"
+                    | "i16"
+                    | "i32"
+                    | "i64"
+                    | "i128"
+                    | "isize"
+                    | "bool"
+                    | "char"
+                    | "str"
+                    | "String"
+                    | "Vec"
+                    | "Option"
+                    | "Result"
+                    | "Box"
+                    | "Gear"
+                    | "Next"
+            )
+        }
+        Type::Path(_) => true,
+        // References, arrays, slices, pointers, functions, trait objects: never tuples.
+        _ => false,
+    }
+}
+
+/// `Next<u64>` as the `Next<(u64,)>` the error says to write, for a broken code gear's
+/// stand-in: its body and its callers then add no errors of their own.
+pub(crate) fn repair_next_outputs(sig: &mut syn::Signature) -> bool {
+    let mut changed = false;
+    for input in &mut sig.inputs {
+        let FnArg::Typed(arg) = input else { continue };
+        let Type::Path(path) = &mut *arg.ty else {
+            continue;
+        };
+        let Some(last) = path.path.segments.last_mut() else {
+            continue;
+        };
+        if last.ident != "Next" {
+            continue;
+        }
+        let PathArguments::AngleBracketed(args) = &mut last.arguments else {
+            continue;
+        };
+        for arg in &mut args.args {
+            if let GenericArgument::Type(outputs) = arg
+                && !could_be_tuple(outputs)
+            {
+                let inner = outputs.clone();
+                *outputs =
+                    syn::parse_quote_spanned!(syn::spanned::Spanned::span(&inner)=> (#inner,));
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
 /// The data-gear type of `Mut<'_, T>` / `Ref<'_, T>`.
 fn data_gear_argument(args: &[&GenericArgument]) -> Option<Type> {
     let types: Vec<&Type> = args
@@ -105,7 +177,20 @@ pub(crate) fn classify(ty: &Type) -> Result<ParamKind, Problem> {
                         ParamKind::Ref(inner)
                     })
                 }
-                "Next" => Ok(ParamKind::Next),
+                "Next" => match data_gear_argument(&args) {
+                    Some(outputs) if !could_be_tuple(&outputs) => {
+                        let text = super::text::tokens_text(&outputs);
+                        Err(problem(
+                            ty,
+                            format!(
+                                "a continuation's outputs are a tuple: write `Next<({text},)>` \
+                                 (`goto!(next(value))` passes them as arguments, as to a code \
+                                 gear), or `Next<()>` for none"
+                            ),
+                        ))
+                    }
+                    _ => Ok(ParamKind::Next),
+                },
                 "Gear" => Ok(ParamKind::Handle),
                 "Rc" | "Weak" => Err(problem(
                     ty,

@@ -61,6 +61,9 @@ pub(crate) fn expand(def: &CodeGearFn, root: &CrateRoot) -> TokenStream {
 /// accepts any arguments (so that `goto!(f(..))` elsewhere adds no errors), and the user's
 /// function under a hidden name, so that its body is still checked.
 pub(crate) fn stand_in(function: &syn::ItemFn, root: &CrateRoot) -> TokenStream {
+    let mut function = function.clone();
+    super::super::parse::repair_next_outputs(&mut function.sig);
+    let function = &function;
     let private = root.private();
     let ident = &function.sig.ident;
     let vis = &function.vis;
