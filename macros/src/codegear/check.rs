@@ -119,7 +119,7 @@ pub(crate) fn repair_sig(sig: &mut syn::Signature) -> bool {
         sig.generics = syn::Generics::default();
         changed = true;
     }
-    if parse::repair_next_outputs(sig) {
+    if parse::repair_next_outputs(sig) | parse::repair_borrowed_interfaces(sig) {
         changed = true;
     }
     changed

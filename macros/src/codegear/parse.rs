@@ -69,6 +69,45 @@ pub(crate) fn could_be_tuple(ty: &Type) -> bool {
     }
 }
 
+/// The `T` of `Mut<'_, T>` / `Ref<'_, T>`, well formed or not (an interface).
+pub(crate) fn borrowed_type(ty: &Type) -> Option<Type> {
+    let (name, args) = last_segment(ty)?;
+    if name != "Mut" && name != "Ref" {
+        return None;
+    }
+    data_gear_argument(&args)
+}
+
+/// Whether a parameter borrows an interface (`Mut<'_, dyn I>`, an error): a body with it
+/// cannot be compiled at all (`dyn I` is unsized), so a broken code gear's stand-in drops it.
+pub(crate) fn borrows_interface(sig: &syn::Signature) -> bool {
+    sig.inputs.iter().any(|input| {
+        let FnArg::Typed(arg) = input else {
+            return false;
+        };
+        let Some((name, args)) = last_segment(&arg.ty) else {
+            return false;
+        };
+        (name == "Mut" || name == "Ref")
+            && matches!(data_gear_argument(&args), Some(Type::TraitObject(_)))
+    })
+}
+
+/// `Mut<'_, dyn I>` / `Ref<'_, dyn I>` (an error) as the `Gear<dyn I>` the error says to take,
+/// in a repaired interface's signatures.
+pub(crate) fn repair_borrowed_interfaces(sig: &mut syn::Signature) -> bool {
+    let mut changed = false;
+    for input in &mut sig.inputs {
+        let FnArg::Typed(arg) = input else { continue };
+        if let Some(inner @ Type::TraitObject(_)) = borrowed_type(&arg.ty) {
+            let span = syn::spanned::Spanned::span(&*arg.ty);
+            *arg.ty = syn::parse_quote_spanned!(span=> Gear<#inner>);
+            changed = true;
+        }
+    }
+    changed
+}
+
 /// `Next<u64>` as the `Next<(u64,)>` the error says to write, for a broken code gear's
 /// stand-in: its body and its callers then add no errors of their own.
 pub(crate) fn repair_next_outputs(sig: &mut syn::Signature) -> bool {
@@ -171,6 +210,18 @@ pub(crate) fn classify(ty: &Type) -> Result<ParamKind, Problem> {
                             format!("write the data gear type: `{name}<'_, DataGear>`"),
                         ));
                     };
+                    if let Type::TraitObject(object) = &inner {
+                        let interface = super::text::tokens_text(&object.bounds);
+                        return Err(problem(
+                            ty,
+                            format!(
+                                "`{name}` borrows a concrete data gear, not an interface: take \
+                                 `Gear<dyn {interface}>` and go to its code gears \
+                                 (`goto!(gear.code_gear(..))`), or take the implementing data \
+                                 gear as `{name}<'_, DataGear>`"
+                            ),
+                        ));
+                    }
                     Ok(if name == "Mut" {
                         ParamKind::Mut(inner)
                     } else {
