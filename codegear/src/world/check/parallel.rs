@@ -377,6 +377,7 @@ impl Levels<'_> {
                     let started = Instant::now();
                     let level = self.shared.level(&inputs, &next_input, chunk, base);
                     let memo = &self.memo;
+                    let scope_timer = Timer::start();
                     let times = worker.scope(|scope| {
                         let mut lanes = self.lanes.iter_mut();
                         let mine = lanes.next().expect("a check has at least one worker");
@@ -391,8 +392,11 @@ impl Levels<'_> {
                         times
                     });
                     let cpus: Vec<_> = times.iter().map(|&(_, cpu, wall)| (cpu, wall)).collect();
-                    phases_cpu += times[0].1;
-                    self.profile.phase(&cpus, started.elapsed());
+                    // The calling thread's CPU over the whole scope: spawning, its share, and
+                    // waiting for the other workers (spinning before it parks).
+                    let scope_cpu = scope_timer.stop().0;
+                    phases_cpu += scope_cpu;
+                    self.profile.phase(&cpus, scope_cpu, started.elapsed());
                     let outcomes: Vec<Outcome> = times.iter().map(|t| t.0).collect();
                     if outcomes.contains(&Outcome::Halt) {
                         Outcome::Halt
