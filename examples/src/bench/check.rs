@@ -218,6 +218,12 @@ pub fn run(effort: Effort) {
     wide(effort);
 }
 
+/// The two-worker figures alone (`bench check-parallel`): [`parallel`] without the rest of
+/// the suite, to measure the parallel explorer at a quiet moment in a few seconds.
+pub fn run_parallel_only(effort: Effort) {
+    parallel(effort);
+}
+
 /// Two workers ([`Check::workers`]) against one, and against stateright's own checker on two
 /// threads, on the same table in the same run (interleaved). On a 2-core machine shared with
 /// other work the figures depend on the load: read them beside the load average.

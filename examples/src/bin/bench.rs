@@ -15,13 +15,14 @@ const SUITES: &[&str] = &[
 ];
 
 /// Suites run only when named: parts of a default suite, for profiling.
-const PARTS: &[&str] = &["offload-process"];
+const PARTS: &[&str] = &["offload-process", "check-parallel"];
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure gears against its anchors, in the same run")]
 struct Args {
     /// Suites to run (default: all). Known: pool, dispatch, check, offload, ghost, ghost-threads;
-    /// and offload-process (the process-friend figures of offload alone, only when named).
+    /// and offload-process (the process-friend figures of offload alone, only when named),
+    /// check-parallel (the 2-worker figures of check alone, likewise).
     suites: Vec<String>,
     /// Small inputs and few repetitions (a smoke run, for CI).
     #[arg(long)]
@@ -62,6 +63,7 @@ fn main() -> std::process::ExitCode {
             "check" => bench::check::run(effort),
             "offload" => bench::offload::run(effort),
             "offload-process" => bench::offload::run_process_only(effort),
+            "check-parallel" => bench::check::run_parallel_only(effort),
             _ => unreachable!("checked against SUITES above"),
         }
     }

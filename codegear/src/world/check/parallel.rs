@@ -81,8 +81,11 @@ use worker::{Expanded, Lane, Level, MEMORY, Outcome, Own, RUNNING, expand_task, 
 
 /// Levels with fewer states are expanded by one worker alone.
 const SOLO_LEVEL: usize = 256;
-/// Chunks of a level's frontier per worker, and their bounds in states.
-const CHUNKS_PER_WORKER: usize = 32;
+/// Chunks of a level's frontier per worker, and their bounds in states. A level ends with
+/// one worker finishing the chunk it holds while the other has none left: half a chunk of
+/// imbalance per level on average, which finer chunks shrink (a chunk costs a claim and one
+/// record coded whole).
+const CHUNKS_PER_WORKER: usize = 64;
 const MIN_CHUNK: usize = 32;
 const MAX_CHUNK: usize = 4096;
 
@@ -374,6 +377,7 @@ impl Levels<'_> {
                     let started = Instant::now();
                     let level = self.shared.level(&inputs, &next_input, chunk, base);
                     let memo = &self.memo;
+                    let scope_timer = Timer::start();
                     let times = worker.scope(|scope| {
                         let mut lanes = self.lanes.iter_mut();
                         let mine = lanes.next().expect("a check has at least one worker");
@@ -388,8 +392,11 @@ impl Levels<'_> {
                         times
                     });
                     let cpus: Vec<_> = times.iter().map(|&(_, cpu, wall)| (cpu, wall)).collect();
-                    phases_cpu += times[0].1;
-                    self.profile.phase(&cpus, started.elapsed());
+                    // The calling thread's CPU over the whole scope: spawning, its share, and
+                    // waiting for the other workers (spinning before it parks).
+                    let scope_cpu = scope_timer.stop().0;
+                    phases_cpu += scope_cpu;
+                    self.profile.phase(&cpus, scope_cpu, started.elapsed());
                     let outcomes: Vec<Outcome> = times.iter().map(|t| t.0).collect();
                     if outcomes.contains(&Outcome::Halt) {
                         Outcome::Halt
@@ -560,11 +567,17 @@ impl Levels<'_> {
             .sum()
     }
 
-    /// Bytes held besides the frontiers: visited table, intern and memo tables.
+    /// Bytes held besides the frontiers: visited table, intern and memo tables (the shared
+    /// memo, and each worker's learnt steps and cache).
     fn held_bytes(&self) -> usize {
         self.shared.visited.bytes()
             + self.interned.bytes()
             + self.memo.capacity() * (size_of::<(StepInputs, StepOutputs)>() + 1)
+            + self
+                .lanes
+                .iter()
+                .map(|lane| lane.own.memo.bytes())
+                .sum::<usize>()
     }
 }
 

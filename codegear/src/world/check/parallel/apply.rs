@@ -2,7 +2,7 @@
 //! looked up in the frozen memo or the worker's own, or a fresh step run on the worker's
 //! scratch heap, deferred when its outcome has no id in frozen tables.
 
-use super::super::intern::Interned;
+use super::super::intern::{Interned, MAX_TAKEN, NONE, StepInputs, StepOutputs};
 use super::super::step::{self, Fresh, Write, memo_hit, memo_key};
 use super::Memo;
 use super::ids::Ids;
@@ -15,20 +15,97 @@ pub(super) enum Step {
     Failed,
 }
 
+/// Entries of a worker's direct-mapped cache of steps: 160 KiB, within its second-level cache
+/// (the single worker's [`Memo`](super::super::intern::Memo) has the same in front of its
+/// table).
+const CACHE: usize = 1 << 12;
+
+/// A worker's memo: the steps it learnt this level (merged into the shared memo at the
+/// barrier), and in front of both a direct-mapped cache of the steps it looked up last.
+///
+/// A lookup per transition: the hash table's probe is about four times the instructions of
+/// the cache's index and compare, and the shared table's lines are read by both cores.
+/// Invariant: every cached pair is in the shared memo or in `learnt` (a step's outcome never
+/// changes, and ids are the same in every worker's tables, so an entry stays true across
+/// levels); a free entry has `goto == NONE`, which no transition id is.
+pub(super) struct Learnt {
+    learnt: Memo,
+    cache: Box<[(StepInputs, StepOutputs)]>,
+}
+
+impl Default for Learnt {
+    fn default() -> Self {
+        let free = (
+            StepInputs {
+                goto: NONE,
+                taken: [NONE; MAX_TAKEN],
+            },
+            StepOutputs {
+                next: NONE,
+                taken: [NONE; MAX_TAKEN],
+            },
+        );
+        Learnt {
+            learnt: Memo::default(),
+            cache: vec![free; CACHE].into_boxed_slice(),
+        }
+    }
+}
+
+impl Learnt {
+    /// The cache entry of `inputs`: a multiplicative hash of its words.
+    #[inline]
+    fn slot(inputs: &StepInputs) -> usize {
+        let [a, b, c, d] = inputs.taken.map(u64::from);
+        let words = (u64::from(inputs.goto) | (a << 32)) ^ (b | (c << 32)).rotate_left(17) ^ d;
+        (words.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - CACHE.trailing_zeros())) as usize
+    }
+
+    /// The outputs of the step with `inputs`: cached, in the shared memo or learnt.
+    #[inline]
+    fn get(&mut self, shared: &Memo, inputs: &StepInputs) -> Option<StepOutputs> {
+        let slot = Self::slot(inputs);
+        let cached = &self.cache[slot];
+        if cached.0 == *inputs {
+            return Some(cached.1);
+        }
+        let outputs = *shared.get(inputs).or_else(|| self.learnt.get(inputs))?;
+        self.cache[slot] = (*inputs, outputs);
+        Some(outputs)
+    }
+
+    /// Learns a step.
+    fn insert(&mut self, inputs: StepInputs, outputs: StepOutputs) {
+        self.learnt.insert(inputs, outputs);
+        self.cache[Self::slot(&inputs)] = (inputs, outputs);
+    }
+
+    /// The steps learnt since the last call (for the shared memo); the cache stays.
+    pub(super) fn drain(&mut self) -> impl Iterator<Item = (StepInputs, StepOutputs)> + '_ {
+        self.learnt.drain()
+    }
+
+    /// Bytes allocated.
+    pub(super) fn bytes(&self) -> usize {
+        self.learnt.capacity() * (size_of::<(StepInputs, StepOutputs)>() + 1)
+            + self.cache.len() * size_of::<(StepInputs, StepOutputs)>()
+    }
+}
+
 /// The memoized step of `goto_id` from a state with `slot_ids` (in the shared memo, or the one
 /// the worker learnt this level): its next transition, with its writes in `writes`.
 #[inline]
 pub(super) fn memoized(
     table: &Interned,
     shared: &Memo,
-    own: &Memo,
+    own: &mut Learnt,
     goto_id: u32,
     slot_ids: &[u32],
     writes: &mut Vec<Write>,
 ) -> Option<u32> {
     let inputs = memo_key(table, goto_id, slot_ids)?;
-    let outputs = shared.get(&inputs).or_else(|| own.get(&inputs))?;
-    Some(memo_hit(table, &inputs, outputs, writes))
+    let outputs = own.get(shared, &inputs)?;
+    Some(memo_hit(table, &inputs, &outputs, writes))
 }
 
 /// Runs the step of `task` on the worker's scratch heap, learning it into the worker's memo;
@@ -63,5 +140,62 @@ pub(super) fn run_step<I: Ids>(
             }
             Step::Next(next)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(goto: u32) -> StepInputs {
+        StepInputs {
+            goto,
+            taken: [goto % 7, 1, NONE, NONE],
+        }
+    }
+
+    fn outputs(next: u32) -> StepOutputs {
+        StepOutputs {
+            next,
+            taken: [next, 2, NONE, NONE],
+        }
+    }
+
+    /// Outputs as a comparable value (`StepOutputs` has no `PartialEq`).
+    fn seen(outputs: Option<StepOutputs>) -> Option<(u32, [u32; MAX_TAKEN])> {
+        outputs.map(|o| (o.next, o.taken))
+    }
+
+    #[test]
+    fn the_cache_answers_only_what_the_memos_hold_through_evictions_and_merges() {
+        let mut own = Learnt::default();
+        let mut shared = Memo::default();
+        let a = inputs(3);
+        // An input with the same cache entry as `a`, so that one evicts the other.
+        let b = (4..)
+            .map(inputs)
+            .find(|b| Learnt::slot(b) == Learnt::slot(&a))
+            .expect("some input shares a's entry");
+        assert_eq!(seen(own.get(&shared, &a)), None, "nothing learnt yet");
+        own.insert(a, outputs(30));
+        own.insert(b, outputs(40));
+        // `a` was evicted from the cache, and comes from the learnt table (and is cached again).
+        assert_eq!(seen(own.get(&shared, &a)), seen(Some(outputs(30))));
+        assert_eq!(seen(own.get(&shared, &b)), seen(Some(outputs(40))));
+        // A step nobody learnt, whose entry holds another step, is not found.
+        let c = (b.goto + 1..)
+            .map(inputs)
+            .find(|c| Learnt::slot(c) == Learnt::slot(&a))
+            .expect("a third input shares the entry");
+        assert_eq!(seen(own.get(&shared, &c)), None);
+        // At the barrier the learnt steps move to the shared memo; both are still found.
+        shared.extend(own.drain());
+        assert_eq!(shared.len(), 2);
+        assert_eq!(seen(own.get(&shared, &b)), seen(Some(outputs(40))));
+        assert_eq!(seen(own.get(&shared, &a)), seen(Some(outputs(30))));
+        // Another worker, with an empty cache, finds them in the shared memo.
+        let mut other = Learnt::default();
+        assert_eq!(seen(other.get(&shared, &a)), seen(Some(outputs(30))));
+        assert_eq!(seen(other.get(&shared, &c)), None);
     }
 }

@@ -1,7 +1,8 @@
 //! Where a parallel check spends its time, for the report's notes: per worker the CPU time it
-//! spent expanding states, the longest worker's CPU time per phase (summed: the critical path
-//! on idle cores), the calling thread's CPU time between phases (barriers, small levels, the
-//! steps redone there), and how much was redone or waited for.
+//! spent expanding states, the longest thread's CPU time per phase (summed, with the time
+//! between phases: the critical path on idle cores), the calling thread's CPU time between
+//! phases (barriers, small levels, the steps redone there, growths) and within them besides
+//! its share (spawning, waiting), and how much was redone or waited for.
 //!
 //! CPU times come from the thread's own clock, so they do not depend on what else the machine
 //! runs, unlike wall times; a few clock reads per phase and worker, nothing per state.
@@ -61,11 +62,15 @@ pub(super) struct Profile {
     /// Per worker: CPU and wall time spent in phases.
     pub(super) worker_cpu: Vec<Duration>,
     pub(super) worker_wall: Vec<Duration>,
-    /// Sum over phases of the most CPU time one worker used in it.
+    /// Sum over phases of the most CPU time one thread used in it (see [`Profile::phase`]).
     pub(super) span_cpu: Duration,
     /// Sum of the phases' wall times.
     pub(super) phase_wall: Duration,
-    /// The calling thread's CPU time (barriers, small levels, redone steps, serial growths).
+    /// The calling thread's CPU time in phases besides its share: spawning, and waiting for
+    /// the other workers.
+    pub(super) caller_waiting: Duration,
+    /// The calling thread's CPU time outside the phases (barriers, small levels, redone steps,
+    /// growths).
     pub(super) serial_cpu: Duration,
     /// CPU time (of the calling thread) and wall time of the table's growths.
     pub(super) growth_cpu: Duration,
@@ -85,11 +90,24 @@ impl Profile {
         }
     }
 
-    /// Records a phase: per worker (by lane) its CPU and wall time, and the phase's wall time.
-    pub(super) fn phase(&mut self, times: &[(Duration, Duration)], wall: Duration) {
+    /// Records a phase: per worker (by lane) its CPU and wall time expanding states, the
+    /// calling thread's (lane 0's) CPU over the whole phase, and the phase's wall time.
+    ///
+    /// The phase's share of the critical path is the most CPU one thread spent in it, the
+    /// calling thread's counted with its spawning and waiting: waiting for a slower worker,
+    /// it spins a while, and that CPU is not work (nor "between phases", where it would be
+    /// counted on top of the slower worker's time that it overlaps).
+    pub(super) fn phase(
+        &mut self,
+        times: &[(Duration, Duration)],
+        caller_cpu: Duration,
+        wall: Duration,
+    ) {
         self.phases += 1;
         self.phase_wall += wall;
-        let mut longest = Duration::ZERO;
+        let mut longest = caller_cpu;
+        self.caller_waiting +=
+            caller_cpu.saturating_sub(times.first().map_or(Duration::ZERO, |t| t.0));
         for (lane, &(cpu, busy)) in times.iter().enumerate() {
             self.worker_cpu[lane] += cpu;
             self.worker_wall[lane] += busy;
@@ -134,12 +152,45 @@ impl Profile {
         let _ = write!(
             note,
             " in phases, {:.3} s between them; critical path {:.3} s of CPU; workers idle {idle:.1}% \
-             of the phases' wall time; {} steps redone at barriers, {} expansions restarted",
+             of the phases' wall time; {} steps redone at barriers, {} expansions restarted; \
+             {:.3} s of the calling thread's CPU in phases spawning and waiting",
             secs(self.serial_cpu),
             secs(self.critical_cpu()),
             self.redone,
             self.restarted,
+            secs(self.caller_waiting),
         );
         note
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phase_counts_its_longest_thread_once_with_the_callers_waiting() {
+        let ms = Duration::from_millis;
+        let mut profile = Profile::new(2);
+        // Lane 0 expanded for 3 ms and waited 2 ms for lane 1's 5: 5 ms of the critical
+        // path, not 3 + 5 or 5 + 2.
+        profile.phase(&[(ms(3), ms(3)), (ms(5), ms(5))], ms(5), ms(5));
+        // Lane 1 was the quick one: the caller's 4 ms of work and 1 ms of spawning count.
+        profile.phase(&[(ms(4), ms(4)), (ms(2), ms(2))], ms(5), ms(5));
+        profile.serial_cpu = ms(1);
+        assert_eq!(profile.span_cpu, ms(10));
+        assert_eq!(profile.critical_cpu(), ms(11));
+        assert_eq!(profile.caller_waiting, ms(3));
+        assert_eq!(profile.worker_cpu, vec![ms(7), ms(7)]);
+        let note = profile.note(2);
+        assert!(
+            note.contains("CPU 0.007 s + 0.007 s in phases, 0.001 s between them"),
+            "{note}"
+        );
+        assert!(note.contains("critical path 0.011 s of CPU"), "{note}");
+        assert!(
+            note.contains("0.003 s of the calling thread's CPU in phases spawning and waiting"),
+            "{note}"
+        );
     }
 }

@@ -53,6 +53,8 @@ const INITIAL_BUCKETS: usize = 128;
 const MAX_CLAIM: usize = 256;
 /// Buckets below which a growth rehashes on one thread (a parallel one costs a scope).
 const PARALLEL_REHASH: usize = 1 << 12;
+/// Parts of a parallel rehash per worker (each a job of the scope).
+const REHASH_PARTS_PER_WORKER: usize = 4;
 
 #[repr(C, align(64))]
 struct Bucket([AtomicU64; BUCKET]);
@@ -230,7 +232,11 @@ impl SharedTable {
         let count = self.grown_buckets(room);
         let old = std::mem::replace(&mut self.buckets, allocate(count));
         let parts = match worker {
-            Some(_) if old.len() >= PARALLEL_REHASH => workers.max(1),
+            // More parts than workers, claimed as the pool's workers come free: a worker woken
+            // late, or preempted, leaves its parts to the others instead of a half to wait for.
+            Some(_) if old.len() >= PARALLEL_REHASH => {
+                (workers.max(1) * REHASH_PARTS_PER_WORKER).min(old.len() / (PARALLEL_REHASH / 4))
+            }
             _ => 1,
         };
         let new = &*self;
@@ -339,8 +345,12 @@ fn grown(buckets: usize) -> usize {
     buckets * GROW_NUM / GROW_DEN
 }
 
-/// Tables from this size on are mapped from the kernel directly (see [`Buckets`]).
-const MAPPED_BYTES: usize = 2 << 20;
+/// Tables from this size on are mapped from the kernel directly (see [`Buckets`]). Not only
+/// the large ones: from the allocator, a table of one or two megabytes came zeroed by the
+/// calling thread page by page before the rehash (about 6 ms of the barriers' time on dining
+/// philosophers, N=5, 3 meals); mapped, its pages are zeroed as the rehash first touches them,
+/// on both threads.
+const MAPPED_BYTES: usize = 64 << 10;
 
 /// A table's buckets, all free at first.
 ///

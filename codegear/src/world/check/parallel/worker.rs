@@ -12,7 +12,7 @@ use super::super::frontier::Frontier;
 use super::super::intern::{Interned, NONE};
 use super::super::step::{Intern, Scratch, base as base_of, build_successor};
 use super::super::view::View;
-use super::apply::{Step, memoized, run_step};
+use super::apply::{Learnt, Step, memoized, run_step};
 use super::ids::{Frozen, Ids};
 use super::table::SharedTable;
 use super::{Memo, lock};
@@ -33,7 +33,9 @@ pub(super) const RUNNING: u8 = 0;
 pub(super) const FOUND: u8 = 1;
 pub(super) const MEMORY: u8 = 2;
 
-/// What every worker of a phase shares.
+/// What every worker of a phase shares. Each worker works on a copy of it on its own stack:
+/// the original sits among the first worker's locals, whose cache lines it writes.
+#[derive(Clone, Copy)]
 pub(super) struct Level<'a> {
     pub(super) layout: &'a Heap,
     pub(super) check: &'a Check,
@@ -69,6 +71,11 @@ impl Level<'_> {
 /// them cannot be read by two threads at once, so each worker reads its own copy (refreshed at
 /// the barrier when the tables grew; ids are the same in every copy). Data-gear values are
 /// `Arc`s of `Sync` objects and are shared by the copies.
+///
+/// Aligned to two cache lines (the pair the adjacent-line prefetcher loads together): the
+/// lanes sit side by side in a `Vec`, and one worker's counters and scratch vectors, written
+/// per state, must not share a line with the next worker's tables, read per state.
+#[repr(align(128))]
 pub(super) struct Lane {
     pub(super) interned: Interned,
     pub(super) own: Own,
@@ -89,8 +96,9 @@ pub(super) struct Ahead {
 /// A worker's scratch heap, memo, frontiers and counts.
 pub(super) struct Own {
     pub(super) scratch: Scratch,
-    /// Steps learnt this level, merged into the shared memo at the barrier.
-    pub(super) memo: Memo,
+    /// Steps learnt this level, merged into the shared memo at the barrier, and a cache of
+    /// the last ones looked up.
+    pub(super) memo: Learnt,
     /// The chunk of this level's frontier being expanded, and the states taken from it ahead.
     pub(super) input: Frontier,
     pub(super) window: VecDeque<Ahead>,
@@ -128,7 +136,7 @@ impl Own {
     pub(super) fn new(heap: Heap, ids: Vec<u32>, slots: usize, frees: bool) -> Self {
         Own {
             scratch: Scratch { heap, ids },
-            memo: Memo::default(),
+            memo: Learnt::default(),
             input: Frontier::new(false, slots),
             window: VecDeque::with_capacity(LOOKAHEAD + 1),
             spare: Vec::with_capacity(LOOKAHEAD + 1),
@@ -194,6 +202,7 @@ pub(super) enum Expanded {
 /// A worker's share of a phase: expands its pending states, then claims chunks of the level's
 /// frontier until none is left, the table is full or the run stops.
 pub(super) fn work(level: &Level<'_>, lane: &mut Lane, memo: &Memo) -> Outcome {
+    let level = &level.clone();
     let mut ids = Frozen(&lane.interned);
     let own = &mut lane.own;
     own.room = 0;
@@ -216,7 +225,7 @@ pub(super) fn work(level: &Level<'_>, lane: &mut Lane, memo: &Memo) -> Outcome {
             }
             let mut ahead = own.spare.pop().unwrap_or_default();
             own.input.pop(&mut ahead.node, false, level.slots);
-            prefetch_successors(level, ids.0, memo, &own.memo, &mut ahead);
+            prefetch_successors(level, ids.0, memo, &mut own.memo, &mut ahead);
             own.window.push_back(ahead);
         }
         let Some(current) = own.window.pop_front() else {
@@ -240,7 +249,7 @@ fn prefetch_successors(
     level: &Level<'_>,
     table: &Interned,
     shared: &Memo,
-    own: &Memo,
+    own: &mut Learnt,
     ahead: &mut Ahead,
 ) {
     let slots = level.slots;
@@ -370,7 +379,7 @@ pub(super) fn expand_task<I: Ids>(
     } else if let Some(next) = memoized(
         ids.table(),
         memo,
-        &own.memo,
+        &mut own.memo,
         goto_id,
         slot_ids,
         &mut own.writes,
