@@ -32,9 +32,12 @@
 //! [`World::gears_taken_by`]). In ids, that is `(transition id, ids of the taken gears)` ->
 //! `(next transition id, ids of the gears afterwards)`, kept in a memo table. A program has few
 //! distinct local steps (a philosopher picking up a free fork) and many global states, so almost
-//! every step is a table lookup; the successor's fingerprint is the parent's with the changed
-//! components' terms swapped. A first pass over a state's tasks does the lookups and prefetches
-//! the successors' slots of the visited table.
+//! every step is a table lookup. The single worker's memo also keeps each step's fingerprint
+//! delta (the changed components' terms swapped), so a successor's fingerprint is the parent's
+//! plus one number. A first pass over a state's tasks does the lookups and prefetches the
+//! successors' slots of the visited table; the second tests each successor against the table
+//! and rebuilds a step's writes only for a successor it stores (most are visited already or
+//! self-loops: on dining philosophers about one transition in five is a new state).
 //!
 //! A step the memo has not seen runs on one scratch heap that holds the state being expanded
 //! (the slots whose ids differ from it are replaced). The gears it wrote, copied on write, are
