@@ -33,6 +33,10 @@ impl Explorer<'_> {
         set_header(&mut state, slots, 0, 0, fingerprint);
         let key = self.class_of(body(&state), fingerprint);
         let resumed = self.resume.take();
+        // Invariants are not re-evaluated where a step cannot change them (see
+        // `invariants_unchanged`), but not in a resumed check: the states it expands were
+        // checked by a run whose reads this one may not hold (a checkpoint of an older build).
+        let may_skip = resumed.is_none();
         if let Some((saved, path)) = &resumed {
             if let Err(error) = self.restore(saved, path, key) {
                 self.resume_error = Some(error);
@@ -41,7 +45,7 @@ impl Explorer<'_> {
         } else {
             let _ = self.visited.insert(key, 0);
             self.states = 1;
-            if let Some(found) = self.stored(0, body(&state), fingerprint) {
+            if let Some(found) = self.stored(0, body(&state), fingerprint, false) {
                 return Some(found);
             }
         }
@@ -405,7 +409,12 @@ impl Explorer<'_> {
                         graph.edges.push((index, new_index, step_label));
                     }
                     set_header(&mut next_state, slots, new_index, depth + 1, successor);
-                    if let Some(found) = self.stored(new_index, body(&next_state), successor) {
+                    let holding = may_skip
+                        && spawned_ids.is_empty()
+                        && self.invariants_unchanged(task, &writes);
+                    if let Some(found) =
+                        self.stored(new_index, body(&next_state), successor, holding)
+                    {
                         return Some(found);
                     }
                     if self.restart {
