@@ -431,6 +431,13 @@ impl Check {
     /// A panic in `holds` (or in any property's predicate) does not end the check with the
     /// panic: it is reported as [`ViolationKind::PropertyPanicked`], with the property's name,
     /// the panic's message and the trace to the state (or step) it panicked on.
+    ///
+    /// `holds` must be a function of what it reads through the [`View`] (gears got, pending
+    /// transitions asked for, the number of tasks), as a property is: the checker records those
+    /// reads, and in a state reached by a step that wrote no gear and changed no transition any
+    /// property has read, it does not call `holds` again (the state's parent held it, and it
+    /// would read the same values). A predicate that also consults something outside the state
+    /// (a clock, a counter of its own calls) may therefore see fewer calls than states.
     pub fn always(
         mut self,
         name: impl Into<String>,
