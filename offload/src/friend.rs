@@ -129,7 +129,8 @@ impl FriendConfig {
     /// How long a friend waits for the hakase to *take* an offloaded block before it gives up:
     /// the block does not run, and `offload!` panics with "the hakase did not take this request
     /// within ..." (so a hakase that stopped serving shows up as an error instead of a friend
-    /// spinning forever). None by default: friends wait as long as it takes.
+    /// spinning forever). None by default: friends wait as long as it takes (as they do with
+    /// `Duration::MAX`).
     ///
     /// The clock is read only once the friend's wait has backed off (a few µs in, see
     /// [`WaitStrategy`]), from the vDSO, so the check costs neither time on a quick round trip
