@@ -544,17 +544,22 @@ mod tests {
         let mut table = SharedTable::new();
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut all = Vec::new();
-        // Past the size from which tables are mapped from the kernel, grown again there.
-        while table.bytes() < 2 * MAPPED_BYTES {
+        // Past the size from which tables are mapped from the kernel and rehashed in parallel
+        // (in up to 4 parts per worker), grown again there a few times.
+        assert!(PARALLEL_REHASH * size_of::<Bucket>() >= MAPPED_BYTES);
+        let mut parallel_growths = 0;
+        while table.buckets.len() < 8 * PARALLEL_REHASH {
+            parallel_growths += usize::from(table.buckets.len() >= PARALLEL_REHASH);
             let mut room = 0;
             let batch: Vec<u64> = (0..table.room()).map(|_| xorshift(&mut x)).collect();
             let new = insert_all(&table, &batch, &mut room);
             table.settle(new.len());
             all.extend(new);
-            // Two parts and three (more parts than the pool has workers).
-            let parts = 2 + table.len() % 2;
-            pool.install(|worker| table.grow(0, Some(worker), parts));
+            // Two workers and three (more than the pool has): up to 8 and 12 parts.
+            let workers = 2 + table.len() % 2;
+            pool.install(|worker| table.grow(0, Some(worker), workers));
         }
+        assert!(parallel_growths >= 3, "{parallel_growths}");
         assert_eq!(table.len(), all.len());
         for &f in &all {
             assert!(table.contains(f), "{f:#x}");
