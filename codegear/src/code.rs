@@ -452,6 +452,9 @@ macro_rules! splits {
 
 macro_rules! bind_impl {
     ([$($bound:ident)*] [$($rest:ident)*]) => {
+        // Not listed ("the following other types implement trait `Bind<P>`", 66 of them) under
+        // a `next!` whose arguments do not fit: the error's note says what `next!` binds.
+        #[diagnostic::do_not_recommend]
         impl<$($bound: Value,)* $($rest: Value,)*> Bind<($($bound,)*)>
             for CodeGear<($($bound,)* $($rest,)*)>
         {

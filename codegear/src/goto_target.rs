@@ -21,7 +21,7 @@ use crate::code::{BrokenCodeGear, CodeGear, Goto, Next, Untyped};
 #[diagnostic::on_unimplemented(
     message = "`goto!`/`next!` can only name a code gear or a continuation, and this is neither",
     label = "not a `#[code_gear]` nor a `Next<(..)>` continuation",
-    note = "the target's type is `{Self}`; if it is a plain `fn`, mark its definition with `#[code_gear]` (a code gear is a `fn(..) -> Goto` whose values are `Clone + Debug + Hash + Eq + Send`)"
+    note = "the target's type is `{Self}`; if it is a plain `fn`, mark its definition with `#[code_gear]` (a code gear is a `fn(..) -> Goto` whose values are `Clone + Debug + Hash + Eq + Send`); a continuation's outputs are a tuple: `Next<(T,)>`"
 )]
 pub trait GotoTarget {
     /// What `goto!` of it is: a [`Goto`].
@@ -30,13 +30,29 @@ pub trait GotoTarget {
     type Continuation<R>;
 }
 
+// Not listed as "other types that implement `GotoTarget`" under the error for a plain `fn`:
+// the error's own note says what to do, and the list would point into this file.
+#[diagnostic::do_not_recommend]
 impl<A> GotoTarget for CodeGear<A> {
     type Transition = Goto;
     type Continuation<R> = Next<R>;
 }
-impl<O> GotoTarget for Next<O> {
-    type Transition = Goto;
-    type Continuation<R> = Next<R>;
+// A continuation's outputs are a tuple (`Next<(u64,)>`): only those have a `goto`. A
+// `Next<u64>` (written through an alias; `#[code_gear]` rejects the plain spelling) is this
+// trait's error, not a fallback that compiles and never runs.
+macro_rules! next_targets {
+    ($([$($name:ident)*])*) => {$(
+        #[diagnostic::do_not_recommend]
+        impl<$($name,)*> GotoTarget for Next<($($name,)*)> {
+            type Transition = Goto;
+            type Continuation<R> = Next<R>;
+        }
+    )*};
+}
+
+next_targets! {
+    [] [A] [A B] [A B C] [A B C D] [A B C D E] [A B C D E F] [A B C D E F G] [A B C D E F G H]
+    [A B C D E F G H I] [A B C D E F G H I J] [A B C D E F G H I J K] [A B C D E F G H I J K L]
 }
 #[diagnostic::do_not_recommend]
 impl<A> GotoTarget for BrokenCodeGear<A> {

@@ -251,6 +251,20 @@ impl Heap {
         self.slot_named(raw, || type_name)
     }
 
+    /// Whether [`Heap::slot`] would give `raw`'s value: a live gear of this heap that the task
+    /// stepping (if any) may take. The checker's [`View`](crate::View) validates each handle
+    /// with this and builds the error only when it is false.
+    #[inline]
+    pub(crate) fn readable(&self, raw: RawGear) -> bool {
+        matches!(self.slots.get(raw.index() as usize), Some(Slot {
+                generation,
+                owner,
+                value: Some(_),
+            }) if raw.owner() == self.id
+                && *generation == raw.generation()
+                && (self.stepping == ANY_TASK || *owner == SHARED || *owner == self.stepping))
+    }
+
     /// [`Heap::slot`] with the type's name computed only on the (cold) error path: the stubs'
     /// type-erased borrows name the type through [`GearTarget::gear_type_name`], a table
     /// lookup.

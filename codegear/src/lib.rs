@@ -285,6 +285,7 @@ pub mod __private {
     pub use crate::heap::downcast_mut;
     pub use crate::tables::{
         CodeGearEntry, DataGearEntry, ImplEntry, InterfaceEntry, interface_display,
+        interface_display_with,
     };
     pub use crate::world::par_goto_from_code_gear;
 

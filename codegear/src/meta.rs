@@ -120,7 +120,9 @@ pub enum Selector {
     /// `qr/PhilsImpl/` (anchor it with `^..$` to match whole names).
     Regex(Pattern),
     /// The API code gears of every implementation of an interface, e.g. `"Stack"`, or
-    /// `"module::Stack"` where two modules define a `Stack`.
+    /// `"module::Stack"` where two modules define a `Stack`. A generic interface's name selects
+    /// the code gears of all its instances; one instance's are selected by name
+    /// (`Selector::name("SingleLinkedStack<i64>::*")`).
     Interface(String),
 }
 

@@ -126,6 +126,46 @@ pub fn interface_display(info: &'static InterfaceInfo) -> &'static str {
         .or_insert_with(|| Box::leak(format!("dyn {name}").into_boxed_str()))
 }
 
+/// As [`interface_display`], for an instance of a generic interface: `dyn Stack<i64>`, with
+/// the type arguments (`std::any::type_name`s) written by their last path segments, as a user
+/// writes them (`alloc::string::String` → `String`).
+#[doc(hidden)]
+pub fn interface_display_with(info: &'static InterfaceInfo, args: &[&'static str]) -> &'static str {
+    /// Display names by (interface name, type arguments), leaked once each.
+    type Names = HashMap<(&'static str, Vec<&'static str>), &'static str>;
+    static DYN: OnceLock<std::sync::Mutex<Names>> = OnceLock::new();
+    let name = Tables::get().map_or(info.name, |tables| tables.interface_name(info));
+    let mut names = DYN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    names.entry((name, args.to_vec())).or_insert_with(|| {
+        let args: Vec<String> = args.iter().map(|arg| unqualified_type_name(arg)).collect();
+        Box::leak(format!("dyn {name}<{}>", args.join(", ")).into_boxed_str())
+    })
+}
+
+/// `type_name` text with every path shortened to its last segment:
+/// `(u8, alloc::vec::Vec<my::Item>)` → `(u8, Vec<Item>)`.
+fn unqualified_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut rest = full;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("::") {
+            // Drop the path segment just written: only the last one stays.
+            let kept = out
+                .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_')
+                .len();
+            out.truncate(kept);
+            rest = &rest[2..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// Every code gear, data gear and interface linked into the program, indexed.
 pub struct Tables {
     code_gears: &'static Table<CodeGearEntry>,
@@ -305,12 +345,13 @@ impl Tables {
     /// The tables as a readable, C-like header: GearsOS's generated `context.h`.
     pub fn describe(&self) -> String {
         let mut out = String::new();
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         let _ = writeln!(
             out,
-            "// context.h: {} code gears, {} data gears, {} interface(s) (generated from the registry)",
-            self.code_gears.len(),
-            self.data_gears.len(),
-            self.interfaces.len()
+            "// context.h: {}, {}, {} (generated from the registry)",
+            count(self.code_gears.len(), "code gear"),
+            count(self.data_gears.len(), "data gear"),
+            count(self.interfaces.len(), "interface")
         );
         out.push_str("enum Code {\n");
         for (id, entry) in self.code_gears.iter() {
@@ -365,7 +406,21 @@ impl Tables {
 
 #[cfg(test)]
 mod tests {
-    use super::short_type_name;
+    use super::{short_type_name, unqualified_type_name};
+
+    #[test]
+    fn type_arguments_are_written_by_their_last_segments() {
+        assert_eq!(unqualified_type_name("i64"), "i64");
+        assert_eq!(unqualified_type_name("alloc::string::String"), "String");
+        assert_eq!(
+            unqualified_type_name("(u8, alloc::vec::Vec<my_crate::m::Item>)"),
+            "(u8, Vec<Item>)"
+        );
+        assert_eq!(
+            unqualified_type_name("core::option::Option<&'static str>"),
+            "Option<&'static str>"
+        );
+    }
 
     #[test]
     fn types_without_a_row_are_named_by_their_last_segment() {

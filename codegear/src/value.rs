@@ -338,14 +338,45 @@ pub trait DataGearField {
     /// "required by a bound in" note pointing into this crate.
     #[doc(hidden)]
     const CHECKED: () = ();
+
+    /// The field's part of the data gear's `Clone` (`#[data_gear]` writes the data gear's
+    /// `Clone`, `Debug`, `PartialEq` and `Hash` through these, so that a field type lacking one
+    /// is this trait's one error, not one error per derive).
+    #[doc(hidden)]
+    fn clone_field(&self) -> Self
+    where
+        Self: Sized;
+    /// The field's part of the data gear's `Debug`.
+    #[doc(hidden)]
+    fn debug_field(&self) -> &dyn fmt::Debug;
+    /// The field's part of the data gear's `PartialEq`.
+    #[doc(hidden)]
+    fn eq_field(&self, other: &Self) -> bool;
+    /// The field's part of the data gear's `Hash`.
+    #[doc(hidden)]
+    fn hash_field<H: Hasher>(&self, state: &mut H);
 }
 
 // Reported as one `DataGearField` error with the message above, instead of one error per
 // missing `Clone`/`Debug`/`Hash`/`Eq` behind the blanket impl.
 #[diagnostic::do_not_recommend]
-impl<T: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync + 'static> DataGearField
-    for T
-{
+impl<T: Clone + fmt::Debug + Hash + Eq + Send + Sync + 'static> DataGearField for T {
+    #[inline]
+    fn clone_field(&self) -> Self {
+        self.clone()
+    }
+    #[inline]
+    fn debug_field(&self) -> &dyn fmt::Debug {
+        self
+    }
+    #[inline]
+    fn eq_field(&self, other: &Self) -> bool {
+        self == other
+    }
+    #[inline]
+    fn hash_field<H: Hasher>(&self, state: &mut H) {
+        self.hash(state);
+    }
 }
 
 /// What a code gear's value parameter must be: a [`Value`]. `#[code_gear]` asserts it at each

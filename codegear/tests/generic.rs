@@ -133,3 +133,50 @@ fn the_tables_list_each_instance() {
     let names: Vec<&str> = ctx.code_gears().map(|g| g.display_name()).collect();
     assert!(names.contains(&"SingleLinkedStack<i64>::pop2"), "{names:?}");
 }
+
+#[test]
+fn handles_and_traces_name_the_instance() {
+    let mut ctx = Context::new();
+    let ints = ctx.alloc(SingleLinkedStack::<i64>::default());
+    let words: Gear<dyn Stack<String>> = ctx.alloc(SingleLinkedStack::<String>::default()).upcast();
+    let owner = ints.raw().owner();
+    assert_eq!(
+        format!("{ints:?}"),
+        format!("SingleLinkedStack<i64>#{owner}.0")
+    );
+    assert_eq!(
+        format!("{:?}", ints.upcast::<dyn Stack<i64>>()),
+        format!("dyn Stack<i64>#{owner}.0")
+    );
+    assert_eq!(format!("{words:?}"), format!("dyn Stack<String>#{owner}.1"));
+    let record = codegear::Record::default();
+    ctx.replace_meta(codegear::Selector::All, record.clone());
+    ctx.run(goto!(push_word(words, "w".into(), Next::exit())))
+        .unwrap();
+    let lines = record.lines.lock().unwrap().clone();
+    assert_eq!(
+        lines[0],
+        format!("0: push_word(dyn Stack<String>#{owner}.1, \"w\", exit)"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn selectors_take_all_instances_or_one() {
+    // By interface: every instance's API code gears (and the concrete `Stack<u8>` impl's).
+    assert_eq!(
+        Context::new().replace_meta(
+            codegear::Selector::interface("Stack"),
+            codegear::Record::default()
+        ),
+        6
+    );
+    // One instance, by name.
+    assert_eq!(
+        Context::new().replace_meta(
+            codegear::Selector::name("SingleLinkedStack<i64>::*"),
+            codegear::Record::default()
+        ),
+        2
+    );
+}

@@ -136,3 +136,36 @@ fn stepping_a_task_the_world_does_not_have_is_an_error() {
     // The world is untouched: its real task still runs to the end.
     while !world.step(TaskId::from_index(0)).unwrap() {}
 }
+
+/// `View::try_get` validates each handle against the checked world (its fast path tests the
+/// handle's heap, slot and generation in one go): a gear of another world is an error naming
+/// it, `View::get` of it a property panic with that message, and the world's own gear reads
+/// the state's value (the tally counts 0..4 across the states, each seen once).
+#[test]
+fn a_view_of_another_worlds_gear_is_an_error_not_a_value() {
+    let (world, tally) = counter();
+    let (_other, foreign) = counter();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let report = world.check(Check::new().always("foreign handle", move |v| {
+        let error = v.try_get(foreign).expect_err("a gear of another world");
+        assert!(
+            matches!(error.kind(), ErrorKind::ForeignHandle { .. }),
+            "{error}"
+        );
+        log.lock()
+            .unwrap()
+            .push(v.try_get(tally).expect("the world's own gear").n);
+        true
+    }));
+    assert!(report.holds(), "{report}");
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_unstable();
+    assert_eq!(seen, [0, 1, 2, 3, 4]);
+
+    let report = world.check(Check::new().always("foreign get", move |v| v.get(foreign).n < 9));
+    let (property, message, steps) = panicked(&report);
+    assert_eq!(property, "foreign get");
+    assert!(message.contains("invariant read"), "{message}");
+    assert_eq!(steps, 0, "the initial state already reads it");
+}

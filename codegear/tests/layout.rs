@@ -339,3 +339,64 @@ fn transition_debug_uses_display_names() {
         .map(|line| line.replace('H', &a.raw().owner().to_string()))
     );
 }
+
+/// An interface whose code gears have the same shape, implemented in another order than the
+/// declaration's: each call must reach the code gear of its own name (the API table is
+/// positional, so a table built in the impl's order would swap them silently).
+mod reordered {
+    use codegear::prelude::*;
+
+    #[interface]
+    pub trait Account {
+        fn deposit(&mut self, amount: i64, next: Next<()>) -> Goto;
+        fn withdraw(&mut self, amount: i64, next: Next<()>) -> Goto;
+        fn double(&mut self, next: Next<()>) -> Goto;
+    }
+
+    #[data_gear]
+    #[derive(Default)]
+    pub struct Ledger {
+        pub balance: i64,
+        pub log: Vec<String>,
+    }
+
+    #[code_gear]
+    impl Account for Ledger {
+        fn double(&mut self, next: Next<()>) -> Goto {
+            self.balance *= 2;
+            self.log.push("double".into());
+            goto!(next())
+        }
+        fn withdraw(&mut self, amount: i64, next: Next<()>) -> Goto {
+            self.balance -= amount;
+            self.log.push(format!("withdraw {amount}"));
+            goto!(next())
+        }
+        fn deposit(&mut self, amount: i64, next: Next<()>) -> Goto {
+            self.balance += amount;
+            self.log.push(format!("deposit {amount}"));
+            goto!(next())
+        }
+    }
+}
+
+#[code_gear]
+fn deposit_then_withdraw(account: Gear<dyn reordered::Account>, next: Next<()>) -> Goto {
+    goto!(account.deposit(10, next!(account.withdraw(3, next!(account.double(next))))))
+}
+
+#[test]
+fn an_impl_may_list_its_code_gears_in_any_order() {
+    let mut ctx = Context::new();
+    let ledger = ctx.alloc(reordered::Ledger::default());
+    ctx.run(goto!(deposit_then_withdraw(ledger.upcast(), Next::exit())))
+        .expect("runs");
+    let ledger = ctx.get(ledger).unwrap();
+    assert_eq!(ledger.log, ["deposit 10", "withdraw 3", "double"]);
+    assert_eq!(ledger.balance, 14);
+    // The tables name each API code gear by its own name.
+    let names: Vec<&str> = ctx.code_gears().map(|g| g.display_name()).collect();
+    for name in ["Ledger::deposit", "Ledger::withdraw", "Ledger::double"] {
+        assert!(names.contains(&name), "{name}: {names:?}");
+    }
+}

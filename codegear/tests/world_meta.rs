@@ -196,3 +196,35 @@ fn observers_see_the_steps_a_check_computes() {
     assert_eq!(record.lines.lock().unwrap().len(), 8);
     assert_eq!(seen.load(Ordering::Relaxed), before);
 }
+
+/// Records the tasks of the steps it sees.
+struct TaskLog(Arc<std::sync::Mutex<Vec<usize>>>);
+
+impl Meta for TaskLog {
+    fn before(&mut self, t: &Transition<'_>) -> Result<(), Stop> {
+        self.0.lock().unwrap().push(t.task);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_task_observer_sees_only_its_task_in_checks_and_runs() {
+    let (mut world, _counter, [_first, second]) = two_tasks(3);
+    let tasks = Arc::new(std::sync::Mutex::new(Vec::new()));
+    world.observe_task_meta(second, Selector::All, TaskLog(Arc::clone(&tasks)));
+    let report = world.check(Check::new());
+    assert!(report.holds(), "{report}");
+    let in_check = tasks.lock().unwrap().clone();
+    assert!(
+        !in_check.is_empty(),
+        "the check's steps of task 1 are observed"
+    );
+    assert!(in_check.iter().all(|&t| t == 1), "{in_check:?}");
+    tasks.lock().unwrap().clear();
+    world.run(Parallel::new(2)).unwrap();
+    assert_eq!(
+        *tasks.lock().unwrap(),
+        [1, 1, 1, 1],
+        "task 1's four steps of the run"
+    );
+}

@@ -2,9 +2,10 @@
 
 use core::fmt;
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -90,7 +91,9 @@ impl FriendConfig {
 
     /// Starts `count` friends, pinned round robin to the CPUs of the list (without it, one
     /// friend per CPU of the list). `count(0)` starts none: the spawn returns friends that are
-    /// all finished, and their `join` returns `Ok(())` at once.
+    /// all finished, and their `join` returns `Ok(())` at once. More than
+    /// [`MAX_FRIENDS`](crate::MAX_FRIENDS) is [`Error::TooManyFriends`] from `spawn_friends`,
+    /// before any friend starts.
     #[must_use]
     pub fn count(mut self, count: usize) -> Self {
         self.count = Some(count);
@@ -126,7 +129,8 @@ impl FriendConfig {
     /// How long a friend waits for the hakase to *take* an offloaded block before it gives up:
     /// the block does not run, and `offload!` panics with "the hakase did not take this request
     /// within ..." (so a hakase that stopped serving shows up as an error instead of a friend
-    /// spinning forever). None by default: friends wait as long as it takes.
+    /// spinning forever). None by default: friends wait as long as it takes (as they do with
+    /// `Duration::MAX`).
     ///
     /// The clock is read only once the friend's wait has backed off (a few µs in, see
     /// [`WaitStrategy`]), from the vDSO, so the check costs neither time on a quick round trip
@@ -215,11 +219,74 @@ impl FriendConfig {
 #[derive(Debug)]
 pub struct Friends<'h> {
     pub(crate) hakase: &'h Hakase,
-    pub(crate) threads: Vec<(FriendId, JoinHandle<Result<(), FriendPanic>>)>,
+    pub(crate) threads: Vec<FriendThread>,
     /// Friends whose body has not ended yet.
     pub(crate) running: Arc<AtomicUsize>,
     /// Process friends (`process/`): none for thread friends.
     pub(crate) processes: Vec<Arc<crate::process::ProcessFriend>>,
+    pub(crate) vanish: VanishWatch,
+}
+
+/// A friend thread: its id, its handle, and the kernel tid it stores as it starts (0 before).
+pub(crate) type FriendThread = (
+    FriendId,
+    JoinHandle<Result<(), FriendPanic>>,
+    Arc<AtomicI32>,
+);
+
+/// What `join` reports for a friend thread that ended without returning from its body.
+const VANISHED: &str = "the friend thread ended without returning from its body (its OS thread \
+     exited: a raw `exit` system call or `pthread_exit`), so it was not joined";
+
+/// Looks for friend threads whose OS thread ended without returning from the body (a raw
+/// `exit` system call, `pthread_exit` from C code): they never count themselves as ended, so
+/// without this `join` would serve them forever. A look reads `/proc`, so it is made while the
+/// hakase parks between slices, or once every [`VanishWatch::EVERY`] calls of `finished` in a
+/// loop that never parks: the spinning hakase's path stays one load.
+#[derive(Debug, Default)]
+pub(crate) struct VanishWatch {
+    calls: Cell<u32>,
+    /// Every friend still counted as running has vanished: final (a vanished thread never
+    /// comes back, and the others have ended), and kept, because the look that found it may
+    /// have been a parking hakase's, whose next `finished` outside the park would not look.
+    settled: Cell<bool>,
+}
+
+impl VanishWatch {
+    const EVERY: u32 = 1 << 14;
+
+    fn settle(&self, all_vanished: bool) -> bool {
+        if all_vanished {
+            self.settled.set(true);
+        }
+        all_vanished
+    }
+
+    fn due(&self, parking: bool) -> bool {
+        let calls = self.calls.get().wrapping_add(1);
+        self.calls.set(calls);
+        parking || calls.is_multiple_of(Self::EVERY)
+    }
+}
+
+/// Whether friend thread `thread` ended without returning: its tid is gone from the kernel's
+/// view of this process (or a zombie) while its handle is not finished. A thread that returns
+/// finishes its handle before its OS thread ends, so it is never taken for a vanished one.
+fn vanished(thread: &FriendThread) -> bool {
+    let tid = thread.2.load(Ordering::Acquire);
+    if tid <= 0 || thread.1.is_finished() {
+        return false;
+    }
+    let gone = match std::fs::read(format!("/proc/self/task/{tid}/stat")) {
+        // "tid (comm) S ...": the state follows the last ')'.
+        Ok(stat) => stat
+            .iter()
+            .rposition(|&b| b == b')')
+            .and_then(|close| stat.get(close + 2))
+            .is_some_and(|state| matches!(state, b'Z' | b'X')),
+        Err(_) => true,
+    };
+    gone && !thread.1.is_finished()
 }
 
 /// Why one friend could not start, in [`Error::FriendStart`]: the friend, the step that failed
@@ -320,10 +387,24 @@ impl Drop for Friends<'_> {
 impl Friends<'_> {
     /// Whether every friend's body has returned (or panicked). A parked hakase is woken when
     /// the last one ends, so `hakase.serve_until(|| friends.finished())` returns promptly.
+    ///
+    /// A friend thread whose OS thread ended without returning from its body (a raw `exit`
+    /// system call, `pthread_exit` from C code) counts as ended once the hakase notices, while
+    /// it parks (within a park slice, 50 ms, in [`join`](Self::join) and `serve_until`; a loop of
+    /// `try_receive` that never parks notices within some thousands of calls); `join` reports it in
+    /// [`Error::FriendsPanicked`].
     #[must_use]
     pub fn finished(&self) -> bool {
-        self.running.load(Ordering::Acquire) == 0
-            && self.processes.iter().all(|friend| friend.exit().is_some())
+        let running = self.running.load(Ordering::Acquire);
+        if running == 0 {
+            return self.processes.iter().all(|friend| friend.exit().is_some());
+        }
+        self.vanish.settled.get()
+            || (running <= self.threads.len()
+                && self.vanish.due(self.hakase.is_parking())
+                && self
+                    .vanish
+                    .settle(self.threads.iter().filter(|t| vanished(t)).count() == running))
     }
 
     /// Kills process friend `id` (`SIGKILL`), for one that hangs; [`join`](Self::join) then
@@ -373,15 +454,19 @@ impl Friends<'_> {
         }
         let panics: Vec<FriendPanic> = std::mem::take(&mut self.threads)
             .into_iter()
-            .filter_map(|(id, thread)| match thread.join() {
-                Ok(Ok(())) => None,
-                Ok(Err(panic)) => Some(panic),
-                // friend_main catches the body's panics; this is a panic of our own code.
-                Err(payload) => Some(FriendPanic {
-                    id,
-                    message: panic_message(&*payload),
-                    offloaded_at: None,
-                }),
+            .filter_map(|friend| {
+                if vanished(&friend) {
+                    // std's `join` would panic on it ("threads should not terminate
+                    // unexpectedly"); dropping the handle detaches what is left of it.
+                    return Some(FriendPanic {
+                        id: friend.0,
+                        message: VANISHED.to_owned(),
+                        offloaded_at: None,
+                    });
+                }
+                Some(friend)
+                    .map(|(id, thread, _)| (id, thread))
+                    .and_then(|(id, thread)| join_friend(id, thread))
             })
             .collect();
         if panics.is_empty() {
@@ -389,5 +474,19 @@ impl Friends<'_> {
         } else {
             Err(Error::FriendsPanicked(panics))
         }
+    }
+}
+
+/// Joins a friend thread that returned; its panic, if its body (or our code) panicked.
+fn join_friend(id: FriendId, thread: JoinHandle<Result<(), FriendPanic>>) -> Option<FriendPanic> {
+    match thread.join() {
+        Ok(Ok(())) => None,
+        Ok(Err(panic)) => Some(panic),
+        // friend_main catches the body's panics; this is a panic of our own code.
+        Err(payload) => Some(FriendPanic {
+            id,
+            message: panic_message(&*payload),
+            offloaded_at: None,
+        }),
     }
 }

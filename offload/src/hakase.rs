@@ -4,7 +4,7 @@ use core::cell::{Cell, RefCell};
 use core::fmt;
 use core::marker::PhantomData;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,7 +18,8 @@ use crate::call::{
     FriendEnd, HakaseEnd, install_friend_end, reraised_from, serving, while_serving,
 };
 use crate::friend::{
-    FriendConfig, FriendId, FriendPanic, FriendStartError, Friends, panic_message,
+    FriendConfig, FriendId, FriendPanic, FriendStartError, FriendThread, Friends, VanishWatch,
+    panic_message,
 };
 use crate::sandbox::{
     Filter, FilterSpec, OnDenied, Sandbox, arm_trap, check_denials, set_trap_identity,
@@ -72,6 +73,10 @@ pub struct Hakase {
     exports: &'static Table<Export>,
     bell: Arc<Bell>,
     spin_before_parking: OneThread<Cell<Duration>>,
+    /// Set while `serve_until` parks between slices: the cue for `Friends::finished` to look
+    /// for friend threads that vanished (a look that costs a `/proc` read, too much for the
+    /// spinning phase).
+    parking: OneThread<Cell<bool>>,
     slots: OneThread<RefCell<Vec<(FriendId, HakaseEnd)>>>,
     /// Process friends (`process/`).
     processes: OneThread<crate::process::ProcessSlots>,
@@ -147,6 +152,7 @@ impl Hakase {
             exports,
             bell: Arc::new(Bell::new()),
             spin_before_parking: OneThread(Cell::new(DEFAULT_SPIN_BEFORE_PARKING)),
+            parking: OneThread(Cell::new(false)),
             slots: OneThread(RefCell::new(Vec::new())),
             processes: OneThread(crate::process::ProcessSlots::default()),
         })
@@ -201,6 +207,12 @@ impl Hakase {
     {
         if config.cpus.is_empty() {
             return Err(Error::NoCpus);
+        }
+        if config.friend_count() > crate::MAX_FRIENDS {
+            return Err(Error::TooManyFriends {
+                requested: config.friend_count(),
+                max: crate::MAX_FRIENDS,
+            });
         }
         if let Some(existing) = existing_cpus() {
             let absent = config.cpus.difference(&existing);
@@ -262,7 +274,9 @@ impl Hakase {
                 startup: startup.clone(),
                 running: running.clone(),
                 bell: self.bell.clone(),
+                tid: Arc::new(AtomicI32::new(0)),
             };
+            let tid = start.tid.clone();
             let spawned = thread::Builder::new()
                 .name(format!("friend-{index}"))
                 .spawn({
@@ -271,7 +285,7 @@ impl Hakase {
                 });
             match spawned {
                 Ok(thread) => {
-                    threads.push((id, thread));
+                    threads.push((id, thread, tid));
                     ends.push((id, server));
                 }
                 Err(error) => {
@@ -302,6 +316,7 @@ impl Hakase {
             threads,
             running,
             processes: Vec::new(),
+            vanish: VanishWatch::default(),
         })
     }
 
@@ -344,6 +359,7 @@ impl Hakase {
             threads: Vec::new(),
             running: Arc::new(AtomicUsize::new(0)),
             processes,
+            vanish: VanishWatch::default(),
         })
     }
 
@@ -415,6 +431,7 @@ impl Hakase {
             } else {
                 // After a park that found nothing, park again without spinning first.
                 parked = true;
+                self.parking.set(true);
                 if self.processes.any() {
                     // Process friends ring shared words in their regions (the bell is in
                     // hakase memory); a crash rings nothing, so look for one more often.
@@ -423,9 +440,15 @@ impl Hakase {
                 } else {
                     self.bell.park(|| self.has_request() || done(), PARK_SLICE);
                 }
+                self.parking.set(false);
                 check_denials();
             }
         }
+    }
+
+    /// Whether `serve_until` is parked between slices (see the field).
+    pub(crate) fn is_parking(&self) -> bool {
+        self.parking.get()
     }
 
     /// The number of friends this hakase serves, of both kinds: every friend of every
@@ -458,12 +481,9 @@ fn existing_cpus() -> Option<CpuList> {
 }
 
 /// Tells started friends not to run their bodies, and waits for them.
-fn abort_start(
-    startup: &Startup,
-    threads: Vec<(FriendId, thread::JoinHandle<Result<(), FriendPanic>>)>,
-) {
+fn abort_start(startup: &Startup, threads: Vec<FriendThread>) {
     startup.decision.store(ABORT, Ordering::Release);
-    for (_, thread) in threads {
+    for (_, thread, _) in threads {
         // Aborted friends return without running a body; a panic here would be ours.
         let _ = thread.join();
     }
@@ -478,6 +498,8 @@ struct FriendStart {
     startup: Arc<Startup>,
     running: Arc<AtomicUsize>,
     bell: Arc<Bell>,
+    /// Where the friend thread stores its kernel tid first thing (for `VanishWatch`).
+    tid: Arc<AtomicI32>,
 }
 
 /// Counts the friend's body as ended and wakes the hakase, however the body ends.
@@ -507,7 +529,10 @@ fn friend_main(
         startup,
         running,
         bell,
+        tid,
     } = start;
+    // SAFETY: gettid has no preconditions.
+    tid.store(unsafe { libc::gettid() }, Ordering::Release);
     let _ended = Ended {
         running: &running,
         bell: &bell,

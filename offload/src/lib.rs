@@ -256,6 +256,12 @@ pub mod prelude {
     };
 }
 
+/// The most friends one [`Hakase::spawn_friends`] starts (threads or processes); a larger
+/// [`FriendConfig::count`] is [`Error::TooManyFriends`] before any friend starts. Friends are
+/// one per CPU in Toshokan, a few sharing a CPU at most; the cap is far above that, and keeps a
+/// mistyped count (`count(100_000)`) from starting threads or `execve`s until the OS refuses.
+pub const MAX_FRIENDS: usize = 1024;
+
 /// Everything that can go wrong starting or running friends.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -270,6 +276,19 @@ pub enum Error {
     /// A CPU list named no CPU.
     #[error("friend CPUs: the CPU list names no CPU")]
     NoCpus,
+    /// More friends were asked for ([`FriendConfig::count`]) than one `spawn_friends` starts:
+    /// at most [`MAX_FRIENDS`]; none was started.
+    #[error(
+        "{requested} friends asked for in one spawn_friends; at most {max} are started at once \
+         (a friend is a thread or a process of its own: a mistyped count would otherwise start \
+         them until the OS refuses)"
+    )]
+    TooManyFriends {
+        /// The count asked for.
+        requested: usize,
+        /// The cap, [`MAX_FRIENDS`].
+        max: usize,
+    },
     /// Friend CPUs that this machine does not have.
     #[error("friend CPUs: this machine has no CPU {absent} (its CPUs are {existing})")]
     CpusAbsent {

@@ -101,12 +101,39 @@ fn the_encoding_is_the_fields_in_order_after_a_one_byte_tag() {
         encode(&Point { x: 1, y: -1 }),
         [1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]
     );
-    assert_eq!(encode(&Marker), Vec::<u8>::new());
+    // A struct without fields is one zero byte: every value takes at least one.
+    assert_eq!(encode(&Marker), [0]);
     assert_eq!(encode(&Shape::Dot), [0]);
     assert_eq!(
         encode(&Shape::Tagged(Marker, 'a', false)),
-        [3, 97, 0, 0, 0, 0]
+        [3, 0, 97, 0, 0, 0, 0]
     );
+}
+
+#[test]
+fn vectors_of_values_without_data_cross_and_hostile_lengths_of_them_do_not() {
+    // Ten markers, ten units: bounded by their ten bytes, so they decode.
+    assert_eq!(decode(&encode(&vec![Marker; 10])), Ok(vec![Marker; 10]));
+    assert_eq!(decode(&encode(&vec![(); 10])), Ok(vec![(); 10]));
+    assert_eq!(decode(&encode(&[[0u8; 0]; 3])), Ok([[0u8; 0]; 3]));
+    assert_eq!(encode(&()), [0]);
+    // Four billion units announced in four bytes: refused at once, not looped over.
+    assert!(matches!(
+        decode::<Vec<()>>(&[0xff, 0xff, 0xff, 0xff]),
+        Err(WireError::Length { .. })
+    ));
+    // A unit byte that is not 0.
+    assert_eq!(
+        decode::<Marker>(&[5]),
+        Err(WireError::Tag {
+            ty: "Marker",
+            tag: 5
+        })
+    );
+    assert!(matches!(
+        decode::<()>(&[]),
+        Err(WireError::Truncated { .. })
+    ));
 }
 
 #[test]
@@ -121,7 +148,7 @@ fn adversarial_bytes_are_errors() {
     );
     // A field that is not its type (a bool of 2).
     assert_eq!(
-        decode::<Shape>(&[3, 97, 0, 0, 0, 2]),
+        decode::<Shape>(&[3, 0, 97, 0, 0, 0, 2]),
         Err(WireError::Tag { ty: "bool", tag: 2 })
     );
     // A polygon claiming 4 G points in a few bytes: refused before anything is reserved.

@@ -388,7 +388,7 @@ impl<Req, Resp> Client<Req, Resp> {
     /// makes a system call (the time is read from the vDSO clock). The timeout is counted from
     /// the first such check (a few µs into the wait), so that a quick call never reads the
     /// clock. Once the server has taken the request the client waits for the outcome whatever
-    /// the timeout.
+    /// the timeout. A timeout too long for an [`Instant`] (`Duration::MAX`) never passes.
     ///
     /// # Errors
     ///
@@ -408,7 +408,9 @@ impl<Req, Resp> Client<Req, Resp> {
             timeout.is_none() || block.retractable,
             "a timeout needs a retractable slot (SlotOptions::retractable)"
         );
-        let mut deadline: Option<Instant> = None;
+        // Set at the first capped look; the inner `None`: a timeout too long for an `Instant`
+        // (`Duration::MAX`), which never passes.
+        let mut deadline: Option<Option<Instant>> = None;
         let idle = self.sent.get();
         debug_assert!(!server_owns(idle), "a client is idle between calls");
         // SAFETY: the turn is even (this client stored it, or it is the initial 0, and only the
@@ -435,7 +437,9 @@ impl<Req, Resp> Client<Req, Resp> {
                 }
                 if turn == requested
                     && let Some(timeout) = timeout
-                    && Instant::now() >= *deadline.get_or_insert_with(|| Instant::now() + timeout)
+                    && let Some(at) =
+                        *deadline.get_or_insert_with(|| Instant::now().checked_add(timeout))
+                    && Instant::now() >= at
                     && block
                         .turn
                         .compare_exchange(requested, answered, Ordering::Acquire, Ordering::Relaxed)

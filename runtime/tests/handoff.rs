@@ -186,3 +186,26 @@ fn ends_are_send() {
     send::<handoff::Server<String, Vec<u8>>>();
     // `Sync` is what the ends must not be; see the compile-fail cases in ui-tests.
 }
+
+#[test]
+fn a_timeout_of_duration_max_never_passes_and_a_short_one_gives_the_request_back() {
+    use std::time::Duration;
+    let (client, server) =
+        handoff::slot_with::<u64, u64>(handoff::SlotOptions::new().retractable());
+    // Nobody serves: a short timeout hands the request back.
+    match client.call_until(7, &WAIT, Some(Duration::from_millis(20))) {
+        Err(handoff::CallError::TimedOut(req)) => assert_eq!(req, 7),
+        other => panic!("expected the request back, got {other:?}"),
+    }
+    // A server that takes its time: `Duration::MAX` (too long for an `Instant`) waits for it
+    // instead of panicking on the deadline's overflow.
+    let serving = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        while !server.try_serve(answer) {
+            thread::yield_now();
+        }
+    });
+    let outcome = client.call_until(8, &WAIT, Some(Duration::MAX));
+    serving.join().unwrap();
+    assert_eq!(outcome.unwrap().unwrap(), answer(8));
+}

@@ -188,6 +188,18 @@ impl World {
         self
     }
 
+    /// As [`World::observe_meta`], for the steps of `task` only (in runs and in checks).
+    pub fn observe_task_meta(
+        &mut self,
+        task: TaskId,
+        selector: Selector,
+        meta: impl Meta + 'static,
+    ) -> &mut Self {
+        self.metas
+            .install(Tasks::One(task.0), selector, true, Box::new(meta));
+        self
+    }
+
     /// Reseeds the generators [`World::step`] resolves choices (`choose!`) with: one stream per
     /// task, so the same seed and the same steps give the same choices.
     pub fn seed_choices(&mut self, seed: u64) {

@@ -182,7 +182,7 @@ pub(crate) fn agent_main<A: Agent + Send>(
             .next_tick
             .map(|at| Duration::from_nanos(at.saturating_sub(done.now).max(1)));
         if ags.options.spin {
-            let until = timeout.map(|t| std::time::Instant::now() + t);
+            let until = timeout.and_then(super::config::deadline_after);
             while word.load(Ordering::Acquire) == done.seen
                 && !ags.stop.load(Ordering::Acquire)
                 && until.is_none_or(|u| std::time::Instant::now() < u)

@@ -4,6 +4,18 @@ use std::time::Duration;
 
 use crate::Topology;
 
+/// `d` in nanoseconds, saturating: a `Duration` of more than about 584 years does not fit a
+/// `u64` of nanoseconds, and truncating it (`as u64`) would turn a huge limit into a small one.
+pub(crate) fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// `Instant::now() + d`, or `None` when that is past what an `Instant` can hold (then the
+/// moment never comes: a `Duration::MAX` grace, sleep or limit means "forever", as in std).
+pub(crate) fn deadline_after(d: Duration) -> Option<std::time::Instant> {
+    std::time::Instant::now().checked_add(d)
+}
+
 /// How a [`ThreadEnclave`](super::ThreadEnclave) runs.
 #[derive(Clone, Debug)]
 pub struct ThreadConfig {
@@ -79,6 +91,7 @@ impl ThreadConfig {
     }
 
     /// Ends the run when a runnable thread has waited `limit` for a CPU; `None` disables it.
+    /// (This and the other durations saturate: `Duration::MAX` means "never".)
     #[must_use]
     pub fn with_watchdog(mut self, limit: Option<Duration>) -> Self {
         self.watchdog = limit;
@@ -122,7 +135,9 @@ impl ThreadConfig {
     }
 
     /// `SCHED_FIFO` priority of the agent threads (1-99), or `None` to keep them in the normal
-    /// class.
+    /// class. A priority outside 1-99 is clamped into it; one the process may not take (no
+    /// root, no `CAP_SYS_NICE`) leaves the agents in the normal class, as
+    /// [`ThreadReport::realtime_agents`](super::ThreadReport) says.
     #[must_use]
     pub fn with_rt_priority(mut self, priority: Option<i32>) -> Self {
         self.rt_priority = priority.map(|p| p.clamp(1, 99));

@@ -19,15 +19,17 @@ pub enum ThreadError {
     /// The agent configuration names no CPU.
     #[error("the enclave's agent configuration names no CPU; give it at least one (e.g. \"0\")")]
     NoCpus,
-    /// The agent configuration names CPUs the process may not use.
+    /// The agent configuration names CPUs the thread that created the enclave may not use (its
+    /// affinity, normally the process's; a managed thread of another enclave is pinned to one).
     #[error(
-        "the enclave's CPUs \"{asked}\" are not all CPUs this process may run on (\"{allowed}\"); \
-         pick CPUs from that list"
+        "the enclave's CPUs \"{asked}\" are not all CPUs the thread that created the enclave may \
+         run on (\"{allowed}\"; a thread pinned by another enclave or by `taskset` narrows that); \
+         pick CPUs from that list, or create the enclave on a thread that may run on them"
     )]
     Cpus {
         /// The CPUs asked for.
         asked: String,
-        /// The CPUs this process may run on.
+        /// The CPUs the creating thread may run on.
         allowed: String,
     },
     /// The centralized model needs a CPU for its agent and at least one for threads.
@@ -40,6 +42,16 @@ pub enum ThreadError {
     /// managed-thread call from elsewhere).
     #[error("{0}")]
     Attach(&'static str),
+    /// A managed thread's name holds a NUL byte, which an OS thread name cannot; nothing was
+    /// spawned.
+    #[error(
+        "thread name {name:?} contains a NUL byte, which an OS thread name cannot hold; remove it \
+         (nothing was spawned)"
+    )]
+    ThreadName {
+        /// The name given.
+        name: String,
+    },
     /// A thread (managed or agent) could not be created, or the signal handler installed.
     #[error("the operating system refused to create a thread or install a signal handler")]
     Os(#[source] std::io::Error),

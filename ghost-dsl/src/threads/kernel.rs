@@ -582,7 +582,7 @@ impl State {
                 && at <= now
                 && self.cpus[c].current.is_some()
             {
-                self.cpus[c].next_tick = Some(now + period);
+                self.cpus[c].next_tick = Some(now.saturating_add(period));
                 self.tick(c);
             }
         }
@@ -650,7 +650,7 @@ impl State {
     /// Puts thread `i` on CPU `c`: accounting, the gate, the pin.
     pub(crate) fn place(&mut self, i: usize, c: usize, now: u64) {
         let id = self.cpus[c].cpu.id();
-        let tick = self.ticks.then(|| now + self.tick_ns);
+        let tick = self.ticks.then(|| now.saturating_add(self.tick_ns));
         let t = &mut self.threads[i];
         if let Some(since) = t.runnable_since.take() {
             t.waits.push(now.saturating_sub(since));

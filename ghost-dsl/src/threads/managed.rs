@@ -324,8 +324,13 @@ fn call<R>(action: impl FnOnce(&mut State, usize) -> R) -> Called<R> {
 
 /// Sleeps for `duration`. In a managed thread: `MSG_TASK_BLOCKED` now, `MSG_TASK_WAKEUP` at the
 /// deadline, then it runs when the agent commits it. Elsewhere: [`std::thread::sleep`].
+///
+/// A `duration` too long for an [`Instant`] (`Duration::MAX`) sleeps for good, as std's does:
+/// only a release of the thread (a time limit, a fault) ends it, and then it sleeps on under the
+/// OS.
 pub fn sleep(duration: Duration) {
-    let deadline = Instant::now() + duration;
+    // `None`: never (the deadline does not fit an `Instant`).
+    let deadline = super::config::deadline_after(duration);
     let Called::Done(cur, _) = call(|st, i| st.block(i, BlockKind::Sleep)) else {
         std::thread::sleep(duration);
         return;
@@ -337,9 +342,16 @@ pub fn sleep(duration: Duration) {
             break;
         }
         let now = Instant::now();
-        if now < deadline {
-            sys::futex_wait(&cell.gate, g, Some(deadline - now));
-            continue;
+        match deadline {
+            None => {
+                sys::futex_wait(&cell.gate, g, None);
+                continue;
+            }
+            Some(deadline) if now < deadline => {
+                sys::futex_wait(&cell.gate, g, Some(deadline - now));
+                continue;
+            }
+            Some(_) => {}
         }
         // The deadline: the timer "interrupt" runs in the sleeper's own context.
         let mut st = cur.shared.lock();
@@ -355,8 +367,10 @@ pub fn sleep(duration: Duration) {
     if cell.is_free() {
         // Released mid-sleep: sleep the rest under the OS.
         let now = Instant::now();
-        if now < deadline {
-            std::thread::sleep(deadline - now);
+        match deadline {
+            None => std::thread::sleep(Duration::MAX),
+            Some(deadline) if now < deadline => std::thread::sleep(deadline - now),
+            Some(_) => {}
         }
     }
     leave_call(cell);

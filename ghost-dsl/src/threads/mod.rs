@@ -81,6 +81,16 @@
 //! period the run leaves it running, detached, under the OS scheduler, returns the error with
 //! the thread named in `left_running`, and the thread ends with the process.
 //!
+//! A managed thread whose OS thread ends without returning from its closure (a raw `exit`
+//! system call, `pthread_exit` from C) cannot post its own end. The monitor's poll of
+//! `/proc/self/task` (while kernel-block detection is on, the default) notices that it is gone,
+//! posts `MSG_TASK_BLOCKED` and `MSG_TASK_DEAD` for it so its CPU goes to another thread, and
+//! records it in [`ThreadReport::panics`] ("the thread ended without returning ..."); it is
+//! not joined (there is nothing left to join). With detection off, the watchdog ends such a run.
+//!
+//! Durations saturate: `Duration::MAX` as a time limit, watchdog, grace, tick or [`sleep`]
+//! means "never", as it does for `std::thread::sleep`.
+//!
 //! # Blocking outside the enclave's calls
 //!
 //! See [`monitor`]: a thread asleep in the kernel (a `std::sync::Mutex`, I/O) is noticed within
@@ -247,17 +257,28 @@ impl ThreadHandle {
     }
 }
 
+/// `name`, if an OS thread may carry it (std's thread builder panics on a NUL byte, after the
+/// enclave would have counted the thread).
+fn checked_name(name: String) -> Result<String, ThreadError> {
+    if name.contains('\0') {
+        return Err(ThreadError::ThreadName { name });
+    }
+    Ok(name)
+}
+
 /// Spawns a managed thread into the enclave of the calling managed thread (`MSG_TASK_NEW`).
 ///
 /// # Errors
 ///
-/// [`ThreadError::Attach`] when the caller is not a managed thread, [`ThreadError::Os`] when
-/// the thread cannot be created.
+/// [`ThreadError::Attach`] when the caller is not a managed thread,
+/// [`ThreadError::ThreadName`] for a name with a NUL byte, [`ThreadError::Os`] when the thread
+/// cannot be created.
 pub fn spawn(
     name: impl Into<String>,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<ThreadHandle, ThreadError> {
-    match managed::shielded(|| managed::spawn_here(name.into(), TaskAttrs::new(), Box::new(f))) {
+    let name = checked_name(name.into())?;
+    match managed::shielded(|| managed::spawn_here(name, TaskAttrs::new(), Box::new(f))) {
         None => Err(ThreadError::Attach(
             "ghost_dsl::threads::spawn was called outside a managed thread: it spawns into the \
              caller's own enclave; from other threads use ThreadEnclave::spawn or \
@@ -278,7 +299,8 @@ pub fn spawn_with(
     attrs: TaskAttrs,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<ThreadHandle, ThreadError> {
-    match managed::shielded(|| managed::spawn_here(name.into(), attrs, Box::new(f))) {
+    let name = checked_name(name.into())?;
+    match managed::shielded(|| managed::spawn_here(name, attrs, Box::new(f))) {
         None => Err(ThreadError::Attach(
             "ghost_dsl::threads::spawn_with was called outside a managed thread: it spawns into \
              the caller's own enclave; from other threads use ThreadEnclave::spawn_with or \
@@ -378,7 +400,8 @@ impl ThreadEnclave {
     ///
     /// # Errors
     ///
-    /// [`ThreadError::Os`] when the thread cannot be created.
+    /// [`ThreadError::ThreadName`] for a name with a NUL byte; [`ThreadError::Os`] when the
+    /// thread cannot be created.
     pub fn spawn(
         &self,
         name: impl Into<String>,
@@ -444,7 +467,12 @@ impl ThreadEnclave {
             return Err(ThreadError::CentralizedNeedsTwoCpus);
         }
         let ticks = config.tick_config == crate::CpuTickConfig::AllTicks;
-        st.attach(model, &asked, ticks, self.config.tick.as_nanos() as u64);
+        st.attach(
+            model,
+            &asked,
+            ticks,
+            config::saturating_nanos(self.config.tick),
+        );
         Ok(())
     }
 
@@ -635,8 +663,8 @@ impl ThreadEnclave {
         let joins =
             std::mem::take(&mut *self.shared.joins.lock().unwrap_or_else(|e| e.into_inner()));
         let tids = self.tids(joins.iter().map(|(i, _)| *i));
-        for (_, j) in joins {
-            let _ = j.join();
+        for ((_, j), &tid) in joins.into_iter().zip(&tids) {
+            sys::join_unless_vanished(j, tid);
         }
         sys::await_reaped(&tids);
     }
@@ -666,8 +694,8 @@ impl ThreadEnclave {
         let left = st.unfinished();
         drop(st);
         let tids = self.tids(ended.iter().map(|(i, _)| *i));
-        for (_, j) in ended {
-            let _ = j.join();
+        for ((_, j), &tid) in ended.into_iter().zip(&tids) {
+            sys::join_unless_vanished(j, tid);
         }
         sys::await_reaped(&tids);
         // Dropping a JoinHandle detaches its thread.
@@ -695,7 +723,8 @@ impl EnclaveHandle {
     ///
     /// # Errors
     ///
-    /// [`ThreadError::Os`] when the thread cannot be created.
+    /// [`ThreadError::ThreadName`] for a name with a NUL byte; [`ThreadError::Os`] when the
+    /// thread cannot be created.
     pub fn spawn(
         &self,
         name: impl Into<String>,
@@ -715,10 +744,10 @@ impl EnclaveHandle {
         attrs: TaskAttrs,
         f: impl FnOnce() + Send + 'static,
     ) -> Result<ThreadHandle, ThreadError> {
-        let (gtid, cell) = managed::shielded(|| {
-            managed::spawn_managed(&self.shared, name.into(), attrs, Box::new(f))
-        })
-        .map_err(ThreadError::Os)?;
+        let name = checked_name(name.into())?;
+        let (gtid, cell) =
+            managed::shielded(|| managed::spawn_managed(&self.shared, name, attrs, Box::new(f)))
+                .map_err(ThreadError::Os)?;
         Ok(ThreadHandle::new(self.shared.clone(), gtid, cell))
     }
 

@@ -30,6 +30,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::agents::{AgentShared, Fault};
+use super::config::{deadline_after, saturating_nanos};
 use super::kernel::{BlockKind, State, TState, Wake, flush};
 use super::sys;
 use super::tracepoints::{Switch, Tracepoints};
@@ -61,8 +62,9 @@ pub(crate) fn watch<A>(
     let shared = ags.shared;
     let mut switches = Vec::new();
     let mut polls: u32 = 0;
-    // When the run ended on a deadlock or its time limit: threads get `grace` to end.
-    let mut abandon_at: Option<std::time::Instant> = None;
+    // When the run ended on a deadlock or its time limit: threads get `grace` to end (the inner
+    // `None`: a grace too long for an `Instant`, i.e. wait for them for good).
+    let mut abandon_at: Option<Option<std::time::Instant>> = None;
     loop {
         polls = polls.wrapping_add(1);
         switches.clear();
@@ -77,7 +79,7 @@ pub(crate) fn watch<A>(
         if st.live == 0 {
             return false;
         }
-        if abandon_at.is_some_and(|at| std::time::Instant::now() >= at) {
+        if abandon_at.is_some_and(|at| at.is_some_and(|at| std::time::Instant::now() >= at)) {
             return true;
         }
         // After another fault, the time limit still bounds the wait for the released threads.
@@ -85,17 +87,17 @@ pub(crate) fn watch<A>(
             && abandon_at.is_none()
             && options
                 .time_limit
-                .is_some_and(|l| st.now_ns() >= l.as_nanos() as u64)
+                .is_some_and(|l| st.now_ns() >= saturating_nanos(l))
         {
             for t in &st.threads {
                 t.cell.unpark_for_good();
             }
-            abandon_at = Some(std::time::Instant::now() + options.grace);
+            abandon_at = Some(deadline_after(options.grace));
         }
         if !st.fallen_back {
             let fault = if let Some(limit) = options
                 .time_limit
-                .filter(|l| st.now_ns() >= l.as_nanos() as u64)
+                .filter(|l| st.now_ns() >= saturating_nanos(*l))
             {
                 Some(Fault::TimeLimit { limit })
             } else {
@@ -108,12 +110,12 @@ pub(crate) fn watch<A>(
                 for t in &st.threads {
                     t.cell.unpark_for_good();
                 }
-                abandon_at = Some(std::time::Instant::now() + options.grace);
+                abandon_at = Some(deadline_after(options.grace));
             }
         }
         if !st.fallen_back {
             if let Some(limit) = options.watchdog {
-                let starving = st.starving(limit.as_nanos() as u64);
+                let starving = st.starving(saturating_nanos(limit));
                 if !starving.is_empty() {
                     ags.fail(
                         &mut st,
@@ -232,6 +234,10 @@ fn check_switched(st: &mut State, switches: &[Switch]) {
     }
 }
 
+/// The "panic" message of a managed thread whose OS thread ended without returning.
+pub(crate) const VANISHED: &str = "the thread ended without returning from its closure (its OS \
+     thread exited: a raw `exit` system call or `pthread_exit`)";
+
 fn poll_kernel_blocks(st: &mut State) {
     for i in 0..st.threads.len() {
         let t = &st.threads[i];
@@ -239,24 +245,32 @@ fn poll_kernel_blocks(st: &mut State) {
         if tid == 0 {
             continue;
         }
-        match (t.state, t.block) {
-            (TState::OnCpu(_), _) if !t.cell.in_call.load(Ordering::Acquire) => {
-                let asleep = matches!(sys::thread_state(tid), Some(b'S' | b'D'));
-                let t = &mut st.threads[i];
-                t.asleep_polls = if asleep { t.asleep_polls + 1 } else { 0 };
-                if t.asleep_polls >= 2 {
-                    t.asleep_polls = 0;
-                    st.block(i, BlockKind::Kernel);
-                }
+        let outside_call = !t.cell.in_call.load(Ordering::Acquire);
+        let on_cpu = matches!(t.state, TState::OnCpu(_)) && outside_call;
+        let kernel_blocked = (t.state, t.block) == (TState::Blocked, Some(BlockKind::Kernel));
+        if !(on_cpu || kernel_blocked) {
+            continue;
+        }
+        // One read of `/proc` per watched thread and poll.
+        let state = sys::thread_state(tid);
+        if outside_call && sys::is_gone(state) {
+            // Its OS thread ended without returning from its closure (a raw `exit` system call,
+            // `pthread_exit`): nothing will ever post its end, so post it here and free its CPU.
+            st.exit(i, Some(VANISHED.to_owned()));
+            continue;
+        }
+        if on_cpu {
+            let asleep = matches!(state, Some(b'S' | b'D'));
+            let t = &mut st.threads[i];
+            t.asleep_polls = if asleep { t.asleep_polls + 1 } else { 0 };
+            if t.asleep_polls >= 2 {
+                t.asleep_polls = 0;
+                st.block(i, BlockKind::Kernel);
             }
-            (TState::Blocked, Some(BlockKind::Kernel)) => {
-                if matches!(sys::thread_state(tid), Some(b'R')) {
-                    st.wake(i);
-                    let cell = st.threads[i].cell.clone();
-                    st.wakes.push(Wake::Stop(cell));
-                }
-            }
-            _ => {}
+        } else if state == Some(b'R') {
+            st.wake(i);
+            let cell = st.threads[i].cell.clone();
+            st.wakes.push(Wake::Stop(cell));
         }
     }
 }

@@ -203,7 +203,7 @@ impl EnclaveKernel for Kernel<'_> {
             return;
         }
         st.ticks = on;
-        let next = st.now_ns() + st.tick_ns;
+        let next = st.now_ns().saturating_add(st.tick_ns);
         for slot in &mut st.cpus {
             slot.next_tick = (on && slot.current.is_some()).then_some(next);
         }

@@ -132,6 +132,41 @@ pub(crate) fn thread_state(tid: i32) -> Option<u8> {
     stat.get(close + 2).copied()
 }
 
+/// Whether thread `tid` of this process has ended as far as the kernel is concerned: its
+/// `/proc/self/task` entry is gone, or it is a zombie waiting to be reaped.
+pub(crate) fn thread_gone(tid: i32) -> bool {
+    is_gone(thread_state(tid))
+}
+
+/// Whether a [`thread_state`] says the thread has ended (no entry, or a zombie).
+pub(crate) fn is_gone(state: Option<u8>) -> bool {
+    matches!(state, None | Some(b'Z' | b'X'))
+}
+
+/// Joins `handle`, the thread with kernel id `tid` (0: unknown), unless that thread ended
+/// without returning from its closure (a raw `exit` system call, `pthread_exit`): std's `join`
+/// panics on such a thread ("threads should not terminate unexpectedly"), so it is detached
+/// instead. Returns whether it was joined.
+///
+/// A thread that returns drops its result packet before its OS thread ends, so once its tid is
+/// gone `is_finished` is either already true or never will be.
+pub(crate) fn join_unless_vanished(handle: std::thread::JoinHandle<()>, tid: i32) -> bool {
+    if tid > 0 {
+        while !handle.is_finished() {
+            if thread_gone(tid) {
+                if handle.is_finished() {
+                    break;
+                }
+                // Dropping the handle detaches the (already ended) thread.
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+    let _ = handle.join();
+    true
+}
+
 /// Waits (briefly, bounded) until the joined threads `tids` have left `/proc/self/task`.
 ///
 /// `join` returns when the kernel clears a thread's id, slightly before it removes the thread

@@ -64,7 +64,9 @@ fn signature(errors: &mut Errors, sig: &syn::Signature, what: &str) {
             &sig.generics,
             format!(
                 "{what} cannot be generic: the code-gear table has one row per code gear, with \
-                 concrete parameter types (write `'_` for the lifetime of `Mut`/`Ref`)"
+                 concrete parameter types (write `'_` for the lifetime of `Mut`/`Ref`); for code \
+                 gears over several types, make an interface generic (`#[interface] trait I<T>`) \
+                 and list the instances at its `#[code_gear(instances(..))] impl`"
             ),
         );
     }
@@ -117,6 +119,9 @@ pub(crate) fn repair_sig(sig: &mut syn::Signature) -> bool {
         sig.generics = syn::Generics::default();
         changed = true;
     }
+    if parse::repair_next_outputs(sig) | parse::repair_borrowed_interfaces(sig) {
+        changed = true;
+    }
     changed
 }
 
@@ -137,6 +142,16 @@ pub(crate) fn repair_interface(item: &syn::ItemTrait) -> (syn::ItemTrait, Vec<St
             }
             function.semi_token = Some(Default::default());
             true
+        }
+        // An associated type or const (reported at the trait): dropped, and its name kept so
+        // that the impls' definitions of it are dropped too instead of reported again.
+        syn::TraitItem::Type(ty) => {
+            repaired.push(ty.ident.to_string());
+            false
+        }
+        syn::TraitItem::Const(constant) => {
+            repaired.push(constant.ident.to_string());
+            false
         }
         _ => false,
     });
@@ -187,15 +202,34 @@ pub(crate) fn code_gear_fn(def: &CodeGearFn) -> syn::Result<()> {
 /// `#[data_gear]`.
 pub(crate) fn data_gear(def: &DataGearDef, instances: &Instances) -> syn::Result<()> {
     let mut errors = Errors::new();
-    generic_rows(
-        &mut errors,
-        &def.item.generics,
-        instances,
-        "a data gear",
-        "#[data_gear",
-    );
+    // `struct S<'a> { name: &'a str }` is one mistake, the borrowed field (reported as such,
+    // with its fix), not also a second one at `<'a>`.
+    let generics = &def.item.generics;
+    let only_lifetimes = generics
+        .params
+        .iter()
+        .all(|p| matches!(p, syn::GenericParam::Lifetime(_)));
+    if !(only_lifetimes && !generics.params.is_empty() && has_borrowed_field(&def.item)) {
+        generic_rows(
+            &mut errors,
+            generics,
+            instances,
+            "a data gear",
+            "#[data_gear",
+        );
+    }
     report(&mut errors, &def.problems);
     errors.finish()
+}
+
+/// Whether a field of the data gear is a reference other than `&'static T`.
+fn has_borrowed_field(item: &syn::DeriveInput) -> bool {
+    let borrowed = |field: &syn::Field| matches!(&field.ty, syn::Type::Reference(r) if !parse::is_static_shared(r));
+    match &item.data {
+        syn::Data::Struct(data) => data.fields.iter().any(borrowed),
+        syn::Data::Enum(data) => data.variants.iter().any(|v| v.fields.iter().any(borrowed)),
+        syn::Data::Union(_) => false,
+    }
 }
 
 /// A generic item lists its instances, each fitting its type parameters; a plain one lists none.
@@ -292,6 +326,24 @@ pub(crate) fn impl_interface(
     instances: &Instances,
 ) -> Result<ImplDef, (syn::Error, Option<Box<ImplDef>>)> {
     let mut errors = Errors::new();
+    // The impl's definitions of the associated types and consts a broken interface declared
+    // (the mistake is reported once, at the trait; the repaired trait has no such item).
+    let without_dropped;
+    let block = if interface.repaired.is_empty() {
+        block
+    } else {
+        let mut copy = block.clone();
+        copy.items.retain(|item| {
+            let name = match item {
+                syn::ImplItem::Type(ty) => &ty.ident,
+                syn::ImplItem::Const(constant) => &constant.ident,
+                _ => return true,
+            };
+            !interface.repaired.contains(&name.to_string())
+        });
+        without_dropped = copy;
+        &without_dropped
+    };
     let head = match parse::impl_head(block, instances) {
         Ok(head) => head,
         Err(error) => return Err((error, None)),
@@ -322,9 +374,18 @@ pub(crate) fn impl_interface(
         .collect();
     let implemented: BTreeSet<String> = methods.iter().map(|m| m.sig.ident.to_string()).collect();
 
+    // An undeclared code gear whose name is close to a missing one is that one misspelt: it is
+    // reported once, as the typo (with the suggestion), not also as a missing code gear.
+    let misspelt: BTreeSet<&str> = methods
+        .iter()
+        .map(|m| m.sig.ident.to_string())
+        .filter(|name| !declared.contains(name))
+        .filter_map(|name| did_you_mean(&name, declared.iter().map(String::as_str)))
+        .filter(|suggestion| !implemented.contains(*suggestion))
+        .collect();
     let missing: Vec<&String> = declared
         .iter()
-        .filter(|name| !implemented.contains(*name))
+        .filter(|name| !implemented.contains(*name) && !misspelt.contains(name.as_str()))
         .collect();
     if !missing.is_empty() {
         let list: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
@@ -401,19 +462,29 @@ pub(crate) fn impl_interface(
             });
             continue;
         }
-        let mut message =
-            format!("code gear `{name}` is not declared by interface `{interface_name}`");
-        if let Some(suggestion) = did_you_mean(&name, declared.iter().map(String::as_str)) {
-            message.push_str(&format!("; did you mean `{suggestion}`?"));
-        }
-        message.push_str(&format!(
-            " (it declares {}); declare it in the interface, or move it to a free `#[code_gear] fn`",
-            declared
-                .iter()
-                .map(|d| format!("`{d}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        let declares = declared
+            .iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let suggestion = did_you_mean(&name, declared.iter().map(String::as_str));
+        let message = match suggestion {
+            // The misspelling of a code gear this impl lacks: the fix is the rename.
+            Some(suggestion) if misspelt.contains(suggestion) => format!(
+                "code gear `{name}` is not declared by interface `{interface_name}`; did you mean \
+                 `{suggestion}`, which this impl does not define? rename `{name}` to \
+                 `{suggestion}` (the interface declares {declares})"
+            ),
+            Some(suggestion) => format!(
+                "code gear `{name}` is not declared by interface `{interface_name}`; did you mean \
+                 `{suggestion}`? (it declares {declares}); declare it in the interface, or move \
+                 it to a free `#[code_gear] fn`"
+            ),
+            None => format!(
+                "code gear `{name}` is not declared by interface `{interface_name}` (it declares \
+                 {declares}); declare it in the interface, or move it to a free `#[code_gear] fn`"
+            ),
+        };
         errors.error(&method.sig.ident, message);
     }
 
@@ -436,6 +507,9 @@ pub(crate) fn impl_interface(
         self_name,
         methods: kept,
     };
+    // The API table is positional (`Api::__gears_new` takes one closure per declared code
+    // gear, in the declaration's order): an impl may list its code gears in any order.
+    sort_as_declared(&mut def.methods, &declared);
     match errors.finish() {
         Ok(()) => Ok(def),
         Err(error) => {
@@ -461,7 +535,17 @@ pub(crate) fn impl_interface(
                     problems: Vec::new(),
                 });
             }
+            sort_as_declared(&mut def.methods, &declared);
             Err((error, Some(Box::new(def))))
         }
     }
+}
+
+/// Puts an impl's code gears in the order of the interface's declaration (`declared`), which
+/// is the order of the API table's fields.
+fn sort_as_declared(methods: &mut [Method], declared: &[String]) {
+    methods.sort_by_key(|m| {
+        let name = m.sig.ident.to_string();
+        declared.iter().position(|d| *d == name)
+    });
 }

@@ -189,6 +189,22 @@ pub(crate) fn code_gear(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(error) => return emit_or_fallback(Err(error), || item),
     };
     let tokens = match item {
+        // `#[code_gear]` on a method of a plain `impl` block: one error, and the method as
+        // written (the static a code gear defines cannot live in an impl block).
+        syn::Item::Fn(function) if function.sig.receiver().is_some() => {
+            let receiver = function.sig.receiver().expect("checked above");
+            errors.push(syn::Error::new_spanned(
+                receiver,
+                format!(
+                    "#[code_gear] on a method: `{}` takes `self`, and only the code gears of an \
+                     interface do; declare it in an `#[interface]` trait and put `#[code_gear]` on \
+                     the `impl Interface for DataGear` block, or make it a free `#[code_gear] fn` \
+                     taking the data gear as `Mut<'_, T>`",
+                    function.sig.ident
+                ),
+            ));
+            function.into_token_stream()
+        }
         syn::Item::Fn(function) => {
             if let Some(first) = args.instances.0.first() {
                 errors.push(syn::Error::new_spanned(

@@ -29,6 +29,117 @@ fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&GenericArgument>)> {
     Some((&segment.ident, args))
 }
 
+/// Whether a continuation's output type may be a tuple: a tuple, or a path that may name one
+/// (an alias). Types known not to be tuples are rejected at the definition, where the fix is.
+pub(crate) fn could_be_tuple(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(_) | Type::Paren(_) | Type::Group(_) | Type::Macro(_) | Type::Infer(_) => true,
+        Type::Path(path) if path.qself.is_none() => {
+            let Some(last) = path.path.segments.last() else {
+                return true;
+            };
+            !matches!(
+                last.ident.to_string().as_str(),
+                "u8" | "u16"
+                    | "u32"
+                    | "u64"
+                    | "u128"
+                    | "usize"
+                    | "i8"
+                    | "i16"
+                    | "i32"
+                    | "i64"
+                    | "i128"
+                    | "isize"
+                    | "bool"
+                    | "char"
+                    | "str"
+                    | "String"
+                    | "Vec"
+                    | "Option"
+                    | "Result"
+                    | "Box"
+                    | "Gear"
+                    | "Next"
+            )
+        }
+        Type::Path(_) => true,
+        // References, arrays, slices, pointers, functions, trait objects: never tuples.
+        _ => false,
+    }
+}
+
+/// The `T` of `Mut<'_, T>` / `Ref<'_, T>`, well formed or not (an interface).
+pub(crate) fn borrowed_type(ty: &Type) -> Option<Type> {
+    let (name, args) = last_segment(ty)?;
+    if name != "Mut" && name != "Ref" {
+        return None;
+    }
+    data_gear_argument(&args)
+}
+
+/// Whether a parameter borrows an interface (`Mut<'_, dyn I>`, an error): a body with it
+/// cannot be compiled at all (`dyn I` is unsized), so a broken code gear's stand-in drops it.
+pub(crate) fn borrows_interface(sig: &syn::Signature) -> bool {
+    sig.inputs.iter().any(|input| {
+        let FnArg::Typed(arg) = input else {
+            return false;
+        };
+        let Some((name, args)) = last_segment(&arg.ty) else {
+            return false;
+        };
+        (name == "Mut" || name == "Ref")
+            && matches!(data_gear_argument(&args), Some(Type::TraitObject(_)))
+    })
+}
+
+/// `Mut<'_, dyn I>` / `Ref<'_, dyn I>` (an error) as the `Gear<dyn I>` the error says to take,
+/// in a repaired interface's signatures.
+pub(crate) fn repair_borrowed_interfaces(sig: &mut syn::Signature) -> bool {
+    let mut changed = false;
+    for input in &mut sig.inputs {
+        let FnArg::Typed(arg) = input else { continue };
+        if let Some(inner @ Type::TraitObject(_)) = borrowed_type(&arg.ty) {
+            let span = syn::spanned::Spanned::span(&*arg.ty);
+            *arg.ty = syn::parse_quote_spanned!(span=> Gear<#inner>);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// `Next<u64>` as the `Next<(u64,)>` the error says to write, for a broken code gear's
+/// stand-in: its body and its callers then add no errors of their own.
+pub(crate) fn repair_next_outputs(sig: &mut syn::Signature) -> bool {
+    let mut changed = false;
+    for input in &mut sig.inputs {
+        let FnArg::Typed(arg) = input else { continue };
+        let Type::Path(path) = &mut *arg.ty else {
+            continue;
+        };
+        let Some(last) = path.path.segments.last_mut() else {
+            continue;
+        };
+        if last.ident != "Next" {
+            continue;
+        }
+        let PathArguments::AngleBracketed(args) = &mut last.arguments else {
+            continue;
+        };
+        for arg in &mut args.args {
+            if let GenericArgument::Type(outputs) = arg
+                && !could_be_tuple(outputs)
+            {
+                let inner = outputs.clone();
+                *outputs =
+                    syn::parse_quote_spanned!(syn::spanned::Spanned::span(&inner)=> (#inner,));
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
 /// The data-gear type of `Mut<'_, T>` / `Ref<'_, T>`.
 fn data_gear_argument(args: &[&GenericArgument]) -> Option<Type> {
     let types: Vec<&Type> = args
@@ -47,11 +158,22 @@ fn data_gear_argument(args: &[&GenericArgument]) -> Option<Type> {
 /// Classifies a parameter type, or says why it cannot be a code-gear parameter.
 pub(crate) fn classify(ty: &Type) -> Result<ParamKind, Problem> {
     match ty {
+        // `&'static T` outlives every step: a value like any other (names, static tables).
+        Type::Reference(reference) if is_static_shared(reference) => {
+            match classify(&reference.elem)? {
+                ParamKind::Value => Ok(ParamKind::Value),
+                _ => Err(problem(
+                    reference,
+                    "pass a data gear's handle or continuation by value (`Gear<T>`, `Next<(..)>`), \
+                 not by `&'static` reference",
+                )),
+            }
+        }
         Type::Reference(reference) => Err(problem(
             reference,
-            "a code gear cannot take a reference: its inputs travel inside continuations and \
-             outlive the step; take a data gear as `Mut<'_, T>` / `Ref<'_, T>`, or pass an owned \
-             value",
+            "a code gear cannot take a borrowed reference: its inputs travel inside continuations \
+             and outlive the step; take a data gear as `Mut<'_, T>` / `Ref<'_, T>`, pass an owned \
+             value, or a `&'static` one",
         )),
         Type::Ptr(pointer) => Err(problem(
             pointer,
@@ -88,13 +210,38 @@ pub(crate) fn classify(ty: &Type) -> Result<ParamKind, Problem> {
                             format!("write the data gear type: `{name}<'_, DataGear>`"),
                         ));
                     };
+                    if let Type::TraitObject(object) = &inner {
+                        let interface = super::text::tokens_text(&object.bounds);
+                        return Err(problem(
+                            ty,
+                            format!(
+                                "`{name}` borrows a concrete data gear, not an interface: take \
+                                 `Gear<dyn {interface}>` and go to its code gears \
+                                 (`goto!(gear.code_gear(..))`), or take the implementing data \
+                                 gear as `{name}<'_, DataGear>`"
+                            ),
+                        ));
+                    }
                     Ok(if name == "Mut" {
                         ParamKind::Mut(inner)
                     } else {
                         ParamKind::Ref(inner)
                     })
                 }
-                "Next" => Ok(ParamKind::Next),
+                "Next" => match data_gear_argument(&args) {
+                    Some(outputs) if !could_be_tuple(&outputs) => {
+                        let text = super::text::tokens_text(&outputs);
+                        Err(problem(
+                            ty,
+                            format!(
+                                "a continuation's outputs are a tuple: write `Next<({text},)>` \
+                                 (`goto!(next(value))` passes them as arguments, as to a code \
+                                 gear), or `Next<()>` for none"
+                            ),
+                        ))
+                    }
+                    _ => Ok(ParamKind::Next),
+                },
                 "Gear" => Ok(ParamKind::Handle),
                 "Rc" | "Weak" => Err(problem(
                     ty,
@@ -238,9 +385,15 @@ fn nested_unsupported(tokens: proc_macro2::TokenStream) -> Option<(String, &'sta
 /// error is ours and rustc's derives do not pile up behind it.
 fn unsupported_field(ty: &Type) -> Option<String> {
     match ty {
+        // `&'static T` is a value like any other (names, tables): cloned, hashed and compared
+        // through `T`.
+        Type::Reference(reference) if is_static_shared(reference) => {
+            unsupported_field(&reference.elem)
+        }
         Type::Reference(_) => Some(
-            "a data gear cannot hold a reference: it lives in the context's heap beyond any \
-             borrow; hold the value, or a `Gear<T>` handle to another data gear"
+            "a data gear cannot hold a borrowed reference: it lives in the context's heap beyond \
+             any borrow; hold the value (`String` for `&str`, `Vec<T>` for `&[T]`), a \
+             `&'static` reference, or a `Gear<T>` handle to another data gear"
                 .into(),
         ),
         Type::Ptr(_) => Some(
@@ -264,6 +417,15 @@ fn unsupported_field(ty: &Type) -> Option<String> {
             ))
         }
     }
+}
+
+/// `&'static T` (not `&'static mut T`, which is neither `Clone` nor shareable).
+pub(crate) fn is_static_shared(reference: &syn::TypeReference) -> bool {
+    reference.mutability.is_none()
+        && reference
+            .lifetime
+            .as_ref()
+            .is_some_and(|lifetime| lifetime.ident == "static")
 }
 
 /// `#[data_gear]` struct or enum.
@@ -362,9 +524,16 @@ pub(crate) fn interface(item: TokenStream) -> syn::Result<InterfaceDef> {
                 }
                 methods.push(method(&function.sig));
             }
+            syn::TraitItem::Type(ty) => problems.push(problem(
+                ty,
+                "an interface holds only code gears (`fn name(&mut self, ..) -> Goto;`), not \
+                 associated types: for a type each implementation chooses, make the interface \
+                 generic (`trait I<T>`, implemented as `impl I<i64> for D`)",
+            )),
             other => problems.push(problem(
                 other,
-                "an interface holds only code gears (`fn name(&mut self, ..) -> Goto;`)",
+                "an interface holds only code gears (`fn name(&mut self, ..) -> Goto;`): move \
+                 this item out of the trait",
             )),
         }
     }

@@ -53,7 +53,7 @@ fn every_signature_problem_is_reported_at_once() {
     assert!(errors[0].contains("cannot be `async`"));
     assert!(errors[1].contains("cannot be generic"));
     assert!(errors[2].contains("must return `Goto`"));
-    assert!(errors[3].contains("cannot take a reference"));
+    assert!(errors[3].contains("cannot take a borrowed reference"));
     assert!(errors[4].contains("raw pointer"));
     assert!(errors[5].contains("`Rc`"));
     assert!(errors[6].contains("plain names"));
@@ -140,10 +140,14 @@ fn data_gear_derives_only_what_is_missing() {
         quote! { #[derive(Clone, Debug, Default)] pub struct S { items: Vec<i64> } },
     );
     let text = out.to_string();
-    assert!(
-        text.contains("# [derive (PartialEq , Eq , Hash)]"),
-        "{text}"
-    );
+    // The missing ones are written out (through `DataGearField`), the user's are kept.
+    for written in ["PartialEq for S", "Eq for S", "Hash for S"] {
+        assert!(text.contains(written), "{written}: {text}");
+    }
+    for kept in ["Clone for S", "Debug for S"] {
+        assert!(!text.contains(kept), "{kept}: {text}");
+    }
+    assert!(text.contains("DataGearField > :: eq_field"), "{text}");
     assert!(text.contains("struct S { items: Vec<i64> }"), "{text}");
 }
 
@@ -198,7 +202,8 @@ fn impl_check_names_every_missing_code_gear_and_suggests_for_unknown_ones() {
     let errors = errors_of(&out);
     assert_eq!(errors.len(), 3, "{errors:#?}");
     assert!(
-        errors[0].contains("does not define code gears of interface `Stack`: `pop`, `is_empty`"),
+        // `is_empty` is reported once, as `isempty`'s misspelling, not also as missing.
+        errors[0].contains("does not define a code gear of interface `Stack`: `pop`"),
         "{}",
         errors[0]
     );
@@ -208,14 +213,18 @@ fn impl_check_names_every_missing_code_gear_and_suggests_for_unknown_ones() {
         errors[1]
     );
     assert!(
-        errors[2].contains("did you mean `is_empty`?"),
+        errors[2].contains(
+            "did you mean `is_empty`, which this impl does not define? rename `isempty` to `is_empty`"
+        ),
         "{}",
         errors[2]
     );
     // The repaired impl still implements every declared code gear.
     let text = out.to_string();
     assert!(text.contains("fn pop (& mut self"), "{text}");
+    assert!(text.contains("fn is_empty (& self"), "{text}");
     assert!(!text.contains("fn peek"), "{text}");
+    assert!(!text.contains("fn isempty"), "{text}");
 }
 
 #[test]

@@ -260,6 +260,18 @@ fn expand(root: &CrateRoot, input: &syn::DeriveInput) -> TokenStream {
     let generics = generics_with_bounds(&private, &input.generics);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let (encode, decode) = match &input.data {
+        // A struct without fields is the one byte every value takes (so that a vector of
+        // them is bounded by its bytes; see `Wire`'s encoding rules).
+        syn::Data::Struct(data) if data.fields.is_empty() => {
+            let value = construct(&private, &quote!(Self), &data.fields);
+            (
+                quote!(out.unit();),
+                quote! {
+                    input.unit(#name_text)?;
+                    ::core::result::Result::Ok(#value)
+                },
+            )
+        }
         syn::Data::Struct(data) => {
             let (names, pattern) = bindings(&data.fields);
             let value = construct(&private, &quote!(Self), &data.fields);

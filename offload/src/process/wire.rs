@@ -28,7 +28,11 @@
 /// than the message holds), every tag and UTF-8 string is validated, and bytes left over are an
 /// error.
 ///
-/// `Box<T>` is `T`'s encoding, `[T; N]` its `N` elements. Values nest at most
+/// `Box<T>` is `T`'s encoding, `[T; N]` its `N` elements. Every value takes at least one byte:
+/// `()`, `[T; 0]` and a struct without fields are one zero byte ([`Writer::unit`]), so a vector's
+/// length is bounded by the bytes after it even when its elements hold no data (`vec![(); 10]`
+/// crosses; a hostile length of four billion `()` is refused instead of looping). A hand-written
+/// impl must keep that rule. Values nest at most
 /// [`Reader::MAX_DEPTH`] deep, so a recursive type read from hostile bytes cannot exhaust the
 /// hakase's stack, and a vector reserves at most 64 KiB before its elements have decoded.
 ///
@@ -129,6 +133,12 @@ impl Writer {
         self.0.extend_from_slice(bytes);
     }
 
+    /// Appends the one zero byte a value without data (`()`, a struct without fields, `[T; 0]`)
+    /// is encoded as; [`Reader::unit`] reads it back.
+    pub fn unit(&mut self) {
+        self.0.push(0);
+    }
+
     /// Appends a length prefix.
     ///
     /// # Panics
@@ -197,6 +207,22 @@ impl<'a> Reader<'a> {
         let value = decode(self);
         self.depth -= 1;
         value
+    }
+
+    /// Reads the byte a value without data of type `ty` is encoded as ([`Writer::unit`]).
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::Truncated`] if no byte is left, [`WireError::Tag`] if it is not 0.
+    pub fn unit(&mut self, ty: &'static str) -> Result<(), WireError> {
+        match self.take(1)? {
+            [0] => Ok(()),
+            &[tag] => Err(WireError::Tag {
+                ty,
+                tag: u32::from(tag),
+            }),
+            _ => unreachable!("take(1) gives one byte"),
+        }
     }
 
     /// The next `n` bytes.
@@ -378,9 +404,11 @@ impl Wire for char {
 }
 
 impl Wire for () {
-    fn encode(&self, _: &mut Writer) {}
-    fn decode(_: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(())
+    fn encode(&self, out: &mut Writer) {
+        out.unit();
+    }
+    fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        input.unit("()")
     }
 }
 
@@ -410,9 +438,8 @@ impl EncodeStr for str {
 }
 
 /// The bytes each element of a length-prefixed vector is counted as, at least, when the length
-/// is checked: one (every type here but `()` takes at least one, and a hostile length of
-/// millions of `()` is refused the same way), so no length makes decoding allocate or loop more
-/// than the message is long.
+/// is checked: one (every encoding takes at least one, `()` included), so no length makes
+/// decoding allocate or loop more than the message is long.
 const MIN_ELEMENT_BYTES: usize = 1;
 
 impl<T: Wire> Wire for Vec<T> {
@@ -446,11 +473,18 @@ impl<T: Wire> Wire for Box<T> {
 
 impl<T: Wire, const N: usize> Wire for [T; N] {
     fn encode(&self, out: &mut Writer) {
+        if N == 0 {
+            // No elements: the one byte every value takes.
+            out.unit();
+        }
         for item in self {
             item.encode(out);
         }
     }
     fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
+        if N == 0 {
+            input.unit("[T; 0]")?;
+        }
         let mut items = Vec::with_capacity(N.min(PREALLOCATE_BYTES / size_of::<T>().max(1)));
         for _ in 0..N {
             items.push(T::decode(input)?);

@@ -327,9 +327,14 @@ impl Filter {
             OnDenied::Errno => SeccompAction::Errno(libc::EPERM as u32),
             OnDenied::KillProcess => SeccompAction::Trap,
         };
+        let denied_code = match spec.on_denied {
+            OnDenied::Errno => libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+            OnDenied::KillProcess => libc::SECCOMP_RET_TRAP,
+        };
         let filter =
             SeccompFilter::new(rules, denied, SeccompAction::Allow, arch).map_err(build)?;
-        let program: BpfProgram = filter.try_into().map_err(build)?;
+        let mut program: BpfProgram = filter.try_into().map_err(build)?;
+        deny_other_architectures(&mut program, denied_code)?;
         Ok(Self(program))
     }
 
@@ -338,6 +343,40 @@ impl Filter {
     pub(crate) fn install_on_this_thread(&self) -> Result<(), SandboxError> {
         seccompiler::apply_filter(&self.0).map_err(|e| SandboxError::Install(Box::new(e)))
     }
+}
+
+/// Makes a call through another architecture's entry (on x86-64, `int 0x80` or `sysenter`:
+/// the i386 numbers, which the allow list does not speak) denied like any other call, with the
+/// policy's action, instead of seccompiler's fixed `SECCOMP_RET_KILL_PROCESS`: a friend's
+/// `int 0x80` then fails with `EPERM` (or is reported, with `OnDenied::KillProcess`) rather than
+/// ending the process without a word.
+///
+/// seccompiler starts every program with "load the architecture; if it is ours skip one; return
+/// KILL_PROCESS". That third instruction is rewritten, after checking the first two are what
+/// they should be, so a change of seccompiler's layout fails the build of the filter (and every
+/// sandbox test) instead of rewriting some other instruction.
+fn deny_other_architectures(program: &mut BpfProgram, denied: u32) -> Result<(), SandboxError> {
+    const BPF_LD_W_ABS: u16 = 0x20;
+    const BPF_JMP_JEQ_K: u16 = 0x15;
+    const BPF_RET_K: u16 = 0x06;
+    // `offsetof(struct seccomp_data, arch)`.
+    const ARCH_OFFSET: u32 = 4;
+    let shape_ok = program.len() > 3
+        && program[0].code == BPF_LD_W_ABS
+        && program[0].k == ARCH_OFFSET
+        && program[1].code == BPF_JMP_JEQ_K
+        && (program[1].jt, program[1].jf) == (1, 0)
+        && program[2].code == BPF_RET_K
+        && program[2].k == libc::SECCOMP_RET_KILL_PROCESS;
+    if !shape_ok {
+        return Err(SandboxError::Build(
+            "seccompiler's architecture check is not the expected three instructions; the \
+             friend sandbox needs revisiting for this seccompiler version"
+                .into(),
+        ));
+    }
+    program[2].k = denied;
+    Ok(())
 }
 
 /// The name of a system call, for diagnostics: the allowed ones and the usual suspects.

@@ -71,6 +71,23 @@ pub(crate) fn arm_trap() {
     });
 }
 
+/// The `AUDIT_ARCH_*` of this process's own system call entry (64-bit, little-endian).
+#[cfg(target_arch = "x86_64")]
+const NATIVE_ARCH: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+#[cfg(target_arch = "aarch64")]
+const NATIVE_ARCH: u32 = 183 | 0x8000_0000 | 0x4000_0000;
+#[cfg(target_arch = "riscv64")]
+const NATIVE_ARCH: u32 = 243 | 0x8000_0000 | 0x4000_0000;
+// seccompiler supports only the three above; elsewhere the filter cannot be built at all.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
+const NATIVE_ARCH: u32 = 0;
+/// Marks a recorded call number as another architecture's (see `on_sigsys`).
+const FOREIGN_ARCH: i64 = 1 << 40;
+
 extern "C" fn on_sigsys(
     _signal: libc::c_int,
     info: *mut libc::siginfo_t,
@@ -82,6 +99,13 @@ extern "C" fn on_sigsys(
     let field = unsafe { info.cast::<u8>().add(24) };
     // SAFETY: as above: an int the kernel wrote, aligned to 8.
     let syscall = unsafe { field.cast::<libc::c_int>().read() };
+    // SAFETY: `arch`, the unsigned int right after `syscall`: byte 28, in the same struct.
+    let arch_field = unsafe { field.add(4) };
+    // SAFETY: as above: a u32 the kernel wrote, aligned to 4.
+    let arch = unsafe { arch_field.cast::<u32>().read() };
+    // A call through another architecture's entry (`int 0x80`) has that architecture's number:
+    // marked, so the report does not name the native call of the same number.
+    let syscall = i64::from(syscall) | if arch == NATIVE_ARCH { 0 } else { FOREIGN_ARCH };
     let (friend, record) = IDENTITY.with(Cell::get);
     if record.is_null() {
         // Not a friend's SIGSYS: restore the default action and re-raise it; it is delivered
@@ -100,7 +124,7 @@ extern "C" fn on_sigsys(
         .is_ok()
     {
         record.friend.store(friend, Ordering::Relaxed);
-        record.syscall.store(i64::from(syscall), Ordering::Relaxed);
+        record.syscall.store(syscall, Ordering::Relaxed);
         record.state.store(FULL, Ordering::Release);
     }
     let start = monotonic_ns();
@@ -145,10 +169,17 @@ fn report_denial(record: &DenialRecord) -> ! {
     let _ = record.state.load(Ordering::Acquire);
     let friend = record.friend.load(Ordering::Relaxed);
     let syscall = record.syscall.load(Ordering::Relaxed);
-    let name = syscall_name(syscall).unwrap_or("?");
+    let call = if syscall & FOREIGN_ARCH != 0 {
+        format!(
+            "number {} through another architecture's entry (int 0x80: an i386 call)",
+            syscall & !FOREIGN_ARCH
+        )
+    } else {
+        format!("{} ({syscall})", syscall_name(syscall).unwrap_or("?"))
+    };
     let message = format!(
-        "offload: friend {friend} made the system call {name} ({syscall}), which its sandbox \
-         denies (OnDenied::KillProcess); ending the process\n"
+        "offload: friend {friend} made the system call {call}, which its sandbox denies \
+         (OnDenied::KillProcess); ending the process\n"
     );
     // SAFETY: writes the bytes of a live String to stderr.
     unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };

@@ -53,11 +53,21 @@ use job::{StackJob, Waiter};
 use shared::{InjectedJob, Shared};
 
 use crate::cpu_list::{AffinityError, CpuList};
-use crate::sync::{Arc, current_thread, park};
+use crate::sync::{Arc, current_thread};
 
 /// The default stack of a worker thread. Jobs that wait help with other jobs on top of their own
 /// frames, so deep fork-join recursion needs more stack than a plain thread's 2 MiB.
 pub const DEFAULT_STACK_SIZE: usize = 16 << 20;
+
+/// The most workers one pool may have; [`PoolBuilder::build`] refuses more with
+/// [`PoolError::TooManyWorkers`] before it starts any thread.
+///
+/// A fork-join pool gains nothing from more workers than CPUs (they only steal from each other
+/// and spin before they sleep), and a mistyped count (`Pool::new(100_000)`) would otherwise start
+/// threads until the operating system refuses, loading every CPU of the machine meanwhile. The
+/// cap is far above any machine this pool is meant for, so a deliberate oversubscription (say a
+/// few hundred workers for jobs that block) still works.
+pub const MAX_WORKERS: usize = 1024;
 
 /// Why a pool could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +76,18 @@ pub enum PoolError {
     /// A pool needs at least one worker.
     #[error("a pool needs at least one worker (got 0)")]
     NoWorkers,
+    /// More workers were asked for than [`MAX_WORKERS`]; no thread was started.
+    #[error(
+        "a pool of {requested} workers is too large: at most {max} are allowed (this machine has {available} CPUs; ask for about that many)"
+    )]
+    TooManyWorkers {
+        /// The number of workers asked for.
+        requested: usize,
+        /// The cap, [`MAX_WORKERS`].
+        max: usize,
+        /// The machine's available parallelism (1 if unknown), for the message.
+        available: usize,
+    },
     /// `pin_to` was given an empty CPU list.
     #[error("cannot pin pool workers to an empty CPU list (give at least one CPU)")]
     EmptyCpuList,
@@ -78,6 +100,15 @@ pub enum PoolError {
         cpu: usize,
         /// Why pinning failed.
         source: AffinityError,
+    },
+    /// The [thread name prefix](PoolBuilder::thread_name) holds a NUL byte, which an OS thread
+    /// name cannot; no thread was started.
+    #[error(
+        "pool thread name {prefix:?} contains a NUL byte, which an OS thread name cannot hold; remove it"
+    )]
+    ThreadName {
+        /// The prefix given.
+        prefix: String,
     },
     /// The operating system refused to start worker thread `index`.
     #[error("could not start the thread of pool worker {index}")]
@@ -106,7 +137,9 @@ impl PoolBuilder {
         self
     }
 
-    /// The number of worker threads (default: the machine's available parallelism).
+    /// The number of worker threads (default: the machine's available parallelism); from 1 to
+    /// [`MAX_WORKERS`], else `build` fails with [`PoolError::NoWorkers`] or
+    /// [`PoolError::TooManyWorkers`] without starting a thread.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers;
         self
@@ -119,16 +152,34 @@ impl PoolBuilder {
     }
 
     /// The name prefix of the worker threads; worker `i` is named `{prefix}-{i}` (default
-    /// `gears-pool`).
+    /// `gears-pool`). A prefix with a NUL byte makes `build` fail with
+    /// [`PoolError::ThreadName`].
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
         self.thread_name = prefix.into();
         self
     }
 
     /// Starts the worker threads.
+    ///
+    /// Checks the configuration first (worker count, CPU list), so a bad one starts no thread. If
+    /// a thread cannot be started or pinned, the workers already started are stopped and joined
+    /// before the error is returned.
     pub fn build(self) -> Result<Pool, PoolError> {
         if self.workers == 0 {
             return Err(PoolError::NoWorkers);
+        }
+        if self.thread_name.contains('\0') {
+            // std's thread builder would panic on it, after some workers had started.
+            return Err(PoolError::ThreadName {
+                prefix: self.thread_name,
+            });
+        }
+        if self.workers > MAX_WORKERS {
+            return Err(PoolError::TooManyWorkers {
+                requested: self.workers,
+                max: MAX_WORKERS,
+                available: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            });
         }
         let cpus: Option<Vec<usize>> = self.pin_to.map(|list| list.iter().collect());
         if cpus.as_ref().is_some_and(Vec::is_empty) {
@@ -212,6 +263,9 @@ impl fmt::Debug for Pool {
 
 impl Pool {
     /// A pool of `workers` threads with default settings.
+    ///
+    /// `workers` must be from 1 to [`MAX_WORKERS`]: `Pool::new(0)` is [`PoolError::NoWorkers`],
+    /// `Pool::new(100_000)` is [`PoolError::TooManyWorkers`], and neither starts a thread.
     pub fn new(workers: usize) -> Result<Pool, PoolError> {
         Pool::builder().workers(workers).build()
     }
@@ -233,7 +287,9 @@ impl Pool {
 
     /// Runs `f` on a worker of this pool and returns its value; the calling thread blocks.
     ///
-    /// Called from a worker of this same pool, `f` runs inline on that worker. A panic in `f` (or
+    /// Called from a worker of this same pool, `f` runs inline on that worker. Called from a
+    /// worker of another pool, that worker keeps running its own pool's jobs while it waits, so
+    /// pools may install into each other (A into B into A) without a deadlock. A panic in `f` (or
     /// in any job it spawned and synced) is re-raised here, after every job it spawned is finished.
     pub fn install<F, R>(&self, f: F) -> R
     where
@@ -251,10 +307,9 @@ impl Pool {
         let job = StackJob::new(f, Waiter::External(current_thread()));
         self.shared.inject(InjectedJob(&job.header));
         // The job lives in this frame: do not leave it (not even by unwinding; nothing here
-        // panics) until a worker has set `done`.
-        while !job.header.is_done() {
-            park();
-        }
+        // panics, and jobs helped with meanwhile run under `catch_unwind`) until a worker has
+        // set `done`. A worker of another pool keeps serving that pool while it waits.
+        Worker::wait_on_current_thread(|| job.header.is_done());
         match job.take_result() {
             Some(Ok(value)) => value,
             Some(Err(payload)) => panic::resume_unwind(payload),

@@ -358,19 +358,53 @@ impl Worker {
     /// pool's work, in elcore's words), and parking when there is nothing to do.
     #[cold]
     fn wait_helping(&self, job: &JobHeader) {
+        self.help_until(|| job.is_done(), false);
+    }
+
+    /// Waits until `done()`, executing this pool's published jobs meanwhile, and its root jobs
+    /// too if `take_roots` (a root job is independent work; running it on top of this frame is
+    /// what the run loop does, one frame higher).
+    fn help_until(&self, done: impl Fn() -> bool, take_roots: bool) {
         let mut idle_polls = 0;
-        while !job.is_done() {
+        while !done() {
             self.refill_slot();
-            if let Some(other) = self.find_stealable() {
-                // SAFETY: claimed from a slot; its owner waits for `done` before freeing it.
+            let work = if take_roots {
+                self.shared
+                    .take_injected()
+                    .or_else(|| self.find_stealable())
+            } else {
+                self.find_stealable()
+            };
+            if let Some(other) = work {
+                // SAFETY: claimed from the injector or a slot; its owner (a worker, or an
+                // `install` caller) waits for `done` before freeing it.
                 unsafe { JobHeader::execute(other, self) };
                 idle_polls = 0;
             } else if idle_polls < SPINS_BEFORE_SLEEP {
                 idle_polls += 1;
                 spin_once();
             } else {
-                self.shared.sleep(self.index, false, || job.is_done());
+                self.shared.sleep(self.index, take_roots, &done);
                 idle_polls = 0;
+            }
+        }
+    }
+
+    /// Waits until `done()` on the current thread: a worker of any pool keeps serving its own
+    /// pool meanwhile (published jobs and root jobs), any other thread parks until unparked.
+    ///
+    /// This is how `Pool::install` waits when called from a worker of *another* pool: that
+    /// worker may be the only one able to run a job the installed work is waiting for (pool A
+    /// installs into B, which installs back into A), so it must not just park.
+    pub(crate) fn wait_on_current_thread(done: impl Fn() -> bool) {
+        let current = CURRENT.with(Cell::get);
+        // SAFETY: see `Worker::with_current`.
+        match unsafe { current.as_ref() } {
+            Some(worker) => worker.help_until(done, true),
+            None => {
+                while !done() {
+                    crate::sync::park();
+                }
             }
         }
     }

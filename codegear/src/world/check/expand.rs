@@ -108,12 +108,10 @@ impl Explorer<'_> {
         // The tasks the current step spawned, and their ids and terms in the successor.
         let mut spawned: Vec<Goto> = Vec::new();
         let mut spawned_ids: Vec<u32> = Vec::new();
-        // Per task of the node being expanded: its memoized step (next transition, or `NONE`
-        // if it has to run) and its writes, found in a first pass that prefetches the
-        // successors' slots of the visited table.
-        let mut pre_next: Vec<u32> = Vec::new();
-        let mut pre_writes: Vec<(u32, u32, u32)> = Vec::new();
-        let mut pre_ranges: Vec<(u32, u32)> = Vec::new();
+        // Per task of the node being expanded: its memoized step (`Learnt::UNKNOWN` if it has
+        // to run), found in a first pass that prefetches the successors' slots of the visited
+        // table.
+        let mut pre: Vec<Learnt> = Vec::new();
         let prefetching = matches!(self.visited, Visited::Set(_)) && !self.symmetry;
         let mut last_progress = Instant::now();
         let mut expanded: u64 = 0;
@@ -146,17 +144,13 @@ impl Explorer<'_> {
                         slots,
                         tasks,
                         fingerprint,
-                        &mut ahead.next,
-                        &mut ahead.writes,
-                        &mut ahead.ranges,
+                        &mut ahead.pre,
                     );
                     window.push_back(ahead);
                 }
                 let mut current = window.pop_front().expect("a node is waiting");
                 std::mem::swap(&mut node, &mut current.node);
-                std::mem::swap(&mut pre_next, &mut current.next);
-                std::mem::swap(&mut pre_writes, &mut current.writes);
-                std::mem::swap(&mut pre_ranges, &mut current.ranges);
+                std::mem::swap(&mut pre, &mut current.pre);
                 spare.push(current);
             } else {
                 frontier.pop(&mut node, self.check.depth_first, slots);
@@ -185,15 +179,7 @@ impl Explorer<'_> {
                 continue;
             }
             if prefetching && !lookahead {
-                self.prefetch_successors(
-                    &node,
-                    slots,
-                    tasks,
-                    fingerprint,
-                    &mut pre_next,
-                    &mut pre_writes,
-                    &mut pre_ranges,
-                );
+                self.prefetch_successors(&node, slots, tasks, fingerprint, &mut pre);
             }
             let mut all_self_loops = true;
             // With an ample set, its tasks come first; the rest only if the reduction fails.
@@ -228,34 +214,41 @@ impl Explorer<'_> {
                     self.transitions += 1;
                 }
                 spawned.clear();
-                let next = if entry.alternatives.is_some() {
+                // A step memoized in the first pass leaves its writes to be rebuilt only if a
+                // successor needs them (`lazy`): most successors are self-loops or visited.
+                let mut lazy = None;
+                let (next, mut base) = if entry.alternatives.is_some() {
                     // A choice pending from the start: resolving it is the step.
                     writes.clear();
-                    goto_id
-                } else if let Some(&next) = pre_next.get(task as usize)
-                    && next != NONE
+                    (goto_id, fingerprint.wrapping_sub(entry.term))
+                } else if let Some(learnt) = pre.get(task as usize)
+                    && learnt.outputs.next != NONE
                 {
-                    let (start, end) = pre_ranges[task as usize];
-                    writes.clear();
-                    writes.extend_from_slice(&pre_writes[start as usize..end as usize]);
-                    next
-                } else if self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes) {
-                    self.memo_next
+                    lazy = Some(*learnt);
+                    (learnt.outputs.next, fingerprint.wrapping_add(learnt.delta))
                 } else {
-                    match self.step(
-                        &mut scratch,
-                        &node[HEADER..HEADER + slots],
-                        task,
-                        goto_id,
-                        depth,
-                        &mut writes,
-                        &mut spawned,
-                    ) {
-                        Ok(next) => next,
-                        Err(error) => return Some(Found::Error(error, index, task)),
-                    }
+                    let next = if self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes)
+                    {
+                        self.memo_next
+                    } else {
+                        match self.step(
+                            &mut scratch,
+                            &node[HEADER..HEADER + slots],
+                            task,
+                            goto_id,
+                            depth,
+                            &mut writes,
+                            &mut spawned,
+                        ) {
+                            Ok(next) => next,
+                            Err(error) => return Some(Found::Error(error, index, task)),
+                        }
+                    };
+                    (
+                        next,
+                        step::base(&self.interned, fingerprint, goto_id, &writes),
+                    )
                 };
-                let mut base = step::base(&self.interned, fingerprint, goto_id, &writes);
                 spawned_ids.clear();
                 if probing {
                     if !spawned.is_empty() || self.changes_state(next, base, fingerprint) {
@@ -307,7 +300,15 @@ impl Explorer<'_> {
                     }
                     all_self_loops = false;
                     let step_label = label(task, alternative);
-                    let build = |next_state: &mut Vec<u32>| {
+                    let mut build = |next_state: &mut Vec<u32>, interned: &Interned| {
+                        if let Some(learnt) = lazy.take() {
+                            learnt.writes(
+                                interned,
+                                goto_id,
+                                &node[HEADER..HEADER + slots],
+                                &mut writes,
+                            );
+                        }
                         step::build_successor(
                             next_state,
                             &node,
@@ -319,7 +320,7 @@ impl Explorer<'_> {
                         );
                     };
                     if always_build {
-                        build(&mut next_state);
+                        build(&mut next_state, &self.interned);
                         set_header(&mut next_state, slots, 0, depth + 1, successor);
                         if let Some(name) = self.failed_action(body(&node), body(&next_state)) {
                             return Some(Found::Action(name, index, step_label));
@@ -383,7 +384,7 @@ impl Explorer<'_> {
                         continue;
                     }
                     if !always_build {
-                        build(&mut next_state);
+                        build(&mut next_state, &self.interned);
                     }
                     if self.states >= self.check.max_states {
                         self.suspend(
@@ -441,54 +442,46 @@ impl Explorer<'_> {
         }
     }
 
-    /// The first pass over a node's tasks: looks up each step in the memo, records it, and
-    /// prefetches where each successor's fingerprint would be in the visited table.
-    #[allow(clippy::too_many_arguments)]
+    /// The first pass over a node's tasks: looks up each step in the memo, records it in
+    /// `pre` (`Learnt::UNKNOWN` if it has to run), and prefetches where each successor's
+    /// fingerprint would be in the visited table.
     pub(super) fn prefetch_successors(
         &mut self,
         node: &[u32],
         slots: usize,
         tasks: usize,
         fingerprint: u64,
-        pre_next: &mut Vec<u32>,
-        pre_writes: &mut Vec<(u32, u32, u32)>,
-        pre_ranges: &mut Vec<(u32, u32)>,
+        pre: &mut Vec<Learnt>,
     ) {
-        pre_next.clear();
-        pre_writes.clear();
-        pre_ranges.clear();
-        let mut writes = std::mem::take(&mut self.prefetch_writes);
-        for task in 0..tasks {
-            let goto_id = node[HEADER + slots + task];
-            let entry = &self.interned.gotos[goto_id as usize];
-            if entry.exit
-                || entry.alternatives.is_some()
-                || !self.memoized(goto_id, &node[HEADER..HEADER + slots], &mut writes)
-            {
-                pre_next.push(NONE);
-                pre_ranges.push((0, 0));
+        pre.clear();
+        let slot_ids = &node[HEADER..HEADER + slots];
+        for &goto_id in &node[HEADER + slots..HEADER + slots + tasks] {
+            let gotos = &self.interned.gotos;
+            let entry = &gotos[goto_id as usize];
+            let learnt = if entry.exit || entry.alternatives.is_some() {
+                None
+            } else {
+                step::memo_key(&self.interned, goto_id, slot_ids)
+                    .and_then(|inputs| self.memo.get(&inputs))
+            };
+            let Some(learnt) = learnt else {
+                pre.push(Learnt::UNKNOWN);
                 continue;
-            }
-            let next = self.memo_next;
-            let start = pre_writes.len() as u32;
-            pre_writes.extend_from_slice(&writes);
-            pre_ranges.push((start, pre_writes.len() as u32));
-            pre_next.push(next);
-            let base = step::base(&self.interned, fingerprint, goto_id, &writes);
-            match &self.interned.gotos[next as usize].alternatives {
-                None => self
-                    .visited
-                    .prefetch(base.wrapping_add(self.interned.gotos[next as usize].term)),
+            };
+            pre.push(learnt);
+            let gotos = &self.interned.gotos;
+            let base = fingerprint.wrapping_add(learnt.delta);
+            let next = &gotos[learnt.outputs.next as usize];
+            match &next.alternatives {
+                None => self.visited.prefetch(base.wrapping_add(next.term)),
                 Some(alternatives) => {
                     for &alternative in alternatives.iter() {
-                        self.visited.prefetch(
-                            base.wrapping_add(self.interned.gotos[alternative as usize].term),
-                        );
+                        self.visited
+                            .prefetch(base.wrapping_add(gotos[alternative as usize].term));
                     }
                 }
             }
         }
-        self.prefetch_writes = writes;
     }
 
     /// Whether the memo has the step of transition `goto_id` from a state with object ids
@@ -503,10 +496,10 @@ impl Explorer<'_> {
         let Some(inputs) = step::memo_key(&self.interned, goto_id, slot_ids) else {
             return false;
         };
-        let Some(outputs) = self.memo.get(&inputs) else {
+        let Some(learnt) = self.memo.get(&inputs) else {
             return false;
         };
-        self.memo_next = step::memo_hit(&self.interned, &inputs, &outputs, writes);
+        self.memo_next = step::memo_hit(&self.interned, &inputs, &learnt.outputs, writes);
         true
     }
 
@@ -539,7 +532,7 @@ impl Explorer<'_> {
         match fresh {
             Fresh::Next(next, memo) => {
                 if let Some((inputs, outputs)) = memo {
-                    self.memo.insert(inputs, outputs);
+                    self.memo.insert(&self.interned, inputs, outputs);
                 }
                 Ok(next)
             }

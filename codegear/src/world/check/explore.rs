@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::checkpoint::{CheckpointError, Saved, SavedGraph};
 use super::frontier::Frontier;
-use super::intern::{Identity, Interned, Memo, NONE};
+use super::intern::{Identity, Interned, Learnt, Memo, NONE};
 use super::liveness::{self, Graph, Lasso};
 use super::por::{Reads, handles_in};
 use super::report::{Bound, Report, TraceStep, Verdict, Violation, ViolationKind};
@@ -46,13 +46,11 @@ const NO_PARENT: u32 = u32::MAX;
 const LOOKAHEAD: usize = 4;
 
 /// A node taken from the frontier ahead of its expansion: its record, and per task its
-/// memoized step (next transition, or `NONE`) and writes, found while prefetching.
+/// memoized step (`Learnt::UNKNOWN` if it has to run), found while prefetching.
 #[derive(Default)]
 struct Ahead {
     node: Vec<u32>,
-    next: Vec<u32>,
-    writes: Vec<(u32, u32, u32)>,
-    ranges: Vec<(u32, u32)>,
+    pre: Vec<Learnt>,
 }
 
 /// An edge's (and a parent link's) label: the task in the low bits, the alternative it took
@@ -200,8 +198,6 @@ struct Explorer<'w> {
     uncounted: u32,
     /// Bytes of the frontier when it held the most states.
     peak_frontier_bytes: usize,
-    /// Scratch of [`Explorer::prefetch_successors`].
-    prefetch_writes: Vec<(u32, u32, u32)>,
     /// When the check started (for [`Check::max_time`]).
     started: Instant,
     /// A checkpoint to go on from, taken by [`Explorer::run`], and the file it came from.
@@ -390,7 +386,6 @@ fn explore_from(
             peak_bytes: 0,
             uncounted: 0,
             peak_frontier_bytes: 0,
-            prefetch_writes: Vec::new(),
             started,
             resume: resume.take(),
             resume_error: None,

@@ -265,7 +265,7 @@ impl Compressed {
         let last = &mut self.last_out;
         if first {
             last.resize(len, 0);
-        } else {
+        } else if last.len() != len {
             last.truncate(last.len().min(len) - 1);
             last.resize(len, 0);
         }

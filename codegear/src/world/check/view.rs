@@ -27,30 +27,72 @@ impl<'a> View<'a> {
     /// # Panics
     /// If the handle is not a live gear of the world (a bug in the invariant; see
     /// [`View::try_get`]).
+    #[inline]
     pub fn get<T: DataGear>(&self, gear: Gear<T>) -> &'a T {
-        self.try_get(gear)
-            .unwrap_or_else(|error| panic!("invariant read {gear:?}: {error}"))
+        match self.value(gear) {
+            Some(value) => value,
+            None => self.get_failed(gear),
+        }
     }
 
     /// The data gear behind `gear` in this state.
     ///
     /// # Errors
     /// Foreign, stale or mistyped handles.
+    #[inline]
     pub fn try_get<T: DataGear>(&self, gear: Gear<T>) -> Result<&'a T, Error> {
-        // Validates the handle (heap, generation, liveness) against the layout, which no step
-        // changes; the type is checked once, on this state's value (a slot's type never
-        // changes, so the layout's value need not be downcast too).
-        self.layout.slot(gear.raw(), T::INFO.name)?;
-        let index = gear.raw().index() as usize;
+        match self.value(gear) {
+            Some(value) => Ok(value),
+            None => Err(self.get_error(gear)),
+        }
+    }
+
+    /// The value behind a valid `gear`, `None` for a foreign, stale or mistyped handle.
+    ///
+    /// The hot path of every property: it runs once per `get` per stored state (dining
+    /// philosophers' invariant: ten per state). So it validates the handle with one
+    /// [`Heap::readable`] test against the layout (which no step changes), records the read
+    /// only when partial-order reduction asks, and leaves building the error to the cold
+    /// [`View::get_error`]. The type is checked once, on this state's value: a slot's type
+    /// never changes during a check, so the layout's value need not be downcast too.
+    #[inline]
+    fn value<T: DataGear>(&self, gear: Gear<T>) -> Option<&'a T> {
+        let raw = gear.raw();
+        if !self.layout.readable(raw) {
+            return None;
+        }
+        let index = raw.index() as usize;
         if let Some(reads) = self.reads {
             reads.slot(index);
         }
-        let id = self.slots[index];
+        let object = self.interned.objects[*self.slots.get(index)? as usize]
+            .object
+            .as_deref()?;
+        (object as &dyn std::any::Any).downcast_ref::<T>()
+    }
+
+    /// Why [`View::value`] had no value for `gear` (cold).
+    #[cold]
+    #[inline(never)]
+    fn get_error<T: DataGear>(&self, gear: Gear<T>) -> Error {
+        if let Err(error) = self.layout.slot(gear.raw(), T::INFO.name) {
+            return error;
+        }
+        let id = self.slots[gear.raw().index() as usize];
         let object = self.interned.objects[id as usize]
             .object
             .as_deref()
             .expect("a live slot of the layout is live in every state");
-        crate::heap::downcast_ref(object)
+        match crate::heap::downcast_ref::<T>(object) {
+            Err(error) => error,
+            Ok(_) => unreachable!("View::value gives every readable value of its type"),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn get_failed<T: DataGear>(&self, gear: Gear<T>) -> ! {
+        panic!("invariant read {gear:?}: {}", self.get_error(gear))
     }
 
     /// The transition `task` takes next.

@@ -61,6 +61,9 @@ pub(crate) fn expand(def: &CodeGearFn, root: &CrateRoot) -> TokenStream {
 /// accepts any arguments (so that `goto!(f(..))` elsewhere adds no errors), and the user's
 /// function under a hidden name, so that its body is still checked.
 pub(crate) fn stand_in(function: &syn::ItemFn, root: &CrateRoot) -> TokenStream {
+    let mut function = function.clone();
+    super::super::parse::repair_next_outputs(&mut function.sig);
+    let function = &function;
     let private = root.private();
     let ident = &function.sig.ident;
     let vis = &function.vis;
@@ -95,6 +98,12 @@ pub(crate) fn stand_in(function: &syn::ItemFn, root: &CrateRoot) -> TokenStream 
     body.sig.ident = format_ident!("__gears_body");
     body.vis = syn::Visibility::Inherited;
     body.attrs.retain(|attr| !attr.path().is_ident("doc"));
+    if super::super::parse::borrows_interface(&function.sig) {
+        return quote! {
+            #[allow(non_upper_case_globals)]
+            #vis static #ident: #ty = #init;
+        };
+    }
     quote! {
         #[allow(non_upper_case_globals)]
         #vis static #ident: #ty = #init;
@@ -135,6 +144,10 @@ fn wire_of(ty: &syn::Type, root: &CrateRoot) -> TokenStream {
         ) => {
             quote!(#root::Gear<#inner>)
         }
-        _ => quote!(#ty),
+        // `Mut<'_, dyn I>` (an error): its handle, as written.
+        _ => match super::super::parse::borrowed_type(ty) {
+            Some(inner) => quote!(#root::Gear<#inner>),
+            None => quote!(#ty),
+        },
     }
 }

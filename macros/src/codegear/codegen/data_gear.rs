@@ -65,16 +65,12 @@ pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot, instances: &Instances)
     let item = &def.item;
     let ident = &item.ident;
     let existing = existing_derives(&item.attrs);
-    let missing: Vec<syn::Ident> = NEEDED
+    let missing: Vec<&str> = NEEDED
         .iter()
-        .filter(|needed| !existing.iter().any(|e| e == *needed))
-        .map(|needed| syn::Ident::new(needed, ident.span()))
+        .copied()
+        .filter(|needed| !existing.iter().any(|e| e == needed))
         .collect();
-    let derive = if missing.is_empty() {
-        TokenStream::new()
-    } else {
-        quote! { #[derive(#(#missing),*)] }
-    };
+    let derive = super::derives::expand(item, root, &missing);
     let rows = if item.generics.params.is_empty() {
         row(item, quote!(#ident), root)
     } else {
@@ -91,8 +87,8 @@ pub(crate) fn expand(def: &DataGearDef, root: &CrateRoot, instances: &Instances)
             .collect()
     };
     quote! {
-        #derive
         #item
+        #derive
         #rows
     }
 }
@@ -171,7 +167,38 @@ pub(crate) fn stand_in(def: &DataGearDef, root: &CrateRoot) -> TokenStream {
     for param in generics.type_params_mut() {
         param.bounds.push(syn::parse_quote!('static));
     }
-    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    // A data gear is `'static`: the stand-in of one with lifetime parameters (an error) is
+    // implemented at `'static`, so that its uses (which can only be at `'static`) add nothing.
+    let ty_generics_static = {
+        let args = generics.params.iter().map(|param| match param {
+            syn::GenericParam::Lifetime(_) => quote!('static),
+            syn::GenericParam::Type(ty) => {
+                let ident = &ty.ident;
+                quote!(#ident)
+            }
+            syn::GenericParam::Const(c) => {
+                let ident = &c.ident;
+                quote!(#ident)
+            }
+        });
+        if generics.params.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(<#(#args),*>)
+        }
+    };
+    let has_lifetimes = generics.lifetimes().next().is_some();
+    generics.params = generics
+        .params
+        .into_iter()
+        .filter(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+        .collect();
+    if has_lifetimes {
+        // It may name the lifetimes just dropped.
+        generics.where_clause = None;
+    }
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let ty_generics = ty_generics_static;
     let site = site(root, ident.span());
     let unreachable = quote! { ::core::unreachable!("a data gear that did not compile") };
     quote! {

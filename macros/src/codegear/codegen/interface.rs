@@ -112,6 +112,17 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
             quote!(_marker: ::core::marker::PhantomData,),
         )
     };
+    // `dyn Stack` / `dyn Stack<i64>`: a generic interface's handle prints its instance.
+    let display = if params.is_empty() {
+        quote! { #private::interface_display(<Self as #root::Interface>::INFO) }
+    } else {
+        quote! {
+            #private::interface_display_with(
+                <Self as #root::Interface>::INFO,
+                &[#(::core::any::type_name::<#params>()),*],
+            )
+        }
+    };
     let generics_text = if params.is_empty() {
         String::new()
     } else {
@@ -204,7 +215,7 @@ pub(crate) fn expand(def: &InterfaceDef, root: &CrateRoot) -> TokenStream {
         impl #bounded #root::GearTarget for dyn #ident #generic_args {
             type Target = &'static #api #generic_args;
             fn gear_type_name() -> &'static str {
-                #private::interface_display(<Self as #root::Interface>::INFO)
+                #display
             }
         }
 

@@ -2,6 +2,7 @@
 
 pub(crate) mod code_gear_fn;
 pub(crate) mod data_gear;
+mod derives;
 pub(crate) mod impl_interface;
 pub(crate) mod interface;
 mod stub;
