@@ -30,7 +30,13 @@
 //!   A step whose outcome is a value or transition the tables do not hold yet (new values are
 //!   rare: a program has few per component) is *deferred*: it is redone at the barrier, alone,
 //!   with the tables growing, exactly as the single worker would do it. Steps a worker learnt
-//!   during a level go into its own memo and are merged at the barrier.
+//!   during a level go into its own memo and are merged at the barrier. Each worker looks
+//!   steps up through a direct-mapped cache of its own in front of both memos (as the single
+//!   worker does; the hash probe per transition was the largest share of the CPU the second
+//!   worker added).
+//! - **Layout:** nothing one worker writes per state shares a cache line with what another
+//!   reads per state: the workers' lanes are padded to 128 bytes, and each works on its own
+//!   copy of the level's shared view.
 //!
 //! The report's notes say where the time went ([`profile`]): each worker's CPU time, the
 //! critical path in CPU time, the barriers' share, growths, and the steps redone.

@@ -15,10 +15,10 @@ pub(super) enum Step {
     Failed,
 }
 
-/// Entries of a worker's direct-mapped cache of steps: 160 KiB, within its second-level cache
-/// (the single worker's [`Memo`](super::super::intern::Memo) has the same in front of its
-/// table).
-const CACHE: usize = 1 << 12;
+/// Entries of a worker's direct-mapped cache of steps: 40 KiB, about the first-level data
+/// cache, as the single worker's [`Memo`](super::super::intern::Memo) sized its own (a model
+/// has few distinct steps; at 4096 entries the cache's own misses cost it cycles).
+const CACHE: usize = 1 << 10;
 
 /// A worker's memo: the steps it learnt this level (merged into the shared memo at the
 /// barrier), and in front of both a direct-mapped cache of the steps it looked up last.
