@@ -218,7 +218,7 @@ pub fn run(effort: Effort) {
     wide(effort);
 }
 
-/// The two-worker figures alone (`bench check-parallel`): [`parallel`] without the rest of
+/// The two-worker figures alone (`bench check-parallel`): `parallel` without the rest of
 /// the suite, to measure the parallel explorer at a quiet moment in a few seconds.
 pub fn run_parallel_only(effort: Effort) {
     parallel(effort);
