@@ -1,39 +1,16 @@
 //! Behaviour of the spawn/sync pool: values, borrowing, stealing, panics, nesting, shutdown.
 
+mod support;
+
+use support::{fib, within};
+
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use gears_runtime::pool::{Pool, PoolError, Worker, current_worker};
-
-/// Runs `f` on a fresh thread and fails the test if it does not finish in time (a deadlock).
-fn within<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        let _ = tx.send(result);
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(value)) => value,
-        Ok(Err(payload)) => panic::resume_unwind(payload),
-        Err(_) => panic!("did not finish within {limit:?}: deadlock or livelock"),
-    }
-}
-
-fn fib(w: &Worker, n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    w.spawn(
-        |w| fib(w, n - 1),
-        |w, first| {
-            let second = fib(w, n - 2);
-            first.sync() + second
-        },
-    )
-}
 
 fn fib_seq(n: u64) -> u64 {
     if n < 2 {

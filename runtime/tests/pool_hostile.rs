@@ -2,35 +2,18 @@
 //! nested scopes, leaked handles, many callers at once. Each case that could hang runs on its own
 //! thread under a time limit, so a deadlock fails the test instead of hanging the suite.
 
+mod support;
+
+use support::{fib, within};
+
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
 use gears_runtime::cpu_list::CpuList;
-use gears_runtime::pool::{MAX_WORKERS, Pool, PoolError, Worker};
-
-/// Runs `f` on a fresh thread and fails the test if it does not finish in time (a deadlock).
-fn within<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        let _ = tx.send(result);
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(value)) => value,
-        Ok(Err(payload)) => panic::resume_unwind(payload),
-        Err(_) => panic!("did not finish within {limit:?}: deadlock or livelock"),
-    }
-}
-
-fn fib(w: &Worker, n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    w.spawn(|w| fib(w, n - 1), |w, first| fib(w, n - 2) + first.sync())
-}
+use gears_runtime::pool::{MAX_WORKERS, Pool, PoolError};
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload

@@ -1,27 +1,17 @@
 //! `Worker::scope`: any number of jobs spawned in a loop and synced by handle, borrowing from
 //! the caller's stack; panics carried to the scope's end; nothing left running.
 
+mod support;
+
+use support::within;
+
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use gears_runtime::pool::{Pool, current_worker};
-
-/// Runs `f` on a fresh thread and fails the test if it does not finish in time (a deadlock).
-fn within<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        let _ = tx.send(result);
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(value)) => value,
-        Ok(Err(payload)) => panic::resume_unwind(payload),
-        Err(_) => panic!("did not finish within {limit:?}: deadlock or livelock"),
-    }
-}
 
 /// Spins until `flag` is set; panics (failing the job, hence the test) after `limit`.
 fn wait_for(flag: &AtomicBool, limit: Duration, what: &str) {
