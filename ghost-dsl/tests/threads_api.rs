@@ -11,14 +11,10 @@ use gears_examples::ghost::centralized::CentralizedFifo;
 use gears_examples::ghost::fifo::Fifo;
 use ghost_dsl::prelude::*;
 use ghost_dsl::threads::{self, ThreadEnclave, ThreadError, ThreadHandle};
-use ghost_dsl::{MessageKind, RPC_ENODEV, parse_cpu_str};
-use threads_support::{calibrate, current_cpu, in_child, patient, spin};
+use ghost_dsl::{MessageKind, RPC_ENODEV};
+use threads_support::{calibrate, current_cpu, in_child, on, patient, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn on(cpus: &str) -> AgentConfig {
-    AgentConfig::new(parse_cpu_str(cpus).unwrap())
-}
 
 #[test]
 fn the_centralized_agent_keeps_its_cpu_and_schedules_the_other() {

@@ -10,16 +10,12 @@ use std::time::{Duration, Instant};
 
 use gears_examples::ghost::smp::SmpFifo;
 use ghost_dsl::threads::{self, ThreadEnclave, process_threads};
-use ghost_dsl::{Agent, AgentConfig, AgentEnclave, AgentModel, Cpu, EnclaveBackend, parse_cpu_str};
-use threads_support::{calibrate, in_child, patient, settled_threads, spin};
+use ghost_dsl::{Agent, AgentEnclave, AgentModel, Cpu, EnclaveBackend};
+use threads_support::{calibrate, in_child, on, patient, settled_threads, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
 /// How long a joined thread may stay visible in `/proc/self/task` (see [`settled_threads`]).
 const SETTLE: Duration = Duration::from_secs(3);
-
-fn on(cpus: &str) -> AgentConfig {
-    AgentConfig::new(parse_cpu_str(cpus).unwrap())
-}
 
 #[test]
 fn a_run_joins_every_agent_and_managed_thread() {

@@ -10,16 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ghost_dsl::EnclaveBackend;
 use ghost_dsl::prelude::*;
 use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, ThreadError};
-use ghost_dsl::{EnclaveBackend, parse_cpu_str};
-use threads_support::{calibrate, in_child, spin};
+use threads_support::{calibrate, in_child, on, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn on(cpus: &str) -> AgentConfig {
-    AgentConfig::new(parse_cpu_str(cpus).unwrap())
-}
 
 /// A FIFO whose `pick_next` panics on its `fail_at`-th call, or (with `lose`) forgets every
 /// task it is told about, or (with `stale`) returns a task that has died.

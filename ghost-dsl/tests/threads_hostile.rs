@@ -10,22 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gears_examples::ghost::fifo::Fifo;
+use ghost_dsl::EnclaveBackend;
 use ghost_dsl::prelude::*;
 use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, ThreadError, ThreadHandle};
-use ghost_dsl::{EnclaveBackend, parse_cpu_str};
-use threads_support::{calibrate, in_child, spin};
+use threads_support::{calibrate, in_child, on, spin, thread_error};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn on(cpus: &str) -> AgentConfig {
-    AgentConfig::new(parse_cpu_str(cpus).unwrap())
-}
-
-/// The `ThreadError` inside a generated run's error.
-fn thread_error(err: &ghost_dsl::Error) -> &ThreadError {
-    err.as_enclave::<ThreadError>()
-        .unwrap_or_else(|| panic!("expected a thread enclave error, got {err:?}"))
-}
 
 #[test]
 fn a_park_nobody_can_end_is_a_deadlock_error() {

@@ -11,17 +11,13 @@ use gears_examples::ghost::fifo::Fifo;
 use gears_examples::ghost::round_robin::RoundRobin;
 use ghost_dsl::sim::TraceEvent;
 use ghost_dsl::threads::{self, ThreadEnclave};
-use ghost_dsl::{AgentConfig, CpuTickConfig, MessageKind, parse_cpu_str};
-use threads_support::{calibrate, in_child, patient, spin};
+use ghost_dsl::{CpuTickConfig, MessageKind};
+use threads_support::{calibrate, in_child, on, patient, spin};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// A thread's name and the times (ns) it made progress.
 type Samples = (String, Vec<u64>);
-
-fn on(cpus: &str) -> AgentConfig {
-    AgentConfig::new(parse_cpu_str(cpus).unwrap())
-}
 
 #[test]
 fn every_message_kind_comes_from_a_real_event() {

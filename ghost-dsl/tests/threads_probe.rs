@@ -10,21 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use gears_examples::ghost::fifo::Fifo;
-use ghost_dsl::parse_cpu_str;
 use ghost_dsl::prelude::*;
 use ghost_dsl::threads::{self, ThreadConfig, ThreadEnclave, ThreadError};
-use threads_support::{in_child, patient, spin};
+use threads_support::{in_child, on, patient, spin, thread_error};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn on(cpus: &str) -> AgentConfig {
-    AgentConfig::new(parse_cpu_str(cpus).unwrap())
-}
-
-fn thread_error(err: &ghost_dsl::Error) -> &ThreadError {
-    err.as_enclave::<ThreadError>()
-        .unwrap_or_else(|| panic!("expected a thread enclave error, got {err:?}"))
-}
 
 /// Two short threads that sleep and yield; returns the counter they bump.
 fn two_threads(enclave: &ThreadEnclave) -> Arc<AtomicU64> {

@@ -158,3 +158,14 @@ pub fn settled_threads(expected: usize, limit: Duration) -> usize {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// An agent configuration on the CPUs `cpus` (a cpu list such as `"0-1"`).
+pub fn on(cpus: &str) -> ghost_dsl::AgentConfig {
+    ghost_dsl::AgentConfig::new(ghost_dsl::parse_cpu_str(cpus).unwrap())
+}
+
+/// The `ThreadError` inside a generated run's error.
+pub fn thread_error(err: &ghost_dsl::Error) -> &ghost_dsl::threads::ThreadError {
+    err.as_enclave::<ghost_dsl::threads::ThreadError>()
+        .unwrap_or_else(|| panic!("expected a thread enclave error, got {err:?}"))
+}
