@@ -57,6 +57,13 @@ fn wait_then_count(s: Ref<'_, Switch>, c: Gear<Count>, next: Next<()>) -> Goto {
 /// states (4 x 4), and at least once per value of the first counter.
 #[test]
 fn an_invariant_is_not_evaluated_again_where_no_step_wrote_what_it_reads() {
+    // One worker, and the parallel explorer (its own record of reads, merged at each level).
+    for workers in [1, 2] {
+        invariant_skipped_where_nothing_read_changed(workers);
+    }
+}
+
+fn invariant_skipped_where_nothing_read_changed(workers: usize) {
     let mut world = World::new();
     let a = world.alloc_shared(Count::default());
     let c = world.alloc_shared(Count::default());
@@ -64,16 +71,20 @@ fn an_invariant_is_not_evaluated_again_where_no_step_wrote_what_it_reads() {
     par_goto!(world, count(c, Next::exit()));
     let evaluations = Arc::new(AtomicUsize::new(0));
     let counted = evaluations.clone();
-    let report = world.check(Check::new().always("a is small", move |v| {
-        counted.fetch_add(1, Ordering::Relaxed);
-        v.get(a).n <= 3
-    }));
+    let report = world.check(
+        Check::new()
+            .workers(workers)
+            .always("a is small", move |v| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                v.get(a).n <= 3
+            }),
+    );
     assert!(report.holds(), "{report}");
     assert_eq!(report.states, 16);
     let evaluations = evaluations.load(Ordering::Relaxed);
     assert!(
         (4..16).contains(&evaluations),
-        "{evaluations} evaluations over 16 states"
+        "{evaluations} evaluations over 16 states on {workers} worker(s)"
     );
 
     // An invariant that also asks whether the second task finished reads its transition: it
@@ -81,13 +92,20 @@ fn an_invariant_is_not_evaluated_again_where_no_step_wrote_what_it_reads() {
     // question would never have been asked, nor the transition read: rightly skipped then.)
     let evaluations = Arc::new(AtomicUsize::new(0));
     let counted = evaluations.clone();
-    let report = world.check(Check::new().always("a small or c running", move |v| {
-        counted.fetch_add(1, Ordering::Relaxed);
-        let running = !v.finished(TaskId::from_index(1));
-        v.get(a).n <= 3 || running
-    }));
+    let report = world.check(Check::new().workers(workers).always(
+        "a small or c running",
+        move |v| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            let running = !v.finished(TaskId::from_index(1));
+            v.get(a).n <= 3 || running
+        },
+    ));
     assert!(report.holds(), "{report}");
-    assert_eq!(evaluations.load(Ordering::Relaxed), 16);
+    assert_eq!(
+        evaluations.load(Ordering::Relaxed),
+        16,
+        "on {workers} worker(s)"
+    );
 }
 
 /// A property whose reads depend on the state: off, it reads the switch and `a`; on, the switch
@@ -97,26 +115,33 @@ fn an_invariant_is_not_evaluated_again_where_no_step_wrote_what_it_reads() {
 /// three counts).
 #[test]
 fn a_property_reading_other_gears_in_other_states_is_still_checked_everywhere() {
+    for workers in [1, 2] {
+        state_dependent_reads_are_checked(workers);
+    }
+}
+
+fn state_dependent_reads_are_checked(workers: usize) {
     let mut world = World::new();
     let switch = world.alloc_shared(Switch::default());
     let a = world.alloc_shared(Count::default());
     let b = world.alloc_shared(Count::default());
     par_goto!(world, turn_on(switch, Next::exit()));
     par_goto!(world, wait_then_count(switch, b, Next::exit()));
-    let report = world.check(
-        Check::new().always("the chosen counter is small", move |v| {
+    let report = world.check(Check::new().workers(workers).always(
+        "the chosen counter is small",
+        move |v| {
             if v.get(switch).on {
                 v.get(b).n < 3
             } else {
                 v.get(a).n < 10
             }
-        }),
-    );
+        },
+    ));
     let violation = report.violation().expect("b reaches 3 with the switch on");
     assert!(
         matches!(&violation.kind, ViolationKind::Always(name) if name == "the chosen counter is small"),
         "{report}"
     );
     // The switch, the wait's end (it sees the switch on and goes on to count), three counts.
-    assert_eq!(violation.trace.len(), 5, "{report}");
+    assert_eq!(violation.trace.len(), 5, "on {workers} worker(s): {report}");
 }

@@ -83,7 +83,9 @@ mod worker;
 use ids::replicate;
 use profile::{Profile, Timer};
 use table::SharedTable;
-use worker::{Expanded, Lane, Level, MEMORY, Outcome, Own, RUNNING, expand_task, stored_ok, work};
+use worker::{
+    Expanded, Lane, Level, MEMORY, Outcome, Own, RUNNING, ReadsSoFar, expand_task, stored_ok, work,
+};
 
 /// Levels with fewer states are expanded by one worker alone.
 const SOLO_LEVEL: usize = 256;
@@ -247,6 +249,7 @@ impl<'w> Run<'w> {
             interned,
             memo: Memo::default(),
             lanes,
+            reads: ReadsSoFar::default(),
             profile: Profile::new(self.workers),
             peak_bytes: 0,
         };
@@ -264,6 +267,8 @@ struct Levels<'a> {
     interned: Interned,
     memo: Memo,
     lanes: Vec<Lane>,
+    /// What the properties read in the levels done (merged from the lanes at each barrier).
+    reads: ReadsSoFar,
     profile: Profile,
     peak_bytes: usize,
 }
@@ -286,6 +291,7 @@ impl Shared<'_> {
         next_input: &'s AtomicUsize,
         chunk: usize,
         base_bytes: usize,
+        reads: &'s ReadsSoFar,
     ) -> Level<'s> {
         Level {
             layout: self.layout,
@@ -299,6 +305,7 @@ impl Shared<'_> {
             chunk,
             base_bytes,
             workers: self.workers,
+            reads,
         }
     }
 }
@@ -316,9 +323,9 @@ impl Levels<'_> {
         self.shared.visited.settle(1);
         {
             let no_input = AtomicUsize::new(0);
-            let level = self.shared.level(&[], &no_input, MAX_CHUNK, 0);
+            let level = self.shared.level(&[], &no_input, MAX_CHUNK, 0, &self.reads);
             let own = &mut self.lanes[0].own;
-            let ok = stored_ok(&level, &self.interned, own, &state, fingerprint);
+            let ok = stored_ok(&level, &self.interned, own, &state, fingerprint, false);
             own.out.push(&state);
             if !ok {
                 return Err(Stop::Found(0));
@@ -329,6 +336,11 @@ impl Levels<'_> {
         let mut peak_frontier_bytes = 0usize;
         let mut previous = 1usize;
         loop {
+            // The reads of every evaluation so far (the initial state's, the last level's and
+            // its barrier's) decide this level's skipped invariants.
+            for lane in &self.lanes {
+                self.reads.merge(&lane.own.reads);
+            }
             let inputs: Vec<Mutex<Frontier>> = self
                 .lanes
                 .iter_mut()
@@ -377,11 +389,15 @@ impl Levels<'_> {
                 let base = self.held_bytes() + frontier_bytes;
                 let outcome = if solo {
                     self.shared.visited.free_retired();
-                    let level = self.shared.level(&inputs, &next_input, chunk, base);
+                    let level = self
+                        .shared
+                        .level(&inputs, &next_input, chunk, base, &self.reads);
                     work(&level, &mut self.lanes[0], &self.memo)
                 } else {
                     let started = Instant::now();
-                    let level = self.shared.level(&inputs, &next_input, chunk, base);
+                    let level = self
+                        .shared
+                        .level(&inputs, &next_input, chunk, base, &self.reads);
                     let memo = &self.memo;
                     let scope_timer = Timer::start();
                     let times = worker.scope(|scope| {
@@ -441,7 +457,9 @@ impl Levels<'_> {
             for (node, task) in deferred {
                 loop {
                     let base = self.held_bytes() + self.out_bytes();
-                    let level = self.shared.level(&[], &next_input, chunk, base);
+                    let level = self
+                        .shared
+                        .level(&[], &next_input, chunk, base, &self.reads);
                     let own = &mut self.lanes[0].own;
                     let expanded = expand_task(
                         &level,

@@ -10,6 +10,7 @@ use super::super::Check;
 use super::super::explore::{HEADER, MAX_ALTERNATIVES, TASK_MASK, body, header, set_header};
 use super::super::frontier::Frontier;
 use super::super::intern::{Interned, NONE};
+use super::super::por::Reads;
 use super::super::step::{Intern, Scratch, base as base_of, build_successor};
 use super::super::view::View;
 use super::apply::{Learnt, Step, memoized, run_step};
@@ -53,6 +54,50 @@ pub(super) struct Level<'a> {
     /// For the memory estimate: bytes held at the start of the phase.
     pub(super) base_bytes: usize,
     pub(super) workers: usize,
+    /// What the properties read in the levels before this one (see [`ReadsSoFar`]).
+    pub(super) reads: &'a ReadsSoFar,
+}
+
+/// The gears and transitions the properties read in every evaluation of the levels before
+/// the current one: each worker records its evaluations' reads in its own [`Reads`], merged
+/// here at each barrier.
+///
+/// Why an invariant need not be evaluated in a successor whose step wrote none of these gears,
+/// changed no transition read and spawned no task: the successor's parent was stored in an
+/// earlier level, where its invariants were evaluated (their reads are in this set) or known
+/// to hold by this same argument from its own parent, whose reads are in the set too (it only
+/// grows). A property is a function of what it reads through its [`View`], so it reads the same
+/// values in the successor, takes the same branches and holds there too (the single worker's
+/// `Explorer::invariants_unchanged` makes the same argument with its live record).
+#[derive(Default)]
+pub(super) struct ReadsSoFar {
+    slots: Vec<bool>,
+    tasks: Vec<bool>,
+}
+
+impl ReadsSoFar {
+    /// Adds the reads a worker recorded.
+    pub(super) fn merge(&mut self, reads: &Reads) {
+        let (slots, tasks) = reads.flags();
+        for (list, new) in [(&mut self.slots, slots), (&mut self.tasks, tasks)] {
+            if list.len() < new.len() {
+                list.resize(new.len(), false);
+            }
+            for (known, read) in list.iter_mut().zip(new) {
+                *known |= read;
+            }
+        }
+    }
+
+    /// Whether a step of `task` that made `writes` (and spawned nothing) leaves every
+    /// invariant's value as it was in the step's source state.
+    #[inline]
+    fn unchanged(&self, task: u32, writes: &[(u32, u32, u32)]) -> bool {
+        !self.tasks.get(task as usize).copied().unwrap_or(false)
+            && writes
+                .iter()
+                .all(|&(slot, _, _)| !self.slots.get(slot as usize).copied().unwrap_or(false))
+    }
 }
 
 impl Level<'_> {
@@ -128,6 +173,8 @@ pub(super) struct Own {
     pub(super) writes: Vec<(u32, u32, u32)>,
     pub(super) spawned: Vec<Goto>,
     spawned_ids: Vec<u32>,
+    /// What this worker's property evaluations read (merged into [`ReadsSoFar`] at barriers).
+    pub(super) reads: Reads,
 }
 
 impl Own {
@@ -158,6 +205,7 @@ impl Own {
             writes: Vec::new(),
             spawned: Vec::new(),
             spawned_ids: Vec::new(),
+            reads: Reads::new(slots),
         }
     }
 
@@ -469,7 +517,10 @@ pub(super) fn expand_task<I: Ids>(
             return Expanded::Halt;
         }
         let record = std::mem::take(&mut own.next_state);
-        let ok = stored_ok(level, table, own, &record, successor);
+        let holding = !level.check.invariants.is_empty()
+            && own.spawned_ids.is_empty()
+            && level.reads.unchanged(task, &own.writes);
+        let ok = stored_ok(level, table, own, &record, successor, holding);
         own.depth = own.depth.max(depth + 1);
         own.push(&record, level.chunk, slots);
         own.next_state = record;
@@ -493,13 +544,14 @@ pub(super) fn expand_task<I: Ids>(
 }
 
 /// Checks a newly stored state's invariants (stopping the run if one is false) and records it
-/// if terminal.
+/// if terminal. `holding`: the invariants are known to hold here (see [`ReadsSoFar`]).
 pub(super) fn stored_ok(
     level: &Level<'_>,
     table: &Interned,
     own: &mut Own,
     record: &[u32],
     fingerprint: u64,
+    holding: bool,
 ) -> bool {
     let (slots, tasks) = body(record).split_at(level.slots);
     let view = View {
@@ -507,13 +559,14 @@ pub(super) fn stored_ok(
         slots,
         tasks,
         interned: table,
-        reads: None,
+        reads: Some(&own.reads),
     };
-    if level
-        .check
-        .invariants
-        .iter()
-        .any(|(_, holds)| !holds(&view))
+    if !holding
+        && level
+            .check
+            .invariants
+            .iter()
+            .any(|(_, holds)| !holds(&view))
     {
         level.stop(FOUND);
         return false;
