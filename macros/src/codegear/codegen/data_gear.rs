@@ -99,15 +99,7 @@ fn row(item: &syn::DeriveInput, ty: TokenStream, root: &CrateRoot) -> TokenStrea
     let private = root.private();
     let ident = &item.ident;
     let name = tokens_text(&ty);
-    let field_types: Vec<&syn::Type> = match &item.data {
-        syn::Data::Struct(data) => data.fields.iter().map(|f| &f.ty).collect(),
-        syn::Data::Enum(data) => data
-            .variants
-            .iter()
-            .flat_map(|v| v.fields.iter().map(|f| &f.ty))
-            .collect(),
-        syn::Data::Union(_) => Vec::new(),
-    };
+    let field_types = super::derives::field_types(item);
     let field_checks = field_types.iter().map(|ty| {
         quote_spanned! {ty.span()=> let () = <#ty as #root::DataGearField>::CHECKED; }
     });

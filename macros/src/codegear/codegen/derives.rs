@@ -197,7 +197,8 @@ pub(crate) fn expand(item: &syn::DeriveInput, root: &CrateRoot, wanted: &[&str])
     out
 }
 
-fn field_types(item: &syn::DeriveInput) -> Vec<&syn::Type> {
+/// Every field's type, of a struct or of all an enum's variants (a union has none here).
+pub(super) fn field_types(item: &syn::DeriveInput) -> Vec<&syn::Type> {
     match &item.data {
         syn::Data::Struct(data) => data.fields.iter().map(|f| &f.ty).collect(),
         syn::Data::Enum(data) => data
