@@ -120,7 +120,7 @@ impl Learnt {
     };
 
     /// `inputs`' step with `outputs`, its delta computed from the terms in `table`.
-    fn new(table: &Interned, inputs: &StepInputs, outputs: StepOutputs) -> Self {
+    pub(super) fn new(table: &Interned, inputs: &StepInputs, outputs: StepOutputs) -> Self {
         let entry = &table.gotos[inputs.goto as usize];
         let mut delta = 0u64.wrapping_sub(entry.term);
         for (i, &(_, is_mut)) in entry.taken.iter().enumerate() {

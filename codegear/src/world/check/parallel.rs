@@ -68,7 +68,7 @@ use gears_runtime::pool::{Pool, Worker};
 use super::Check;
 use super::explore::{self, HEADER, TASK_MASK, set_header};
 use super::frontier::Frontier;
-use super::intern::{Interned, StepInputs, StepOutputs};
+use super::intern::{Interned, Learnt, StepInputs};
 use super::report::{Bound, Report, Verdict};
 use crate::heap::Heap;
 use crate::world::World;
@@ -97,7 +97,7 @@ const CHUNKS_PER_WORKER: usize = 64;
 const MIN_CHUNK: usize = 32;
 const MAX_CHUNK: usize = 4096;
 
-type Memo = HashMap<StepInputs, StepOutputs, BuildHasherDefault<FpHasher>>;
+type Memo = HashMap<StepInputs, Learnt, BuildHasherDefault<FpHasher>>;
 
 /// Why the parallel run ended before the state space was complete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -596,7 +596,7 @@ impl Levels<'_> {
     fn held_bytes(&self) -> usize {
         self.shared.visited.bytes()
             + self.interned.bytes()
-            + self.memo.capacity() * (size_of::<(StepInputs, StepOutputs)>() + 1)
+            + self.memo.capacity() * (size_of::<(StepInputs, Learnt)>() + 1)
             + self
                 .lanes
                 .iter()

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use super::super::Check;
 use super::super::explore::{HEADER, MAX_ALTERNATIVES, TASK_MASK, body, header, set_header};
 use super::super::frontier::Frontier;
-use super::super::intern::{Interned, NONE};
+use super::super::intern::{Interned, Learnt, NONE};
 use super::super::por::Reads;
 use super::super::step::{Intern, Scratch, base as base_of, build_successor};
 use super::super::view::View;
-use super::apply::{Learnt, Step, memoized, run_step};
+use super::apply::{Step, StepCache, memoized, run_step};
 use super::ids::{Frozen, Ids};
 use super::table::SharedTable;
 use super::{Memo, lock};
@@ -127,15 +127,11 @@ pub(super) struct Lane {
 }
 
 /// A state taken from the frontier ahead of its expansion: its record and, per task, its
-/// memoized step (next transition or `NONE`) and writes, found while prefetching.
+/// memoized step (`Learnt::UNKNOWN` if it has to run), found while prefetching.
 #[derive(Default)]
 pub(super) struct Ahead {
     node: Vec<u32>,
-    next: Vec<u32>,
-    writes: Vec<(u32, u32, u32)>,
-    ranges: Vec<(u32, u32)>,
-    /// Scratch: one step's writes.
-    step_writes: Vec<(u32, u32, u32)>,
+    pre: Vec<Learnt>,
 }
 
 /// A worker's scratch heap, memo, frontiers and counts.
@@ -143,7 +139,7 @@ pub(super) struct Own {
     pub(super) scratch: Scratch,
     /// Steps learnt this level, merged into the shared memo at the barrier, and a cache of
     /// the last ones looked up.
-    pub(super) memo: Learnt,
+    pub(super) memo: StepCache,
     /// The chunk of this level's frontier being expanded, and the states taken from it ahead.
     pub(super) input: Frontier,
     pub(super) window: VecDeque<Ahead>,
@@ -183,7 +179,7 @@ impl Own {
     pub(super) fn new(heap: Heap, ids: Vec<u32>, slots: usize, frees: bool) -> Self {
         Own {
             scratch: Scratch { heap, ids },
-            memo: Learnt::default(),
+            memo: StepCache::default(),
             input: Frontier::new(false, slots),
             window: VecDeque::with_capacity(LOOKAHEAD + 1),
             spare: Vec::with_capacity(LOOKAHEAD + 1),
@@ -297,7 +293,7 @@ fn prefetch_successors(
     level: &Level<'_>,
     table: &Interned,
     shared: &Memo,
-    own: &mut Learnt,
+    own: &mut StepCache,
     ahead: &mut Ahead,
 ) {
     let slots = level.slots;
@@ -305,28 +301,22 @@ fn prefetch_successors(
     let tasks = node[4] as usize;
     let (_, _, fingerprint) = header(node);
     let slot_ids = &node[HEADER..HEADER + slots];
-    ahead.next.clear();
-    ahead.writes.clear();
-    ahead.ranges.clear();
-    let writes = &mut ahead.step_writes;
+    ahead.pre.clear();
     for task in 0..tasks {
         let goto_id = node[HEADER + slots + task];
         let entry = &table.gotos[goto_id as usize];
-        let start = ahead.writes.len() as u32;
         let found = if entry.exit || entry.alternatives.is_some() {
             None
         } else {
-            memoized(table, shared, own, goto_id, slot_ids, writes)
+            memoized(table, shared, own, goto_id, slot_ids)
         };
-        let Some(next) = found else {
-            ahead.next.push(NONE);
-            ahead.ranges.push((start, start));
+        let Some(learnt) = found else {
+            ahead.pre.push(Learnt::UNKNOWN);
             continue;
         };
-        ahead.next.push(next);
-        ahead.writes.extend_from_slice(writes);
-        ahead.ranges.push((start, ahead.writes.len() as u32));
-        let base = base_of(table, fingerprint, goto_id, writes);
+        ahead.pre.push(learnt);
+        let base = fingerprint.wrapping_add(learnt.delta);
+        let next = learnt.outputs.next;
         match &table.gotos[next as usize].alternatives {
             None => level
                 .visited
@@ -373,16 +363,11 @@ fn expand_node(
             continue;
         }
         own.transitions += 1;
-        let known = match ahead.next.get(task as usize) {
-            Some(&next) if next != NONE => {
-                let (start, end) = ahead.ranges[task as usize];
-                own.writes.clear();
-                own.writes
-                    .extend_from_slice(&ahead.writes[start as usize..end as usize]);
-                Some(next)
-            }
-            _ => None,
-        };
+        let known = ahead
+            .pre
+            .get(task as usize)
+            .filter(|learnt| learnt.outputs.next != NONE)
+            .copied();
         match expand_task(level, own, ids, memo, node, task, known) {
             Expanded::Changed => all_self_loops = false,
             Expanded::Waiting => {}
@@ -402,7 +387,11 @@ fn expand_node(
 }
 
 /// Expands one task of `node`: every successor stored, checked and queued. `known` is its
-/// memoized next transition if the caller found it (with its writes in `own.writes`).
+/// memoized step if the caller found it.
+///
+/// A memoized step's successor is looked up by its fingerprint (`fingerprint + delta`) and
+/// its writes rebuilt only if it is new, as the single worker does: most successors are
+/// self-loops or visited.
 pub(super) fn expand_task<I: Ids>(
     level: &Level<'_>,
     own: &mut Own,
@@ -410,7 +399,7 @@ pub(super) fn expand_task<I: Ids>(
     memo: &Memo,
     node: &[u32],
     task: u32,
-    known: Option<u32>,
+    known: Option<Learnt>,
 ) -> Expanded {
     let slots = level.slots;
     let (_, depth, fingerprint) = header(node);
@@ -418,23 +407,24 @@ pub(super) fn expand_task<I: Ids>(
     let goto_id = node[HEADER + slots + task as usize];
     let slot_ids = &node[HEADER..HEADER + slots];
     own.spawned.clear();
-    let next = if let Some(next) = known {
-        next
-    } else if ids.table().gotos[goto_id as usize].alternatives.is_some() {
+    // A memoized step whose writes are not in `own.writes` yet.
+    let mut lazy = None;
+    let known = known.or_else(|| {
+        if ids.table().gotos[goto_id as usize].alternatives.is_some() {
+            None
+        } else {
+            memoized(ids.table(), memo, &mut own.memo, goto_id, slot_ids)
+        }
+    });
+    let (next, mut base) = if ids.table().gotos[goto_id as usize].alternatives.is_some() {
         // A choice pending from the start: resolving it is the step.
         own.writes.clear();
-        goto_id
-    } else if let Some(next) = memoized(
-        ids.table(),
-        memo,
-        &mut own.memo,
-        goto_id,
-        slot_ids,
-        &mut own.writes,
-    ) {
-        next
+        (goto_id, base_of(ids.table(), fingerprint, goto_id, &[]))
+    } else if let Some(learnt) = known {
+        lazy = Some(learnt);
+        (learnt.outputs.next, fingerprint.wrapping_add(learnt.delta))
     } else {
-        match run_step(own, ids, slot_ids, task, goto_id, depth) {
+        let next = match run_step(own, ids, slot_ids, task, goto_id, depth) {
             Step::Next(next) => next,
             Step::Defer => {
                 own.deferred.push((node.to_vec(), task));
@@ -445,9 +435,12 @@ pub(super) fn expand_task<I: Ids>(
                 level.stop(FOUND);
                 return Expanded::Halt;
             }
-        }
+        };
+        (
+            next,
+            base_of(ids.table(), fingerprint, goto_id, &own.writes),
+        )
     };
-    let mut base = base_of(ids.table(), fingerprint, goto_id, &own.writes);
     own.spawned_ids.clear();
     if !own.spawned.is_empty() {
         if tasks + own.spawned.len() > TASK_MASK as usize {
@@ -485,20 +478,28 @@ pub(super) fn expand_task<I: Ids>(
             continue;
         }
         changed = true;
-        let next_state = &mut own.next_state;
-        build_successor(
-            next_state,
-            node,
-            slots,
-            &own.writes,
-            task,
-            next,
-            &own.spawned_ids,
-        );
-        set_header(next_state, slots, 0, depth + 1, successor);
-        if !level.check.actions.is_empty() && failed_action(level, table, node, next_state) {
-            level.stop(FOUND);
-            return Expanded::Halt;
+        let mut build = |own: &mut Own| {
+            if let Some(learnt) = lazy.take() {
+                learnt.writes(table, goto_id, slot_ids, &mut own.writes);
+            }
+            build_successor(
+                &mut own.next_state,
+                node,
+                slots,
+                &own.writes,
+                task,
+                next,
+                &own.spawned_ids,
+            );
+            set_header(&mut own.next_state, slots, 0, depth + 1, successor);
+        };
+        let always_build = !level.check.actions.is_empty();
+        if always_build {
+            build(own);
+            if failed_action(level, table, node, &own.next_state) {
+                level.stop(FOUND);
+                return Expanded::Halt;
+            }
         }
         // Room first: the insert must not pass the table's load.
         if own.room == 0 {
@@ -509,6 +510,9 @@ pub(super) fn expand_task<I: Ids>(
         }
         if !level.visited.insert(successor) {
             continue;
+        }
+        if !always_build {
+            build(own);
         }
         own.room -= 1;
         if !reserve(level, own) {
