@@ -377,7 +377,15 @@ impl Levels<'_> {
             if visited.room() < expected
                 && held + visited.bytes_after_growth(expected) <= check.max_memory
             {
-                self.grow(worker, held, expected)?;
+                // A growth rehashes the whole table: sized for two levels like this one where
+                // the budget allows, it is needed about half as often.
+                let ahead = expected.saturating_mul(2);
+                let room = if held + visited.bytes_after_growth(ahead) <= check.max_memory {
+                    ahead
+                } else {
+                    expected
+                };
+                self.grow(worker, held, room)?;
             }
             let solo = waiting < SOLO_LEVEL;
             if solo {
