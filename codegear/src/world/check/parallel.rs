@@ -84,7 +84,8 @@ use ids::replicate;
 use profile::{Profile, Timer};
 use table::SharedTable;
 use worker::{
-    Expanded, Lane, Level, MEMORY, Outcome, Own, RUNNING, ReadsSoFar, expand_task, stored_ok, work,
+    Expanded, Lane, Level, MEMORY, Outcome, Own, RUNNING, ReadsSoFar, Share, expand_task,
+    stored_ok, work,
 };
 
 /// Levels with fewer states are expanded by one worker alone.
@@ -232,7 +233,7 @@ impl<'w> Run<'w> {
                     world.heap.clone(),
                     state[HEADER..HEADER + slots].to_vec(),
                     slots,
-                    index > 0,
+                    index,
                 ),
             })
             .collect();
@@ -287,8 +288,7 @@ struct Shared<'a> {
 impl Shared<'_> {
     fn level<'s>(
         &'s self,
-        inputs: &'s [Mutex<Frontier>],
-        next_input: &'s AtomicUsize,
+        inputs: &'s [Share],
         chunk: usize,
         base_bytes: usize,
         reads: &'s ReadsSoFar,
@@ -301,7 +301,6 @@ impl Shared<'_> {
             reserved: &self.reserved,
             halt: &self.halt,
             inputs,
-            next_input,
             chunk,
             base_bytes,
             workers: self.workers,
@@ -322,8 +321,7 @@ impl Levels<'_> {
         self.shared.visited.insert(fingerprint);
         self.shared.visited.settle(1);
         {
-            let no_input = AtomicUsize::new(0);
-            let level = self.shared.level(&[], &no_input, MAX_CHUNK, 0, &self.reads);
+            let level = self.shared.level(&[], MAX_CHUNK, 0, &self.reads);
             let own = &mut self.lanes[0].own;
             let ok = stored_ok(&level, &self.interned, own, &state, fingerprint, false);
             own.out.push(&state);
@@ -341,27 +339,28 @@ impl Levels<'_> {
             for lane in &self.lanes {
                 self.reads.merge(&lane.own.reads);
             }
-            let inputs: Vec<Mutex<Frontier>> = self
+            let inputs: Vec<Share> = self
                 .lanes
                 .iter_mut()
-                .flat_map(|lane| {
+                .map(|lane| {
                     let last = std::mem::replace(&mut lane.own.out, Frontier::new(false, slots));
-                    std::mem::take(&mut lane.own.sealed)
-                        .into_iter()
-                        .chain(std::iter::once(last))
+                    Share::new(
+                        std::mem::take(&mut lane.own.sealed)
+                            .into_iter()
+                            .chain(std::iter::once(last)),
+                    )
                 })
-                .filter(|frontier| !frontier.is_empty())
-                .map(Mutex::new)
                 .collect();
-            if inputs.is_empty() {
+            let chunks = || inputs.iter().flat_map(Share::chunks);
+            let waiting: usize = chunks().map(|f| f.len()).sum();
+            if waiting == 0 {
                 break;
             }
             self.profile.levels += 1;
-            let waiting: usize = inputs.iter().map(|f| lock(f).len()).sum();
-            let frontier_bytes: usize = inputs.iter().map(|f| lock(f).capacity_bytes()).sum();
+            let frontier_bytes: usize = chunks().map(|f| f.capacity_bytes()).sum();
             if waiting > peak_frontier {
                 peak_frontier = waiting;
-                peak_frontier_bytes = inputs.iter().map(|f| lock(f).used_bytes()).sum();
+                peak_frontier_bytes = chunks().map(|f| f.used_bytes()).sum();
             }
             let held = self.held_bytes() + frontier_bytes;
             self.peak_bytes = self.peak_bytes.max(held);
@@ -392,20 +391,15 @@ impl Levels<'_> {
                 self.profile.solo_levels += 1;
             }
             let chunk = (expected / (workers * CHUNKS_PER_WORKER)).clamp(MIN_CHUNK, MAX_CHUNK);
-            let next_input = AtomicUsize::new(0);
             loop {
                 let base = self.held_bytes() + frontier_bytes;
                 let outcome = if solo {
                     self.shared.visited.free_retired();
-                    let level = self
-                        .shared
-                        .level(&inputs, &next_input, chunk, base, &self.reads);
+                    let level = self.shared.level(&inputs, chunk, base, &self.reads);
                     work(&level, &mut self.lanes[0], &self.memo)
                 } else {
                     let started = Instant::now();
-                    let level = self
-                        .shared
-                        .level(&inputs, &next_input, chunk, base, &self.reads);
+                    let level = self.shared.level(&inputs, chunk, base, &self.reads);
                     let memo = &self.memo;
                     let scope_timer = Timer::start();
                     let times = worker.scope(|scope| {
@@ -465,9 +459,7 @@ impl Levels<'_> {
             for (node, task) in deferred {
                 loop {
                     let base = self.held_bytes() + self.out_bytes();
-                    let level = self
-                        .shared
-                        .level(&[], &next_input, chunk, base, &self.reads);
+                    let level = self.shared.level(&[], chunk, base, &self.reads);
                     let own = &mut self.lanes[0].own;
                     let expanded = expand_task(
                         &level,
